@@ -1,0 +1,186 @@
+package ehpc
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// API ret_codes the client treats specially (API.md, "Responses and errors").
+const (
+	CodeBadParameter     = 1100
+	CodeNoSuchAction     = 1101
+	CodeAuthFailed       = 1200
+	CodeRequestExpired   = 1300
+	CodePermissionDenied = 1400
+	CodeNotFound         = 2100
+	CodeQuotaExceeded    = 2500
+	CodeInternalError    = 5000
+	CodeServerBusy       = 5100
+	CodeServiceUpdating  = 5300
+)
+
+// hints say what a user can do about a ret_code; the API's own messages rarely do.
+var hints = map[int]string{
+	CodeBadParameter:     "A request parameter is missing or malformed: check cluster_id, node_ids and zone.",
+	CodeNoSuchAction:     "The endpoint does not know this action: check that endpoint points at the EHPC API (https://hpc-api.qingcloud.com).",
+	CodeAuthFailed:       "Check that access_key and secret_key are a valid key pair for this endpoint and that the key is enabled.",
+	CodeRequestExpired:   "The API rejects requests signed more than 60 seconds ago: check that this machine's clock is correct (for example with NTP).",
+	CodePermissionDenied: "The resource is in a state that forbids this (for example a node that is already restarting): wait for the running job to finish, then apply again.",
+	CodeNotFound:         "Check cluster_id, node_ids and zone: the API knows no such cluster or node in that zone.",
+	CodeQuotaExceeded:    "The API key's quota is used up (2000 requests per hour, or a resource quota); retrying soon does not help: wait for the quota to reset or ask QingCloud to raise it.",
+	CodeInternalError:    "The API reported an internal error; try again later.",
+	CodeServerBusy:       "The API is busy; try again later.",
+	CodeServiceUpdating:  "The API is being updated; try again later.",
+}
+
+// Hint returns the advice for a ret_code, or "" when there is none.
+func Hint(code int) string { return hints[code] }
+
+// APIError is an answer from the API that reports failure: a ret_code other than 0,
+// or an HTTP error status.
+type APIError struct {
+	RetCode    int    // the API's ret_code; 0 when the failure is only an HTTP status
+	Message    string // the API's message, scrubbed of secrets
+	Action     string // the response's action field, when given
+	HTTPStatus int    // HTTP status of the response
+	Path       string // request path, e.g. /api/cluster/restartNodes
+}
+
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "EHPC API %s failed", e.Path)
+	if e.RetCode != 0 {
+		fmt.Fprintf(&b, " with ret_code %d", e.RetCode)
+	}
+	if e.HTTPStatus != 0 && (e.HTTPStatus < 200 || e.HTTPStatus > 299) {
+		fmt.Fprintf(&b, " (HTTP %d)", e.HTTPStatus)
+	}
+	if e.Message != "" {
+		fmt.Fprintf(&b, ": %s", e.Message)
+	}
+	if h := Hint(e.RetCode); h != "" {
+		b.WriteString(". ")
+		b.WriteString(h)
+	}
+	return b.String()
+}
+
+// ResponseError is a response the client could not use: a body that is not JSON, is
+// cut short, is too large, or lacks a field the call needs. Excerpt is a short,
+// printable, scrubbed prefix of the body so the user can tell an HTML error page
+// from a proxy message.
+type ResponseError struct {
+	Path       string
+	HTTPStatus int
+	Reason     string
+	Excerpt    string
+}
+
+func (e *ResponseError) Error() string {
+	msg := fmt.Sprintf("EHPC API %s returned an unusable response (HTTP %d): %s", e.Path, e.HTTPStatus, e.Reason)
+	if e.Excerpt != "" {
+		msg += fmt.Sprintf("; body starts with %q", e.Excerpt)
+	}
+	return msg
+}
+
+// TransportError is a failure to exchange a request and response at all.
+type TransportError struct {
+	Path string
+	// Sent reports whether any part of the request may have reached the server. When
+	// false the request provably was not processed (the connection was refused or
+	// could not be made), which is the only case where a restart may be resent.
+	Sent bool
+	Err  error
+}
+
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("EHPC API %s: request failed: %v", e.Path, e.Err)
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// UnknownOutcomeError means a restart request may or may not have been processed:
+// the connection broke after the request was written, the response was cut short,
+// or the server answered with an error that does not say whether it acted. Resending
+// could restart the nodes twice, so the client never does; the caller decides (for
+// example by looking for the job in the operation log around SentAt).
+type UnknownOutcomeError struct {
+	ClusterID string
+	NodeIDs   []string
+	SentAt    time.Time
+	Err       error
+}
+
+func (e *UnknownOutcomeError) Error() string {
+	return fmt.Sprintf("restart of nodes %s in cluster %s may or may not have been processed (request sent at %s): %v",
+		strings.Join(e.NodeIDs, ", "), e.ClusterID, e.SentAt.UTC().Format(timestampLayout), e.Err)
+}
+
+func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
+
+// RetCode returns the API ret_code carried by err, or 0.
+func RetCode(err error) int {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.RetCode
+	}
+	return 0
+}
+
+// signatureParam matches a signature query parameter in any text the server might
+// echo back (an error page quoting the request URL, for instance).
+var signatureParam = regexp.MustCompile(`(?i)(signature=)[^&\s"'<>]*`)
+
+// scrubber removes secrets from text that is about to leave the client in an error
+// or a log line. The secret key is replaced wherever it appears; signatures are
+// caught by their parameter name since their values change every request.
+type scrubber struct {
+	secret string
+}
+
+func (s scrubber) scrub(text string) string {
+	if s.secret != "" && strings.Contains(text, s.secret) {
+		text = strings.ReplaceAll(text, s.secret, "[REDACTED]")
+	}
+	return signatureParam.ReplaceAllString(text, "${1}[REDACTED]")
+}
+
+// excerptLimit bounds how much of an unusable body an error quotes: enough to
+// recognise an HTML page or a proxy message, not enough to flood a terminal.
+const excerptLimit = 120
+
+// excerpt returns a printable, scrubbed prefix of body.
+func (s scrubber) excerpt(body []byte) string {
+	// Scrub before cutting, so a secret that straddles the cut cannot leak in part.
+	body = []byte(s.scrub(string(body)))
+	var b strings.Builder
+	lastSpace := false
+	for len(body) > 0 && b.Len() < excerptLimit {
+		r, size := utf8.DecodeRune(body)
+		body = body[size:]
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			r = '?'
+		case unicode.IsSpace(r):
+			if lastSpace || b.Len() == 0 {
+				continue
+			}
+			r = ' '
+		case !unicode.IsPrint(r):
+			r = '?'
+		}
+		lastSpace = r == ' '
+		b.WriteRune(r)
+	}
+	out := strings.TrimSpace(b.String())
+	if len(body) > 0 {
+		out += "..."
+	}
+	return out
+}
