@@ -1,0 +1,256 @@
+// Command ehpc-sim serves the in-memory QingCloud EHPC API simulator
+// (internal/ehpcsim) on a loopback address, for demos and for trying
+// configurations of the provider offline.
+//
+// It prints the endpoint and the demo credentials on start, logs one line per
+// request to stderr (never a signature or secret), and on SIGINT/SIGTERM
+// prints what it received: requests per path and restarts per node.
+//
+// GET /_sim/summary is a simulator-only endpoint, not part of the EHPC API:
+// unsigned, answered only to loopback clients, it returns
+// {"requests": {path: n}, "restarts": {node: n}, "jobs": [...]} so a demo can
+// show what the simulator saw.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+)
+
+const summaryPath = "/_sim/summary"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type config struct {
+	listen      string
+	clusters    string
+	jobDuration time.Duration
+	quiet       bool
+	addrFile    string
+	summaryFile string
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("ehpc-sim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:0", "loopback `host:port` to listen on (port 0 picks a free one)")
+	fs.StringVar(&c.clusters, "clusters", "", "JSON `file` of extra clusters, {\"clusters\": [...]}, served besides the demo cluster")
+	fs.DurationVar(&c.jobDuration, "job-duration", 3*time.Second, "how long a restart job stays pending")
+	fs.BoolVar(&c.quiet, "quiet", false, "do not log requests")
+	fs.StringVar(&c.addrFile, "addr-file", "", "write the endpoint URL to this `file` once listening")
+	fs.StringVar(&c.summaryFile, "summary-file", "", "write the summary as JSON to this `file` at shutdown")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: ehpc-sim [flags]\n\nServes a simulated QingCloud EHPC API on loopback, with demo credentials.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if c.jobDuration < 0 {
+		return c, fmt.Errorf("-job-duration must not be negative")
+	}
+	return c, checkLoopback(c.listen)
+}
+
+// checkLoopback refuses anything but loopback: the simulator accepts a key
+// pair that is printed on start and published in the docs, so it must never
+// be reachable from another machine.
+func checkLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-listen %q: %v", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("-listen %q: refusing a non-loopback address; the simulator accepts public demo credentials, so it listens only on 127.0.0.1, ::1 or localhost", addr)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "ehpc-sim: %v\n", err)
+		return 2
+	}
+
+	opts := ehpcsim.Options{JobDuration: cfg.jobDuration}
+	if !cfg.quiet {
+		opts.Logf = log.New(stderr, "ehpc-sim: ", log.LstdFlags|log.Lmicroseconds).Printf
+	}
+	sim := ehpcsim.New(opts)
+	if cfg.clusters != "" {
+		if err := sim.LoadClustersFile(cfg.clusters); err != nil {
+			fmt.Fprintf(stderr, "ehpc-sim: %v\n", err)
+			return 1
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "ehpc-sim: %v\n", err)
+		return 1
+	}
+	endpoint := "http://" + ln.Addr().String()
+	srv := &http.Server{Handler: newHandler(sim), ReadHeaderTimeout: 10 * time.Second}
+
+	printBanner(stdout, endpoint, sim)
+	if cfg.addrFile != "" {
+		if err := writeFileAtomic(cfg.addrFile, []byte(endpoint)); err != nil {
+			fmt.Fprintf(stderr, "ehpc-sim: writing -addr-file: %v\n", err)
+			_ = ln.Close()
+			return 1
+		}
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	code := 0
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		fmt.Fprintf(stderr, "ehpc-sim: %v\n", err)
+		code = 1
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		// Requests stuck in an injected delay must not keep the process alive.
+		_ = srv.Close()
+	}
+
+	summary := sim.Summary()
+	printSummary(stdout, summary)
+	if cfg.summaryFile != "" {
+		b, _ := json.MarshalIndent(summary, "", "  ")
+		if err := writeFileAtomic(cfg.summaryFile, append(b, '\n')); err != nil {
+			fmt.Fprintf(stderr, "ehpc-sim: writing -summary-file: %v\n", err)
+			code = 1
+		}
+	}
+	return code
+}
+
+// newHandler serves the simulator, plus the simulator-only summary endpoint.
+// It is not an http.ServeMux because a mux cleans and redirects odd paths,
+// which would hide from a client how the API answers them.
+func newHandler(sim *ehpcsim.Simulator) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != summaryPath {
+			sim.ServeHTTP(w, r)
+			return
+		}
+		if !fromLoopback(r) {
+			http.Error(w, "forbidden: the simulator summary is only served to loopback clients", http.StatusForbidden)
+			return
+		}
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		b, _ := json.MarshalIndent(sim.Summary(), "", "  ")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(append(b, '\n'))
+	})
+}
+
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func printBanner(w io.Writer, endpoint string, sim *ehpcsim.Simulator) {
+	fmt.Fprintf(w, "endpoint: %s\n", endpoint)
+	fmt.Fprintf(w, "access_key: %s\n", ehpcsim.DemoAccessKeyID)
+	fmt.Fprintf(w, "secret_key: %s\n", ehpcsim.DemoSecretKey)
+	fmt.Fprintf(w, "zone: %s\n", ehpcsim.DemoZone)
+	for _, c := range sim.Clusters() {
+		ids := make([]string, len(c.Nodes))
+		for i, n := range c.Nodes {
+			ids[i] = n.ID
+		}
+		zone := ""
+		if c.Zone != ehpcsim.DemoZone {
+			zone = "zone " + c.Zone + ", "
+		}
+		fmt.Fprintf(w, "cluster: %s (%snodes %s)\n", c.ID, zone, strings.Join(ids, " "))
+	}
+	fmt.Fprintf(w, "summary: %s%s\n", endpoint, summaryPath)
+}
+
+func printSummary(w io.Writer, s ehpcsim.Summary) {
+	section := func(title string, m map[string]int) {
+		fmt.Fprintf(w, "%s:\n", title)
+		if len(m) == 0 {
+			fmt.Fprintln(w, "  (none)")
+			return
+		}
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %s: %d\n", k, m[k])
+		}
+	}
+	section("requests per path", s.Requests)
+	section("restarts per node", s.Restarts)
+}
+
+// writeFileAtomic writes via a temporary file and a rename, so a script that
+// polls for the file never reads it half-written.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ehpc-sim-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer lets the test read what run writes from another goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestRunServesAndSummarises(t *testing.T) {
+	dir := t.TempDir()
+	addrFile := filepath.Join(dir, "addr")
+	summaryFile := filepath.Join(dir, "summary.json")
+	clusters := filepath.Join(dir, "clusters.json")
+	os.WriteFile(clusters, []byte(`{"clusters":[{"cluster_id":"ehpc-extra001","zone":"pek3","nodes":[{"node_id":"cln-extra001","name":"compute-1","role":"compute"}]}]}`), 0o600)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr-file", addrFile, "-summary-file", summaryFile, "-clusters", clusters, "-job-duration", "1s"}, &stdout, &stderr)
+	}()
+
+	var endpoint string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(addrFile); err == nil {
+			endpoint = string(b)
+			break
+		}
+	}
+	if !strings.HasPrefix(endpoint, "http://127.0.0.1:") {
+		t.Fatalf("endpoint %q, stderr %s", endpoint, stderr.String())
+	}
+	for _, want := range []string{
+		"endpoint: " + endpoint + "\n",
+		"access_key: QYSIMULATORKEY0001\n",
+		"secret_key: sim-secret-do-not-use-in-production\n",
+		"zone: jn1a\n",
+		"cluster: ehpc-8jqdq0mz (nodes cln-login001 cln-ctrl0001 cln-cmp00001 cln-cmp00002 cln-cmp00003 cln-cmp00004)\n",
+		"cluster: ehpc-extra001 (zone pek3, nodes cln-extra001)\n",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+
+	// An unsigned API request is refused (1200) but counted.
+	resp, err := http.Get(endpoint + "/api/operation?zone=jn1a&signature=c2VjcmV0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"ret_code":1200`) {
+		t.Fatalf("%s", b)
+	}
+	if strings.Contains(stderr.String(), "c2VjcmV0") {
+		t.Fatal("signature logged")
+	}
+	if !strings.Contains(stderr.String(), "GET /api/operation ret_code=1200 http=200") {
+		t.Fatalf("no request log line: %s", stderr.String())
+	}
+
+	resp, err = http.Get(endpoint + "/_sim/summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum struct {
+		Requests map[string]int `json:"requests"`
+		Restarts map[string]int `json:"restarts"`
+		Jobs     []any          `json:"jobs"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&sum); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if sum.Requests["/api/operation"] != 1 || sum.Requests["/_sim/summary"] != 0 || sum.Jobs == nil {
+		t.Fatalf("%+v", sum)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown")
+	}
+	if !strings.Contains(stdout.String(), "requests per path:\n  /api/operation: 1\nrestarts per node:\n  (none)\n") {
+		t.Fatalf("summary:\n%s", stdout.String())
+	}
+	b, err = os.ReadFile(summaryFile)
+	if err != nil || !strings.Contains(string(b), `"/api/operation": 1`) {
+		t.Fatalf("%v %s", err, b)
+	}
+}
+
+func TestRunRefusesBadSetups(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	os.WriteFile(bad, []byte(`{"clusters": [`), 0o600)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-listen", "0.0.0.0:0"}, "non-loopback"},
+		{[]string{"-listen", ":8080"}, "non-loopback"},
+		{[]string{"-listen", "192.168.1.5:80"}, "non-loopback"},
+		{[]string{"-listen", "nonsense"}, "-listen"},
+		{[]string{"-job-duration", "-1s"}, "negative"},
+		{[]string{"-clusters", bad}, bad},
+		{[]string{"extra"}, "unexpected"},
+	} {
+		var stdout, stderr syncBuffer
+		if code := run(context.Background(), tc.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, stderr.String())
+		}
+	}
+	for _, ok := range []string{"127.0.0.1:0", "[::1]:0", "localhost:0", "127.0.0.2:9"} {
+		if err := checkLoopback(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package ehpcsim
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fault describes a misbehaviour for the next Count requests to a path. The
+// point of faults is to let client tests reproduce what real networks and
+// gateways do, and in particular to tell apart failures that happened before
+// the API acted (safe to retry) from those that happened after (a retry would
+// restart nodes twice): AfterEffect selects which.
+type Fault struct {
+	Count       int           // how many requests it applies to (0 => 1)
+	RetCode     int           // answer HTTP 200 with this ret_code and a realistic message
+	HTTPStatus  int           // answer this HTTP status (e.g. 502 with an HTML page body, 503/429 with JSON or text)
+	RetryAfter  string        // Retry-After header value to send, if any
+	Body        string        // raw body to send instead (e.g. "<html>...", or "{\"ret_code\":0, \"job_" truncated)
+	Truncate    bool          // send the real (or given) body cut in half, with the full Content-Length, then close
+	Delay       time.Duration // sleep before answering (cut short if the client goes away)
+	Drop        bool          // close the connection without any response
+	AfterEffect bool          // apply the fault after the request has been processed instead of before
+}
+
+// InjectFault queues f for the next f.Count requests to path (an exact path
+// such as "/api/operation"; "" or "*" means any path). Faults for the same path
+// apply in the order injected; a path-specific fault is used before an
+// any-path one.
+func (s *Simulator) InjectFault(path string, f Fault) {
+	if path == "" {
+		path = "*"
+	}
+	if f.Count <= 0 {
+		f.Count = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[path] = append(s.faults[path], &f)
+}
+
+// ClearFaults drops all queued faults.
+func (s *Simulator) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = map[string][]*Fault{}
+}
+
+func (s *Simulator) popFaultLocked(path string) *Fault {
+	for _, key := range []string{path, "*"} {
+		queue := s.faults[key]
+		if len(queue) == 0 {
+			continue
+		}
+		f := queue[0]
+		f.Count--
+		if f.Count == 0 {
+			s.faults[key] = queue[1:]
+		}
+		applied := *f
+		return &applied
+	}
+	return nil
+}
+
+// onlyDelays reports whether f changes nothing but timing (and headers).
+func (f Fault) onlyDelays() bool {
+	return f.RetCode == 0 && f.HTTPStatus == 0 && f.Body == "" && !f.Truncate && !f.Drop
+}
+
+// serveFault answers a faulted request. process runs the real request; it is
+// called before the fault for AfterEffect, after a pure Delay, and never
+// otherwise, so a fault that is not AfterEffect provably has no effect.
+func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path string, f Fault, process func() *response) outcome {
+	var real *response
+	note := "fault"
+	if f.AfterEffect {
+		real = process()
+		note = "fault after effect"
+	}
+	if f.Delay > 0 && !sleepCtx(r.Context(), f.Delay) {
+		return outcome{note: note + ": client went away during delay"}
+	}
+	if f.onlyDelays() {
+		if real == nil {
+			real = process()
+		}
+		out := writeResponse(w, real, f.RetryAfter)
+		out.note = fmt.Sprintf("%s: delayed %s", note, f.Delay)
+		return out
+	}
+	if f.Drop {
+		return dropConnection(w, note+": connection dropped")
+	}
+
+	action := routes[path].action
+	resp := real
+	switch {
+	case f.RetCode != 0:
+		resp = errorResponse(action, f.RetCode, faultMessage(f.RetCode))
+		if f.HTTPStatus != 0 {
+			resp.status = f.HTTPStatus
+		}
+	case f.HTTPStatus != 0:
+		resp = statusPage(f.HTTPStatus)
+	case resp == nil:
+		// Truncate or Body before effect: there is no real answer, so cut a
+		// plausible one that refers to nothing that exists.
+		resp = plausibleResponse(path, action)
+	}
+	if f.Body != "" {
+		resp = &response{status: resp.status, contentType: sniffContentType(f.Body), body: []byte(f.Body), retCode: retCodeOf([]byte(f.Body))}
+	}
+	if f.Truncate {
+		return writeTruncated(w, resp, f.RetryAfter, note+": truncated")
+	}
+	out := writeResponse(w, resp, f.RetryAfter)
+	out.note = note
+	return out
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// faultMessage gives injected ret_codes the kind of message the real API
+// sends, so client error rendering is tested on realistic text.
+func faultMessage(code int) string {
+	switch code {
+	case 1100:
+		return "InvalidParameter, simulated invalid parameter"
+	case 1101:
+		return "InvalidAction, no such action"
+	case 1200:
+		return "AuthenticationFailed, signature not matched"
+	case 1300:
+		return "RequestExpired, timestamp is older than 60 seconds"
+	case 1400:
+		return "PermissionDenied, resource is in a state that forbids this operation"
+	case 2100:
+		return "ResourceNotFound, resource not found"
+	case 2500:
+		return "QuotaExceeded, api request quota exceeded, try again after the quota resets"
+	case 5000:
+		return "InternalError, an internal error occurred, please try again later"
+	case 5100:
+		return "ServerBusy, the server is too busy, please try again later"
+	case 5300:
+		return "ServiceUpdating, the service is updating, please try again later"
+	default:
+		return fmt.Sprintf("Error, simulated error %d", code)
+	}
+}
+
+// statusPage imitates what sits in front of the API: gateways answer 5xx with
+// HTML, the API itself answers 503 with JSON, rate limiters answer 429 in
+// plain text.
+func statusPage(status int) *response {
+	text := http.StatusText(status)
+	if text == "" {
+		text = "Status " + strconv.Itoa(status)
+	}
+	switch {
+	case status == http.StatusServiceUnavailable:
+		resp := errorResponse("", 5100, faultMessage(5100))
+		resp.status = status
+		return resp
+	case status >= 500:
+		page := fmt.Sprintf("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n", status, text, status, text)
+		return &response{status: status, contentType: "text/html", body: []byte(page)}
+	default:
+		return &response{status: status, contentType: "text/plain; charset=utf-8", body: []byte(fmt.Sprintf("%d %s\n", status, text))}
+	}
+}
+
+func plausibleResponse(path, action string) *response {
+	switch path {
+	case pathRestart, pathRestartTypo:
+		return jsonResponse(http.StatusOK, restartResponse{Action: action, JobID: "j-0000000000", RetCode: 0}, 0)
+	case pathOperation:
+		return jsonResponse(http.StatusOK, operationResponse{Action: action, JobSet: []operationJob{}}, 0)
+	case pathListNodes:
+		return jsonResponse(http.StatusOK, listNodesResponse{Action: action, NodeSet: []nodeView{}}, 0)
+	default:
+		return jsonResponse(http.StatusOK, errorBody{RetCode: 0, Message: ""}, 0)
+	}
+}
+
+func sniffContentType(body string) string {
+	if strings.HasPrefix(strings.TrimSpace(body), "<") {
+		return "text/html"
+	}
+	return "application/json"
+}
+
+func retCodeOf(body []byte) int {
+	var v struct {
+		RetCode int `json:"ret_code"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return 0
+	}
+	return v.RetCode
+}
+
+// dropConnection closes the connection without a byte of response, as a
+// crashed gateway would. Hijacking gives a clean close on HTTP/1; where that
+// is impossible (HTTP/2), aborting the handler has the same effect for the
+// client.
+func dropConnection(w http.ResponseWriter, note string) outcome {
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			_ = conn.Close()
+			return outcome{note: note}
+		}
+	}
+	return outcome{note: note, abort: true}
+}
+
+// writeTruncated promises the full body in Content-Length, sends half and
+// closes, so the client's read fails with an unexpected EOF rather than
+// seeing a short but apparently complete body.
+func writeTruncated(w http.ResponseWriter, resp *response, retryAfter, note string) outcome {
+	half := resp.body[:len(resp.body)/2]
+	out := outcome{status: resp.status, retCode: resp.retCode, note: note}
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, brw, err := hj.Hijack(); err == nil {
+			defer conn.Close()
+			fmt.Fprintf(brw, "HTTP/1.1 %d %s\r\n", resp.status, http.StatusText(resp.status))
+			fmt.Fprintf(brw, "Content-Type: %s\r\n", resp.contentType)
+			fmt.Fprintf(brw, "Content-Length: %d\r\n", len(resp.body))
+			if retryAfter != "" {
+				fmt.Fprintf(brw, "Retry-After: %s\r\n", retryAfter)
+			}
+			fmt.Fprintf(brw, "Date: %s\r\nConnection: close\r\n\r\n", time.Now().UTC().Format(http.TimeFormat))
+			_, _ = brw.Write(half)
+			_ = brw.Flush()
+			return out
+		}
+	}
+	h := w.Header()
+	h.Set("Content-Type", resp.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
+	if retryAfter != "" {
+		h.Set("Retry-After", retryAfter)
+	}
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(half)
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	out.abort = true
+	return out
+}

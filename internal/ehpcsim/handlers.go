@@ -1,0 +1,666 @@
+package ehpcsim
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	pathRestart      = "/api/cluster/restartNodes"
+	pathRestartTypo  = "/api/cluster/resatrtNodes" // the seed page's spelling; API.md tells clients to fall back to it
+	pathOperation    = "/api/operation"
+	pathListNodes    = "/api/cluster/listNodes"
+	actionRestart    = "HpcClusterRestartClusterNodesResponse"
+	actionOperation  = "HpcOperationListOperationResponse"
+	actionListNodes  = "HpcClusterGetClusterNodesResponse"
+	maxBodyBytes     = 1 << 20
+	defaultPageLimit = 10
+	maxPageLimit     = 100
+)
+
+// reqCtx is what an action handler gets: a request that has already been
+// authenticated, with the simulator's lock held.
+type reqCtx struct {
+	path  string
+	query url.Values
+	body  []byte
+	auth  authInfo
+	now   time.Time
+}
+
+type route struct {
+	method string
+	action string
+	handle func(s *Simulator, c *reqCtx) (any, *apiError)
+}
+
+var routes = map[string]route{
+	pathRestart:     {http.MethodPost, actionRestart, (*Simulator).restartNodes},
+	pathRestartTypo: {http.MethodPost, actionRestart, (*Simulator).restartNodes},
+	pathOperation:   {http.MethodGet, actionOperation, (*Simulator).listOperations},
+	pathListNodes:   {http.MethodGet, actionListNodes, (*Simulator).listNodes},
+}
+
+// response is a fully rendered answer. Handlers produce one instead of writing
+// to the ResponseWriter so that faults can replace, delay or mangle it after
+// the request has had its effect.
+type response struct {
+	status      int
+	contentType string
+	allow       string
+	body        []byte
+	retCode     int
+}
+
+// outcome is what was actually sent, for the request log and the log line.
+type outcome struct {
+	status  int
+	retCode int
+	note    string
+	abort   bool // the connection must be aborted with http.ErrAbortHandler
+}
+
+// ServeHTTP answers one API request. Every request is counted and logged
+// before anything can fail, so tests can assert on requests that were
+// rejected, faulted or dropped.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	body, bodyErr := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if bodyErr == nil && len(body) > maxBodyBytes {
+		bodyErr = fmt.Errorf("request body is larger than %d bytes", maxBodyBytes)
+	}
+	pairs, queryErr := parseRawQuery(r.URL.RawQuery)
+	path := r.URL.Path
+
+	idx, gen, fault := s.receive(r.Method, path, pairs, body)
+	process := func() *response {
+		resp, sts := s.process(r, path, pairs, queryErr, body, bodyErr)
+		s.mu.Lock()
+		if s.logGeneration == gen {
+			s.log[idx].StringToSign = sts
+		}
+		s.mu.Unlock()
+		return resp
+	}
+
+	var out outcome
+	if fault == nil {
+		out = writeResponse(w, process(), "")
+	} else {
+		out = s.serveFault(w, r, path, *fault, process)
+	}
+
+	s.mu.Lock()
+	if s.logGeneration == gen {
+		s.log[idx].RetCode = out.retCode
+		s.log[idx].HTTPStatus = out.status
+	}
+	logf := s.logf
+	s.mu.Unlock()
+	if logf != nil {
+		note := ""
+		if out.note != "" {
+			note = " (" + out.note + ")"
+		}
+		logf("%s %s ret_code=%d http=%d %s%s", r.Method, path, out.retCode, out.status, time.Since(start).Round(time.Microsecond), note)
+	}
+	if out.abort {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// receive counts and records the request and takes the fault, if any, that
+// applies to it, all under one lock so concurrent requests consume faults in
+// arrival order.
+func (s *Simulator) receive(method, path string, pairs []queryPair, body []byte) (idx, gen int, f *Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total++
+	s.requests[path]++
+	s.log = append(s.log, Request{
+		Method: method,
+		Path:   path,
+		Query:  valuesOf(pairs),
+		Body:   append([]byte(nil), body...),
+		Time:   s.now(),
+	})
+	return len(s.log) - 1, s.logGeneration, s.popFaultLocked(path)
+}
+
+// process routes, authenticates and runs the action. It returns the string
+// to sign it computed (for RequestLog), if it got that far.
+func (s *Simulator) process(r *http.Request, path string, pairs []queryPair, queryErr error, body []byte, bodyErr error) (*response, string) {
+	rt, ok := routes[path]
+	if !ok {
+		resp := errorResponse("", 1101, fmt.Sprintf("InvalidAction, no such action [%s]", path))
+		resp.status = http.StatusNotFound
+		return resp, ""
+	}
+	if r.Method != rt.method {
+		resp := errorResponse(rt.action, 1101, fmt.Sprintf("InvalidAction, no such action [%s %s], use %s", r.Method, path, rt.method))
+		resp.status = http.StatusMethodNotAllowed
+		resp.allow = rt.method
+		return resp, ""
+	}
+	if queryErr != nil {
+		return errorResponse(rt.action, 1100, "InvalidParameter, "+queryErr.Error()), ""
+	}
+	if bodyErr != nil {
+		return errorResponse(rt.action, 1100, "InvalidParameter, cannot read request body: "+bodyErr.Error()), ""
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	info, aerr := s.authenticate(r.Method, r.URL.EscapedPath(), pairs, body, now)
+	if aerr != nil {
+		return errorResponse(rt.action, aerr.code, aerr.msg), info.stringToSign
+	}
+	if aerr := s.chargeQuotaLocked(info.accessKey, now); aerr != nil {
+		return errorResponse(rt.action, aerr.code, aerr.msg), info.stringToSign
+	}
+	result, aerr := rt.handle(s, &reqCtx{path: path, query: valuesOf(pairs), body: body, auth: info, now: now})
+	if aerr != nil {
+		return errorResponse(rt.action, aerr.code, aerr.msg), info.stringToSign
+	}
+	return jsonResponse(http.StatusOK, result, 0), info.stringToSign
+}
+
+// chargeQuotaLocked enforces QuotaPerHour over a sliding hour of the
+// simulator's clock. Only authenticated requests count: the real quota is per
+// key, and an unauthenticated request has no proven key.
+func (s *Simulator) chargeQuotaLocked(key string, now time.Time) *apiError {
+	if s.quota <= 0 {
+		return nil
+	}
+	window := s.quotaByKey[key]
+	cutoff := now.Add(-time.Hour)
+	kept := window[:0]
+	for _, t := range window {
+		if t.After(cutoff) {
+			kept = append(kept, t)
+		}
+	}
+	if len(kept) >= s.quota {
+		s.quotaByKey[key] = kept
+		return errf(2500, "QuotaExceeded, api request quota [%d per 3600 seconds] of access key [%s] is exhausted", s.quota, key)
+	}
+	s.quotaByKey[key] = append(kept, now)
+	return nil
+}
+
+func jsonResponse(status int, v any, retCode int) *response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only simulator-built values get here; failing loudly beats a silent 500.
+		panic(fmt.Sprintf("ehpcsim: cannot marshal response: %v", err))
+	}
+	return &response{status: status, contentType: "application/json", body: b, retCode: retCode}
+}
+
+type errorBody struct {
+	Action  string `json:"action,omitempty"`
+	RetCode int    `json:"ret_code"`
+	Message string `json:"message"`
+}
+
+func errorResponse(action string, code int, msg string) *response {
+	return jsonResponse(http.StatusOK, errorBody{Action: action, RetCode: code, Message: msg}, code)
+}
+
+func writeResponse(w http.ResponseWriter, resp *response, retryAfter string) outcome {
+	h := w.Header()
+	h.Set("Content-Type", resp.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
+	if resp.allow != "" {
+		h.Set("Allow", resp.allow)
+	}
+	if retryAfter != "" {
+		h.Set("Retry-After", retryAfter)
+	}
+	w.WriteHeader(resp.status)
+	_, _ = w.Write(resp.body)
+	return outcome{status: resp.status, retCode: resp.retCode}
+}
+
+// ---- restartNodes ----
+
+type restartResponse struct {
+	Action  string `json:"action"`
+	JobID   string `json:"job_id"`
+	RetCode int    `json:"ret_code"`
+}
+
+func (s *Simulator) restartNodes(c *reqCtx) (any, *apiError) {
+	if len(bytes.TrimSpace(c.body)) == 0 {
+		return nil, errf(1100, "MissingParameter, request body is empty: send {\"cluster_id\", \"node_ids\", \"zone\"} as JSON")
+	}
+	dec := json.NewDecoder(bytes.NewReader(c.body))
+	var doc map[string]any
+	if err := dec.Decode(&doc); err != nil || doc == nil {
+		return nil, errf(1100, "InvalidParameter, request body is not a JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errf(1100, "InvalidParameter, request body has data after the JSON object")
+	}
+
+	clusterID, aerr := stringField(doc, "cluster_id")
+	if aerr != nil {
+		return nil, aerr
+	}
+	zone, aerr := stringField(doc, "zone")
+	if aerr != nil {
+		return nil, aerr
+	}
+	if zone != c.auth.zone {
+		return nil, errf(1100, "InvalidParameter, zone [%s] in the body does not match zone [%s] in the query", zone, c.auth.zone)
+	}
+	rawIDs, ok := doc["node_ids"]
+	if !ok || rawIDs == nil {
+		return nil, errf(1100, "MissingParameter, parameter [node_ids] is required")
+	}
+	list, ok := rawIDs.([]any)
+	if !ok {
+		return nil, errf(1100, "InvalidParameter, node_ids must be an array of node ids")
+	}
+	if len(list) == 0 {
+		return nil, errf(1100, "InvalidParameter, node_ids must not be empty")
+	}
+	var nodeIDs []string
+	seen := map[string]bool{}
+	for i, v := range list {
+		id, ok := v.(string)
+		if !ok || strings.TrimSpace(id) == "" {
+			return nil, errf(1100, "InvalidParameter, node_ids[%d] is not a node id", i)
+		}
+		if !seen[id] {
+			seen[id] = true
+			nodeIDs = append(nodeIDs, id)
+		}
+	}
+
+	cs, ok := s.clusters[clusterID]
+	if !ok || cs.Zone != c.auth.zone {
+		return nil, errf(2100, "ResourceNotFound, cluster [%s] not found", clusterID)
+	}
+	var missing []string
+	for _, id := range nodeIDs {
+		if _, ok := cs.byID[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, errf(2100, "ResourceNotFound, node [%s] not found in cluster [%s]", strings.Join(missing, ", "), clusterID)
+	}
+	busy := s.restartingLocked(c.now)
+	for _, id := range nodeIDs {
+		if _, ok := busy[nodeKey{clusterID, id}]; ok {
+			return nil, errf(1400, "PermissionDenied, node [%s] is restarting", id)
+		}
+		if st := cs.Nodes[cs.byID[id]].Status; st != "active" {
+			return nil, errf(1400, "PermissionDenied, node [%s] is %s, only active nodes can be restarted", id, st)
+		}
+	}
+
+	j := s.createJobLocked(cs, nodeIDs, c.path, ownerOf(c.auth.accessKey), c.now)
+	return restartResponse{Action: actionRestart, JobID: j.id, RetCode: 0}, nil
+}
+
+// stringField reads a required, non-blank string from the body.
+func stringField(doc map[string]any, name string) (string, *apiError) {
+	v, ok := doc[name]
+	if !ok || v == nil {
+		return "", errf(1100, "MissingParameter, parameter [%s] is required", name)
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", errf(1100, "InvalidParameter, %s must be a string", name)
+	}
+	if strings.TrimSpace(s) == "" {
+		return "", errf(1100, "MissingParameter, parameter [%s] is required", name)
+	}
+	return s, nil
+}
+
+// ownerOf gives each access key a stable, realistic-looking user id without
+// echoing the key itself into responses.
+func ownerOf(accessKey string) string {
+	sum := md5.Sum([]byte(accessKey))
+	return "usr-" + hex.EncodeToString(sum[:])[:8]
+}
+
+// ---- operation ----
+
+type operationJob struct {
+	JobID          string `json:"job_id"`
+	JobAction      string `json:"job_action"`
+	ActionDescribe string `json:"action_describe"`
+	Status         string `json:"status"`
+	StatusTime     string `json:"status_time"`
+	CreateTime     string `json:"create_time"`
+	ResourceIDs    string `json:"resource_ids"`
+	ErrorCodes     string `json:"error_codes"`
+	Owner          string `json:"owner"`
+	Submitter      string `json:"submitter"`
+	Zone           string `json:"zone"`
+}
+
+type operationResponse struct {
+	Action     string         `json:"action"`
+	RetCode    int            `json:"ret_code"`
+	TotalCount int            `json:"total_count"`
+	JobSet     []operationJob `json:"job_set"`
+}
+
+func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
+	q := c.query
+	jobIDs := listParam(q, "jobs", "job_ids")
+	resourceIDs := listParam(q, "resource_ids")
+	statuses := listParam(q, "status")
+	actions := listParam(q, "job_action")
+	var start, end time.Time
+	for _, tp := range []struct {
+		name string
+		dst  *time.Time
+	}{{"start_time", &start}, {"end_time", &end}} {
+		if v := q.Get(tp.name); v != "" {
+			t, err := time.Parse(TimestampLayout, v)
+			if err != nil {
+				return nil, errf(1100, "InvalidParameter, %s [%s] is not in the format YYYY-MM-DDThh:mm:ssZ", tp.name, v)
+			}
+			*tp.dst = t
+		}
+	}
+	page, aerr := parsePaging(q)
+	if aerr != nil {
+		return nil, aerr
+	}
+
+	var matched []*job
+	for _, j := range s.jobs {
+		if j.zone != c.auth.zone ||
+			len(jobIDs) > 0 && !contains(jobIDs, j.id) ||
+			len(resourceIDs) > 0 && !anyIn(resourceIDs, j.resourceIDs()) ||
+			len(statuses) > 0 && !contains(statuses, j.status(c.now)) ||
+			len(actions) > 0 && !contains(actions, JobActionRestart) ||
+			!start.IsZero() && j.created.Before(start) ||
+			!end.IsZero() && j.created.After(end) {
+			continue
+		}
+		matched = append(matched, j)
+	}
+	// s.jobs is in creation order already; reverse=1 means newest first.
+	if page.reverse {
+		for i, k := 0, len(matched)-1; i < k; i, k = i+1, k-1 {
+			matched[i], matched[k] = matched[k], matched[i]
+		}
+	}
+	resp := operationResponse{Action: actionOperation, TotalCount: len(matched), JobSet: []operationJob{}}
+	for _, j := range page.slice(len(matched)) {
+		jb := matched[j]
+		st := jb.status(c.now)
+		errCodes := ""
+		if st == statusFailed {
+			errCodes = failedErrorCode
+		}
+		resp.JobSet = append(resp.JobSet, operationJob{
+			JobID:          jb.id,
+			JobAction:      JobActionRestart,
+			ActionDescribe: "Restart HPC cluster nodes",
+			Status:         st,
+			StatusTime:     jb.statusTime(c.now).UTC().Format(TimestampLayout),
+			CreateTime:     jb.created.UTC().Format(TimestampLayout),
+			ResourceIDs:    strings.Join(jb.resourceIDs(), " "),
+			ErrorCodes:     errCodes,
+			Owner:          jb.owner,
+			Submitter:      jb.owner,
+			Zone:           jb.zone,
+		})
+	}
+	return resp, nil
+}
+
+// ---- listNodes ----
+
+type nodeView struct {
+	NodeID           string   `json:"node_id"`
+	Name             string   `json:"name"`
+	Role             string   `json:"role"`
+	Status           string   `json:"status"`
+	TransitionStatus string   `json:"transition_status"`
+	PrivateIP        string   `json:"private_ip"`
+	InstanceID       string   `json:"instance_id"`
+	ClusterID        string   `json:"cluster_id"`
+	CreateTime       string   `json:"create_time"`
+	StatusTime       string   `json:"status_time"`
+	HealthStatus     string   `json:"health_status"`
+	Zone             string   `json:"zone"`
+	Hostname         string   `json:"hostname"`
+	NodeType         string   `json:"node_type"`
+	CPU              int      `json:"cpu"`
+	Memory           int      `json:"memory"`
+	GPU              int      `json:"gpu"`
+	InstanceClass    int      `json:"instance_class"`
+	ImageID          string   `json:"image_id"`
+	Volumes          []volume `json:"volumes"`
+	Labels           []string `json:"labels"`
+}
+
+type volume struct {
+	VolumeID string `json:"volume_id"`
+	Size     int    `json:"size"`
+	Device   string `json:"device"`
+}
+
+type listNodesResponse struct {
+	Action     string     `json:"action"`
+	RetCode    int        `json:"ret_code"`
+	TotalCount int        `json:"total_count"`
+	NodeSet    []nodeView `json:"hpc_app_nodes_set"`
+}
+
+// roleShape gives nodes realistic, role-dependent sizes; the numbers only have
+// to look plausible to a client that ignores them.
+func roleShape(role string) (cpu, memory int, nodeType string) {
+	switch role {
+	case "login":
+		return 2, 4096, "c2m4"
+	case "controller":
+		return 4, 8192, "c4m8"
+	default:
+		return 8, 16384, "c8m16"
+	}
+}
+
+var nodeSortKeys = map[string]func(a, b *nodeView) int{
+	"node_id":     func(a, b *nodeView) int { return strings.Compare(a.NodeID, b.NodeID) },
+	"name":        func(a, b *nodeView) int { return strings.Compare(a.Name, b.Name) },
+	"role":        func(a, b *nodeView) int { return strings.Compare(a.Role, b.Role) },
+	"status":      func(a, b *nodeView) int { return strings.Compare(a.Status, b.Status) },
+	"private_ip":  func(a, b *nodeView) int { return strings.Compare(a.PrivateIP, b.PrivateIP) },
+	"instance_id": func(a, b *nodeView) int { return strings.Compare(a.InstanceID, b.InstanceID) },
+	"create_time": func(a, b *nodeView) int { return strings.Compare(a.CreateTime, b.CreateTime) },
+	"status_time": func(a, b *nodeView) int { return strings.Compare(a.StatusTime, b.StatusTime) },
+}
+
+func (s *Simulator) listNodes(c *reqCtx) (any, *apiError) {
+	q := c.query
+	clusterID := strings.TrimSpace(q.Get("cluster_id"))
+	if clusterID == "" {
+		return nil, errf(1100, "MissingParameter, parameter [cluster_id] is required")
+	}
+	sortKey := q.Get("sort_key")
+	if sortKey == "" {
+		sortKey = "node_id"
+	}
+	cmp, ok := nodeSortKeys[sortKey]
+	if !ok {
+		return nil, errf(1100, "InvalidParameter, sort_key [%s] is not supported", sortKey)
+	}
+	page, aerr := parsePaging(q)
+	if aerr != nil {
+		return nil, aerr
+	}
+	cs, ok := s.clusters[clusterID]
+	if !ok || cs.Zone != c.auth.zone {
+		return nil, errf(2100, "ResourceNotFound, cluster [%s] not found", clusterID)
+	}
+	search := strings.ToLower(q.Get("search_word"))
+	statuses := listParam(q, "status")
+	roles := listParam(q, "role")
+
+	busy := s.restartingLocked(c.now)
+	created := cs.created.UTC().Format(TimestampLayout)
+	var views []nodeView
+	for _, n := range cs.Nodes {
+		status, transition := n.Status, ""
+		if _, ok := busy[nodeKey{cs.ID, n.ID}]; ok {
+			status, transition = statusRestarting, statusRestarting
+		}
+		if search != "" && !strings.Contains(strings.ToLower(n.Name), search) ||
+			len(statuses) > 0 && !contains(statuses, status) ||
+			len(roles) > 0 && !contains(roles, n.Role) {
+			continue
+		}
+		cpu, mem, nodeType := roleShape(n.Role)
+		hostname := n.Name
+		if hostname == "" {
+			hostname = n.ID
+		}
+		views = append(views, nodeView{
+			NodeID:           n.ID,
+			Name:             n.Name,
+			Role:             n.Role,
+			Status:           status,
+			TransitionStatus: transition,
+			PrivateIP:        n.PrivateIP,
+			InstanceID:       n.InstanceID,
+			ClusterID:        cs.ID,
+			CreateTime:       created,
+			StatusTime:       s.nodeStatusTimeLocked(cs, n.ID, c.now).UTC().Format(TimestampLayout),
+			HealthStatus:     "healthy",
+			Zone:             cs.Zone,
+			Hostname:         hostname,
+			NodeType:         nodeType,
+			CPU:              cpu,
+			Memory:           mem,
+			InstanceClass:    101,
+			ImageID:          "img-ehpc2204",
+			Volumes:          []volume{{VolumeID: "vol-" + strings.TrimPrefix(n.ID, "cln-"), Size: 100, Device: "/dev/vdb"}},
+			Labels:           []string{},
+		})
+	}
+	sort.SliceStable(views, func(i, j int) bool {
+		if d := cmp(&views[i], &views[j]); d != 0 {
+			return d < 0
+		}
+		return views[i].NodeID < views[j].NodeID
+	})
+	if page.reverse {
+		for i, k := 0, len(views)-1; i < k; i, k = i+1, k-1 {
+			views[i], views[k] = views[k], views[i]
+		}
+	}
+	resp := listNodesResponse{Action: actionListNodes, TotalCount: len(views), NodeSet: []nodeView{}}
+	for _, i := range page.slice(len(views)) {
+		resp.NodeSet = append(resp.NodeSet, views[i])
+	}
+	return resp, nil
+}
+
+// ---- shared query helpers ----
+
+// listParam collects a list parameter in every spelling clients use for
+// QingCloud APIs: repeated (jobs=a&jobs=b), comma separated (jobs=a,b) and
+// numbered (jobs.1=a&jobs.2=b), under any of the given names.
+func listParam(q url.Values, names ...string) []string {
+	var out []string
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		base := k
+		if i := strings.LastIndexByte(k, '.'); i > 0 {
+			if _, err := strconv.Atoi(k[i+1:]); err == nil {
+				base = k[:i]
+			}
+		}
+		if !contains(names, base) {
+			continue
+		}
+		for _, v := range q[k] {
+			for _, part := range strings.Split(v, ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					out = append(out, part)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func anyIn(want, have []string) bool {
+	for _, w := range want {
+		if contains(have, w) {
+			return true
+		}
+	}
+	return false
+}
+
+type paging struct {
+	offset, limit int
+	reverse       bool
+}
+
+// parsePaging applies the documented defaults: limit 10, at most 100 (larger
+// values are clamped, as QingCloud does, rather than rejected).
+func parsePaging(q url.Values) (paging, *apiError) {
+	p := paging{limit: defaultPageLimit}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return p, errf(1100, "InvalidParameter, offset [%s] must be a non-negative integer", v)
+		}
+		p.offset = n
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return p, errf(1100, "InvalidParameter, limit [%s] must be a non-negative integer", v)
+		}
+		if n > 0 {
+			p.limit = min(n, maxPageLimit)
+		}
+	}
+	switch v := q.Get("reverse"); v {
+	case "", "0", "false":
+	case "1", "true":
+		p.reverse = true
+	default:
+		return p, errf(1100, "InvalidParameter, reverse [%s] must be 0 or 1", v)
+	}
+	return p, nil
+}
+
+// slice returns the indexes of the requested page of n items.
+func (p paging) slice(n int) []int {
+	var idx []int
+	for i := p.offset; i < n && i < p.offset+p.limit; i++ {
+		idx = append(idx, i)
+	}
+	return idx
+}

@@ -1,0 +1,317 @@
+// Package ehpcsim is an in-memory QingCloud EHPC API, served as an http.Handler.
+//
+// It implements the three actions the provider uses (restartNodes with its
+// resatrtNodes alias, the operation log and listNodes) as described in
+// API.md, verifies signatures the way the real service documents them, and
+// lets tests inject faults and inspect what it received. It is written from
+// API.md alone, never from the client in internal/ehpc, so that the client's
+// tests check the client against the documented API rather than against
+// itself.
+package ehpcsim
+
+import (
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Options configures a Simulator. The zero value is fully usable: demo
+// credentials, the demo cluster, jobs that finish at once, the real clock.
+type Options struct {
+	Credentials map[string]string                // access key id -> secret; nil => {DemoAccessKeyID: DemoSecretKey}
+	Clusters    []Cluster                        // nil => []Cluster{DemoCluster()}
+	JobDuration time.Duration                    // how long a restart job stays pending; 0 => successful on first read
+	Now         func() time.Time                 // clock; nil => time.Now
+	Logf        func(format string, args ...any) // one line per request, never a signature or secret; nil => silent
+	// QuotaPerHour limits accepted requests per access key over a sliding hour
+	// (2500 when exceeded); 0 = unlimited.
+	QuotaPerHour int
+}
+
+// Job is a restart job as the simulator sees it, with its status computed at
+// the time of the call.
+type Job struct {
+	ID        string    `json:"job_id"`
+	Action    string    `json:"job_action"`
+	ClusterID string    `json:"cluster_id"`
+	Zone      string    `json:"zone"`
+	NodeIDs   []string  `json:"node_ids"`
+	Status    string    `json:"status"`
+	Created   time.Time `json:"create_time"`
+	Path      string    `json:"path"` // which path created it: restartNodes or the resatrtNodes alias
+}
+
+// Request is one request as received, for assertions on what a client sent.
+type Request struct {
+	Method     string
+	Path       string
+	Query      url.Values // the signature parameter is removed: it is a credential-derived secret
+	Body       []byte
+	RetCode    int // ret_code sent (0 when none was sent, e.g. dropped or non-JSON)
+	HTTPStatus int // HTTP status sent (0 when the connection was dropped or the client went away)
+	Time       time.Time
+	// StringToSign is what the simulator signed to check the request (empty when
+	// it never got that far). It holds no secret and makes a 1200 debuggable.
+	StringToSign string
+}
+
+// Simulator is the in-memory API. One mutex guards all state: the simulator is
+// a test double, and a single lock makes every handler trivially consistent
+// with the inspection methods tests call concurrently.
+type Simulator struct {
+	mu sync.Mutex
+
+	creds  map[string]string
+	now    func() time.Time
+	logf   func(format string, args ...any)
+	quota  int
+	jobDur time.Duration
+
+	clusters     map[string]*clusterState
+	clusterOrder []string
+
+	jobs    []*job
+	jobByID map[string]*job
+
+	failNext int
+	hangNext int
+	faults   map[string][]*Fault // path ("*" for any) -> FIFO queue
+
+	requests      map[string]int
+	total         int
+	restarts      map[string]int
+	log           []Request
+	quotaByKey    map[string][]time.Time
+	logGeneration int // bumped by Reset, so a request in flight does not update a cleared log
+}
+
+// New returns a simulator configured by opts.
+func New(opts Options) *Simulator {
+	s := &Simulator{
+		creds:    map[string]string{DemoAccessKeyID: DemoSecretKey},
+		now:      time.Now,
+		logf:     opts.Logf,
+		quota:    opts.QuotaPerHour,
+		jobDur:   opts.JobDuration,
+		clusters: map[string]*clusterState{},
+		jobByID:  map[string]*job{},
+	}
+	if opts.Credentials != nil {
+		s.creds = make(map[string]string, len(opts.Credentials))
+		for k, v := range opts.Credentials {
+			s.creds[k] = v
+		}
+	}
+	if opts.Now != nil {
+		s.now = opts.Now
+	}
+	clusters := opts.Clusters
+	if clusters == nil {
+		clusters = []Cluster{DemoCluster()}
+	}
+	for _, c := range clusters {
+		s.AddCluster(c)
+	}
+	s.resetLocked()
+	return s
+}
+
+// AddCluster adds c, replacing any cluster with the same id. Jobs already
+// created for a replaced cluster are kept: they are history.
+func (s *Simulator) AddCluster(c Cluster) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clusters[c.ID]; !ok {
+		s.clusterOrder = append(s.clusterOrder, c.ID)
+	}
+	s.clusters[c.ID] = newClusterState(c, s.now().UTC().Truncate(time.Second))
+}
+
+// Clusters returns the configured clusters, with node statuses as they are now.
+func (s *Simulator) Clusters() []Cluster {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]Cluster, 0, len(s.clusterOrder))
+	for _, id := range s.clusterOrder {
+		cs := s.clusters[id]
+		out = append(out, Cluster{ID: cs.ID, Zone: cs.Zone, Nodes: s.nodesLocked(cs, now)})
+	}
+	return out
+}
+
+// SetJobDuration sets how long restart jobs created from now on stay pending.
+func (s *Simulator) SetJobDuration(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobDur = d
+}
+
+// FailNextJobs makes the next n restart jobs end "failed" after the job duration.
+func (s *Simulator) FailNextJobs(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failNext = max(n, 0)
+}
+
+// HangNextJobs makes the next n restart jobs stay "pending" forever. A job
+// consumes a hang before a failure when both are queued.
+func (s *Simulator) HangNextJobs(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hangNext = max(n, 0)
+}
+
+// Requests returns how many requests arrived for path, whatever their outcome.
+func (s *Simulator) Requests(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[path]
+}
+
+// RequestCounts returns the number of requests per path.
+func (s *Simulator) RequestCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.requests))
+	for k, v := range s.requests {
+		out[k] = v
+	}
+	return out
+}
+
+// TotalRequests returns how many requests arrived in all.
+func (s *Simulator) TotalRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total
+}
+
+// Restarts returns how many restart jobs have included nodeID.
+func (s *Simulator) Restarts(nodeID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.restarts[nodeID]
+}
+
+// RestartCounts returns the number of restart jobs per node id.
+func (s *Simulator) RestartCounts() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.restarts))
+	for k, v := range s.restarts {
+		out[k] = v
+	}
+	return out
+}
+
+// Jobs returns all jobs in creation order, status computed now.
+func (s *Simulator) Jobs() []Job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	out := make([]Job, 0, len(s.jobs))
+	for _, j := range s.jobs {
+		out = append(out, j.public(now))
+	}
+	return out
+}
+
+// Job returns the job with the given id.
+func (s *Simulator) Job(id string) (Job, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobByID[id]
+	if !ok {
+		return Job{}, false
+	}
+	return j.public(s.now()), true
+}
+
+// Nodes returns the nodes of a cluster, in configured order, with their status
+// now ("restarting" while a restart job including them is pending). It returns
+// nil for an unknown cluster.
+func (s *Simulator) Nodes(clusterID string) []Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs, ok := s.clusters[clusterID]
+	if !ok {
+		return nil
+	}
+	return s.nodesLocked(cs, s.now())
+}
+
+func (s *Simulator) nodesLocked(cs *clusterState, now time.Time) []Node {
+	busy := s.restartingLocked(now)
+	out := make([]Node, len(cs.Nodes))
+	copy(out, cs.Nodes)
+	for i := range out {
+		if _, ok := busy[nodeKey{cs.ID, out[i].ID}]; ok {
+			out[i].Status = statusRestarting
+		}
+	}
+	return out
+}
+
+// RequestLog returns every request received, in arrival order.
+func (s *Simulator) RequestLog() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Request, len(s.log))
+	for i, r := range s.log {
+		r.Query = cloneValues(r.Query)
+		r.Body = append([]byte(nil), r.Body...)
+		out[i] = r
+	}
+	return out
+}
+
+// Summary is what the simulator received, in a JSON-friendly shape (the
+// ehpc-sim program serves it and writes it at shutdown).
+type Summary struct {
+	Requests map[string]int `json:"requests"`
+	Restarts map[string]int `json:"restarts"`
+	Jobs     []Job          `json:"jobs"`
+}
+
+// Summary returns the request counts per path, restart counts per node and all
+// jobs.
+func (s *Simulator) Summary() Summary {
+	return Summary{Requests: s.RequestCounts(), Restarts: s.RestartCounts(), Jobs: s.Jobs()}
+}
+
+// Reset clears counters, logs, faults, jobs, quotas and pending job outcomes.
+// Nodes return to their configured status (active unless configured otherwise)
+// because a node's visible status is derived from the jobs that were dropped.
+func (s *Simulator) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resetLocked()
+}
+
+func (s *Simulator) resetLocked() {
+	s.jobs = nil
+	s.jobByID = map[string]*job{}
+	s.failNext, s.hangNext = 0, 0
+	s.faults = map[string][]*Fault{}
+	s.requests = map[string]int{}
+	s.total = 0
+	s.restarts = map[string]int{}
+	s.log = nil
+	s.quotaByKey = map[string][]time.Time{}
+	s.logGeneration++
+}
+
+func cloneValues(v url.Values) url.Values {
+	if v == nil {
+		return nil
+	}
+	out := make(url.Values, len(v))
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+var _ http.Handler = (*Simulator)(nil)
