@@ -1,0 +1,299 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/mapplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+)
+
+// defaultCreateTimeout bounds the wait for a restart job when timeouts.create is
+// not set.
+const defaultCreateTimeout = 30 * time.Minute
+
+var (
+	_ resource.Resource               = &ClusterNodeRestartResource{}
+	_ resource.ResourceWithConfigure  = &ClusterNodeRestartResource{}
+	_ resource.ResourceWithModifyPlan = &ClusterNodeRestartResource{}
+)
+
+// ClusterNodeRestartResource restarts a set of nodes once, when it is created.
+// Re-running the restart is a replacement (a change of cluster_id, node_ids, zone
+// or triggers); reading, updating and destroying never call the API.
+type ClusterNodeRestartResource struct {
+	data *providerData
+}
+
+// ClusterNodeRestartResourceModel is the resource's state.
+type ClusterNodeRestartResourceModel struct {
+	ID                types.String   `tfsdk:"id"`
+	ClusterID         types.String   `tfsdk:"cluster_id"`
+	NodeIDs           types.Set      `tfsdk:"node_ids"`
+	Zone              types.String   `tfsdk:"zone"`
+	Triggers          types.Map      `tfsdk:"triggers"`
+	WaitForCompletion types.Bool     `tfsdk:"wait_for_completion"`
+	JobID             types.String   `tfsdk:"job_id"`
+	RetCode           types.Int64    `tfsdk:"ret_code"`
+	Status            types.String   `tfsdk:"status"`
+	Timeouts          timeouts.Value `tfsdk:"timeouts"`
+}
+
+// NewClusterNodeRestartResource is the resource factory.
+func NewClusterNodeRestartResource() resource.Resource {
+	return &ClusterNodeRestartResource{}
+}
+
+// idPattern accepts any id without whitespace. The API's ids look like
+// "ehpc-8jqdq0mz" and "cln-hzzvbtnh", but a stricter pattern would reject a new id
+// style the API may adopt; blanks and spaces are the mistakes worth catching.
+var idPattern = regexp.MustCompile(`^\S+$`)
+
+func idValidator(example string) validator.String {
+	return stringvalidator.RegexMatches(idPattern,
+		fmt.Sprintf("must be an id without whitespace, such as %q: remove the blank or the spaces, or check the expression that produced it", example))
+}
+
+func (r *ClusterNodeRestartResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_cluster_node_restart"
+}
+
+func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Restarts nodes of an EHPC cluster, once, when the resource is created. " +
+			"To restart again, change `triggers` (or any other argument that forces replacement). " +
+			"Reading, updating and destroying this resource never call the API.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The restart job's id (same as `job_id`).",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"cluster_id": schema.StringAttribute{
+				MarkdownDescription: "Id of the EHPC cluster whose nodes restart, such as `ehpc-8jqdq0mz`. Changing it restarts the new cluster's nodes.",
+				Required:            true,
+				Validators:          []validator.String{idValidator("ehpc-8jqdq0mz")},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"node_ids": schema.SetAttribute{
+				MarkdownDescription: "Ids of the nodes to restart, such as `cln-hzzvbtnh`; at least one. Sent to the API sorted and without duplicates. Changing the set restarts the new set.",
+				Required:            true,
+				ElementType:         types.StringType,
+				Validators: []validator.Set{
+					setvalidator.SizeAtLeast(1),
+					setvalidator.ValueStringsAre(idValidator("cln-hzzvbtnh")),
+				},
+				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},
+			},
+			"zone": schema.StringAttribute{
+				MarkdownDescription: "Zone of the cluster, such as `jn1a`. Defaults to the provider's `zone` when the resource is created; " +
+					"later changes of the provider's zone do not restart existing resources. Changing this argument restarts the nodes.",
+				Optional: true,
+				Computed: true,
+				Validators: []validator.String{
+					stringvalidator.RegexMatches(idPattern, "must be a zone id without whitespace, such as \"jn1a\": remove the blank or the spaces, or leave zone unset to use the provider's zone"),
+				},
+				PlanModifiers: []planmodifier.String{
+					stringplanmodifier.UseStateForUnknown(),
+					stringplanmodifier.RequiresReplace(),
+				},
+			},
+			"triggers": schema.MapAttribute{
+				MarkdownDescription: "Arbitrary strings that, when changed, restart the nodes again (the resource is replaced). Never sent to the API. " +
+					"Use a value that changes only when a restart is wanted, such as a kernel or image version: `timestamp()` here restarts on every apply.",
+				Optional:      true,
+				ElementType:   types.StringType,
+				PlanModifiers: []planmodifier.Map{mapplanmodifier.RequiresReplace()},
+			},
+			"wait_for_completion": schema.BoolAttribute{
+				MarkdownDescription: "Wait for the restart job to finish (`true`, the default) and fail if it fails or outlasts `timeouts.create`; " +
+					"with `false` the apply returns once the API accepted the restart, with `status = \"pending\"`. Changing it never restarts anything.",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(true),
+			},
+			"job_id": schema.StringAttribute{
+				MarkdownDescription: "Id of the API's restart job, such as `j-he18e4khem2`; look it up in the console's operation log.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"ret_code": schema.Int64Attribute{
+				MarkdownDescription: "The API's `ret_code` for the restart request (`0` when accepted).",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+			"status": schema.StringAttribute{
+				MarkdownDescription: "Last job status seen: `successful`, `failed`, or `pending` (not waited for, or the wait was interrupted).",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{
+				Create:            true,
+				CreateDescription: "How long to wait for the restart job to finish (default `30m`). Changing it never restarts anything.",
+			}),
+		},
+	}
+}
+
+func (r *ClusterNodeRestartResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return // validate, or plan before the provider is configured
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+// ModifyPlan fills zone from the provider when the configuration leaves it unset,
+// so the plan shows where the restart will go, and refuses a plan that has no zone
+// from anywhere, before anything is sent.
+func (r *ClusterNodeRestartResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.data == nil {
+		return // destroy, update (zone kept by UseStateForUnknown), or provider not configured yet
+	}
+	var zone types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("zone"), &zone)...)
+	var configZone types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("zone"), &configZone)...)
+	if resp.Diagnostics.HasError() || !configZone.IsNull() {
+		return
+	}
+	if r.data.zone == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone",
+			"No zone is set for this restart: set zone on this resource, or zone in the provider \"hpc\" block, or the "+EnvZone+" environment variable.")
+		return
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("zone"), types.StringValue(r.data.zone))...)
+}
+
+func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan ClusterNodeRestartResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if r.data == nil {
+		resp.Diagnostics.AddError("Provider Not Configured", "The hpc provider was not configured before this restart. This is a bug in the provider; please report it.")
+		return
+	}
+	client, err := r.data.Client()
+	if err != nil {
+		resp.Diagnostics.AddError("Missing EHPC API Credentials", err.Error())
+		return
+	}
+
+	var nodeIDs []string
+	resp.Diagnostics.Append(plan.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	zone := plan.Zone.ValueString()
+	if plan.Zone.IsUnknown() || zone == "" {
+		zone = r.data.zone
+	}
+	if zone == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone",
+			"No zone is set for this restart: set zone on this resource, or zone in the provider \"hpc\" block, or the "+EnvZone+" environment variable.")
+		return
+	}
+	clusterID := plan.ClusterID.ValueString()
+	ids := ehpc.NormalizeIDs(nodeIDs)
+
+	tflog.Info(ctx, "restarting cluster nodes", map[string]any{"cluster_id": clusterID, "node_ids": ids, "zone": zone})
+	res, err := client.RestartNodes(ctx, zone, clusterID, ids)
+	if err != nil {
+		resp.Diagnostics.Append(restartErrorDiag(clusterID, ids, zone, err))
+		return
+	}
+	tflog.Info(ctx, "restart accepted", map[string]any{"job_id": res.JobID, "path": res.Path})
+
+	plan.Zone = types.StringValue(zone)
+	plan.ID = types.StringValue(res.JobID)
+	plan.JobID = types.StringValue(res.JobID)
+	plan.RetCode = types.Int64Value(int64(res.RetCode))
+	plan.Status = types.StringValue(ehpc.JobPending)
+
+	if plan.WaitForCompletion.ValueBool() {
+		timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+		resp.Diagnostics.Append(diags...)
+		if !resp.Diagnostics.HasError() {
+			w := waiter{client: client, opts: r.data.opts}
+			status, diags := w.wait(ctx, zone, clusterID, res.JobID, timeout)
+			plan.Status = types.StringValue(status)
+			resp.Diagnostics.Append(diags...)
+		}
+	}
+
+	// State is saved even when the wait failed: the job id must never be lost, and
+	// an error beside it makes Terraform taint the resource so the next apply
+	// restarts again.
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Read makes no API call: the restart happened once and its record is the state.
+// Refreshing must never look like drift, or a plain plan could restart nodes.
+func (r *ClusterNodeRestartResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {
+}
+
+// Update only ever sees wait_for_completion or timeouts change; everything else
+// forces replacement. It records the new settings without calling the API.
+func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan ClusterNodeRestartResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// Delete makes no API call: a restart cannot be undone, and destroying the record
+// of one must not restart or stop anything.
+func (r *ClusterNodeRestartResource) Delete(ctx context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
+	tflog.Debug(ctx, "removing restart record from state; no API call is made")
+}
+
+// restartErrorDiag turns a failed restart request into a diagnostic that says what
+// happened and what to do.
+func restartErrorDiag(clusterID string, ids []string, zone string, err error) diag.Diagnostic {
+	target := fmt.Sprintf("nodes %s of cluster %s in zone %s", strings.Join(ids, ", "), clusterID, zone)
+	var unknown *ehpc.UnknownOutcomeError
+	if errors.As(err, &unknown) {
+		from := unknown.SentAt.UTC().Add(-time.Minute).Format(time.RFC3339)
+		return diag.NewErrorDiagnostic("Restart Outcome Unknown",
+			fmt.Sprintf("The restart request for %s may or may not have been processed, so it was not sent again: %s. "+
+				"Check the cluster's operation log for a %s job created since %s before applying again; "+
+				"applying again sends a new restart.", target, err.Error(), ehpc.JobActionRestart, from))
+	}
+	var apiErr *ehpc.APIError
+	if errors.As(err, &apiErr) {
+		return diag.NewErrorDiagnostic("Restart Request Rejected",
+			fmt.Sprintf("The EHPC API rejected the restart of %s: %s", target, err.Error()))
+	}
+	return diag.NewErrorDiagnostic("Restart Request Failed",
+		fmt.Sprintf("The restart of %s could not be requested: %s. Nothing was restarted; check the endpoint and network, then apply again.", target, err.Error()))
+}
