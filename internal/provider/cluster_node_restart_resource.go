@@ -242,8 +242,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
 		resp.Diagnostics.Append(diags...)
 		if !resp.Diagnostics.HasError() {
-			w := waiter{client: client, opts: r.data.opts}
-			status, diags := w.wait(ctx, zone, clusterID, res.JobID, timeout)
+			status, diags := r.wait(ctx, client, zone, clusterID, res.JobID, timeout)
 			plan.Status = types.StringValue(status)
 			resp.Diagnostics.Append(diags...)
 		}
@@ -296,4 +295,46 @@ func restartErrorDiag(clusterID string, ids []string, zone string, err error) di
 	}
 	return diag.NewErrorDiagnostic("Restart Request Failed",
 		fmt.Sprintf("The restart of %s could not be requested: %s. Nothing was restarted; check the endpoint and network, then apply again.", target, err.Error()))
+}
+
+// wait follows the job and turns every outcome but success into a diagnostic.
+// A cancelled apply (Ctrl-C) is a warning, not an error: the restart was accepted,
+// so the resource must stay in state untainted, or the next apply would restart
+// the nodes a second time.
+func (r *ClusterNodeRestartResource) wait(ctx context.Context, client *ehpc.Client, zone, clusterID, jobID string, timeout time.Duration) (string, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	started := time.Now()
+	res := jobWatcher{client: client, opts: r.data.opts}.watch(wctx, zone, clusterID, jobID, nil)
+
+	switch {
+	case res.Err == nil && res.Status == ehpc.JobSuccessful:
+	case res.Err == nil && res.Status == ehpc.JobFailed:
+		detail := fmt.Sprintf("Restart job %s for cluster %s finished with status %q", jobID, clusterID, res.Status)
+		if res.Job.ErrorCodes != "" {
+			detail += fmt.Sprintf(" (error_codes: %s)", client.Scrub(string(res.Job.ErrorCodes)))
+		}
+		diags.AddError("Restart Job Failed", detail+". The job id is saved in state and the resource is marked tainted, "+
+			"so the next apply restarts the nodes again: fix the cause first (see the job in the cluster's operation log).")
+	case ctx.Err() != nil:
+		diags.AddWarning("Wait For Restart Job Interrupted",
+			fmt.Sprintf("The apply was cancelled while waiting for restart job %s (cluster %s) after %s; the restart had been accepted and may still be running. "+
+				"The job id is saved in state with status %q and the nodes will not be restarted again by the next apply. "+
+				"Check the job in the cluster's operation log; to restart again, change triggers.", jobID, clusterID, time.Since(started).Round(time.Second), ehpc.JobPending))
+		return ehpc.JobPending, diags
+	case errors.Is(res.Err, context.DeadlineExceeded):
+		detail := fmt.Sprintf("Restart job %s for cluster %s did not finish within %s (last status %q", jobID, clusterID, timeout, res.Status)
+		if res.LastErr != nil {
+			detail += "; last error reading it: " + res.LastErr.Error()
+		}
+		diags.AddError("Timed Out Waiting For Restart Job", detail+"). The job id is saved in state and the resource is marked tainted, so the next apply restarts the nodes again. "+
+			"To wait longer, raise timeouts.create; if the job did finish, run terraform untaint on this resource to keep it.")
+	default:
+		diags.AddError("Cannot Check Restart Job",
+			fmt.Sprintf("Restart job %s for cluster %s was accepted, but its status cannot be read: %s. "+
+				"The job id is saved in state and the resource is marked tainted, so the next apply restarts the nodes again; "+
+				"if the job finished, run terraform untaint on this resource to keep it.", jobID, clusterID, res.Err.Error()))
+	}
+	return res.Status, diags
 }
