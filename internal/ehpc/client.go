@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -64,6 +65,10 @@ type Config struct {
 	RetryMaxDelay  time.Duration
 	MaxBodyBytes   int64
 
+	// SettleWindow is how long RestartNodesOnce watches the operation log for the
+	// job of a request whose outcome is unknown before sending it again.
+	SettleWindow time.Duration
+
 	Limiter Limiter
 	Logger  Logger
 	// Now is the clock for request timestamps; tests inject skew through it.
@@ -78,6 +83,12 @@ type Client struct {
 	cfg      Config
 	base     *url.URL
 	scrubber scrubber
+
+	// offset is the server's clock minus ours, from the Date header of the last
+	// response, in nanoseconds; offsetKnown is 1 once measured. Reconciliation
+	// uses it to bound which jobs a lost request could have created.
+	offset      atomic.Int64
+	offsetKnown atomic.Bool
 }
 
 // New validates cfg and returns a Client.
@@ -96,7 +107,12 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("access key id and secret key are required")
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Transport: defaultTransport()}
+		cfg.HTTPClient = &http.Client{
+			Transport: defaultTransport(),
+			// A redirect would carry a signed URL to another host, and a 307 would
+			// resend the restart there; the API never redirects, so report it.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
@@ -205,10 +221,13 @@ func (c *Client) attempt(ctx context.Context, req request, attempt int, out any)
 		}
 	}
 
-	target, err := c.signedURL(req)
+	target, sig, err := c.signURL(req)
 	if err != nil {
 		return attemptResult{err: err}
 	}
+	// A server may echo this attempt's signature without its parameter name
+	// ("signature [...] not matched"); the scrubber for this attempt knows it.
+	sc := c.scrubber.withSignature(sig)
 
 	actx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
@@ -229,7 +248,7 @@ func (c *Client) attempt(ctx context.Context, req request, attempt int, out any)
 	}
 	hreq, err := http.NewRequestWithContext(actx, req.method, target, bodyReader)
 	if err != nil {
-		return attemptResult{err: fmt.Errorf("EHPC API %s: building request: %w", req.path, c.scrubErr(err))}
+		return attemptResult{err: fmt.Errorf("EHPC API %s: building request: %w", req.path, sc.scrubErr(err))}
 	}
 	hreq.Header.Set("User-Agent", c.cfg.UserAgent)
 	hreq.Header.Set("Accept", "application/json")
@@ -238,39 +257,44 @@ func (c *Client) attempt(ctx context.Context, req request, attempt int, out any)
 	}
 
 	start := time.Now()
+	sentAt := c.cfg.Now()
 	resp, err := c.cfg.HTTPClient.Do(hreq)
 	if err != nil {
 		sent := wrote || (connected && !isDialError(err))
-		terr := &TransportError{Path: req.path, Sent: sent, Err: c.scrubErr(err)}
-		c.log(ctx, req, attempt, start, 0, 0, terr)
+		terr := &TransportError{Path: req.path, Sent: sent, Err: sc.scrubErr(err)}
+		c.log(ctx, sc, req, attempt, start, 0, 0, terr)
 		// A read may always be repeated; a write only if it never left this machine.
 		return attemptResult{err: terr, retryable: ctx.Err() == nil && (req.safe || !sent)}
 	}
 	defer resp.Body.Close()
+	c.noteServerTime(resp.Header.Get("Date"), sentAt)
 
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
 	res := attemptResult{status: resp.StatusCode, body: body, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	switch {
 	case readErr != nil:
-		res.err = &ResponseError{Path: req.path, HTTPStatus: resp.StatusCode, Reason: "the body was cut short (" + c.scrubErr(readErr).Error() + ")", Excerpt: c.scrubber.excerpt(body)}
+		res.err = &ResponseError{Path: req.path, HTTPStatus: resp.StatusCode, Reason: "the body was cut short (" + sc.scrubErr(readErr).Error() + ")", Excerpt: sc.excerpt(body)}
 		res.retryable = req.safe
 	case int64(len(body)) > c.cfg.MaxBodyBytes:
-		res.err = &ResponseError{Path: req.path, HTTPStatus: resp.StatusCode, Reason: fmt.Sprintf("the body is larger than %d bytes", c.cfg.MaxBodyBytes), Excerpt: c.scrubber.excerpt(body[:excerptLimit*2])}
+		// excerpt scrubs the whole body before cutting it; slicing here first could
+		// read past len(body) (garbage when MaxBodyBytes is small) or cut a secret
+		// in half so that the scrubber no longer recognises it.
+		res.err = &ResponseError{Path: req.path, HTTPStatus: resp.StatusCode, Reason: fmt.Sprintf("the body is larger than %d bytes", c.cfg.MaxBodyBytes), Excerpt: sc.excerpt(body)}
 	default:
-		res.err, res.retryable = c.decode(req, resp.StatusCode, body, out)
+		res.err, res.retryable = c.decode(sc, req, resp.StatusCode, body, out)
 	}
 	retCode := 0
 	var apiErr *APIError
 	if errors.As(res.err, &apiErr) {
 		retCode = apiErr.RetCode
 	}
-	c.log(ctx, req, attempt, start, resp.StatusCode, retCode, res.err)
+	c.log(ctx, sc, req, attempt, start, resp.StatusCode, retCode, res.err)
 	return res
 }
 
 // decode interprets a complete response body. It reports whether a failure may be
 // retried given the request's safety.
-func (c *Client) decode(req request, status int, body []byte, out any) (error, bool) {
+func (c *Client) decode(sc scrubber, req request, status int, body []byte, out any) (error, bool) {
 	var env envelope
 	jsonErr := json.Unmarshal(body, &env)
 	if jsonErr != nil {
@@ -280,9 +304,13 @@ func (c *Client) decode(req request, status int, body []byte, out any) (error, b
 		} else if json.Valid(body) {
 			reason = "the body is not a JSON object"
 		}
-		err := &ResponseError{Path: req.path, HTTPStatus: status, Reason: reason, Excerpt: c.scrubber.excerpt(body)}
-		if status == http.StatusNotFound {
+		err := &ResponseError{Path: req.path, HTTPStatus: status, Reason: reason, Excerpt: sc.excerpt(body)}
+		switch status {
+		case http.StatusNotFound:
 			return &APIError{Path: req.path, HTTPStatus: status, Message: err.Reason + ": " + err.Excerpt}, false
+		case http.StatusTooManyRequests:
+			// Turned away before any processing: see retryableFailure.
+			return &APIError{Path: req.path, HTTPStatus: status, Message: "too many requests: " + err.Excerpt}, true
 		}
 		// An HTML page from a gateway in front of the API says nothing about whether
 		// the API acted; reads retry, writes do not.
@@ -294,7 +322,7 @@ func (c *Client) decode(req request, status int, body []byte, out any) (error, b
 		code = int(*env.RetCode)
 	}
 	if status < 200 || status > 299 || code != 0 {
-		apiErr := &APIError{RetCode: code, Message: c.scrubber.scrub(strings.TrimSpace(env.Message)), Action: env.Action, HTTPStatus: status, Path: req.path}
+		apiErr := &APIError{RetCode: code, Message: sc.scrub(strings.TrimSpace(env.Message)), Action: env.Action, HTTPStatus: status, Path: req.path}
 		if apiErr.Message == "" && code == 0 {
 			apiErr.Message = http.StatusText(status)
 		}
@@ -304,7 +332,7 @@ func (c *Client) decode(req request, status int, body []byte, out any) (error, b
 	// but each call still checks for the fields it needs (a restart needs job_id).
 	if out != nil {
 		if err := json.Unmarshal(body, out); err != nil {
-			return &ResponseError{Path: req.path, HTTPStatus: status, Reason: "the JSON does not have the documented shape (" + err.Error() + ")", Excerpt: c.scrubber.excerpt(body)}, false
+			return &ResponseError{Path: req.path, HTTPStatus: status, Reason: "the JSON does not have the documented shape (" + err.Error() + ")", Excerpt: sc.excerpt(body)}, false
 		}
 	}
 	return nil, false
@@ -319,19 +347,42 @@ func (c *Client) retryableFailure(req request, status, code int) bool {
 	case CodeInternalError:
 		return req.safe
 	case 0:
-		return req.safe && (status >= 500 || status == http.StatusTooManyRequests)
+		// 429 means the request was turned away before it was acted on, so even a
+		// write may be sent again once the server's Retry-After has passed.
+		return status == http.StatusTooManyRequests || (req.safe && status >= 500)
 	}
 	return false
 }
 
+// noteServerTime records the server's clock offset from a response's Date header.
+func (c *Client) noteServerTime(date string, sent time.Time) {
+	t, err := http.ParseTime(date)
+	if err != nil {
+		return
+	}
+	c.offset.Store(int64(t.Sub(sent.Truncate(time.Second))))
+	c.offsetKnown.Store(true)
+}
+
+// serverOffset returns the server's clock minus ours, when known.
+func (c *Client) serverOffset() (time.Duration, bool) {
+	return time.Duration(c.offset.Load()), c.offsetKnown.Load()
+}
+
 // signedURL returns the full URL for req with a fresh timestamp and signature.
 func (c *Client) signedURL(req request) (string, error) {
+	target, _, err := c.signURL(req)
+	return target, err
+}
+
+// signURL is signedURL that also returns the signature, for scrubbing.
+func (c *Client) signURL(req request) (string, string, error) {
 	zone := req.zone
 	if zone == "" {
 		zone = c.cfg.Zone
 	}
 	if zone == "" {
-		return "", fmt.Errorf("EHPC API %s: no zone: set zone on the provider or the resource", req.path)
+		return "", "", fmt.Errorf("EHPC API %s: no zone: set zone on the provider or the resource", req.path)
 	}
 	q := url.Values{}
 	for k, vs := range req.params {
@@ -347,25 +398,25 @@ func (c *Client) signedURL(req request) (string, error) {
 	path := c.base.EscapedPath() + req.path
 	canonical := CanonicalQuery(q)
 	sig := Sign(c.cfg.SecretKey, StringToSign(req.method, path, canonical, req.body))
-	return c.base.Scheme + "://" + c.base.Host + path + "?" + canonical + "&signature=" + wireSignature(sig), nil
+	return c.base.Scheme + "://" + c.base.Host + path + "?" + canonical + "&signature=" + wireSignature(sig), sig, nil
 }
 
 // scrubErr rewrites err's text without secrets; *url.Error quotes the whole URL,
 // signature included.
-func (c *Client) scrubErr(err error) error {
+func (s scrubber) scrubErr(err error) error {
 	var uerr *url.Error
 	if errors.As(err, &uerr) {
 		err = uerr.Err
 	}
 	text := err.Error()
-	clean := c.scrubber.scrub(text)
+	clean := s.scrub(text)
 	if clean == text {
 		return err
 	}
 	return errors.New(clean)
 }
 
-func (c *Client) log(ctx context.Context, req request, attempt int, start time.Time, status, retCode int, err error) {
+func (c *Client) log(ctx context.Context, sc scrubber, req request, attempt int, start time.Time, status, retCode int, err error) {
 	if c.cfg.Logger == nil {
 		return
 	}
@@ -382,7 +433,7 @@ func (c *Client) log(ctx context.Context, req request, attempt int, start time.T
 		fields["ret_code"] = retCode
 	}
 	if err != nil {
-		fields["error"] = c.scrubber.scrub(err.Error())
+		fields["error"] = sc.scrub(err.Error())
 	}
 	c.cfg.Logger(ctx, "EHPC API request", fields)
 }

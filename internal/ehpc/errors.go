@@ -3,6 +3,7 @@ package ehpc
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -114,12 +115,24 @@ type UnknownOutcomeError struct {
 	ClusterID string
 	NodeIDs   []string
 	SentAt    time.Time
-	Err       error
+	// WindowStart is the earliest create_time a job from this request can carry
+	// (the send time corrected for the server's clock), once reconciliation ran.
+	WindowStart time.Time
+	// Checked reports that the operation log was read and did not settle the
+	// question (see Candidates); false when the log could not be read.
+	Checked bool
+	// Candidates are jobs that match equally well, when there is more than one.
+	Candidates []string
+	Err        error
 }
 
 func (e *UnknownOutcomeError) Error() string {
-	return fmt.Sprintf("restart of nodes %s in cluster %s may or may not have been processed (request sent at %s): %v",
+	msg := fmt.Sprintf("restart of nodes %s in cluster %s may or may not have been processed (request sent at %s): %v",
 		strings.Join(e.NodeIDs, ", "), e.ClusterID, e.SentAt.UTC().Format(timestampLayout), e.Err)
+	if len(e.Candidates) > 0 {
+		msg += fmt.Sprintf("; several restart jobs of exactly these nodes match: %s", strings.Join(e.Candidates, ", "))
+	}
+	return msg
 }
 
 func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
@@ -142,11 +155,28 @@ var signatureParam = regexp.MustCompile(`(?i)(signature=)[^&\s"'<>]*`)
 // caught by their parameter name since their values change every request.
 type scrubber struct {
 	secret string
+	// signatures are one request's signature in each spelling it travels in.
+	signatures []string
+}
+
+// withSignature returns a scrubber that also removes sig, raw or URL-encoded
+// once or twice, wherever it appears with or without its parameter name.
+func (s scrubber) withSignature(sig string) scrubber {
+	if sig == "" {
+		return s
+	}
+	s.signatures = []string{wireSignature(sig), url.QueryEscape(sig), sig}
+	return s
 }
 
 func (s scrubber) scrub(text string) string {
 	if s.secret != "" && strings.Contains(text, s.secret) {
 		text = strings.ReplaceAll(text, s.secret, "[REDACTED]")
+	}
+	for _, sig := range s.signatures {
+		if strings.Contains(text, sig) {
+			text = strings.ReplaceAll(text, sig, "[REDACTED]")
+		}
 	}
 	return signatureParam.ReplaceAllString(text, "${1}[REDACTED]")
 }

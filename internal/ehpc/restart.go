@@ -32,6 +32,12 @@ type RestartResult struct {
 	// SentAt is when the accepted request was signed and sent, for finding the job in
 	// the operation log.
 	SentAt time.Time
+	// Adopted reports that the request's answer was lost and the job was found in
+	// the operation log instead (RestartNodesOnce); AdoptedReason says what was lost.
+	Adopted       bool
+	AdoptedReason string
+	// Resent reports that a first request provably had no effect and was sent again.
+	Resent bool
 }
 
 type restartBody struct {
