@@ -3,6 +3,7 @@ package ehpc
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +39,9 @@ func (f *flexInt) UnmarshalJSON(b []byte) error {
 	}
 	x, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
-		return &json.UnmarshalTypeError{Value: string(b), Type: nil}
+		// Not json.UnmarshalTypeError: its Error method needs a Type, and a
+		// zero one panics (found by FuzzDecodeResponse).
+		return fmt.Errorf("%.40q is not a number", b)
 	}
 	*f = flexInt(x)
 	return nil
