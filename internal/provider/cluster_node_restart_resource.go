@@ -67,7 +67,9 @@ func NewClusterNodeRestartResource() resource.Resource {
 // idPattern accepts any id without whitespace. The API's ids look like
 // "ehpc-8jqdq0mz" and "cln-hzzvbtnh", but a stricter pattern would reject a new id
 // style the API may adopt; blanks and spaces are the mistakes worth catching.
-var idPattern = regexp.MustCompile(`^\S+$`)
+// White space is Unicode's (unicode.IsSpace): RE2's \s alone misses a
+// no-break space pasted from a web page.
+var idPattern = regexp.MustCompile(`^[^\s\v\x{85}\p{Z}]+$`)
 
 func idValidator(example string) validator.String {
 	return stringvalidator.RegexMatches(idPattern,
@@ -225,12 +227,15 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	ids := ehpc.NormalizeIDs(nodeIDs)
 
 	tflog.Info(ctx, "restarting cluster nodes", map[string]any{"cluster_id": clusterID, "node_ids": ids, "zone": zone})
-	res, err := client.RestartNodes(ctx, zone, clusterID, ids)
+	res, err := client.RestartNodesOnce(ctx, zone, clusterID, ids)
 	if err != nil {
 		resp.Diagnostics.Append(restartErrorDiag(clusterID, ids, zone, err))
 		return
 	}
-	tflog.Info(ctx, "restart accepted", map[string]any{"job_id": res.JobID, "path": res.Path})
+	tflog.Info(ctx, "restart accepted", map[string]any{"job_id": res.JobID, "path": res.Path, "adopted": res.Adopted, "resent": res.Resent})
+	if d := restartNoteDiag(res); d != nil {
+		resp.Diagnostics.Append(d)
+	}
 
 	plan.Zone = types.StringValue(zone)
 	plan.ID = types.StringValue(res.JobID)
@@ -282,11 +287,15 @@ func restartErrorDiag(clusterID string, ids []string, zone string, err error) di
 	target := fmt.Sprintf("nodes %s of cluster %s in zone %s", strings.Join(ids, ", "), clusterID, zone)
 	var unknown *ehpc.UnknownOutcomeError
 	if errors.As(err, &unknown) {
-		from := unknown.SentAt.UTC().Add(-time.Minute).Format(time.RFC3339)
+		from := unknown.WindowStart
+		if from.IsZero() {
+			from = unknown.SentAt.Add(-time.Minute)
+		}
 		return diag.NewErrorDiagnostic("Restart Outcome Unknown",
-			fmt.Sprintf("The restart request for %s may or may not have been processed, so it was not sent again: %s. "+
-				"Check the cluster's operation log for a %s job created since %s before applying again; "+
-				"applying again sends a new restart.", target, err.Error(), ehpc.JobActionRestart, from))
+			fmt.Sprintf("The restart of %s may or may not have happened, and it was not sent again blindly: %s. "+
+				"Check the operation log of cluster %s (zone %s) for a %s job of these nodes created since %s (for example in the console, or GET /api/operation with resource_ids=%s). "+
+				"If the restart happened and you want to keep it, do not apply again: the next apply sends a new restart.",
+				target, err.Error(), clusterID, zone, ehpc.JobActionRestart, from.UTC().Format(time.RFC3339), clusterID))
 	}
 	var apiErr *ehpc.APIError
 	if errors.As(err, &apiErr) {
@@ -295,6 +304,24 @@ func restartErrorDiag(clusterID string, ids []string, zone string, err error) di
 	}
 	return diag.NewErrorDiagnostic("Restart Request Failed",
 		fmt.Sprintf("The restart of %s could not be requested: %s. Nothing was restarted; check the endpoint and network, then apply again.", target, err.Error()))
+}
+
+// restartNoteDiag explains a restart that did not go the plain way: its answer was
+// lost and the job was found in the operation log, or a first request provably
+// had no effect and was sent again.
+func restartNoteDiag(res *ehpc.RestartResult) diag.Diagnostic {
+	switch {
+	case res.Adopted:
+		return diag.NewWarningDiagnostic("Restart Job Adopted From Operation Log",
+			fmt.Sprintf("The answer to the restart request was lost (%s), so the request was not sent again. "+
+				"Job %s in the operation log restarts exactly these nodes and was created after the request was sent; it was adopted as this restart.",
+				res.AdoptedReason, res.JobID))
+	case res.Resent:
+		return diag.NewWarningDiagnostic("Restart Request Sent Again",
+			fmt.Sprintf("The first restart request failed in a way that could not tell whether it was processed; no job for it appeared in the operation log, "+
+				"so it was sent once more and created job %s. If the first request was processed after all, the nodes restarted twice.", res.JobID))
+	}
+	return nil
 }
 
 // wait follows the job and turns every outcome but success into a diagnostic.

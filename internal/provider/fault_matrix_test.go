@@ -1,0 +1,213 @@
+package provider
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+)
+
+// faultScenario is one row of the fault matrix: how the network or the API
+// misbehaves, and what the user must see. Whatever happens, no node restarts
+// twice, a successful outcome restarted every node exactly once, and a job that
+// exists is never lost: it is in state or named in the error.
+type faultScenario struct {
+	name  string
+	setup func(e *testEnv)
+	// extra HCL inside the resource block (a timeout, for instance).
+	extra string
+	// ok: the apply succeeds. Otherwise wantErr must match its output.
+	ok      bool
+	wantErr string
+	// wantWarn, when set, must appear in the output of a successful apply.
+	wantWarn string
+	// restarts is how often the node restarts (1 for every success).
+	restarts int
+}
+
+const matrixNode = "cln-cmp00001"
+
+// restartFaults is the matrix issue #6 asks for, shared by the resource and the
+// action runners.
+var restartFaults = []faultScenario{
+	{name: "connection dropped before processing", setup: restartFault(ehpcsim.Fault{Drop: true}), ok: true, wantWarn: "Restart Request Sent Again", restarts: 1},
+	{name: "connection dropped after processing", setup: restartFault(ehpcsim.Fault{Drop: true, AfterEffect: true}), ok: true, wantWarn: "Restart Job Adopted From Operation Log", restarts: 1},
+	{name: "response slower than client timeout (processed)", setup: restartFault(ehpcsim.Fault{Delay: 3 * time.Second, AfterEffect: true}), ok: true, wantWarn: "Restart Job Adopted From Operation Log", restarts: 1},
+	{name: "5100 twice then success", setup: restartFault(ehpcsim.Fault{RetCode: 5100, Count: 2}), ok: true, restarts: 1},
+	{name: "429 with Retry-After", setup: restartFault(ehpcsim.Fault{HTTPStatus: http.StatusTooManyRequests, RetryAfter: "1"}), ok: true, restarts: 1},
+	{name: "503 with Retry-After", setup: restartFault(ehpcsim.Fault{HTTPStatus: http.StatusServiceUnavailable, RetryAfter: "1"}), ok: true, restarts: 1},
+	{name: "ret_code 5000 after processing", setup: restartFault(ehpcsim.Fault{RetCode: 5000, AfterEffect: true}), ok: true, wantWarn: "Restart Job Adopted From Operation Log", restarts: 1},
+	{name: "HTML 502 page (not processed)", setup: restartFault(ehpcsim.Fault{HTTPStatus: http.StatusBadGateway}), ok: true, wantWarn: "Restart Request Sent Again", restarts: 1},
+	{name: "HTML 502 page (processed)", setup: restartFault(ehpcsim.Fault{HTTPStatus: http.StatusBadGateway, AfterEffect: true}), ok: true, wantWarn: "Restart Job Adopted From Operation Log", restarts: 1},
+	{name: "truncated JSON body (processed)", setup: restartFault(ehpcsim.Fault{Truncate: true, AfterEffect: true}), ok: true, wantWarn: "Restart Job Adopted From Operation Log", restarts: 1},
+	{name: "operation log failing repeatedly while waiting", setup: func(e *testEnv) {
+		e.sim.SetJobDuration(300 * time.Millisecond)
+		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{HTTPStatus: http.StatusBadGateway, Count: 12})
+	}, ok: true, restarts: 1},
+	{name: "job fails", setup: func(e *testEnv) { e.sim.FailNextJobs(1) }, wantErr: `Restart Job Failed[\s\S]*Restart job JOB `, restarts: 1},
+	{name: "job never finishes", setup: func(e *testEnv) { e.sim.HangNextJobs(1) }, extra: `timeouts { create = "2s" }`, wantErr: `Timed Out Waiting For Restart Job[\s\S]*Restart job JOB [\s\S]*within 2s`, restarts: 1},
+	{name: "1300 from clock skew", setup: func(e *testEnv) {
+		e.clientConfig = func(c *ehpc.Config) { c.Now = func() time.Time { return time.Now().Add(-3 * time.Minute) } }
+	}, wantErr: `ret_code 1300[\s\S]*clock`, restarts: 0},
+	{name: "2500 quota fails fast", setup: restartFault(ehpcsim.Fault{RetCode: 2500}), wantErr: `ret_code 2500[\s\S]*quota`, restarts: 0},
+}
+
+func restartFault(f ehpcsim.Fault) func(*testEnv) {
+	return func(e *testEnv) { e.sim.InjectFault(ehpc.PathRestartNodes, f) }
+}
+
+// matrixClient makes the client's timeouts short enough for the matrix: a 1 s
+// request timeout (the slow-response row delays 3 s) and a short settle window.
+func matrixClient(e *testEnv) {
+	prev := e.clientConfig
+	e.clientConfig = func(c *ehpc.Config) {
+		c.RequestTimeout = time.Second
+		c.SettleWindow = 600 * time.Millisecond
+		if prev != nil {
+			prev(c)
+		}
+	}
+}
+
+// matrixRow is one printed line of the matrix.
+type matrixRow struct {
+	runner, scenario, outcome, jobID string
+	restarts, posts                  int
+}
+
+type matrixTable struct {
+	mu   sync.Mutex
+	rows []matrixRow
+}
+
+func (m *matrixTable) add(r matrixRow) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rows = append(m.rows, r)
+}
+
+func (m *matrixTable) String() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sort.SliceStable(m.rows, func(i, j int) bool { return m.rows[i].runner < m.rows[j].runner })
+	var b strings.Builder
+	b.WriteString("\n| runner | scenario | outcome | restarts of the node | restart POSTs | job id kept in |\n|---|---|---|---|---|---|\n")
+	for _, r := range m.rows {
+		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %s |\n", r.runner, r.scenario, r.outcome, r.restarts, r.posts, r.jobID)
+	}
+	return b.String()
+}
+
+// checkRestartInvariants asserts the matrix's promises from the simulator's
+// counters: at most one restart of the node, exactly one on success, and no
+// other node touched.
+func checkRestartInvariants(t *testing.T, e *testEnv, sc faultScenario, succeeded bool) {
+	t.Helper()
+	counts := e.sim.RestartCounts()
+	for node, n := range counts {
+		if node != matrixNode && n > 0 {
+			t.Errorf("node %s restarted %d times; only %s was asked for", node, n, matrixNode)
+		}
+	}
+	n := counts[matrixNode]
+	if n > 1 {
+		t.Errorf("%s restarted %d times: a restart must never be sent twice", matrixNode, n)
+	}
+	if succeeded && n != 1 {
+		t.Errorf("the outcome was success but %s restarted %d times", matrixNode, n)
+	}
+	if n != sc.restarts {
+		t.Errorf("%s restarted %d times, want %d", matrixNode, n, sc.restarts)
+	}
+}
+
+// onlyJobID returns the simulator's single job id, or "" when it has none.
+func onlyJobID(t *testing.T, e *testEnv) string {
+	t.Helper()
+	jobs := e.sim.Jobs()
+	switch len(jobs) {
+	case 0:
+		return ""
+	case 1:
+		return jobs[0].ID
+	}
+	t.Fatalf("the simulator has %d jobs, want at most 1: %+v", len(jobs), jobs)
+	return ""
+}
+
+func TestFaultMatrixResource(t *testing.T) {
+	terraformPath(t)
+	table := &matrixTable{}
+	t.Run("rows", func(t *testing.T) {
+		for _, sc := range restartFaults {
+			t.Run(sc.name, func(t *testing.T) {
+				t.Parallel()
+				e := newTestEnv(t, ehpcsim.Options{})
+				matrixClient(e)
+				sc.setup(e)
+				c := e.newCLI(t)
+				c.write(e.providerBlock() + fmt.Sprintf(`
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = %q
+  node_ids   = [%q]
+  %s
+}
+`, ehpcsim.DemoClusterID, matrixNode, sc.extra))
+				c.mustRun(0, "init", "-input=false")
+				out, code := c.run("apply", "-auto-approve", "-input=false")
+				state, tainted := c.stateResource(restartAddr)
+				jobID := onlyJobID(t, e)
+				row := matrixRow{runner: "resource", scenario: sc.name, restarts: e.sim.Restarts(matrixNode), posts: e.sim.Requests(ehpc.PathRestartNodes)}
+
+				if sc.ok {
+					row.outcome = "success"
+					if code != 0 {
+						t.Fatalf("apply failed:\n%s", out)
+					}
+					if sc.wantWarn != "" && !strings.Contains(out, sc.wantWarn) {
+						t.Errorf("apply output lacks warning %q:\n%s", sc.wantWarn, out)
+					}
+					if state == nil || state["job_id"] != jobID || state["status"] != ehpc.JobSuccessful || tainted {
+						t.Errorf("state %v (tainted %v), want job %s successful", state, tainted, jobID)
+					}
+					row.jobID = "state"
+				} else {
+					row.outcome = "error"
+					if code == 0 {
+						t.Fatalf("apply succeeded, want an error matching %q:\n%s", sc.wantErr, out)
+					}
+					want := strings.ReplaceAll(sc.wantErr, "JOB", regexp.QuoteMeta(jobID))
+					if !regexp.MustCompile(want).MatchString(out) {
+						t.Errorf("apply output does not match %q:\n%s", want, out)
+					}
+					if jobID != "" {
+						// A job exists: it must be in state (tainted, so the
+						// next apply restarts again) and named in the error.
+						if state == nil || state["job_id"] != jobID || !tainted {
+							t.Errorf("state %v (tainted %v), want tainted job %s", state, tainted, jobID)
+						}
+						if !strings.Contains(out, jobID) {
+							t.Errorf("the error does not name job %s:\n%s", jobID, out)
+						}
+						row.jobID = "state + error"
+					} else {
+						if state != nil {
+							t.Errorf("no job was created, but state holds %v", state)
+						}
+						row.jobID = "(no job)"
+					}
+				}
+				checkRestartInvariants(t, e, sc, code == 0)
+				table.add(row)
+			})
+		}
+	})
+	t.Log(table.String())
+}
