@@ -66,7 +66,7 @@ tf apply -auto-approve -input=false -no-color
 step "terraform plan  (a second plan restarts nothing)"
 tf plan -input=false -no-color -detailed-exitcode | tail -n 3
 
-step "terraform destroy -auto-approve  (forgets the restart; calls no API)"
+step "terraform destroy -auto-approve  (forgets the restart; restarts nothing)"
 tf destroy -auto-approve -input=false -no-color | tail -n 1
 
 step "What the simulator received"

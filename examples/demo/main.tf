@@ -1,7 +1,8 @@
-# The `make demo` configuration: restarts two compute nodes of the simulator's demo
-# cluster. scripts/demo.sh points the provider at a local ehpc-sim through the
-# QINGCLOUD_* environment variables and resolves the source below to the provider
-# it just built (dev_overrides), so nothing is downloaded.
+# The `make demo` configuration: finds the compute nodes of the simulator's demo
+# cluster with the hpc_cluster_nodes data source and restarts two of them.
+# scripts/demo.sh points the provider at a local ehpc-sim through the QINGCLOUD_*
+# environment variables and resolves the source below to the provider it just
+# built (dev_overrides), so nothing is downloaded.
 terraform {
   required_providers {
     hpc = {
@@ -14,9 +15,18 @@ terraform {
 # QINGCLOUD_ACCESS_KEY, QINGCLOUD_SECRET_KEY and QINGCLOUD_ZONE.
 provider "hpc" {}
 
-resource "hpc_cluster_node_restart" "compute" {
+# The cluster's compute nodes (the simulator's demo cluster has four, beside a
+# login node and a controller), sorted by node id. Read on every plan; reading
+# restarts nothing.
+data "hpc_cluster_nodes" "compute" {
   cluster_id = "ehpc-8jqdq0mz"
-  node_ids   = ["cln-cmp00001", "cln-cmp00002"]
+  role       = "compute"
+}
+
+# Restart the first two of them: cln-cmp00001 and cln-cmp00002.
+resource "hpc_cluster_node_restart" "compute" {
+  cluster_id = data.hpc_cluster_nodes.compute.cluster_id
+  node_ids   = slice(data.hpc_cluster_nodes.compute.ids, 0, 2)
 
   # Change this value (say, to a new kernel version) to restart the nodes again.
   triggers = {
@@ -27,6 +37,11 @@ resource "hpc_cluster_node_restart" "compute" {
 output "job_id" {
   description = "The restart job's id in the cluster's operation log."
   value       = hpc_cluster_node_restart.compute.job_id
+}
+
+output "compute_nodes" {
+  description = "The compute nodes the data source found."
+  value       = data.hpc_cluster_nodes.compute.ids
 }
 
 output "status" {

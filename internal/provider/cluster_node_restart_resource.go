@@ -187,7 +187,7 @@ func (r *ClusterNodeRestartResource) ModifyPlan(ctx context.Context, req resourc
 	}
 	if r.data.zone == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone",
-			"No zone is set for this restart: set zone on this resource, or zone in the provider \"hpc\" block, or the "+EnvZone+" environment variable.")
+			r.data.missingZoneDetail("this restart", "resource"))
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("zone"), types.StringValue(r.data.zone))...)
@@ -220,7 +220,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	}
 	if zone == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone",
-			"No zone is set for this restart: set zone on this resource, or zone in the provider \"hpc\" block, or the "+EnvZone+" environment variable.")
+			r.data.missingZoneDetail("this restart", "resource"))
 		return
 	}
 	clusterID := plan.ClusterID.ValueString()
@@ -333,7 +333,7 @@ func (r *ClusterNodeRestartResource) wait(ctx context.Context, client *ehpc.Clie
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	started := time.Now()
-	res := jobWatcher{client: client, opts: r.data.opts}.watch(wctx, zone, clusterID, jobID, nil)
+	res := jobWatcher{client: client, opts: r.data.opts, poller: r.data.poller}.watch(wctx, zone, clusterID, jobID, nil)
 
 	switch {
 	case res.Err == nil && res.Status == ehpc.JobSuccessful:

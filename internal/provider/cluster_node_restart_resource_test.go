@@ -273,7 +273,7 @@ resource "hpc_cluster_node_restart" "test" {
 		{"empty node_ids", restartConfig(e, `  node_ids = []`), `(?s)node_ids.*at least 1`},
 		{"zone with space", restartConfig(e, `  node_ids = ["cln-cmp00001"]
   zone = "jn 1a"`), `(?s)zone.*zone id without whitespace`},
-		{"no zone anywhere", strings.Replace(restartConfig(e, `  node_ids = ["cln-cmp00001"]`), `zone       = "jn1a"`, "", 1), `(?s)Missing Zone.*QINGCLOUD_ZONE`},
+		{"no zone anywhere", strings.Replace(restartConfig(e, `  node_ids = ["cln-cmp00001"]`), `zone       = "jn1a"`, "", 1), `(?s)Missing Zone.*QINGCLOUD_ZONE.*config\.yaml`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

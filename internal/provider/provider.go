@@ -3,12 +3,18 @@
 package provider
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -18,7 +24,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
 	"github.com/qingcloud/terraform-provider-hpc/internal/poll"
+	"github.com/qingcloud/terraform-provider-hpc/internal/qcconfig"
 )
 
 // Environment variables read when the configuration leaves an attribute unset.
@@ -27,9 +35,15 @@ const (
 	EnvAccessKey = "QINGCLOUD_ACCESS_KEY"
 	EnvSecretKey = "QINGCLOUD_SECRET_KEY"
 	EnvZone      = "QINGCLOUD_ZONE"
+	// EnvConfigFile names the QingCloud config file, the last fallback for the
+	// credentials and the zone (default ~/.qingcloud/config.yaml).
+	EnvConfigFile = "QINGCLOUD_CONFIG_FILE"
 )
 
-var _ provider.Provider = &HPCProvider{}
+var (
+	_ provider.Provider            = &HPCProvider{}
+	_ provider.ProviderWithActions = &HPCProvider{}
+)
 
 // HPCProvider is the hpc provider.
 type HPCProvider struct {
@@ -47,14 +61,21 @@ type Options struct {
 	Getenv func(string) string
 	// ClientConfig adjusts the API client's config before it is built.
 	ClientConfig func(*ehpc.Config)
+	// HomeDir finds the home directory holding .qingcloud/config.yaml; nil means
+	// os.UserHomeDir. Tests point it at a temporary directory.
+	HomeDir func() (string, error)
+	// ActionProgressInterval is the least time between the action's "still
+	// waiting" progress messages; 0 means 30 s.
+	ActionProgressInterval time.Duration
 }
 
 // HPCProviderModel is the provider block.
 type HPCProviderModel struct {
-	Endpoint  types.String `tfsdk:"endpoint"`
-	AccessKey types.String `tfsdk:"access_key"`
-	SecretKey types.String `tfsdk:"secret_key"`
-	Zone      types.String `tfsdk:"zone"`
+	Endpoint   types.String `tfsdk:"endpoint"`
+	AccessKey  types.String `tfsdk:"access_key"`
+	SecretKey  types.String `tfsdk:"secret_key"`
+	Zone       types.String `tfsdk:"zone"`
+	ConfigFile types.String `tfsdk:"config_file"`
 }
 
 // New returns the provider factory the plugin server calls.
@@ -72,6 +93,12 @@ func NewWithOptions(version string, opts Options) func() provider.Provider {
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv
+	}
+	if opts.HomeDir == nil {
+		opts.HomeDir = os.UserHomeDir
+	}
+	if opts.ActionProgressInterval <= 0 {
+		opts.ActionProgressInterval = defaultActionProgressInterval
 	}
 	return func() provider.Provider {
 		return &HPCProvider{version: version, opts: opts}
@@ -106,6 +133,15 @@ func (p *HPCProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 				MarkdownDescription: "Default zone (for example `jn1a`) for resources that do not set their own. May also be set with the `" + EnvZone + "` environment variable.",
 				Optional:            true,
 			},
+			"config_file": schema.StringAttribute{
+				MarkdownDescription: "Path of a QingCloud config file (`~` expands to the home directory), the last fallback for `access_key`, `secret_key` and `zone`, " +
+					"read from its `" + qcconfig.KeyAccessKeyID + "`, `" + qcconfig.KeySecretAccessKey + "` and `" + qcconfig.KeyZone + "` keys. " +
+					"May also be set with the `" + EnvConfigFile + "` environment variable; defaults to `~/" + qcconfig.DefaultRelPath + "`, which may be absent. " +
+					"The file is read only when one of those values is set neither here nor in the environment; a named file that does not exist, " +
+					"or any file that cannot be read or parsed, is then an error.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.RegexMatches(regexp.MustCompile(`\S`), "must not be blank: remove config_file to use ~/"+qcconfig.DefaultRelPath)},
+			},
 		},
 	}
 }
@@ -118,6 +154,14 @@ type providerData struct {
 	zone    string
 	missing []string // attributes with no value from any source
 	opts    Options
+	// poller is this provider instance's coalesced job poller: every wait on the
+	// same zone and cluster shares its operation-log requests (internal/jobwatch).
+	poller *jobwatch.Poller
+	// configFile is the QingCloud config file consulted for missing values ("" when
+	// none was: nothing was missing, or no home directory); configFileFound says
+	// whether it existed.
+	configFile      string
+	configFileFound bool
 }
 
 // Client returns the API client, or an error diagnostic naming every missing
@@ -136,8 +180,34 @@ func (d *providerData) Client() (*ehpc.Client, error) {
 		}
 		fmt.Fprintf(&b, "%s in the provider \"hpc\" block or with the %s environment variable", m, envFor(m))
 	}
+	keys := make([]string, len(d.missing))
+	for i, m := range d.missing {
+		keys[i] = fileKeyFor(m)
+	}
+	b.WriteString(", or set " + strings.Join(keys, " and ") + " in ")
+	b.WriteString(d.configFileAdvice())
 	b.WriteString(".")
 	return nil, fmt.Errorf("%s", b.String())
+}
+
+// configFileAdvice describes the QingCloud config file for an error message that
+// suggests setting a value there.
+func (d *providerData) configFileAdvice() string {
+	switch {
+	case d.configFile == "":
+		return "the QingCloud config file ~/" + qcconfig.DefaultRelPath + " (or the file named by config_file or " + EnvConfigFile + ")"
+	case d.configFileFound:
+		return "the QingCloud config file " + d.configFile + " (found, but without those keys)"
+	default:
+		return "the QingCloud config file " + d.configFile + " (it does not exist; config_file or " + EnvConfigFile + " can name another)"
+	}
+}
+
+// missingZoneDetail is the detail of a "Missing Zone" error for subject (such as
+// "this restart"): every place a zone can come from.
+func (d *providerData) missingZoneDetail(subject, owner string) string {
+	return fmt.Sprintf("No zone is set for %s: set zone on this %s, or zone in the provider \"hpc\" block, or the %s environment variable, or %s in %s.",
+		subject, owner, EnvZone, qcconfig.KeyZone, d.configFileAdvice())
 }
 
 func envFor(attr string) string {
@@ -148,8 +218,21 @@ func envFor(attr string) string {
 		return EnvSecretKey
 	case "zone":
 		return EnvZone
+	case "config_file":
+		return EnvConfigFile
 	}
 	return EnvEndpoint
+}
+
+// fileKeyFor names the QingCloud config file's key for a provider attribute.
+func fileKeyFor(attr string) string {
+	switch attr {
+	case "access_key":
+		return qcconfig.KeyAccessKeyID
+	case "secret_key":
+		return qcconfig.KeySecretAccessKey
+	}
+	return qcconfig.KeyZone
 }
 
 func (p *HPCProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
@@ -164,7 +247,7 @@ func (p *HPCProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	for _, a := range []struct {
 		name  string
 		value types.String
-	}{{"endpoint", cfg.Endpoint}, {"access_key", cfg.AccessKey}, {"secret_key", cfg.SecretKey}, {"zone", cfg.Zone}} {
+	}{{"endpoint", cfg.Endpoint}, {"access_key", cfg.AccessKey}, {"secret_key", cfg.SecretKey}, {"zone", cfg.Zone}, {"config_file", cfg.ConfigFile}} {
 		if a.value.IsUnknown() {
 			resp.Diagnostics.AddAttributeError(path.Root(a.name), "Unknown EHPC Provider "+a.name,
 				fmt.Sprintf("The provider cannot create the EHPC API client because %s is not known until apply. "+
@@ -186,6 +269,20 @@ func (p *HPCProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	secretKey := pick(cfg.SecretKey, EnvSecretKey)
 	zone := pick(cfg.Zone, EnvZone)
 
+	// The QingCloud config file is the last fallback, read only when a value is
+	// still missing, so a configuration that sets everything never touches it.
+	var file configFileResult
+	if accessKey == "" || secretKey == "" || zone == "" {
+		var ok bool
+		file, ok = p.readConfigFile(cfg.ConfigFile, &resp.Diagnostics)
+		if !ok {
+			return
+		}
+		accessKey = cmp.Or(accessKey, file.values.AccessKeyID)
+		secretKey = cmp.Or(secretKey, file.values.SecretAccessKey)
+		zone = cmp.Or(zone, file.values.Zone)
+	}
+
 	if endpoint == "" {
 		endpoint = ehpc.DefaultEndpoint
 	}
@@ -201,9 +298,9 @@ func (p *HPCProvider) Configure(ctx context.Context, req provider.ConfigureReque
 		ctx = tflog.MaskAllFieldValuesStrings(ctx, secretKey)
 		ctx = tflog.MaskMessageStrings(ctx, secretKey)
 	}
-	tflog.Debug(ctx, "configuring EHPC client", map[string]any{"endpoint": endpoint, "zone": zone, "access_key_set": accessKey != "", "secret_key_set": secretKey != ""})
+	tflog.Debug(ctx, "configuring EHPC client", map[string]any{"endpoint": endpoint, "zone": zone, "access_key_set": accessKey != "", "secret_key_set": secretKey != "", "config_file": file.path, "config_file_found": file.found})
 
-	data := &providerData{zone: zone, opts: p.opts}
+	data := &providerData{zone: zone, opts: p.opts, configFile: file.path, configFileFound: file.found}
 	if accessKey == "" {
 		data.missing = append(data.missing, "access_key")
 	}
@@ -228,9 +325,64 @@ func (p *HPCProvider) Configure(ctx context.Context, req provider.ConfigureReque
 			return
 		}
 		data.client = client
+		data.poller = newPoller(client, p.opts)
 	}
 	resp.DataSourceData = data
 	resp.ResourceData = data
+	resp.ActionData = data
+}
+
+// configFileResult is what the QingCloud config file gave.
+type configFileResult struct {
+	values qcconfig.Config
+	path   string // the file consulted; "" when there was none to consult
+	found  bool
+}
+
+// readConfigFile reads the QingCloud config file named by config_file, else by
+// QINGCLOUD_CONFIG_FILE, else ~/.qingcloud/config.yaml. The default file may be
+// absent; a named one must exist. Any file that exists must be readable and
+// well-formed. Errors name the file, never its content.
+func (p *HPCProvider) readConfigFile(attr types.String, diags *diag.Diagnostics) (configFileResult, bool) {
+	home, homeErr := p.opts.HomeDir()
+	if homeErr != nil {
+		home = ""
+	}
+	var fpath, source string
+	switch {
+	case !attr.IsNull() && strings.TrimSpace(attr.ValueString()) != "":
+		fpath, source = strings.TrimSpace(attr.ValueString()), "the provider's config_file argument"
+	case strings.TrimSpace(p.opts.Getenv(EnvConfigFile)) != "":
+		fpath, source = strings.TrimSpace(p.opts.Getenv(EnvConfigFile)), "the "+EnvConfigFile+" environment variable"
+	case home != "":
+		fpath = qcconfig.DefaultPath(home)
+	default:
+		return configFileResult{}, true // no home directory: no default file to look at
+	}
+	explicit := source != ""
+	fpath = qcconfig.ExpandHome(fpath, home)
+
+	values, err := qcconfig.Load(fpath)
+	switch {
+	case err == nil:
+		return configFileResult{values: values, path: fpath, found: true}, true
+	case qcconfig.IsNotExist(err) && !explicit:
+		return configFileResult{path: fpath}, true
+	}
+	detail := err.Error() + "."
+	if explicit {
+		detail += " The file is named by " + source + "."
+	} else {
+		detail += " It is the default QingCloud config file."
+	}
+	detail += " It is read because access_key, secret_key or zone is set neither in the provider \"hpc\" block nor in the environment: " +
+		"fix the file, name another with config_file or " + EnvConfigFile + ", or set those values in the provider block or the environment."
+	if explicit && !attr.IsNull() {
+		diags.AddAttributeError(path.Root("config_file"), "Cannot Read QingCloud Config File", detail)
+	} else {
+		diags.AddError("Cannot Read QingCloud Config File", detail)
+	}
+	return configFileResult{}, false
 }
 
 // clientLogger sends the client's per-request lines to tflog, with the secret
@@ -248,5 +400,9 @@ func (p *HPCProvider) Resources(context.Context) []func() resource.Resource {
 }
 
 func (p *HPCProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{NewClusterNodesDataSource}
+}
+
+func (p *HPCProvider) Actions(context.Context) []func() action.Action {
+	return []func() action.Action{NewClusterNodeRestartAction}
 }

@@ -26,6 +26,10 @@ type testEnv struct {
 	sim *ehpcsim.Simulator
 	srv *httptest.Server
 	env map[string]string // the provider's environment: never the process's own
+	// home is the provider's home directory (for ~/.qingcloud/config.yaml): an
+	// empty temporary directory unless a test writes a config file into it, so
+	// no test reads the real user's file.
+	home string
 	// clientConfig adjusts the API client (clock skew, retry pacing).
 	clientConfig func(*ehpc.Config)
 }
@@ -35,7 +39,7 @@ func newTestEnv(t *testing.T, opts ehpcsim.Options) *testEnv {
 	sim := ehpcsim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, sim: sim, srv: srv, env: map[string]string{}}
+	return &testEnv{t: t, sim: sim, srv: srv, env: map[string]string{}, home: t.TempDir()}
 }
 
 // testSchedule polls fast so tests of jobs that take a fraction of a second stay
@@ -46,6 +50,7 @@ func (e *testEnv) factories() map[string]func() (tfprotov6.ProviderServer, error
 	opts := Options{
 		PollSchedule: testSchedule,
 		Getenv:       func(k string) string { return e.env[k] },
+		HomeDir:      func() (string, error) { return e.home, nil },
 		ClientConfig: func(c *ehpc.Config) {
 			c.RetryBaseDelay = 5 * time.Millisecond
 			c.RetryMaxDelay = 50 * time.Millisecond

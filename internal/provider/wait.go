@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
-	"github.com/qingcloud/terraform-provider-hpc/internal/poll"
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
 )
 
 // jobWatcher follows restart jobs in the operation log. It is the one place the
@@ -15,6 +15,9 @@ import (
 type jobWatcher struct {
 	client *ehpc.Client
 	opts   Options
+	// poller is the provider instance's shared poller (providerData.poller); nil
+	// gives this watch a poller of its own.
+	poller *jobwatch.Poller
 }
 
 // jobCheck is what one look at the operation log found.
@@ -52,36 +55,70 @@ func permanent(err error) bool {
 // watch checks jobID on the provider's schedule until it is successful or failed,
 // a permanent error occurs, or ctx ends. onCheck, if set, sees every check (the
 // action reports progress from it).
+//
+// The checks come from the provider instance's coalesced poller: every waiter on
+// the same zone and cluster shares one operation-log request per tick (see
+// internal/jobwatch).
 func (w jobWatcher) watch(ctx context.Context, zone, clusterID, jobID string, onCheck func(jobCheck)) watchResult {
 	res := watchResult{Status: ehpc.JobPending}
 	started := time.Now()
-	err := poll.Until(ctx, w.opts.PollSchedule, w.opts.Clock, func(ctx context.Context, n int) (bool, error) {
-		j, found, err := w.client.Job(ctx, zone, clusterID, jobID)
-		check := jobCheck{Job: j, Found: found, Elapsed: time.Since(started)}
-		defer func() {
-			if onCheck != nil {
-				onCheck(check)
-			}
-		}()
-		if err != nil {
-			if permanent(err) {
-				return false, err
-			}
-			// A flaky operation log must not fail a restart that is under way;
-			// keep the error for the final message and try again next tick.
-			check.Err, res.LastErr = err, err
-			tflog.Warn(ctx, "could not read restart job status; will retry", map[string]any{"job_id": jobID, "error": err.Error()})
-			return false, nil
+	sub := w.sharedPoller().Watch(ctx, zone, clusterID, jobID)
+	defer sub.Stop()
+	for n := 0; ; n++ {
+		var c jobwatch.Check
+		select {
+		case <-ctx.Done():
+			res.Err = ctx.Err()
+			return res
+		case c = <-sub.C:
 		}
-		res.LastErr = nil
-		if !found {
-			tflog.Debug(ctx, "restart job not in the operation log yet", map[string]any{"job_id": jobID, "check": n})
-			return false, nil
+		check := jobCheck{Job: c.Job, Found: c.Found, Elapsed: time.Since(started)}
+		done, err := w.record(ctx, &res, &check, c, jobID, n)
+		if onCheck != nil {
+			onCheck(check)
 		}
-		res.Job, res.Status = j, j.Status
-		tflog.Debug(ctx, "restart job status", map[string]any{"job_id": jobID, "status": j.Status, "check": n})
-		return j.Done(), nil
-	})
-	res.Err = err
-	return res
+		if err != nil || done {
+			res.Err = err
+			return res
+		}
+	}
+}
+
+// record folds one check into res. It returns done when the job reached a final
+// status, or a permanent error.
+func (w jobWatcher) record(ctx context.Context, res *watchResult, check *jobCheck, c jobwatch.Check, jobID string, n int) (bool, error) {
+	if c.Err != nil {
+		if permanent(c.Err) {
+			return false, c.Err
+		}
+		// A flaky operation log must not fail a restart that is under way;
+		// keep the error for the final message and try again next tick.
+		check.Err, res.LastErr = c.Err, c.Err
+		tflog.Warn(ctx, "could not read restart job status; will retry", map[string]any{"job_id": jobID, "error": c.Err.Error()})
+		return false, nil
+	}
+	res.LastErr = nil
+	if !c.Found {
+		tflog.Debug(ctx, "restart job not in the operation log yet", map[string]any{"job_id": jobID, "check": n})
+		return false, nil
+	}
+	res.Job, res.Status = c.Job, c.Job.Status
+	tflog.Debug(ctx, "restart job status", map[string]any{"job_id": jobID, "status": c.Job.Status, "check": n, "direct": c.Direct})
+	return c.Job.Done(), nil
+}
+
+// newPoller returns the coalescing poller of a provider instance, on the
+// provider's schedule. Configure calls it once per instance and hands it to every
+// resource and action through providerData.
+func newPoller(client *ehpc.Client, opts Options) *jobwatch.Poller {
+	return jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: opts.Clock})
+}
+
+// sharedPoller is w.poller, or a poller for this watch alone (correct, but it
+// shares nothing) when the watcher was built without one.
+func (w jobWatcher) sharedPoller() *jobwatch.Poller {
+	if w.poller != nil {
+		return w.poller
+	}
+	return newPoller(w.client, w.opts)
 }

@@ -1,0 +1,258 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+)
+
+var (
+	_ datasource.DataSource              = &ClusterNodesDataSource{}
+	_ datasource.DataSourceWithConfigure = &ClusterNodesDataSource{}
+)
+
+// ClusterNodesDataSource lists the nodes of a cluster, optionally filtered, so a
+// configuration can restart "the compute nodes" without hard-coding their ids.
+type ClusterNodesDataSource struct {
+	data *providerData
+}
+
+// ClusterNodesDataSourceModel is the data source's configuration and result.
+type ClusterNodesDataSourceModel struct {
+	ID        types.String `tfsdk:"id"`
+	ClusterID types.String `tfsdk:"cluster_id"`
+	Zone      types.String `tfsdk:"zone"`
+	Role      types.String `tfsdk:"role"`
+	Status    types.String `tfsdk:"status"`
+	NameRegex types.String `tfsdk:"name_regex"`
+	Nodes     types.List   `tfsdk:"nodes"`
+	IDs       types.List   `tfsdk:"ids"`
+}
+
+// clusterNodeAttrTypes is the object type of one element of nodes.
+var clusterNodeAttrTypes = map[string]attr.Type{
+	"node_id":     types.StringType,
+	"name":        types.StringType,
+	"role":        types.StringType,
+	"status":      types.StringType,
+	"private_ip":  types.StringType,
+	"instance_id": types.StringType,
+}
+
+// NewClusterNodesDataSource is the data source factory.
+func NewClusterNodesDataSource() datasource.DataSource {
+	return &ClusterNodesDataSource{}
+}
+
+func (d *ClusterNodesDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_cluster_nodes"
+}
+
+// notBlank accepts any value with a non-space character. Roles and statuses are
+// open-ended in the API (`login`, `compute`, `controller`, ...), so a fixed list
+// would reject a role the API adds later; a blank is always a mistake.
+var notBlank = regexp.MustCompile(`\S`)
+
+func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	nodeAttr := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Lists the nodes of an EHPC cluster, optionally only those with a given role, status or name, " +
+			"so that a restart can target, say, every compute node: `node_ids = data.hpc_cluster_nodes.compute.ids`. " +
+			"The list is read on every plan and apply (one `listNodes` request per 100 nodes), and reading restarts nothing.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The cluster id (same as `cluster_id`).",
+				Computed:            true,
+			},
+			"cluster_id": schema.StringAttribute{
+				MarkdownDescription: "Id of the EHPC cluster, such as `ehpc-8jqdq0mz`.",
+				Required:            true,
+				Validators:          []validator.String{idValidator("ehpc-8jqdq0mz")},
+			},
+			"zone": schema.StringAttribute{
+				MarkdownDescription: "Zone of the cluster, such as `jn1a`. Defaults to the provider's `zone`; the zone used is exported here.",
+				Optional:            true,
+				Computed:            true,
+				Validators: []validator.String{
+					stringvalidator.RegexMatches(idPattern, "must be a zone id without whitespace, such as \"jn1a\": remove the blank or the spaces, or leave zone unset to use the provider's zone"),
+				},
+			},
+			"role": schema.StringAttribute{
+				MarkdownDescription: "Only nodes with this role, such as `compute`, `login` or `controller` (compared without regard to case). " +
+					"Any role the API reports is accepted.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.RegexMatches(notBlank, "must not be blank: give a role such as \"compute\", or leave role unset for every role")},
+			},
+			"status": schema.StringAttribute{
+				MarkdownDescription: "Only nodes with this status, such as `active` (sent to the API as a filter, and checked again on what it returns). " +
+					"A node being restarted reports another status (the simulator says `restarting`), so `status = \"active\"` skips it.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.RegexMatches(notBlank, "must not be blank: give a status such as \"active\", or leave status unset for every status")},
+			},
+			"name_regex": schema.StringAttribute{
+				MarkdownDescription: "Only nodes whose name matches this regular expression ([Go RE2 syntax](https://github.com/google/re2/wiki/Syntax)); " +
+					"it may match anywhere in the name, so anchor it (`^compute-[0-9]+$`) to match whole names. Checked when the configuration is validated.",
+				Optional:   true,
+				Validators: []validator.String{regexpValidator{}},
+			},
+			"nodes": schema.ListNestedAttribute{
+				MarkdownDescription: "The matching nodes, sorted by `node_id`. Empty when no node matches.",
+				Computed:            true,
+				NestedObject: schema.NestedAttributeObject{
+					Attributes: map[string]schema.Attribute{
+						"node_id":     nodeAttr("Node id, such as `cln-hzzvbtnh`."),
+						"name":        nodeAttr("Node name."),
+						"role":        nodeAttr("Node role, such as `compute`."),
+						"status":      nodeAttr("Node status when read, such as `active`."),
+						"private_ip":  nodeAttr("Private IP address."),
+						"instance_id": nodeAttr("Id of the node's instance, such as `i-cp1a5x7d`."),
+					},
+				},
+			},
+			"ids": schema.ListAttribute{
+				MarkdownDescription: "The `node_id` of every matching node, sorted: ready for `node_ids` of `hpc_cluster_node_restart`.",
+				Computed:            true,
+				ElementType:         types.StringType,
+			},
+		},
+	}
+}
+
+func (d *ClusterNodesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", req.ProviderData))
+		return
+	}
+	d.data = data
+}
+
+func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var cfg ClusterNodesDataSourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if d.data == nil {
+		resp.Diagnostics.AddError("Provider Not Configured", "The hpc provider was not configured before reading cluster nodes. This is a bug in the provider; please report it.")
+		return
+	}
+	zone := strings.TrimSpace(cfg.Zone.ValueString())
+	if zone == "" {
+		zone = d.data.zone
+	}
+	if zone == "" {
+		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone", d.data.missingZoneDetail("this node list", "data source"))
+		return
+	}
+	client, err := d.data.Client()
+	if err != nil {
+		resp.Diagnostics.AddError("Missing EHPC API Credentials", err.Error())
+		return
+	}
+	var nameRe *regexp.Regexp
+	if !cfg.NameRegex.IsNull() {
+		// Validated already; compiled again here because validation and read are
+		// separate calls.
+		if nameRe, err = regexp.Compile(cfg.NameRegex.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("name_regex"), "Invalid Regular Expression", err.Error())
+			return
+		}
+	}
+	clusterID := cfg.ClusterID.ValueString()
+	role := strings.TrimSpace(cfg.Role.ValueString())
+	status := strings.TrimSpace(cfg.Status.ValueString())
+
+	all, err := client.ListNodes(ctx, clusterID, ehpc.NodeFilter{Zone: zone, Status: status})
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot List Cluster Nodes",
+			fmt.Sprintf("Listing the nodes of cluster %s in zone %s failed: %s", clusterID, zone, err.Error()))
+		return
+	}
+
+	var matched []ehpc.Node
+	for _, n := range all {
+		// role and name_regex are not API filters; status is, but is checked again
+		// so an API that ignores the filter cannot widen the result.
+		if role != "" && !strings.EqualFold(string(n.Role), role) ||
+			status != "" && !strings.EqualFold(string(n.Status), status) ||
+			nameRe != nil && !nameRe.MatchString(string(n.Name)) {
+			continue
+		}
+		matched = append(matched, n)
+	}
+	sort.Slice(matched, func(i, j int) bool { return matched[i].NodeID < matched[j].NodeID })
+	tflog.Debug(ctx, "listed cluster nodes", map[string]any{"cluster_id": clusterID, "zone": zone, "listed": len(all), "matched": len(matched)})
+
+	nodes := make([]attr.Value, 0, len(matched))
+	ids := make([]attr.Value, 0, len(matched))
+	for _, n := range matched {
+		obj, diags := types.ObjectValue(clusterNodeAttrTypes, map[string]attr.Value{
+			"node_id":     types.StringValue(n.NodeID),
+			"name":        types.StringValue(string(n.Name)),
+			"role":        types.StringValue(string(n.Role)),
+			"status":      types.StringValue(string(n.Status)),
+			"private_ip":  types.StringValue(string(n.PrivateIP)),
+			"instance_id": types.StringValue(string(n.InstanceID)),
+		})
+		resp.Diagnostics.Append(diags...)
+		nodes = append(nodes, obj)
+		ids = append(ids, types.StringValue(n.NodeID))
+	}
+	nodeList, diags := types.ListValue(types.ObjectType{AttrTypes: clusterNodeAttrTypes}, nodes)
+	resp.Diagnostics.Append(diags...)
+	idList, diags := types.ListValue(types.StringType, ids)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	cfg.ID = types.StringValue(clusterID)
+	cfg.Zone = types.StringValue(zone)
+	cfg.Nodes = nodeList
+	cfg.IDs = idList
+	resp.Diagnostics.Append(resp.State.Set(ctx, &cfg)...)
+}
+
+// regexpValidator checks at validate time that a string compiles as a Go regular
+// expression, so a typo fails `terraform validate` rather than a read.
+type regexpValidator struct{}
+
+var _ validator.String = regexpValidator{}
+
+func (regexpValidator) Description(context.Context) string {
+	return "must be a valid regular expression (Go RE2 syntax)"
+}
+
+func (v regexpValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (regexpValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := regexp.Compile(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Regular Expression",
+			fmt.Sprintf("%s is not a valid regular expression: %s. It uses Go RE2 syntax (https://github.com/google/re2/wiki/Syntax); "+
+				"escape characters such as . ( [ with a backslash (two in HCL strings: \"\\\\.\") to match them literally.", req.Path, err.Error()))
+	}
+}

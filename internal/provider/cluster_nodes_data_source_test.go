@@ -1,0 +1,414 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+)
+
+const nodesType = "hpc_cluster_nodes"
+
+func nodesConfig(e *testEnv, blocks string) string {
+	return e.providerBlock() + blocks
+}
+
+func strs(ids ...string) knownvalue.Check {
+	checks := make([]knownvalue.Check, len(ids))
+	for i, id := range ids {
+		checks[i] = knownvalue.StringExact(id)
+	}
+	return knownvalue.ListExact(checks)
+}
+
+// Filters: role (any case), status (sent to the API), name_regex; results sorted,
+// every node attribute exported; reading restarts nothing.
+func TestAccClusterNodesDataSource_filters(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{})
+	cfg := nodesConfig(e, `
+data "hpc_cluster_nodes" "all" {
+  cluster_id = "ehpc-8jqdq0mz"
+}
+data "hpc_cluster_nodes" "compute" {
+  cluster_id = "ehpc-8jqdq0mz"
+  role       = "compute"
+  status     = "active"
+}
+data "hpc_cluster_nodes" "login" {
+  cluster_id = "ehpc-8jqdq0mz"
+  zone       = "jn1a"
+  role       = "LOGIN"
+}
+data "hpc_cluster_nodes" "named" {
+  cluster_id = "ehpc-8jqdq0mz"
+  name_regex = "^compute-[24]$"
+}
+data "hpc_cluster_nodes" "none" {
+  cluster_id = "ehpc-8jqdq0mz"
+  role       = "gpu"
+}
+`)
+	all := "data.hpc_cluster_nodes.all"
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories(),
+		Steps: []resource.TestStep{{
+			Config: cfg,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(all, tfjsonpath.New("id"), knownvalue.StringExact("ehpc-8jqdq0mz")),
+				statecheck.ExpectKnownValue(all, tfjsonpath.New("zone"), knownvalue.StringExact("jn1a")),
+				statecheck.ExpectKnownValue(all, tfjsonpath.New("ids"), strs("cln-cmp00001", "cln-cmp00002", "cln-cmp00003", "cln-cmp00004", "cln-ctrl0001", "cln-login001")),
+				statecheck.ExpectKnownValue(all, tfjsonpath.New("nodes").AtSliceIndex(0), knownvalue.ObjectExact(map[string]knownvalue.Check{
+					"node_id":     knownvalue.StringExact("cln-cmp00001"),
+					"name":        knownvalue.StringExact("compute-1"),
+					"role":        knownvalue.StringExact("compute"),
+					"status":      knownvalue.StringExact("active"),
+					"private_ip":  knownvalue.StringExact("10.16.0.11"),
+					"instance_id": knownvalue.StringExact("i-cp1a5x7d"),
+				})),
+				statecheck.ExpectKnownValue(all, tfjsonpath.New("nodes"), knownvalue.ListSizeExact(6)),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.compute", tfjsonpath.New("ids"), strs("cln-cmp00001", "cln-cmp00002", "cln-cmp00003", "cln-cmp00004")),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.login", tfjsonpath.New("ids"), strs("cln-login001")),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.login", tfjsonpath.New("nodes").AtSliceIndex(0).AtMapKey("role"), knownvalue.StringExact("login")),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.named", tfjsonpath.New("ids"), strs("cln-cmp00002", "cln-cmp00004")),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.none", tfjsonpath.New("ids"), knownvalue.ListExact([]knownvalue.Check{})),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.none", tfjsonpath.New("nodes"), knownvalue.ListExact([]knownvalue.Check{})),
+				e.expectRestarts(map[string]int{}),
+				simCheck(func() error {
+					// Only reads; status travelled as the API's filter.
+					for p, n := range e.sim.RequestCounts() {
+						if p != ehpc.PathListNodes && n > 0 {
+							return fmt.Errorf("%d requests to %s, want only listNodes", n, p)
+						}
+					}
+					statusSent := false
+					for _, r := range e.sim.RequestLog() {
+						statusSent = statusSent || r.Query.Get("status") == "active"
+						if r.Query.Get("role") != "" {
+							return fmt.Errorf("role was sent to the API: %v", r.Query)
+						}
+					}
+					if !statusSent {
+						return fmt.Errorf("status was never sent as a filter")
+					}
+					return nil
+				}),
+			},
+		}},
+	})
+}
+
+// The demo's pattern: the compute nodes feed a restart; the restart happens once
+// and later plans stay empty even though the data source is read again.
+func TestAccClusterNodesDataSource_feedsRestart(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: 200 * time.Millisecond})
+	cfg := nodesConfig(e, `
+data "hpc_cluster_nodes" "compute" {
+  cluster_id = "ehpc-8jqdq0mz"
+  role       = "compute"
+}
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = data.hpc_cluster_nodes.compute.id
+  node_ids   = slice(data.hpc_cluster_nodes.compute.ids, 0, 2)
+}
+`)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories(),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						// Read at plan time, so the plan shows which nodes restart.
+						plancheck.ExpectKnownValue(restartAddr, tfjsonpath.New("node_ids"), knownvalue.SetExact([]knownvalue.Check{
+							knownvalue.StringExact("cln-cmp00001"), knownvalue.StringExact("cln-cmp00002"),
+						})),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("status"), knownvalue.StringExact("successful")),
+					e.expectRestarts(map[string]int{"cln-cmp00001": 1, "cln-cmp00002": 1}),
+				},
+			},
+			{
+				Config:           cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					e.expectRestarts(map[string]int{"cln-cmp00001": 1, "cln-cmp00002": 1}),
+				},
+			},
+		},
+	})
+}
+
+// bigCluster has n compute nodes, added out of order.
+func bigCluster(id string, n int) ehpcsim.Cluster {
+	c := ehpcsim.Cluster{ID: id, Zone: ehpcsim.DemoZone}
+	for i := 1; i <= n; i++ {
+		c.Nodes = append(c.Nodes, ehpcsim.Node{
+			ID: fmt.Sprintf("cln-big%05d", i), Name: fmt.Sprintf("compute-%d", i), Role: "compute",
+			PrivateIP: fmt.Sprintf("10.17.%d.%d", i/250, i%250+1), InstanceID: fmt.Sprintf("i-big%05d", i),
+		})
+	}
+	rand.New(rand.NewSource(1)).Shuffle(len(c.Nodes), func(i, j int) { c.Nodes[i], c.Nodes[j] = c.Nodes[j], c.Nodes[i] })
+	return c
+}
+
+// listOffsets returns the offset of every listNodes request, checking each asked
+// for a page of 100 of the cluster.
+func listOffsets(e *testEnv, clusterID string) ([]string, error) {
+	var offsets []string
+	for _, r := range e.sim.RequestLog() {
+		if r.Path != ehpc.PathListNodes {
+			continue
+		}
+		if r.Query.Get("limit") != "100" || r.Query.Get("cluster_id") != clusterID {
+			return nil, fmt.Errorf("listNodes query %v: want limit=100 and cluster_id=%s", url.Values(r.Query), clusterID)
+		}
+		offsets = append(offsets, r.Query.Get("offset"))
+	}
+	return offsets, nil
+}
+
+// 250 nodes are read completely through the real CLI: every read pages 0, 100,
+// 200 and stops at total_count.
+func TestAccClusterNodesDataSource_paging(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{})
+	e.sim.AddCluster(bigCluster("ehpc-big00001", 250))
+	addr := "data.hpc_cluster_nodes.big"
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories(),
+		Steps: []resource.TestStep{{
+			Config: nodesConfig(e, `
+data "hpc_cluster_nodes" "big" {
+  cluster_id = "ehpc-big00001"
+}
+output "count" {
+  value = length(data.hpc_cluster_nodes.big.ids)
+}
+`),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("ids"), knownvalue.ListSizeExact(250)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("ids").AtSliceIndex(0), knownvalue.StringExact("cln-big00001")),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("ids").AtSliceIndex(249), knownvalue.StringExact("cln-big00250")),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("nodes").AtSliceIndex(124).AtMapKey("name"), knownvalue.StringExact("compute-125")),
+				statecheck.ExpectKnownOutputValue("count", knownvalue.Int64Exact(250)),
+				simCheck(func() error {
+					offsets, err := listOffsets(e, "ehpc-big00001")
+					if err != nil {
+						return err
+					}
+					// The CLI reads the data source more than once per step (plan,
+					// apply, the check plan); every read is exactly three pages.
+					got := strings.Join(offsets, ",")
+					if len(offsets) == 0 || len(offsets)%3 != 0 || strings.Repeat("0,100,200,", len(offsets)/3) != got+"," {
+						return fmt.Errorf("listNodes offsets %s, want repetitions of 0,100,200", got)
+					}
+					return nil
+				}),
+			},
+		}},
+	})
+}
+
+// Plan-time mistakes name the attribute and send nothing.
+func TestAccClusterNodesDataSource_validation(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{})
+	cases := []struct{ name, body, want string }{
+		{"bad regexp", `cluster_id = "ehpc-8jqdq0mz"
+  name_regex = "compute-[0-9"`, `(?s)Invalid Regular Expression.*name_regex is not a valid regular expression: error parsing regexp: missing closing \]: .\[0-9.`},
+		{"blank role", `cluster_id = "ehpc-8jqdq0mz"
+  role = " "`, `(?s)role.*must not be blank`},
+		{"blank status", `cluster_id = "ehpc-8jqdq0mz"
+  status = ""`, `(?s)status.*must not be blank`},
+		{"cluster id with space", `cluster_id = "ehpc 8jqdq0mz"`, `(?s)cluster_id.*must be an id without whitespace`},
+		{"zone with space", `cluster_id = "ehpc-8jqdq0mz"
+  zone = "jn 1a"`, `(?s)zone.*zone id without whitespace`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: e.factories(),
+				Steps: []resource.TestStep{{
+					Config:      nodesConfig(e, "data \"hpc_cluster_nodes\" \"test\" {\n  "+c.body+"\n}\n"),
+					PlanOnly:    true,
+					ExpectError: flexRegex(c.want),
+				}},
+			})
+		})
+	}
+	t.Run("no zone anywhere", func(t *testing.T) {
+		resource.Test(t, resource.TestCase{
+			ProtoV6ProviderFactories: e.factories(),
+			Steps: []resource.TestStep{{
+				Config:      strings.Replace(e.providerBlock(), `zone       = "jn1a"`, "", 1) + `data "hpc_cluster_nodes" "test" { cluster_id = "ehpc-8jqdq0mz" }`,
+				PlanOnly:    true,
+				ExpectError: flexRegex(`(?s)Missing Zone.*set zone on this data source.*QINGCLOUD_ZONE.*config\.yaml`),
+			}},
+		})
+	})
+	if n := e.sim.TotalRequests(); n != 0 {
+		t.Fatalf("validation errors sent %d requests", n)
+	}
+}
+
+// API errors name the ret_code, the API's message and the hint.
+func TestAccClusterNodesDataSource_apiErrors(t *testing.T) {
+	cases := []struct {
+		name, clusterID string
+		setup           func(e *testEnv)
+		want            string
+	}{
+		{"2100 unknown cluster", "ehpc-nosuch00", nil, `(?s)Cannot List Cluster Nodes.*cluster ehpc-nosuch00 in zone jn1a.*ret_code 2100.*not found.*Check cluster_id`},
+		{"1200 wrong secret", "ehpc-8jqdq0mz", func(e *testEnv) {
+			e.clientConfig = func(c *ehpc.Config) { c.SecretKey = "not-the-secret" }
+		}, `(?s)Cannot List Cluster Nodes.*ret_code 1200.*access_key and secret_key`},
+		{"2500 quota", "ehpc-8jqdq0mz", func(e *testEnv) {
+			e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 2500, Count: 100})
+		}, `(?s)Cannot List Cluster Nodes.*ret_code 2500.*quota`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEnv(t, ehpcsim.Options{})
+			if c.setup != nil {
+				c.setup(e)
+			}
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: e.factories(),
+				Steps: []resource.TestStep{{
+					Config:      nodesConfig(e, fmt.Sprintf("data \"hpc_cluster_nodes\" \"test\" {\n  cluster_id = %q\n}\n", c.clusterID)),
+					ExpectError: flexRegex(c.want),
+				}},
+			})
+		})
+	}
+}
+
+// Without credentials the data source fails naming every way to set them.
+func TestAccClusterNodesDataSource_missingCredentials(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{})
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories(),
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+provider "hpc" {
+  endpoint = %q
+  zone     = "jn1a"
+}
+data "hpc_cluster_nodes" "test" {
+  cluster_id = "ehpc-8jqdq0mz"
+}`, e.srv.URL),
+			PlanOnly:    true,
+			ExpectError: regex(`(?s)Missing EHPC API Credentials.*QINGCLOUD_ACCESS_KEY.*QINGCLOUD_SECRET_KEY.*qy_access_key_id`),
+		}},
+	})
+	if n := e.sim.TotalRequests(); n != 0 {
+		t.Fatalf("sent %d requests without credentials", n)
+	}
+}
+
+// readNodes reads the data source once through the protocol server.
+func (p *protoProvider) readNodes(vals map[string]tftypes.Value) (map[string]tftypes.Value, []*tfprotov6.Diagnostic) {
+	p.t.Helper()
+	typ := p.schema.DataSourceSchemas[nodesType].ValueType()
+	resp, err := p.srv.ReadDataSource(context.Background(), &tfprotov6.ReadDataSourceRequest{TypeName: nodesType, Config: dynamic(p.t, typ, vals)})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if resp.State == nil {
+		return nil, resp.Diagnostics
+	}
+	v, err := resp.State.Unmarshal(typ)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var out map[string]tftypes.Value
+	if err := v.As(&out); err != nil {
+		p.t.Fatal(err)
+	}
+	return out, resp.Diagnostics
+}
+
+func stringList(t *testing.T, v tftypes.Value) []string {
+	t.Helper()
+	var elems []tftypes.Value
+	if err := v.As(&elems); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		if err := e.As(&out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// One read of 250 nodes costs exactly the three requests the paging implies.
+func TestClusterNodesDataSource_onePagedRead(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, ehpcsim.Options{})
+	e.sim.AddCluster(bigCluster("ehpc-big00001", 250))
+	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
+	out, diags := p.readNodes(map[string]tftypes.Value{"cluster_id": str("ehpc-big00001"), "name_regex": str(`^compute-1\d\d$`)})
+	expectNoErrors(t, "read", diags)
+	ids := stringList(t, out["ids"])
+	if len(ids) != 100 || ids[0] != "cln-big00100" || ids[99] != "cln-big00199" {
+		t.Fatalf("ids: %d, from %v to %v; want cln-big00100..cln-big00199", len(ids), ids[0], ids[len(ids)-1])
+	}
+	offsets, err := listOffsets(e, "ehpc-big00001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(offsets, ","); got != "0,100,200" {
+		t.Fatalf("listNodes offsets %s, want 0,100,200", got)
+	}
+	if err := e.expectRequests(map[string]int{ehpc.PathListNodes: 3})(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The provider sorts and filters what the API returns itself: an API that
+// ignores the status filter or returns nodes in any order gives the same result.
+func TestClusterNodesDataSource_sortsAndRechecksStatus(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, ehpcsim.Options{})
+	e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{Body: `{"action":"HpcClusterGetClusterNodesResponse","ret_code":0,"total_count":4,"hpc_app_nodes_set":[
+  {"node_id":"cln-z","name":"compute-z","role":"compute","status":"active","private_ip":"10.0.0.4","instance_id":"i-z","cpu":8},
+  {"node_id":"cln-b","name":"compute-b","role":"Compute","status":"restarting","private_ip":"10.0.0.2","instance_id":"i-b"},
+  {"node_id":"cln-a","name":"compute-a","role":"compute","status":"ACTIVE","private_ip":"10.0.0.1","instance_id":"i-a"},
+  {"node_id":"cln-l","name":"login-1","role":"login","status":"active","private_ip":"10.0.0.9","instance_id":"i-l"}]}`})
+	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
+	out, diags := p.readNodes(map[string]tftypes.Value{"cluster_id": str("ehpc-8jqdq0mz"), "role": str("compute"), "status": str("active")})
+	expectNoErrors(t, "read", diags)
+	if got := strings.Join(stringList(t, out["ids"]), ","); got != "cln-a,cln-z" {
+		t.Fatalf("ids %s, want cln-a,cln-z", got)
+	}
+	var zone, id string
+	_ = out["zone"].As(&zone)
+	_ = out["id"].As(&id)
+	if zone != "jn1a" || id != "ehpc-8jqdq0mz" {
+		t.Fatalf("zone %q id %q", zone, id)
+	}
+}
+
+// flexRegex compiles pattern with every space matching any run of white space:
+// the CLI wraps diagnostics at its own width (Terraform and OpenTofu differ), so
+// a phrase may be split across lines.
+func flexRegex(pattern string) *regexp.Regexp {
+	return regexp.MustCompile(strings.ReplaceAll(pattern, " ", `\s+`))
+}

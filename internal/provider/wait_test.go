@@ -1,0 +1,73 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+)
+
+// Restarts of one provider instance that wait together on one cluster share the
+// instance's poller (the resource and the action both take it from
+// providerData), and each sees its own job's outcome.
+func TestWatchersOfOneProviderInstanceShareRequests(t *testing.T) {
+	const n = 12
+	c := ehpcsim.Cluster{ID: "ehpc-share001", Zone: ehpcsim.DemoZone}
+	for i := range n {
+		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: fmt.Sprintf("cln-s%03d", i)})
+	}
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: 300 * time.Millisecond, Clusters: []ehpcsim.Cluster{c}})
+	client, err := ehpc.New(ehpc.Config{Endpoint: e.srv.URL, AccessKeyID: ehpcsim.DemoAccessKeyID, SecretKey: ehpcsim.DemoSecretKey, Zone: ehpcsim.DemoZone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{PollSchedule: testSchedule}
+	poller := newPoller(client, opts) // what Configure does
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	jobs := make([]string, n)
+	for i := range jobs {
+		if i == 3 {
+			e.sim.FailNextJobs(1)
+		}
+		res, err := client.RestartNodes(ctx, ehpcsim.DemoZone, c.ID, []string{c.Nodes[i].ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs[i] = res.JobID
+	}
+	before := e.sim.Requests(ehpc.PathOperations)
+	results := make([]watchResult, n)
+	var wg sync.WaitGroup
+	for i, id := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := jobWatcher{client: client, opts: opts, poller: poller}
+			results[i] = w.watch(ctx, ehpcsim.DemoZone, c.ID, id, nil)
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		want := ehpc.JobSuccessful
+		if i == 3 {
+			want = ehpc.JobFailed
+		}
+		if r.Err != nil || r.Status != want || r.Job.JobID != jobs[i] {
+			t.Errorf("watch %d: status %q job %s err %v; want %q for its own job %s", i, r.Status, r.Job.JobID, r.Err, want, jobs[i])
+		}
+	}
+	// testSchedule alone needs about 6 checks for a 300 ms job; n separate
+	// pollers would make n times that.
+	if got := e.sim.Requests(ehpc.PathOperations) - before; got > 12 {
+		t.Fatalf("%d watches made %d operation-log requests; they do not share the poller", n, got)
+	} else {
+		t.Logf("%d watches, %d operation-log requests", n, got)
+	}
+	poller.Wait()
+}
