@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -22,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"golang.org/x/time/rate"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
@@ -76,6 +78,9 @@ type HPCProviderModel struct {
 	SecretKey  types.String `tfsdk:"secret_key"`
 	Zone       types.String `tfsdk:"zone"`
 	ConfigFile types.String `tfsdk:"config_file"`
+	// RequestsPerHour and RequestBurst size the instance's client-side rate limiter.
+	RequestsPerHour types.Int64 `tfsdk:"api_requests_per_hour"`
+	RequestBurst    types.Int64 `tfsdk:"api_request_burst"`
 }
 
 // New returns the provider factory the plugin server calls.
@@ -132,6 +137,19 @@ func (p *HPCProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 			"zone": schema.StringAttribute{
 				MarkdownDescription: "Default zone (for example `jn1a`) for resources that do not set their own. May also be set with the `" + EnvZone + "` environment variable.",
 				Optional:            true,
+			},
+			"api_requests_per_hour": schema.Int64Attribute{
+				MarkdownDescription: fmt.Sprintf("Sustained rate of API requests this provider instance may send, shared by every resource, data source and action it serves "+
+					"(default `%d`). The API allows 2000 requests per hour per key and answers `2500` beyond that; the default keeps a long apply, "+
+					"together with `api_request_burst`, well inside that budget and leaves room for other users of the key.", defaultRequestsPerHour),
+				Optional:   true,
+				Validators: []validator.Int64{int64validator.Between(1, 1_000_000)},
+			},
+			"api_request_burst": schema.Int64Attribute{
+				MarkdownDescription: fmt.Sprintf("How many requests may be sent at once before `api_requests_per_hour` paces them (default `%d`), "+
+					"so that many restarts applied in parallel start together. In any hour the provider sends at most this burst plus `api_requests_per_hour`.", defaultRequestBurst),
+				Optional:   true,
+				Validators: []validator.Int64{int64validator.Between(1, 10_000)},
 			},
 			"config_file": schema.StringAttribute{
 				MarkdownDescription: "Path of a QingCloud config file (`~` expands to the home directory), the last fallback for `access_key`, `secret_key` and `zone`, " +
@@ -309,6 +327,7 @@ func (p *HPCProvider) Configure(ctx context.Context, req provider.ConfigureReque
 	}
 	if len(data.missing) == 0 {
 		ccfg := ehpc.Config{
+			Limiter:     newLimiter(cfg.RequestsPerHour, cfg.RequestBurst),
 			Endpoint:    endpoint,
 			AccessKeyID: accessKey,
 			SecretKey:   secretKey,
@@ -405,4 +424,25 @@ func (p *HPCProvider) DataSources(context.Context) []func() datasource.DataSourc
 
 func (p *HPCProvider) Actions(context.Context) []func() action.Action {
 	return []func() action.Action{NewClusterNodeRestartAction}
+}
+
+// Client-side rate limit defaults: at most 1100 requests in any hour, against the
+// API's 2000 per key, while 100 restarts applied in parallel still start at once.
+const (
+	defaultRequestsPerHour = 1000
+	defaultRequestBurst    = 100
+)
+
+// newLimiter is the token bucket one provider instance shares across everything it
+// serves, so many resources waiting in parallel cannot together exhaust the key's
+// hourly quota (which resets only at midnight, so running into it is costly).
+func newLimiter(perHour, burst types.Int64) *rate.Limiter {
+	r, b := int64(defaultRequestsPerHour), int64(defaultRequestBurst)
+	if !perHour.IsNull() && !perHour.IsUnknown() {
+		r = perHour.ValueInt64()
+	}
+	if !burst.IsNull() && !burst.IsUnknown() {
+		b = burst.ValueInt64()
+	}
+	return rate.NewLimiter(rate.Limit(float64(r)/3600), int(b))
 }
