@@ -176,13 +176,18 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 	defer progress.close()
 
 	tflog.Info(ctx, "restarting cluster nodes (action)", map[string]any{"cluster_id": clusterID, "node_ids": ids, "zone": zone})
-	res, err := client.RestartNodes(ctx, zone, clusterID, ids)
+	res, err := client.RestartNodesOnce(ctx, zone, clusterID, ids)
 	if err != nil {
 		resp.Diagnostics.Append(restartErrorDiag(clusterID, ids, zone, err))
 		return
 	}
 	jobID := res.JobID
 	progress.send(fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(ids), clusterID, zone, jobID))
+	if d := restartNoteDiag(res); d != nil {
+		// Same exactly-once reconciliation as the resource; say so where it showed.
+		progress.send(d.Summary() + ": " + d.Detail())
+		resp.Diagnostics.Append(d)
+	}
 	if !wait {
 		progress.send(fmt.Sprintf("Not waiting for job %s (wait_for_completion = false); follow it in the cluster's operation log.", jobID))
 		return

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
@@ -205,6 +208,76 @@ resource "hpc_cluster_node_restart" "test" {
 					}
 				}
 				checkRestartInvariants(t, e, sc, code == 0)
+				table.add(row)
+			})
+		}
+	})
+	t.Log(table.String())
+}
+
+// The same matrix for the action, through the provider's tfprotov6 server
+// (Terraform 1.8 cannot run actions). The job id must be named in the progress
+// messages or the error, since an action keeps no state.
+func TestFaultMatrixAction(t *testing.T) {
+	table := &matrixTable{}
+	t.Run("rows", func(t *testing.T) {
+		for _, sc := range restartFaults {
+			t.Run(sc.name, func(t *testing.T) {
+				t.Parallel()
+				e := newTestEnv(t, ehpcsim.Options{})
+				matrixClient(e)
+				sc.setup(e)
+				p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
+				args := restartArgs(nil, matrixNode)
+				if strings.Contains(sc.extra, "timeouts") {
+					args = restartArgs(map[string]tftypes.Value{"timeout": num(minActionTimeout)}, matrixNode)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				inv := p.invoke(ctx, args, nil)
+				errs := errorsOf(inv.diags)
+				text := strings.Join(append(append([]string{}, inv.progress...), errs...), "\n")
+				for _, d := range inv.diags {
+					text += "\n" + d.Summary + ": " + d.Detail
+				}
+				jobID := onlyJobID(t, e)
+				row := matrixRow{runner: "action", scenario: sc.name, restarts: e.sim.Restarts(matrixNode), posts: e.sim.Requests(ehpc.PathRestartNodes)}
+
+				if sc.ok {
+					row.outcome = "success"
+					if len(errs) != 0 {
+						t.Fatalf("invoke failed: %v", errs)
+					}
+					if sc.wantWarn != "" && !strings.Contains(text, sc.wantWarn) {
+						t.Errorf("invoke does not report %q:\n%s", sc.wantWarn, text)
+					}
+					if !strings.Contains(text, "finished: successful") {
+						t.Errorf("no successful outcome reported:\n%s", text)
+					}
+				} else {
+					row.outcome = "error"
+					if len(errs) == 0 {
+						t.Fatalf("invoke succeeded, want an error matching %q:\n%s", sc.wantErr, text)
+					}
+					want := strings.ReplaceAll(sc.wantErr, "JOB", regexp.QuoteMeta(jobID))
+					// The action's timeout is its own (10 s at the least).
+					want = strings.ReplaceAll(want, "within 2s", "within the action's timeout")
+					if !regexp.MustCompile(want).MatchString(text) {
+						t.Errorf("invoke output does not match %q:\n%s", want, text)
+					}
+				}
+				if jobID != "" {
+					if !strings.Contains(text, jobID) {
+						t.Errorf("job %s is named neither in progress nor in the error:\n%s", jobID, text)
+					}
+					row.jobID = "progress"
+					if !sc.ok {
+						row.jobID = "progress + error"
+					}
+				} else {
+					row.jobID = "(no job)"
+				}
+				checkRestartInvariants(t, e, sc, len(errs) == 0)
 				table.add(row)
 			})
 		}
