@@ -99,7 +99,11 @@ func (m *matrixTable) add(r matrixRow) {
 func (m *matrixTable) String() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	sort.SliceStable(m.rows, func(i, j int) bool { return m.rows[i].runner < m.rows[j].runner })
+	order := map[string]int{}
+	for i, sc := range restartFaults {
+		order[sc.name] = i
+	}
+	sort.SliceStable(m.rows, func(i, j int) bool { return order[m.rows[i].scenario] < order[m.rows[j].scenario] })
 	var b strings.Builder
 	b.WriteString("\n| runner | scenario | outcome | restarts of the node | restart POSTs | job id kept in |\n|---|---|---|---|---|---|\n")
 	for _, r := range m.rows {
