@@ -1,0 +1,459 @@
+// Command bench measures what a user of terraform-provider-hpc feels: how long
+// `terraform apply` takes beyond the restart itself, and how many API requests
+// (quota) it burns. It runs the real Terraform CLI against the EHPC simulator,
+// served in this process on loopback so that its counters and job times can be
+// read directly, and prints a markdown table.
+//
+// Baselines, measured in the same run, alternating with our provider:
+// `time_static` from HashiCorp's time provider (a plugin-framework provider that
+// calls no API, so it carries the same plugin and RPC costs as ours) and the
+// built-in `terraform_data` (Terraform's own floor, which no external provider
+// can reach).
+//
+// Run it with `make bench`; flags: go run ./internal/bench -h.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+)
+
+const (
+	benchCluster = "ehpc-bench001"
+	hpcSource    = "registry.example.com/qingcloud/hpc"
+)
+
+type config struct {
+	root         string
+	terraform    string
+	timeProvider string
+	reps         int
+	sizes        []int
+	parallelism  int
+	longJob      time.Duration
+	longN        int
+	out          string
+	keep         bool
+	quick        bool
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	report, err := run(ctx, cfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Print(report)
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, []byte(report), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	var c config
+	var sizes string
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.StringVar(&c.root, "root", ".", "repository root (the provider is built from it)")
+	fs.StringVar(&c.terraform, "terraform", ".tools/bin/terraform", "Terraform CLI `path`")
+	fs.StringVar(&c.timeProvider, "time-provider", ".tools/bin/terraform-provider-time", "`path` of HashiCorp's terraform-provider-time binary")
+	fs.IntVar(&c.reps, "reps", 5, "repetitions of each wall-time case")
+	fs.StringVar(&sizes, "sizes", "1,10,50", "resource counts for the wall-time cases")
+	fs.IntVar(&c.parallelism, "parallelism", 10, "terraform -parallelism for the wall-time cases (10 is Terraform's default)")
+	fs.DurationVar(&c.longJob, "job-duration", 10*time.Second, "job duration for the request-count and lag cases")
+	fs.IntVar(&c.longN, "n", 50, "resource count for the request-count, lag, plan and refresh cases")
+	fs.StringVar(&c.out, "out", "", "also write the report to this `file`")
+	fs.BoolVar(&c.keep, "keep", false, "keep the working directory")
+	fs.BoolVar(&c.quick, "quick", false, "smoke run: N=1, one repetition, 1 s jobs")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	for _, s := range strings.Split(sizes, ",") {
+		var n int
+		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n < 1 {
+			return c, fmt.Errorf("-sizes: bad count %q", s)
+		}
+		c.sizes = append(c.sizes, n)
+	}
+	if c.quick {
+		c.reps, c.sizes, c.longN, c.longJob = 1, []int{1}, 1, time.Second
+	}
+	return c, nil
+}
+
+// kind is one of the compared resource types.
+type kind struct {
+	name string
+	body func(n int, wait bool) string
+	wait bool
+}
+
+var (
+	kindHPCWait   = kind{name: "hpc (wait)", wait: true}
+	kindHPCNoWait = kind{name: "hpc (no wait)"}
+	kindTime      = kind{name: "time_static"}
+	kindData      = kind{name: "terraform_data"}
+)
+
+// bench is one run's environment.
+type bench struct {
+	cfg  config
+	log  io.Writer
+	work string
+	sim  *ehpcsim.Simulator
+	srv  *httptest.Server
+	env  []string
+
+	mu       sync.Mutex
+	jobStart map[string]time.Time // job id -> when the restart request was answered
+}
+
+func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
+	b := &bench{cfg: cfg, log: log, jobStart: map[string]time.Time{}}
+	var err error
+	for _, p := range []*string{&cfg.root, &cfg.terraform, &cfg.timeProvider} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return "", err
+		}
+	}
+	b.cfg = cfg
+	for _, p := range []string{cfg.terraform, cfg.timeProvider} {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("%v (make bench installs it: scripts/tool.sh terraform / time-provider)", err)
+		}
+	}
+	b.work, err = os.MkdirTemp("", "hpc-bench-")
+	if err != nil {
+		return "", err
+	}
+	if !cfg.keep {
+		defer os.RemoveAll(b.work)
+	} else {
+		fmt.Fprintln(log, "working directory:", b.work)
+	}
+
+	if err := b.setup(ctx); err != nil {
+		return "", err
+	}
+	defer b.srv.Close()
+
+	var r report
+	r.cfg = cfg
+	if err := b.wallTimes(ctx, &r); err != nil {
+		return "", err
+	}
+	if err := b.longJobs(ctx, &r); err != nil {
+		return "", err
+	}
+	if err := b.planAndRefresh(ctx, &r); err != nil {
+		return "", err
+	}
+	return r.markdown(), nil
+}
+
+// setup builds the provider, starts the simulator and writes the CLI config.
+func (b *bench) setup(ctx context.Context) error {
+	fmt.Fprintln(b.log, "building the provider")
+	hpcDir := filepath.Join(b.work, "plugins-hpc")
+	timeDir := filepath.Join(b.work, "plugins-time")
+	for _, d := range []string{hpcDir, timeDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-X main.version=0.0.0-bench", "-o", filepath.Join(hpcDir, "terraform-provider-hpc"), ".")
+	build.Dir = b.cfg.root
+	build.Stdout, build.Stderr = b.log, b.log
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building the provider: %w", err)
+	}
+	if err := os.Symlink(b.cfg.timeProvider, filepath.Join(timeDir, "terraform-provider-time")); err != nil {
+		return err
+	}
+
+	c := ehpcsim.Cluster{ID: benchCluster, Zone: ehpcsim.DemoZone}
+	for i := range max(b.cfg.longN, slices.Max(b.cfg.sizes)) {
+		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: nodeID(i), Role: "compute"})
+	}
+	b.sim = ehpcsim.New(ehpcsim.Options{Clusters: []ehpcsim.Cluster{c}})
+	b.srv = httptest.NewServer(b.recordJobs(b.sim))
+
+	rc := filepath.Join(b.work, "terraformrc")
+	rcText := fmt.Sprintf(`disable_checkpoint = true
+provider_installation {
+  dev_overrides {
+    %q = %q
+    "hashicorp/time" = %q
+  }
+  direct {}
+}
+`, hpcSource, hpcDir, timeDir)
+	if err := os.WriteFile(rc, []byte(rcText), 0o644); err != nil {
+		return err
+	}
+	b.env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1", "TF_LOG=", "TF_INPUT=0")
+	return nil
+}
+
+func nodeID(i int) string { return fmt.Sprintf("cln-b%05d", i) }
+
+// recordJobs notes when each restart request was answered: the simulator's job
+// ends its duration after that moment (within the request's own time, well
+// under a millisecond on loopback).
+func (b *bench) recordJobs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/api/cluster/re") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		start := time.Now()
+		next.ServeHTTP(rec, r)
+		var out struct {
+			JobID string `json:"job_id"`
+		}
+		if json.Unmarshal(rec.Body.Bytes(), &out) == nil && out.JobID != "" {
+			b.mu.Lock()
+			b.jobStart[out.JobID] = start
+			b.mu.Unlock()
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	})
+}
+
+func (b *bench) config(k kind, n int) string {
+	switch k.name {
+	case kindTime.name:
+		return fmt.Sprintf(`terraform {
+  required_providers {
+    time = { source = "hashicorp/time" }
+  }
+}
+
+resource "time_static" "r" {
+  count = %d
+}
+`, n)
+	case kindData.name:
+		return fmt.Sprintf("resource \"terraform_data\" \"r\" {\n  count = %d\n}\n", n)
+	}
+	return fmt.Sprintf(`terraform {
+  required_providers {
+    hpc = { source = %q }
+  }
+}
+
+provider "hpc" {
+  endpoint   = %q
+  access_key = %q
+  secret_key = %q
+  zone       = %q
+}
+
+resource "hpc_cluster_node_restart" "r" {
+  count               = %d
+  cluster_id          = %q
+  node_ids            = [format("cln-b%%05d", count.index)]
+  wait_for_completion = %v
+}
+`, hpcSource, b.srv.URL, ehpcsim.DemoAccessKeyID, ehpcsim.DemoSecretKey, ehpcsim.DemoZone, n, benchCluster, k.wait)
+}
+
+// dir writes a fresh working directory (empty state) for k with n resources.
+func (b *bench) dir(name string, k kind, n int) (string, error) {
+	d := filepath.Join(b.work, name)
+	if err := os.RemoveAll(d); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return "", err
+	}
+	return d, os.WriteFile(filepath.Join(d, "main.tf"), []byte(b.config(k, n)), 0o644)
+}
+
+// applyResult is one terraform run.
+type applyResult struct {
+	wall     time.Duration
+	requests int
+	// done maps a created resource's id (the job id for ours) to when Terraform
+	// reported it complete.
+	done map[string]time.Time
+}
+
+// terraform runs the CLI in dir with -json output and collects the
+// apply_complete messages.
+func (b *bench) terraform(ctx context.Context, dir string, args ...string) (applyResult, error) {
+	res := applyResult{done: map[string]time.Time{}}
+	cmd := exec.CommandContext(ctx, b.cfg.terraform, append([]string{"-chdir=" + dir}, args...)...)
+	cmd.Env = b.env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return res, err
+	}
+	before := b.sim.TotalRequests()
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return res, err
+	}
+	var tail []string
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		recv := time.Now()
+		var msg struct {
+			Type      string `json:"type"`
+			Level     string `json:"@level"`
+			Message   string `json:"@message"`
+			Timestamp string `json:"@timestamp"`
+			Hook      struct {
+				IDValue string `json:"id_value"`
+			} `json:"hook"`
+		}
+		if json.Unmarshal(line, &msg) != nil {
+			tail = append(tail, string(line))
+			continue
+		}
+		if msg.Type == "apply_complete" && msg.Hook.IDValue != "" {
+			t, err := time.Parse(time.RFC3339Nano, msg.Timestamp)
+			if err != nil {
+				t = recv
+			}
+			res.done[msg.Hook.IDValue] = t
+		}
+		if msg.Level == "error" {
+			tail = append(tail, msg.Message)
+		}
+	}
+	err = cmd.Wait()
+	res.wall = time.Since(start)
+	res.requests = b.sim.TotalRequests() - before
+	if err != nil {
+		return res, fmt.Errorf("terraform %s in %s: %v\n%s\n%s", strings.Join(args, " "), dir, err, strings.Join(tail, "\n"), stderr.String())
+	}
+	return res, nil
+}
+
+func (b *bench) apply(ctx context.Context, dir string, parallelism int) (applyResult, error) {
+	return b.terraform(ctx, dir, "apply", "-auto-approve", "-input=false", "-json", fmt.Sprintf("-parallelism=%d", parallelism))
+}
+
+// wallTimes alternates the kinds, repetition by repetition, at every size.
+func (b *bench) wallTimes(ctx context.Context, r *report) error {
+	kinds := []kind{kindHPCNoWait, kindHPCWait, kindTime, kindData}
+	b.sim.SetJobDuration(0) // jobs finish at once
+	r.wall = map[int]map[string][]time.Duration{}
+	for _, n := range b.cfg.sizes {
+		r.wall[n] = map[string][]time.Duration{}
+	}
+	for rep := range b.cfg.reps {
+		for _, n := range b.cfg.sizes {
+			// Rotate the order so no kind always runs first (or right after a
+			// Go build, or on a warm page cache).
+			for i := range kinds {
+				k := kinds[(i+rep)%len(kinds)]
+				dir, err := b.dir("wall", k, n)
+				if err != nil {
+					return err
+				}
+				res, err := b.apply(ctx, dir, b.cfg.parallelism)
+				if err != nil {
+					return err
+				}
+				r.wall[n][k.name] = append(r.wall[n][k.name], res.wall)
+				fmt.Fprintf(b.log, "rep %d  N=%-3d %-15s %v\n", rep+1, n, k.name, res.wall.Round(time.Millisecond))
+			}
+		}
+	}
+	return nil
+}
+
+// longJobs applies longN restarts of jobs lasting longJob, waiting, all
+// resources at once (-parallelism=N, so they wait together) and at Terraform's
+// default parallelism; it counts requests and measures completion lag.
+func (b *bench) longJobs(ctx context.Context, r *report) error {
+	b.sim.SetJobDuration(b.cfg.longJob)
+	defer b.sim.SetJobDuration(0)
+	n := b.cfg.longN
+	for _, p := range slices.Compact([]int{n, 10}) {
+		dir, err := b.dir(fmt.Sprintf("long-p%d", p), kindHPCWait, n)
+		if err != nil {
+			return err
+		}
+		res, err := b.apply(ctx, dir, p)
+		if err != nil {
+			return err
+		}
+		lc := longCase{parallelism: p, n: n, requests: res.requests, wall: res.wall}
+		b.mu.Lock()
+		for id, done := range res.done {
+			start, ok := b.jobStart[id]
+			if !ok {
+				b.mu.Unlock()
+				return fmt.Errorf("resource %s: no restart recorded for it", id)
+			}
+			lc.lags = append(lc.lags, done.Sub(start.Add(b.cfg.longJob)))
+		}
+		b.mu.Unlock()
+		if len(lc.lags) != n {
+			return fmt.Errorf("%d of %d resources reported complete", len(lc.lags), n)
+		}
+		fmt.Fprintf(b.log, "N=%d, %v jobs, -parallelism=%d: %d requests, %v\n", n, b.cfg.longJob, p, res.requests, res.wall.Round(time.Millisecond))
+		r.long = append(r.long, lc)
+	}
+	return nil
+}
+
+// planAndRefresh counts requests of plan and apply -refresh-only over longN
+// existing resources.
+func (b *bench) planAndRefresh(ctx context.Context, r *report) error {
+	dir, err := b.dir("refresh", kindHPCNoWait, b.cfg.longN)
+	if err != nil {
+		return err
+	}
+	if _, err := b.apply(ctx, dir, b.cfg.parallelism); err != nil {
+		return err
+	}
+	plan, err := b.terraform(ctx, dir, "plan", "-input=false", "-json", "-detailed-exitcode")
+	if err != nil {
+		return err
+	}
+	refresh, err := b.terraform(ctx, dir, "apply", "-refresh-only", "-auto-approve", "-input=false", "-json")
+	if err != nil {
+		return err
+	}
+	r.planRequests, r.refreshRequests = plan.requests, refresh.requests
+	fmt.Fprintf(b.log, "plan: %d requests, refresh-only: %d requests\n", plan.requests, refresh.requests)
+	return nil
+}

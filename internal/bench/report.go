@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+type longCase struct {
+	parallelism int
+	n           int
+	requests    int
+	wall        time.Duration
+	lags        []time.Duration
+}
+
+type report struct {
+	cfg             config
+	wall            map[int]map[string][]time.Duration // N -> kind -> samples
+	long            []longCase
+	planRequests    int
+	refreshRequests int
+}
+
+func median[T ~int64 | ~float64](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+
+// spread is "median (min–max)".
+func spread(ds []time.Duration) string {
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", median(ds).Seconds(), slices.Min(ds).Seconds(), slices.Max(ds).Seconds())
+}
+
+// ratios pairs repetition i of a with repetition i of b (they ran next to each
+// other) and gives the median and range of a/b.
+func ratios(a, b []time.Duration) (float64, string) {
+	var rs []float64
+	for i := range min(len(a), len(b)) {
+		rs = append(rs, a[i].Seconds()/b[i].Seconds())
+	}
+	m := median(rs)
+	return m, fmt.Sprintf("%.2f (%.2f–%.2f)", m, slices.Min(rs), slices.Max(rs))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+func (r report) markdown() string {
+	var b strings.Builder
+	c := r.cfg
+	fmt.Fprintf(&b, "Terraform CLI against the EHPC simulator on loopback; %d repetitions per case, kinds alternating; "+
+		"`-parallelism=%d` for every wall-time case; %d CPUs (%s/%s). Wall time in seconds, median (min–max); "+
+		"ratios pair each repetition with its neighbour run.\n\n", c.reps, c.parallelism, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+
+	b.WriteString("| N | hpc, no wait | hpc, wait (jobs done at once) | time_static | terraform_data | no wait ÷ time_static | wait ÷ time_static | no wait ÷ terraform_data | wait ÷ terraform_data |\n")
+	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	sizes := make([]int, 0, len(r.wall))
+	for n := range r.wall {
+		sizes = append(sizes, n)
+	}
+	slices.Sort(sizes)
+	var targets []string
+	for _, n := range sizes {
+		w := r.wall[n]
+		nw, wt, ts, td := w[kindHPCNoWait.name], w[kindHPCWait.name], w[kindTime.name], w[kindData.name]
+		rNoWait, sNoWait := ratios(nw, ts)
+		rWait, sWait := ratios(wt, ts)
+		_, dNoWait := ratios(nw, td)
+		_, dWait := ratios(wt, td)
+		fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, spread(nw), spread(wt), spread(ts), spread(td), sNoWait, sWait, dNoWait, dWait)
+		if n == 50 {
+			targets = append(targets,
+				fmt.Sprintf("| wall time ÷ time_static, N=50, no wait | ≤ 0.90 | %.2f | %s |", rNoWait, verdict(rNoWait <= 0.9)),
+				fmt.Sprintf("| wall time ÷ time_static, N=50, wait, jobs done at once | ≤ 1.00 | %.2f | %s |", rWait, verdict(rWait <= 1.0)))
+		}
+	}
+
+	b.WriteString("\n| N, job duration, -parallelism | apply wall time | API requests | requests per restarted resource | completion lag median | lag max |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: |\n")
+	for i, l := range r.long {
+		per := float64(l.requests) / float64(l.n)
+		fmt.Fprintf(&b, "| %d, %v, %d | %s | %d | %.2f | %s | %s |\n", l.n, c.longJob, l.parallelism, secs(l.wall), l.requests, per, secs(median(l.lags)), secs(slices.Max(l.lags)))
+		if i == 0 {
+			targets = append(targets,
+				fmt.Sprintf("| API requests per restarted resource, N=%d, %v jobs, waiting together (-parallelism=%d) | ≤ 1.50 | %.2f | %s |", l.n, c.longJob, l.parallelism, per, verdict(per <= 1.5)),
+				fmt.Sprintf("| completion lag median, %v jobs | ≤ 1.50 s | %s | %s |", c.longJob, secs(median(l.lags)), verdict(median(l.lags) <= 1500*time.Millisecond)))
+		}
+	}
+
+	fmt.Fprintf(&b, "\n| over %d existing resources | API requests |\n| --- | ---: |\n| `terraform plan` | %d |\n| `terraform apply -refresh-only` | %d |\n",
+		c.longN, r.planRequests, r.refreshRequests)
+	targets = append(targets, fmt.Sprintf("| API requests of plan + refresh | 0 | %d | %s |", r.planRequests+r.refreshRequests, verdict(r.planRequests+r.refreshRequests == 0)))
+
+	b.WriteString("\n| target | bound | measured | |\n| --- | ---: | ---: | --- |\n")
+	for _, t := range targets {
+		b.WriteString(t + "\n")
+	}
+	return b.String()
+}
