@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,11 @@ func TestAccSecretsNeverLeak(t *testing.T) {
 	sim := ehpcsim.New(ehpcsim.Options{})
 	var mu sync.Mutex
 	var sigs []string
+	agents := map[string]bool{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		agents[r.UserAgent()] = true
+		mu.Unlock()
 		raw := rawParam(r.URL.RawQuery, "signature")
 		once, _ := url.QueryUnescape(raw)
 		twice, _ := url.QueryUnescape(once)
@@ -103,6 +108,12 @@ resource "hpc_cluster_node_restart" "echo" {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	// One client per provider instance, named for what it is and what drives it.
+	for ua := range agents {
+		if !regexp.MustCompile(`^terraform-provider-hpc/dev terraform/1\.\d+\.\d+$`).MatchString(ua) {
+			t.Errorf("User-Agent %q, want terraform-provider-hpc/dev terraform/<version>", ua)
+		}
+	}
 	if len(sigs) < 6 {
 		t.Fatalf("recorded only %d signature forms", len(sigs))
 	}
