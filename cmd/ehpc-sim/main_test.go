@@ -37,7 +37,9 @@ func TestRunServesAndSummarises(t *testing.T) {
 	addrFile := filepath.Join(dir, "addr")
 	summaryFile := filepath.Join(dir, "summary.json")
 	clusters := filepath.Join(dir, "clusters.json")
-	os.WriteFile(clusters, []byte(`{"clusters":[{"cluster_id":"ehpc-extra001","zone":"pek3","nodes":[{"node_id":"cln-extra001","name":"compute-1","role":"compute"}]}]}`), 0o600)
+	if err := os.WriteFile(clusters, []byte(`{"clusters":[{"cluster_id":"ehpc-extra001","zone":"pek3","nodes":[{"node_id":"cln-extra001","name":"compute-1","role":"compute"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -125,7 +127,9 @@ func TestRunServesAndSummarises(t *testing.T) {
 func TestRunRefusesBadSetups(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")
-	os.WriteFile(bad, []byte(`{"clusters": [`), 0o600)
+	if err := os.WriteFile(bad, []byte(`{"clusters": [`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string

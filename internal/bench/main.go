@@ -109,7 +109,6 @@ func parseFlags(args []string) (config, error) {
 // kind is one of the compared resource types.
 type kind struct {
 	name string
-	body func(n int, wait bool) string
 	wait bool
 }
 

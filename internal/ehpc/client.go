@@ -144,7 +144,11 @@ func New(cfg Config) (*Client, error) {
 // defaultTransport is http.DefaultTransport's settings with its own connection pool,
 // so one provider's idle connections are not shared with anything else in-process.
 func defaultTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
+	t, ok := http.DefaultTransport.(*http.Transport)
+	if !ok {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	t = t.Clone()
 	t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	t.MaxIdleConnsPerHost = 16
 	return t

@@ -18,7 +18,7 @@ import (
 
 // wantAPIError checks that err carries an *ehpc.APIError with the given code,
 // a message containing msgPart, HTTP 200, and the code's hint in its text.
-func wantAPIError(t *testing.T, err error, code int, msgPart string) *ehpc.APIError {
+func wantAPIError(t *testing.T, err error, code int, msgPart string) {
 	t.Helper()
 	var apiErr *ehpc.APIError
 	if !errors.As(err, &apiErr) {
@@ -49,7 +49,6 @@ func wantAPIError(t *testing.T, err error, code int, msgPart string) *ehpc.APIEr
 	if errors.As(err, &unknown) {
 		t.Errorf("a definite API refusal is reported as an unknown outcome: %v", err)
 	}
-	return apiErr
 }
 
 func TestErrorCodesReachCallerWithHints(t *testing.T) {
@@ -83,9 +82,9 @@ func TestErrorCodesReachCallerWithHints(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		c := h.client(func(cfg *ehpc.Config) { cfg.Now = func() time.Time { return time.Now().Add(-5 * time.Minute) } })
 		_, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{})
-		apiErr := wantAPIError(t, err, ehpc.CodeRequestExpired, "older than 60 seconds")
+		wantAPIError(t, err, ehpc.CodeRequestExpired, "older than 60 seconds")
 		if !strings.Contains(err.Error(), "clock") {
-			t.Errorf("1300 error does not point at the clock: %v", apiErr)
+			t.Errorf("1300 error does not point at the clock: %v", err)
 		}
 	})
 	t.Run("2100 unknown cluster and node", func(t *testing.T) {
@@ -431,7 +430,7 @@ func TestReadRetriesSucceed(t *testing.T) {
 }
 
 // wantUnknown checks err is an UnknownOutcomeError for the given node and returns it.
-func wantUnknown(t *testing.T, err error, node string) *ehpc.UnknownOutcomeError {
+func wantUnknown(t *testing.T, err error, node string) {
 	t.Helper()
 	var unknown *ehpc.UnknownOutcomeError
 	if !errors.As(err, &unknown) {
@@ -444,7 +443,6 @@ func wantUnknown(t *testing.T, err error, node string) *ehpc.UnknownOutcomeError
 		t.Errorf("error text = %v", err)
 	}
 	assertNoSecrets(t, "error", err.Error(), nil)
-	return unknown
 }
 
 func TestRestartIsNeverResentAfterAmbiguousFailure(t *testing.T) {

@@ -76,20 +76,20 @@ func (f Fault) onlyDelays() bool {
 // called before the fault for AfterEffect, after a pure Delay, and never
 // otherwise, so a fault that is not AfterEffect provably has no effect.
 func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path string, f Fault, process func() *response) outcome {
-	var real *response
+	var processed *response
 	note := "fault"
 	if f.AfterEffect {
-		real = process()
+		processed = process()
 		note = "fault after effect"
 	}
 	if f.Delay > 0 && !sleepCtx(r.Context(), f.Delay) {
 		return outcome{note: note + ": client went away during delay"}
 	}
 	if f.onlyDelays() {
-		if real == nil {
-			real = process()
+		if processed == nil {
+			processed = process()
 		}
-		out := writeResponse(w, real, f.RetryAfter)
+		out := writeResponse(w, processed, f.RetryAfter)
 		out.note = fmt.Sprintf("%s: delayed %s", note, f.Delay)
 		return out
 	}
@@ -98,7 +98,7 @@ func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path stri
 	}
 
 	action := routes[path].action
-	resp := real
+	resp := processed
 	switch {
 	case f.RetCode != 0:
 		resp = errorResponse(action, f.RetCode, faultMessage(f.RetCode))
@@ -108,7 +108,7 @@ func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path stri
 	case f.HTTPStatus != 0:
 		resp = statusPage(f.HTTPStatus)
 	case resp == nil:
-		// Truncate or Body before effect: there is no real answer, so cut a
+		// Truncate or Body before effect: there is no processed answer, so cut a
 		// plausible one that refers to nothing that exists.
 		resp = plausibleResponse(path, action)
 	}
@@ -187,13 +187,13 @@ func statusPage(status int) *response {
 func plausibleResponse(path, action string) *response {
 	switch path {
 	case pathRestart, pathRestartTypo:
-		return jsonResponse(http.StatusOK, restartResponse{Action: action, JobID: "j-0000000000", RetCode: 0}, 0)
+		return jsonResponse(restartResponse{Action: action, JobID: "j-0000000000", RetCode: 0}, 0)
 	case pathOperation:
-		return jsonResponse(http.StatusOK, operationResponse{Action: action, JobSet: []operationJob{}}, 0)
+		return jsonResponse(operationResponse{Action: action, JobSet: []operationJob{}}, 0)
 	case pathListNodes:
-		return jsonResponse(http.StatusOK, listNodesResponse{Action: action, NodeSet: []nodeView{}}, 0)
+		return jsonResponse(listNodesResponse{Action: action, NodeSet: []nodeView{}}, 0)
 	default:
-		return jsonResponse(http.StatusOK, errorBody{RetCode: 0, Message: ""}, 0)
+		return jsonResponse(errorBody{RetCode: 0, Message: ""}, 0)
 	}
 }
 

@@ -174,7 +174,7 @@ func (s *Simulator) process(r *http.Request, path string, pairs []queryPair, que
 	if aerr != nil {
 		return errorResponse(rt.action, aerr.code, aerr.msg), info.stringToSign
 	}
-	return jsonResponse(http.StatusOK, result, 0), info.stringToSign
+	return jsonResponse(result, 0), info.stringToSign
 }
 
 // chargeQuotaLocked enforces QuotaPerHour over a sliding hour of the
@@ -200,13 +200,15 @@ func (s *Simulator) chargeQuotaLocked(key string, now time.Time) *apiError {
 	return nil
 }
 
-func jsonResponse(status int, v any, retCode int) *response {
+// jsonResponse is an HTTP 200 JSON answer: the API reports its own errors in
+// ret_code, not in the HTTP status.
+func jsonResponse(v any, retCode int) *response {
 	b, err := json.Marshal(v)
 	if err != nil {
 		// Only simulator-built values get here; failing loudly beats a silent 500.
 		panic(fmt.Sprintf("ehpcsim: cannot marshal response: %v", err))
 	}
-	return &response{status: status, contentType: "application/json", body: b, retCode: retCode}
+	return &response{status: http.StatusOK, contentType: "application/json", body: b, retCode: retCode}
 }
 
 type errorBody struct {
@@ -216,7 +218,7 @@ type errorBody struct {
 }
 
 func errorResponse(action string, code int, msg string) *response {
-	return jsonResponse(http.StatusOK, errorBody{Action: action, RetCode: code, Message: msg}, code)
+	return jsonResponse(errorBody{Action: action, RetCode: code, Message: msg}, code)
 }
 
 func writeResponse(w http.ResponseWriter, resp *response, retryAfter string) outcome {

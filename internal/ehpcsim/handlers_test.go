@@ -33,7 +33,7 @@ func jobByID(t *testing.T, e *env, id string) map[string]any {
 	m := e.c.get(pathOperation, url.Values{"jobs": {id}})
 	wantRet(t, m, 0)
 	js := set(m, "job_set")
-	if len(js) != 1 || num(m, "total_count") != 1 {
+	if len(js) != 1 || totalCount(m) != 1 {
 		t.Fatalf("job %s: %v", id, m)
 	}
 	return js[0]
@@ -232,7 +232,7 @@ func TestOperationFiltersAndPaging(t *testing.T) {
 		for _, j := range set(m, "job_set") {
 			got = append(got, j["job_id"].(string))
 		}
-		return num(m, "total_count"), got
+		return totalCount(m), got
 	}
 	check := func(name string, params url.Values, wantTotal int, want ...string) {
 		t.Helper()
@@ -291,7 +291,7 @@ func TestListNodesPaging(t *testing.T) {
 	for offset := 0; ; offset += 100 {
 		m := e.c.get(pathListNodes, url.Values{"cluster_id": {"ehpc-big00001"}, "offset": {fmt.Sprint(offset)}, "limit": {"100"}})
 		wantRet(t, m, 0)
-		if m["action"] != "HpcClusterGetClusterNodesResponse" || num(m, "total_count") != 250 {
+		if m["action"] != "HpcClusterGetClusterNodesResponse" || totalCount(m) != 250 {
 			t.Fatal(m["action"], m["total_count"])
 		}
 		page := set(m, "hpc_app_nodes_set")
@@ -325,7 +325,7 @@ func TestListNodesPaging(t *testing.T) {
 		for _, n := range set(m, "hpc_app_nodes_set") {
 			ids = append(ids, n["node_id"].(string))
 		}
-		return num(m, "total_count"), ids
+		return totalCount(m), ids
 	}
 	if total, ids := nodes(url.Values{}); total != 250 || len(ids) != 10 || ids[9] != "cln-big00009" {
 		t.Errorf("default page: %d %v", total, ids)
@@ -447,7 +447,9 @@ func TestResetAndLog(t *testing.T) {
 func TestLoadClustersFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "clusters.json")
-	os.WriteFile(good, []byte(`{"clusters":[{"cluster_id":"ehpc-file0001","zone":"jn1a","nodes":[{"node_id":"cln-file0001","name":"compute-1","role":"compute","private_ip":"10.0.0.5","instance_id":"i-file0001"}]}]}`), 0o600)
+	if err := os.WriteFile(good, []byte(`{"clusters":[{"cluster_id":"ehpc-file0001","zone":"jn1a","nodes":[{"node_id":"cln-file0001","name":"compute-1","role":"compute","private_ip":"10.0.0.5","instance_id":"i-file0001"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s := New(Options{})
 	if err := s.LoadClustersFile(good); err != nil {
 		t.Fatal(err)
@@ -466,7 +468,9 @@ func TestLoadClustersFile(t *testing.T) {
 		"dupnode.json": `{"clusters":[{"cluster_id":"x","zone":"a","nodes":[{"node_id":"n"},{"node_id":"n"}]}]}`,
 	} {
 		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(content), 0o600)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.LoadClustersFile(p); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -109,11 +109,11 @@ func canonical(params url.Values) string {
 	return strings.Join(parts, "&")
 }
 
-func testSign(secret, method, path, canon string, body []byte) (sts, sig string) {
-	sts = fmt.Sprintf("%s\n%s\n%s\n%x", method, path, canon, md5.Sum(body))
+func testSign(secret, method, path, canon string, body []byte) string {
+	sts := fmt.Sprintf("%s\n%s\n%s\n%x", method, path, canon, md5.Sum(body))
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(sts))
-	return sts, base64.StdEncoding.EncodeToString(m.Sum(nil))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
 func (c *testClient) common() url.Values {
@@ -140,7 +140,7 @@ func (c *testClient) rawQuery(method, path string, params url.Values, body []byt
 		q[k] = v
 	}
 	canon := canonical(q)
-	_, sig := testSign(c.secret, method, path, canon, body)
+	sig := testSign(c.secret, method, path, canon, body)
 	return canon + "&signature=" + url.QueryEscape(url.QueryEscape(sig))
 }
 
@@ -227,8 +227,8 @@ func set(m map[string]any, key string) []map[string]any {
 	return out
 }
 
-func num(m map[string]any, key string) int {
-	v, _ := m[key].(float64)
+func totalCount(m map[string]any) int {
+	v, _ := m["total_count"].(float64)
 	return int(v)
 }
 

@@ -68,7 +68,7 @@ func TestOpenSSLVectors(t *testing.T) {
 			if got := computeSignature(DemoSecretKey, sts); got != v.sig {
 				t.Fatalf("signature %s, want %s", got, v.sig)
 			}
-			if _, got := testSign(DemoSecretKey, v.method, v.path, v.canon, []byte(v.body)); got != v.sig {
+			if got := testSign(DemoSecretKey, v.method, v.path, v.canon, []byte(v.body)); got != v.sig {
 				t.Fatalf("test signer %s, want %s", got, v.sig)
 			}
 

@@ -25,7 +25,7 @@ resource "hpc_cluster_node_restart" "test" {
   node_ids   = ["cln-cmp00002"]
 }
 `, ehpcsim.DemoClusterID))
-	c.mustRun(0, "init", "-input=false")
+	c.mustSucceed("init", "-input=false")
 
 	var out bytes.Buffer
 	cmd := c.command("apply", "-auto-approve", "-input=false", "-no-color")
@@ -70,7 +70,7 @@ resource "hpc_cluster_node_restart" "test" {
 
 	// The next plan restarts nothing and sends nothing.
 	before := e.sim.TotalRequests()
-	c.mustRun(0, "plan", "-input=false", "-detailed-exitcode")
+	c.mustSucceed("plan", "-input=false", "-detailed-exitcode")
 	if got := e.sim.TotalRequests(); got != before {
 		t.Fatalf("plan sent %d requests", got-before)
 	}

@@ -26,10 +26,18 @@ const actionType = "hpc_cluster_node_restart"
 
 // protoProvider is the provider's protocol server plus its schemas, so tests can
 // encode configurations the way Terraform does.
+// actionProviderServer is a provider server that serves actions; plugin-go's own
+// name for it (ProviderServerWithActions) is deprecated while it folds the action
+// RPCs into ProviderServer.
+type actionProviderServer interface {
+	tfprotov6.ProviderServer
+	tfprotov6.ActionServer
+}
+
 type protoProvider struct {
 	t      *testing.T
 	e      *testEnv
-	srv    tfprotov6.ProviderServerWithActions
+	srv    actionProviderServer
 	schema *tfprotov6.GetProviderSchemaResponse
 }
 
@@ -57,7 +65,7 @@ func (e *testEnv) protoServer(adjust func(*Options)) *protoProvider {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	srv, ok := server.(tfprotov6.ProviderServerWithActions)
+	srv, ok := server.(actionProviderServer)
 	if !ok {
 		e.t.Fatalf("the provider server %T does not serve actions", server)
 	}
@@ -258,8 +266,6 @@ func restartArgs(extra map[string]tftypes.Value, nodes ...string) map[string]tft
 	}
 	return vals
 }
-
-var jobIDRe = regexp.MustCompile(`j-[a-z0-9]+`)
 
 func TestAction_schemaListed(t *testing.T) {
 	t.Parallel()

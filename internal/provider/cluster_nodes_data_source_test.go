@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
-	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -177,7 +176,7 @@ func listOffsets(e *testEnv, clusterID string) ([]string, error) {
 			continue
 		}
 		if r.Query.Get("limit") != "100" || r.Query.Get("cluster_id") != clusterID {
-			return nil, fmt.Errorf("listNodes query %v: want limit=100 and cluster_id=%s", url.Values(r.Query), clusterID)
+			return nil, fmt.Errorf("listNodes query %v: want limit=100 and cluster_id=%s", r.Query, clusterID)
 		}
 		offsets = append(offsets, r.Query.Get("offset"))
 	}

@@ -167,7 +167,7 @@ resource "hpc_cluster_node_restart" "test" {
   %s
 }
 `, ehpcsim.DemoClusterID, matrixNode, sc.extra))
-				c.mustRun(0, "init", "-input=false")
+				c.mustSucceed("init", "-input=false")
 				out, code := c.run("apply", "-auto-approve", "-input=false")
 				state, tainted := c.stateResource(restartAddr)
 				jobID := onlyJobID(t, e)

@@ -32,8 +32,8 @@ func TestAccRateLimiterSharedAcrossParallelRestarts(t *testing.T) {
 		fmt.Fprintf(&b, "resource \"hpc_cluster_node_restart\" \"r%d\" {\n  cluster_id = %q\n  node_ids   = [%q]\n}\n", i, cluster.ID, node.ID)
 	}
 	c.write(b.String())
-	c.mustRun(0, "init", "-input=false")
-	c.mustRun(0, "apply", "-auto-approve", "-input=false", "-parallelism=50")
+	c.mustSucceed("init", "-input=false")
+	c.mustSucceed("apply", "-auto-approve", "-input=false", "-parallelism=50")
 
 	for _, node := range cluster.Nodes {
 		if got := e.sim.Restarts(node.ID); got != 1 {

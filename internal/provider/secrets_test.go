@@ -129,6 +129,16 @@ resource "hpc_cluster_node_restart" "echo" {
 	}
 }
 
+// TestMain removes the provider binary that buildProviderBinary shares between
+// tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if providerBin != "" {
+		_ = os.RemoveAll(filepath.Dir(providerBin))
+	}
+	os.Exit(code)
+}
+
 var (
 	providerBinOnce sync.Once
 	providerBin     string
@@ -139,7 +149,8 @@ var (
 func buildProviderBinary(t *testing.T) string {
 	t.Helper()
 	providerBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "hpc-provider-bin-")
+		// Not t.TempDir: the binary outlives the first test that asks for it.
+		dir, err := os.MkdirTemp("", "hpc-provider-bin-") //nolint:usetesting
 		if err != nil {
 			providerBinErr = err
 			return
