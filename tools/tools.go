@@ -8,8 +8,9 @@ import (
 	_ "github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs"
 )
 
-// Format the examples the docs are generated from (uses the project's own CLI).
-//go:generate sh -c "../.tools/bin/terraform fmt -recursive ../examples/"
+// Format the examples the docs are generated from, with the project's own CLI.
+//go:generate sh -c "cd .. && \"$(scripts/tool.sh terraform)\" fmt -recursive examples/"
 
-// Generate documentation.
-//go:generate go run github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs generate --provider-dir .. --provider-name hpc
+// Generate documentation offline: scripts/docs.sh exports the schema with the
+// project's own CLI and runs tfplugindocs on it (`make docs` does the same).
+//go:generate sh -c "cd .. && scripts/docs.sh generate"
