@@ -28,7 +28,17 @@ type cli struct {
 	env []string
 }
 
-const providerAddress = "registry.terraform.io/qingcloud/hpc"
+// providerAddress is where the CLI looks for `source = "qingcloud/hpc"`: Terraform
+// on registry.terraform.io, OpenTofu on registry.opentofu.org. TF_ACC_PROVIDER_HOST
+// names the host for terraform-plugin-testing already (see testacc-tofu in the
+// GNUmakefile), and the reattached provider must be registered under the same one.
+func providerAddress() string {
+	host := os.Getenv("TF_ACC_PROVIDER_HOST")
+	if host == "" {
+		host = "registry.terraform.io"
+	}
+	return host + "/qingcloud/hpc"
+}
 
 // requiredProviders is the terraform block every cli configuration starts with.
 const requiredProviders = `
@@ -64,7 +74,7 @@ func (e *testEnv) newCLI(t *testing.T) *cli {
 	reattach := make(chan *plugin.ReattachConfig, 1)
 	closed := make(chan struct{})
 	go func() {
-		_ = tf6server.Serve(providerAddress, func() tfprotov6.ProviderServer { return server },
+		_ = tf6server.Serve(providerAddress(), func() tfprotov6.ProviderServer { return server },
 			tf6server.WithDebug(ctx, reattach, closed),
 			tf6server.WithGoPluginLogger(hclog.NewNullLogger()),
 			tf6server.WithoutLogStderrOverride(),
@@ -83,7 +93,7 @@ func (e *testEnv) newCLI(t *testing.T) *cli {
 		cancel()
 		<-closed
 	})
-	info, _ := json.Marshal(map[string]any{providerAddress: map[string]any{
+	info, _ := json.Marshal(map[string]any{providerAddress(): map[string]any{
 		"Protocol": string(rc.Protocol), "ProtocolVersion": rc.ProtocolVersion, "Pid": rc.Pid, "Test": true,
 		"Addr": map[string]string{"Network": rc.Addr.Network(), "String": rc.Addr.String()},
 	}})
