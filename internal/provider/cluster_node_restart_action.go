@@ -107,15 +107,7 @@ func (a *ClusterNodeRestartAction) Schema(_ context.Context, _ action.SchemaRequ
 }
 
 func (a *ClusterNodeRestartAction) Configure(_ context.Context, req action.ConfigureRequest, resp *action.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", req.ProviderData))
-		return
-	}
-	a.data = data
+	a.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan refuses, before anything is sent, a restart that has no zone or no
@@ -143,21 +135,8 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if a.data == nil {
-		resp.Diagnostics.AddError("Provider Not Configured", "The hpc provider was not configured before this restart. This is a bug in the provider; please report it.")
-		return
-	}
-	zone := strings.TrimSpace(cfg.Zone.ValueString())
-	if zone == "" {
-		zone = a.data.zone
-	}
-	if zone == "" {
-		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone", a.data.missingZoneDetail("this restart", "action"))
-		return
-	}
-	client, err := a.data.Client()
-	if err != nil {
-		resp.Diagnostics.AddError("Missing EHPC API Credentials", err.Error())
+	client, zone := a.data.operation(cfg.Zone.ValueString(), "this restart", "action", &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	var nodeIDs []string

@@ -160,15 +160,7 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 }
 
 func (r *ClusterNodeRestartResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return // validate, or plan before the provider is configured
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", req.ProviderData))
-		return
-	}
-	r.data = data
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan fills zone from the provider when the configuration leaves it unset,
@@ -199,28 +191,14 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if r.data == nil {
-		resp.Diagnostics.AddError("Provider Not Configured", "The hpc provider was not configured before this restart. This is a bug in the provider; please report it.")
-		return
+	zone := plan.Zone.ValueString()
+	if plan.Zone.IsUnknown() {
+		zone = ""
 	}
-	client, err := r.data.Client()
-	if err != nil {
-		resp.Diagnostics.AddError("Missing EHPC API Credentials", err.Error())
-		return
-	}
-
+	client, zone := r.data.operation(zone, "this restart", "resource", &resp.Diagnostics)
 	var nodeIDs []string
 	resp.Diagnostics.Append(plan.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
 	if resp.Diagnostics.HasError() {
-		return
-	}
-	zone := plan.Zone.ValueString()
-	if plan.Zone.IsUnknown() || zone == "" {
-		zone = r.data.zone
-	}
-	if zone == "" {
-		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone",
-			r.data.missingZoneDetail("this restart", "resource"))
 		return
 	}
 	clusterID := plan.ClusterID.ValueString()

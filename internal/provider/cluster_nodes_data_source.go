@@ -134,15 +134,7 @@ func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 }
 
 func (d *ClusterNodesDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", req.ProviderData))
-		return
-	}
-	d.data = data
+	d.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
@@ -151,27 +143,15 @@ func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if d.data == nil {
-		resp.Diagnostics.AddError("Provider Not Configured", "The hpc provider was not configured before reading cluster nodes. This is a bug in the provider; please report it.")
-		return
-	}
-	zone := strings.TrimSpace(cfg.Zone.ValueString())
-	if zone == "" {
-		zone = d.data.zone
-	}
-	if zone == "" {
-		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone", d.data.missingZoneDetail("this node list", "data source"))
-		return
-	}
-	client, err := d.data.Client()
-	if err != nil {
-		resp.Diagnostics.AddError("Missing EHPC API Credentials", err.Error())
+	client, zone := d.data.operation(cfg.Zone.ValueString(), "this node list", "data source", &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	var nameRe *regexp.Regexp
 	if !cfg.NameRegex.IsNull() {
 		// Validated already; compiled again here because validation and read are
 		// separate calls.
+		var err error
 		if nameRe, err = regexp.Compile(cfg.NameRegex.ValueString()); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("name_regex"), "Invalid Regular Expression", err.Error())
 			return

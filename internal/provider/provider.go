@@ -446,3 +446,42 @@ func newLimiter(perHour, burst types.Int64) *rate.Limiter {
 	}
 	return rate.NewLimiter(rate.Limit(float64(r)/3600), int(b))
 }
+
+// providerDataFrom is the Configure step every resource, data source and action
+// shares: nil before the provider is configured (validate, early plan), else the
+// instance's data.
+func providerDataFrom(v any, diags *diag.Diagnostics) *providerData {
+	if v == nil {
+		return nil
+	}
+	data, ok := v.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", v))
+	}
+	return data
+}
+
+// operation returns what an operation that calls the API needs: the client and the
+// zone (zone, the operation's own, else the provider's). Otherwise it adds one
+// diagnostic per missing piece, naming every way to set it, and returns nil.
+// subject and owner word the zone error ("this restart", "resource").
+func (d *providerData) operation(zone, subject, owner string, diags *diag.Diagnostics) (*ehpc.Client, string) {
+	if d == nil {
+		diags.AddError("Provider Not Configured", "The hpc provider was not configured before "+subject+". This is a bug in the provider; please report it.")
+		return nil, ""
+	}
+	if zone = strings.TrimSpace(zone); zone == "" {
+		zone = d.zone
+	}
+	if zone == "" {
+		diags.AddAttributeError(path.Root("zone"), "Missing Zone", d.missingZoneDetail(subject, owner))
+	}
+	client, err := d.Client()
+	if err != nil {
+		diags.AddError("Missing EHPC API Credentials", err.Error())
+	}
+	if zone == "" || err != nil {
+		return nil, ""
+	}
+	return client, zone
+}
