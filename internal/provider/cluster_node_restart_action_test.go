@@ -45,19 +45,7 @@ type protoProvider struct {
 // test knobs (fast polling and retries, injected environment and home).
 func (e *testEnv) protoServer(adjust func(*Options)) *protoProvider {
 	e.t.Helper()
-	opts := Options{
-		PollSchedule: testSchedule,
-		Getenv:       func(k string) string { return e.env[k] },
-		HomeDir:      func() (string, error) { return e.home, nil },
-		ClientConfig: func(c *ehpc.Config) {
-			c.RetryBaseDelay = 5 * time.Millisecond
-			c.RetryMaxDelay = 50 * time.Millisecond
-			c.RequestTimeout = 5 * time.Second
-			if e.clientConfig != nil {
-				e.clientConfig(c)
-			}
-		},
-	}
+	opts := e.options()
 	if adjust != nil {
 		adjust(&opts)
 	}

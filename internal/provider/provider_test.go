@@ -46,8 +46,10 @@ func newTestEnv(t *testing.T, opts ehpcsim.Options) *testEnv {
 // quick; the production schedule is tested on its own in internal/poll.
 var testSchedule = poll.Schedule{First: 20 * time.Millisecond, Factor: 1.5, Max: 250 * time.Millisecond}
 
-func (e *testEnv) factories() map[string]func() (tfprotov6.ProviderServer, error) {
-	opts := Options{
+// options are the provider's test knobs for e: fast polling and retries, and the
+// environment and home directory of the test, never the process's own.
+func (e *testEnv) options() Options {
+	return Options{
 		PollSchedule: testSchedule,
 		Getenv:       func(k string) string { return e.env[k] },
 		HomeDir:      func() (string, error) { return e.home, nil },
@@ -60,8 +62,11 @@ func (e *testEnv) factories() map[string]func() (tfprotov6.ProviderServer, error
 			}
 		},
 	}
+}
+
+func (e *testEnv) factories() map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"hpc": providerserver.NewProtocol6WithError(NewWithOptions("test", opts)()),
+		"hpc": providerserver.NewProtocol6WithError(NewWithOptions("test", e.options())()),
 	}
 }
 
