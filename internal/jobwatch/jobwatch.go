@@ -18,8 +18,8 @@
 // request of its own, which quickly brings the waiters of a group into step.
 //
 // Two looks come on top of that schedule. A new waiter gets a quick look
-// (QuickLook, 50 ms) after it joins, shared by every waiter that joined before
-// it happens, so that a job that finishes at once costs its apply 50 ms, not a
+// (QuickLook, 20 ms) after it joins, shared by every waiter that joined before
+// it happens, so that a job that finishes at once costs its apply 20 ms, not a
 // second. And when a tick sees jobs finish, the waiters still pending are looked
 // at again soon (BurstGap, 0.5 s): jobs of one cluster started together tend to
 // finish together, and the tick that merged them into step may have come just
@@ -59,7 +59,7 @@ type Options struct {
 	// QuickLook is when a new waiter gets its first, quick look: a job that is
 	// already done (they can be) is then seen at once rather than a whole
 	// Schedule.First later. New waiters joining together share it. Zero means
-	// Schedule.First/20 (50 ms); negative means none.
+	// Schedule.First/50 (20 ms); negative means none.
 	QuickLook time.Duration
 	// BurstGap is how soon the group looks again, for the waiters still pending,
 	// after a tick saw jobs finish: jobs of one cluster started together tend
@@ -148,7 +148,7 @@ func New(src Source, opts Options) *Poller {
 		opts.MaxPages = 5
 	}
 	if opts.QuickLook == 0 {
-		opts.QuickLook = opts.Schedule.First / 20
+		opts.QuickLook = opts.Schedule.First / 50
 	}
 	if opts.BurstGap == 0 {
 		opts.BurstGap = opts.Schedule.First / 2
