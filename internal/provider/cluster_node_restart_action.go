@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -73,23 +71,18 @@ func (a *ClusterNodeRestartAction) Schema(_ context.Context, _ action.SchemaRequ
 			"cluster_id": schema.StringAttribute{
 				MarkdownDescription: "Id of the EHPC cluster whose nodes restart, such as `ehpc-8jqdq0mz`.",
 				Required:            true,
-				Validators:          []validator.String{idValidator("ehpc-8jqdq0mz")},
+				Validators:          clusterIDValidators,
 			},
 			"node_ids": schema.SetAttribute{
 				MarkdownDescription: "Ids of the nodes to restart, such as `cln-hzzvbtnh`; at least one. Sent to the API sorted and without duplicates.",
 				Required:            true,
 				ElementType:         types.StringType,
-				Validators: []validator.Set{
-					setvalidator.SizeAtLeast(1),
-					setvalidator.ValueStringsAre(idValidator("cln-hzzvbtnh")),
-				},
+				Validators:          nodeIDsValidators,
 			},
 			"zone": schema.StringAttribute{
 				MarkdownDescription: "Zone of the cluster, such as `jn1a`. Defaults to the provider's `zone`.",
 				Optional:            true,
-				Validators: []validator.String{
-					stringvalidator.RegexMatches(idPattern, "must be a zone id without whitespace, such as \"jn1a\": remove the blank or the spaces, or leave zone unset to use the provider's zone"),
-				},
+				Validators:          zoneValidators,
 			},
 			"wait_for_completion": schema.BoolAttribute{
 				MarkdownDescription: "Wait for the restart job to finish (`true`, the default) and fail if it fails or outlasts `timeout`; " +

@@ -76,6 +76,19 @@ func idValidator(example string) validator.String {
 		fmt.Sprintf("must be an id without whitespace, such as %q: remove the blank or the spaces, or check the expression that produced it", example))
 }
 
+// Validators shared by the resource, the data source and the action, so the same
+// mistake gets the same message everywhere.
+var (
+	clusterIDValidators = []validator.String{idValidator("ehpc-8jqdq0mz")}
+	nodeIDsValidators   = []validator.Set{
+		setvalidator.SizeAtLeast(1),
+		setvalidator.ValueStringsAre(idValidator("cln-hzzvbtnh")),
+	}
+	zoneValidators = []validator.String{
+		stringvalidator.RegexMatches(idPattern, "must be a zone id without whitespace, such as \"jn1a\": remove the blank or the spaces, or leave zone unset to use the provider's zone"),
+	}
+)
+
 func (r *ClusterNodeRestartResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_cluster_node_restart"
 }
@@ -94,27 +107,22 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			"cluster_id": schema.StringAttribute{
 				MarkdownDescription: "Id of the EHPC cluster whose nodes restart, such as `ehpc-8jqdq0mz`. Changing it restarts the new cluster's nodes.",
 				Required:            true,
-				Validators:          []validator.String{idValidator("ehpc-8jqdq0mz")},
+				Validators:          clusterIDValidators,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"node_ids": schema.SetAttribute{
 				MarkdownDescription: "Ids of the nodes to restart, such as `cln-hzzvbtnh`; at least one. Sent to the API sorted and without duplicates. Changing the set restarts the new set.",
 				Required:            true,
 				ElementType:         types.StringType,
-				Validators: []validator.Set{
-					setvalidator.SizeAtLeast(1),
-					setvalidator.ValueStringsAre(idValidator("cln-hzzvbtnh")),
-				},
-				PlanModifiers: []planmodifier.Set{setplanmodifier.RequiresReplace()},
+				Validators:          nodeIDsValidators,
+				PlanModifiers:       []planmodifier.Set{setplanmodifier.RequiresReplace()},
 			},
 			"zone": schema.StringAttribute{
 				MarkdownDescription: "Zone of the cluster, such as `jn1a`. Defaults to the provider's `zone` when the resource is created; " +
 					"later changes of the provider's zone do not restart existing resources. Changing this argument restarts the nodes.",
-				Optional: true,
-				Computed: true,
-				Validators: []validator.String{
-					stringvalidator.RegexMatches(idPattern, "must be a zone id without whitespace, such as \"jn1a\": remove the blank or the spaces, or leave zone unset to use the provider's zone"),
-				},
+				Optional:   true,
+				Computed:   true,
+				Validators: zoneValidators,
 				PlanModifiers: []planmodifier.String{
 					stringplanmodifier.UseStateForUnknown(),
 					stringplanmodifier.RequiresReplace(),

@@ -82,15 +82,13 @@ func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			"cluster_id": schema.StringAttribute{
 				MarkdownDescription: "Id of the EHPC cluster, such as `ehpc-8jqdq0mz`.",
 				Required:            true,
-				Validators:          []validator.String{idValidator("ehpc-8jqdq0mz")},
+				Validators:          clusterIDValidators,
 			},
 			"zone": schema.StringAttribute{
 				MarkdownDescription: "Zone of the cluster, such as `jn1a`. Defaults to the provider's `zone`; the zone used is exported here.",
 				Optional:            true,
 				Computed:            true,
-				Validators: []validator.String{
-					stringvalidator.RegexMatches(idPattern, "must be a zone id without whitespace, such as \"jn1a\": remove the blank or the spaces, or leave zone unset to use the provider's zone"),
-				},
+				Validators:          zoneValidators,
 			},
 			"role": schema.StringAttribute{
 				MarkdownDescription: "Only nodes with this role, such as `compute`, `login` or `controller` (compared without regard to case). " +
