@@ -24,8 +24,10 @@ import (
 type faultScenario struct {
 	name  string
 	setup func(e *testEnv)
-	// extra HCL inside the resource block (a timeout, for instance).
-	extra string
+	// shortTimeout: the job never ends, so the runner waits only briefly (the
+	// resource 2s, the action its least timeout); TIMEOUT in wantErr stands for
+	// how the runner's error names that timeout.
+	shortTimeout bool
 	// ok: the apply succeeds. Otherwise wantErr must match its output.
 	ok      bool
 	wantErr string
@@ -55,7 +57,7 @@ var restartFaults = []faultScenario{
 		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{HTTPStatus: http.StatusBadGateway, Count: 12})
 	}, ok: true, restarts: 1},
 	{name: "job fails", setup: func(e *testEnv) { e.sim.FailNextJobs(1) }, wantErr: `Restart Job Failed[\s\S]*Restart job JOB `, restarts: 1},
-	{name: "job never finishes", setup: func(e *testEnv) { e.sim.HangNextJobs(1) }, extra: `timeouts { create = "2s" }`, wantErr: `Timed Out Waiting For Restart Job[\s\S]*Restart job JOB [\s\S]*within 2s`, restarts: 1},
+	{name: "job never finishes", setup: func(e *testEnv) { e.sim.HangNextJobs(1) }, shortTimeout: true, wantErr: `Timed Out Waiting For Restart Job[\s\S]*Restart job JOB [\s\S]*within TIMEOUT`, restarts: 1},
 	{name: "1300 from clock skew", setup: func(e *testEnv) {
 		e.clientConfig = func(c *ehpc.Config) { c.Now = func() time.Time { return time.Now().Add(-3 * time.Minute) } }
 	}, wantErr: `ret_code 1300[\s\S]*clock`, restarts: 0},
@@ -149,8 +151,21 @@ func onlyJobID(t *testing.T, e *testEnv) string {
 	return ""
 }
 
-func TestFaultMatrixResource(t *testing.T) {
-	terraformPath(t)
+// matrixRunner runs one scenario of the matrix one way (the resource on the real
+// CLI, or the action through the protocol).
+type matrixRunner struct {
+	name string
+	// timeoutText is how this runner's timeout error names a short timeout.
+	timeoutText string
+	// run restarts matrixNode under the scenario's faults. It returns all the
+	// user saw, whether the operation succeeded, and where the job id was kept,
+	// after checking what is particular to the runner (state, progress).
+	run func(t *testing.T, e *testEnv, sc faultScenario) (out string, ok bool, kept string)
+}
+
+// runFaultMatrix runs every scenario with r in parallel, checks what holds for
+// every runner (outcome, warning, error text, restart counts) and logs the table.
+func runFaultMatrix(t *testing.T, r matrixRunner) {
 	table := &matrixTable{}
 	t.Run("rows", func(t *testing.T) {
 		for _, sc := range restartFaults {
@@ -159,132 +174,110 @@ func TestFaultMatrixResource(t *testing.T) {
 				e := newTestEnv(t, ehpcsim.Options{})
 				matrixClient(e)
 				sc.setup(e)
-				c := e.newCLI(t)
-				c.write(e.providerBlock() + fmt.Sprintf(`
+				out, ok, kept := r.run(t, e, sc)
+				jobID := onlyJobID(t, e)
+				switch {
+				case sc.ok && !ok:
+					t.Fatalf("%s failed:\n%s", r.name, out)
+				case !sc.ok && ok:
+					t.Fatalf("%s succeeded, want an error matching %q:\n%s", r.name, sc.wantErr, out)
+				case ok && sc.wantWarn != "" && !strings.Contains(out, sc.wantWarn):
+					t.Errorf("%s output lacks warning %q:\n%s", r.name, sc.wantWarn, out)
+				case !ok:
+					want := strings.ReplaceAll(sc.wantErr, "JOB", regexp.QuoteMeta(jobID))
+					want = strings.ReplaceAll(want, "TIMEOUT", regexp.QuoteMeta(r.timeoutText))
+					if !regexp.MustCompile(want).MatchString(out) {
+						t.Errorf("%s output does not match %q:\n%s", r.name, want, out)
+					}
+				}
+				if jobID == "" {
+					kept = "(no job)"
+				}
+				checkRestartInvariants(t, e, sc, ok)
+				outcome := "error"
+				if ok {
+					outcome = "success"
+				}
+				table.add(matrixRow{runner: r.name, scenario: sc.name, outcome: outcome, jobID: kept,
+					restarts: e.sim.Restarts(matrixNode), posts: e.sim.Requests(ehpc.PathRestartNodes)})
+			})
+		}
+	})
+	t.Log(table.String())
+}
+
+func TestFaultMatrixResource(t *testing.T) {
+	terraformPath(t)
+	runFaultMatrix(t, matrixRunner{name: "resource", timeoutText: "2s", run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, string) {
+		extra := ""
+		if sc.shortTimeout {
+			extra = `timeouts { create = "2s" }`
+		}
+		c := e.newCLI(t)
+		c.write(e.providerBlock() + fmt.Sprintf(`
 resource "hpc_cluster_node_restart" "test" {
   cluster_id = %q
   node_ids   = [%q]
   %s
 }
-`, ehpcsim.DemoClusterID, matrixNode, sc.extra))
-				c.mustSucceed("init", "-input=false")
-				out, code := c.run("apply", "-auto-approve", "-input=false")
-				state, tainted := c.stateResource(restartAddr)
-				jobID := onlyJobID(t, e)
-				row := matrixRow{runner: "resource", scenario: sc.name, restarts: e.sim.Restarts(matrixNode), posts: e.sim.Requests(ehpc.PathRestartNodes)}
-
-				if sc.ok {
-					row.outcome = "success"
-					if code != 0 {
-						t.Fatalf("apply failed:\n%s", out)
-					}
-					if sc.wantWarn != "" && !strings.Contains(out, sc.wantWarn) {
-						t.Errorf("apply output lacks warning %q:\n%s", sc.wantWarn, out)
-					}
-					if state == nil || state["job_id"] != jobID || state["status"] != ehpc.JobSuccessful || tainted {
-						t.Errorf("state %v (tainted %v), want job %s successful", state, tainted, jobID)
-					}
-					row.jobID = "state"
-				} else {
-					row.outcome = "error"
-					if code == 0 {
-						t.Fatalf("apply succeeded, want an error matching %q:\n%s", sc.wantErr, out)
-					}
-					want := strings.ReplaceAll(sc.wantErr, "JOB", regexp.QuoteMeta(jobID))
-					if !regexp.MustCompile(want).MatchString(out) {
-						t.Errorf("apply output does not match %q:\n%s", want, out)
-					}
-					if jobID != "" {
-						// A job exists: it must be in state (tainted, so the
-						// next apply restarts again) and named in the error.
-						if state == nil || state["job_id"] != jobID || !tainted {
-							t.Errorf("state %v (tainted %v), want tainted job %s", state, tainted, jobID)
-						}
-						if !strings.Contains(out, jobID) {
-							t.Errorf("the error does not name job %s:\n%s", jobID, out)
-						}
-						row.jobID = "state + error"
-					} else {
-						if state != nil {
-							t.Errorf("no job was created, but state holds %v", state)
-						}
-						row.jobID = "(no job)"
-					}
-				}
-				checkRestartInvariants(t, e, sc, code == 0)
-				table.add(row)
-			})
+`, ehpcsim.DemoClusterID, matrixNode, extra))
+		c.mustSucceed("init", "-input=false")
+		out, code := c.run("apply", "-auto-approve", "-input=false")
+		state, tainted := c.stateResource(restartAddr)
+		jobID := onlyJobID(t, e)
+		switch {
+		case code == 0:
+			if state == nil || state["job_id"] != jobID || state["status"] != ehpc.JobSuccessful || tainted {
+				t.Errorf("state %v (tainted %v), want job %s successful", state, tainted, jobID)
+			}
+			return out, true, "state"
+		case jobID != "":
+			// A job exists: it must be in state (tainted, so the next apply
+			// restarts again) and named in the error.
+			if state == nil || state["job_id"] != jobID || !tainted {
+				t.Errorf("state %v (tainted %v), want tainted job %s", state, tainted, jobID)
+			}
+			if !strings.Contains(out, jobID) {
+				t.Errorf("the error does not name job %s:\n%s", jobID, out)
+			}
+			return out, false, "state + error"
+		default:
+			if state != nil {
+				t.Errorf("no job was created, but state holds %v", state)
+			}
+			return out, false, ""
 		}
-	})
-	t.Log(table.String())
+	}})
 }
 
 // The same matrix for the action, through the provider's tfprotov6 server
 // (Terraform 1.8 cannot run actions). The job id must be named in the progress
 // messages or the error, since an action keeps no state.
 func TestFaultMatrixAction(t *testing.T) {
-	table := &matrixTable{}
-	t.Run("rows", func(t *testing.T) {
-		for _, sc := range restartFaults {
-			t.Run(sc.name, func(t *testing.T) {
-				t.Parallel()
-				e := newTestEnv(t, ehpcsim.Options{})
-				matrixClient(e)
-				sc.setup(e)
-				p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-				args := restartArgs(nil, matrixNode)
-				if strings.Contains(sc.extra, "timeouts") {
-					args = restartArgs(map[string]tftypes.Value{"timeout": num(minActionTimeout)}, matrixNode)
-				}
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-				defer cancel()
-				inv := p.invoke(ctx, args, nil)
-				errs := errorsOf(inv.diags)
-				text := strings.Join(append(append([]string{}, inv.progress...), errs...), "\n")
-				for _, d := range inv.diags {
-					text += "\n" + d.Summary + ": " + d.Detail
-				}
-				jobID := onlyJobID(t, e)
-				row := matrixRow{runner: "action", scenario: sc.name, restarts: e.sim.Restarts(matrixNode), posts: e.sim.Requests(ehpc.PathRestartNodes)}
-
-				if sc.ok {
-					row.outcome = "success"
-					if len(errs) != 0 {
-						t.Fatalf("invoke failed: %v", errs)
-					}
-					if sc.wantWarn != "" && !strings.Contains(text, sc.wantWarn) {
-						t.Errorf("invoke does not report %q:\n%s", sc.wantWarn, text)
-					}
-					if !strings.Contains(text, "finished: successful") {
-						t.Errorf("no successful outcome reported:\n%s", text)
-					}
-				} else {
-					row.outcome = "error"
-					if len(errs) == 0 {
-						t.Fatalf("invoke succeeded, want an error matching %q:\n%s", sc.wantErr, text)
-					}
-					want := strings.ReplaceAll(sc.wantErr, "JOB", regexp.QuoteMeta(jobID))
-					// The action's timeout is its own (10 s at the least).
-					want = strings.ReplaceAll(want, "within 2s", "within the action's timeout")
-					if !regexp.MustCompile(want).MatchString(text) {
-						t.Errorf("invoke output does not match %q:\n%s", want, text)
-					}
-				}
-				if jobID != "" {
-					if !strings.Contains(text, jobID) {
-						t.Errorf("job %s is named neither in progress nor in the error:\n%s", jobID, text)
-					}
-					row.jobID = "progress"
-					if !sc.ok {
-						row.jobID = "progress + error"
-					}
-				} else {
-					row.jobID = "(no job)"
-				}
-				checkRestartInvariants(t, e, sc, len(errs) == 0)
-				table.add(row)
-			})
+	runFaultMatrix(t, matrixRunner{name: "action", timeoutText: "the action's timeout", run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, string) {
+		p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
+		var extra map[string]tftypes.Value
+		if sc.shortTimeout {
+			extra = map[string]tftypes.Value{"timeout": num(minActionTimeout)}
 		}
-	})
-	t.Log(table.String())
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		inv := p.invoke(ctx, restartArgs(extra, matrixNode), nil)
+		text := strings.Join(inv.progress, "\n")
+		for _, d := range inv.diags {
+			text += "\n" + d.Summary + ": " + d.Detail
+		}
+		ok := len(errorsOf(inv.diags)) == 0
+		if ok && !strings.Contains(text, "finished: successful") {
+			t.Errorf("no successful outcome reported:\n%s", text)
+		}
+		jobID := onlyJobID(t, e)
+		if jobID != "" && !strings.Contains(text, jobID) {
+			t.Errorf("job %s is named neither in progress nor in the error:\n%s", jobID, text)
+		}
+		if ok {
+			return text, true, "progress"
+		}
+		return text, false, "progress + error"
+	}})
 }
