@@ -89,7 +89,7 @@ func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path stri
 		if processed == nil {
 			processed = process()
 		}
-		out := writeResponse(w, processed, f.RetryAfter)
+		out := s.writeResponse(w, processed, f.RetryAfter)
 		out.note = fmt.Sprintf("%s: delayed %s", note, f.Delay)
 		return out
 	}
@@ -116,9 +116,9 @@ func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path stri
 		resp = &response{status: resp.status, contentType: sniffContentType(f.Body), body: []byte(f.Body), retCode: retCodeOf([]byte(f.Body))}
 	}
 	if f.Truncate {
-		return writeTruncated(w, resp, f.RetryAfter, note+": truncated")
+		return s.writeTruncated(w, resp, f.RetryAfter, note+": truncated")
 	}
-	out := writeResponse(w, resp, f.RetryAfter)
+	out := s.writeResponse(w, resp, f.RetryAfter)
 	out.note = note
 	return out
 }
@@ -231,7 +231,7 @@ func dropConnection(w http.ResponseWriter, note string) outcome {
 // writeTruncated promises the full body in Content-Length, sends half and
 // closes, so the client's read fails with an unexpected EOF rather than
 // seeing a short but apparently complete body.
-func writeTruncated(w http.ResponseWriter, resp *response, retryAfter, note string) outcome {
+func (s *Simulator) writeTruncated(w http.ResponseWriter, resp *response, retryAfter, note string) outcome {
 	half := resp.body[:len(resp.body)/2]
 	out := outcome{status: resp.status, retCode: resp.retCode, note: note}
 	if hj, ok := w.(http.Hijacker); ok {
@@ -243,13 +243,14 @@ func writeTruncated(w http.ResponseWriter, resp *response, retryAfter, note stri
 			if retryAfter != "" {
 				fmt.Fprintf(brw, "Retry-After: %s\r\n", retryAfter)
 			}
-			fmt.Fprintf(brw, "Date: %s\r\nConnection: close\r\n\r\n", time.Now().UTC().Format(http.TimeFormat))
+			fmt.Fprintf(brw, "Date: %s\r\nConnection: close\r\n\r\n", s.httpDate())
 			_, _ = brw.Write(half)
 			_ = brw.Flush()
 			return out
 		}
 	}
 	h := w.Header()
+	h.Set("Date", s.httpDate())
 	h.Set("Content-Type", resp.contentType)
 	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
 	if retryAfter != "" {

@@ -96,7 +96,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var out outcome
 	if fault == nil {
-		out = writeResponse(w, process(), "")
+		out = s.writeResponse(w, process(), "")
 	} else {
 		out = s.serveFault(w, r, path, *fault, process)
 	}
@@ -221,8 +221,12 @@ func errorResponse(action string, code int, msg string) *response {
 	return jsonResponse(errorBody{Action: action, RetCode: code, Message: msg}, code)
 }
 
-func writeResponse(w http.ResponseWriter, resp *response, retryAfter string) outcome {
+// writeResponse sends resp with a Date header from the simulator's clock,
+// read at the moment of writing: left to net/http, Date would be the real
+// time, and a client measuring the server's clock would measure the wrong one.
+func (s *Simulator) writeResponse(w http.ResponseWriter, resp *response, retryAfter string) outcome {
 	h := w.Header()
+	h.Set("Date", s.httpDate())
 	h.Set("Content-Type", resp.contentType)
 	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
 	if resp.allow != "" {
@@ -234,6 +238,11 @@ func writeResponse(w http.ResponseWriter, resp *response, retryAfter string) out
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(resp.body)
 	return outcome{status: resp.status, retCode: resp.retCode}
+}
+
+// httpDate is the simulator's clock in the Date header's format (whole seconds).
+func (s *Simulator) httpDate() string {
+	return s.now().UTC().Format(http.TimeFormat)
 }
 
 // ---- restartNodes ----

@@ -27,6 +27,16 @@ type Options struct {
 	// QuotaPerHour limits accepted requests per access key over a sliding hour
 	// (2500 when exceeded); 0 = unlimited.
 	QuotaPerHour int
+
+	// The options below make the simulator as unkind as API.md allows the real
+	// service to be. Each is off in the zero value.
+
+	// ClockOffset puts the simulator's clock this far from Now (positive: ahead).
+	// Every server-side time uses it: the Date header, create_time/status_time,
+	// the 60 s timestamp check (1300), quotas, job progress. A client with a
+	// correct clock therefore gets 1300 once the offset exceeds 60 s, as it
+	// would from a real server whose clock is that far off.
+	ClockOffset time.Duration
 }
 
 // Job is a restart job as the simulator sees it, with its status computed at
@@ -63,7 +73,7 @@ type Simulator struct {
 	mu sync.Mutex
 
 	creds  map[string]string
-	now    func() time.Time
+	now    func() time.Time // the server's clock, offset included; safe without mu
 	logf   func(format string, args ...any)
 	quota  int
 	jobDur time.Duration
@@ -106,6 +116,11 @@ func New(opts Options) *Simulator {
 	if opts.Now != nil {
 		s.now = opts.Now
 	}
+	if off := opts.ClockOffset; off != 0 {
+		// Wrapping the clock once means no server-side time can forget the offset.
+		base := s.now
+		s.now = func() time.Time { return base().Add(off) }
+	}
 	clusters := opts.Clusters
 	if clusters == nil {
 		clusters = []Cluster{DemoCluster()}
@@ -116,6 +131,10 @@ func New(opts Options) *Simulator {
 	s.resetLocked()
 	return s
 }
+
+// Now returns the simulator's clock (Options.Now + ClockOffset): the clock its
+// Date headers, create_time and status_time are read from.
+func (s *Simulator) Now() time.Time { return s.now() }
 
 // AddCluster adds c, replacing any cluster with the same id. Jobs already
 // created for a replaced cluster are kept: they are history.
