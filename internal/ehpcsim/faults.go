@@ -110,7 +110,7 @@ func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path stri
 	case resp == nil:
 		// Truncate or Body before effect: there is no processed answer, so cut a
 		// plausible one that refers to nothing that exists.
-		resp = plausibleResponse(path, action)
+		resp = s.plausibleResponse(path, action)
 	}
 	if f.Body != "" {
 		resp = &response{status: resp.status, contentType: sniffContentType(f.Body), body: []byte(f.Body), retCode: retCodeOf([]byte(f.Body))}
@@ -184,14 +184,14 @@ func statusPage(status int) *response {
 	}
 }
 
-func plausibleResponse(path, action string) *response {
+func (s *Simulator) plausibleResponse(path, action string) *response {
 	switch path {
 	case pathRestart, pathRestartTypo:
 		return jsonResponse(restartResponse{Action: action, JobID: "j-0000000000", RetCode: 0}, 0)
 	case pathOperation:
-		return jsonResponse(operationResponse{Action: action, JobSet: []operationJob{}}, 0)
+		return jsonResponse(operationResponse{Action: action, listTotal: s.listTotal(0), JobSet: []operationJob{}}, 0)
 	case pathListNodes:
-		return jsonResponse(listNodesResponse{Action: action, NodeSet: []nodeView{}}, 0)
+		return jsonResponse(listNodesResponse{Action: action, listTotal: s.listTotal(0), NodeSet: []nodeView{}}, 0)
 	default:
 		return jsonResponse(errorBody{RetCode: 0, Message: ""}, 0)
 	}

@@ -368,10 +368,10 @@ type operationJob struct {
 }
 
 type operationResponse struct {
-	Action     string         `json:"action"`
-	RetCode    int            `json:"ret_code"`
-	TotalCount int            `json:"total_count"`
-	JobSet     []operationJob `json:"job_set"`
+	Action  string `json:"action"`
+	RetCode int    `json:"ret_code"`
+	listTotal
+	JobSet []operationJob `json:"job_set"`
 }
 
 func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
@@ -393,7 +393,7 @@ func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
 			*tp.dst = t
 		}
 	}
-	page, aerr := parsePaging(q)
+	page, aerr := s.parsePaging(q)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -417,7 +417,7 @@ func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
 			matched[i], matched[k] = matched[k], matched[i]
 		}
 	}
-	resp := operationResponse{Action: actionOperation, TotalCount: len(matched), JobSet: []operationJob{}}
+	resp := operationResponse{Action: actionOperation, listTotal: s.listTotal(len(matched)), JobSet: []operationJob{}}
 	for _, j := range page.slice(len(matched)) {
 		jb := matched[j]
 		st := jb.status(c.now)
@@ -475,10 +475,10 @@ type volume struct {
 }
 
 type listNodesResponse struct {
-	Action     string     `json:"action"`
-	RetCode    int        `json:"ret_code"`
-	TotalCount int        `json:"total_count"`
-	NodeSet    []nodeView `json:"hpc_app_nodes_set"`
+	Action  string `json:"action"`
+	RetCode int    `json:"ret_code"`
+	listTotal
+	NodeSet []nodeView `json:"hpc_app_nodes_set"`
 }
 
 // roleShape gives nodes realistic, role-dependent sizes; the numbers only have
@@ -519,7 +519,7 @@ func (s *Simulator) listNodes(c *reqCtx) (any, *apiError) {
 	if !ok {
 		return nil, errf(1100, "InvalidParameter, sort_key [%s] is not supported", sortKey)
 	}
-	page, aerr := parsePaging(q)
+	page, aerr := s.parsePaging(q)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -583,14 +583,39 @@ func (s *Simulator) listNodes(c *reqCtx) (any, *apiError) {
 			views[i], views[k] = views[k], views[i]
 		}
 	}
-	resp := listNodesResponse{Action: actionListNodes, TotalCount: len(views), NodeSet: []nodeView{}}
+	resp := listNodesResponse{Action: actionListNodes, listTotal: s.listTotal(len(views)), NodeSet: []nodeView{}}
 	for _, i := range page.slice(len(views)) {
 		resp.NodeSet = append(resp.NodeSet, views[i])
 	}
 	return resp, nil
 }
 
-// ---- shared query helpers ----
+// ---- shared list helpers ----
+
+// Values of Options.TotalField.
+const (
+	TotalCount = "total_count" // the action pages' name, and the default
+	TotalSum   = "total_sum"   // the general request page's name
+	TotalNone  = "none"        // no total at all: the client must page until a short page
+)
+
+// listTotal is a listing's total under whichever name Options.TotalField
+// chose; both are omitted with TotalNone.
+type listTotal struct {
+	TotalCount *int `json:"total_count,omitempty"`
+	TotalSum   *int `json:"total_sum,omitempty"`
+}
+
+func (s *Simulator) listTotal(n int) listTotal {
+	switch s.totalField {
+	case TotalNone:
+		return listTotal{}
+	case TotalSum:
+		return listTotal{TotalSum: &n}
+	default:
+		return listTotal{TotalCount: &n}
+	}
+}
 
 // listParam collects a list parameter in every spelling clients use for
 // QingCloud APIs: repeated (jobs=a&jobs=b), comma separated (jobs=a,b) and
@@ -638,7 +663,16 @@ type paging struct {
 }
 
 // parsePaging applies the documented defaults: limit 10, at most 100 (larger
-// values are clamped, as QingCloud does, rather than rejected).
+// values are clamped, as QingCloud does, rather than rejected), then PageCap.
+func (s *Simulator) parsePaging(q url.Values) (p paging, aerr *apiError) {
+	defer func() {
+		if s.pageCap > 0 {
+			p.limit = min(p.limit, s.pageCap)
+		}
+	}()
+	return parsePaging(q)
+}
+
 func parsePaging(q url.Values) (paging, *apiError) {
 	p := paging{limit: defaultPageLimit}
 	if v := q.Get("offset"); v != "" {

@@ -10,6 +10,7 @@
 package ehpcsim
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync"
@@ -37,6 +38,15 @@ type Options struct {
 	// correct clock therefore gets 1300 once the offset exceeds 60 s, as it
 	// would from a real server whose clock is that far off.
 	ClockOffset time.Duration
+	// PageCap caps every listing (operation log and listNodes) at this many items
+	// per page whatever `limit` asked (0: the documented 100 max / default 10 as
+	// today). API.md warns a server may return fewer items than asked; this
+	// makes a client that stops at the first short page visibly wrong.
+	PageCap int
+	// TotalField names the listings' total: "" or "total_count" (today), "total_sum"
+	// (the name the API's general request page uses), or "none" (omitted).
+	// New panics on any other value: it is a test's setup mistake.
+	TotalField string
 }
 
 // Job is a restart job as the simulator sees it, with its status computed at
@@ -78,6 +88,9 @@ type Simulator struct {
 	quota  int
 	jobDur time.Duration
 
+	pageCap    int
+	totalField string
+
 	clusters     map[string]*clusterState
 	clusterOrder []string
 
@@ -99,13 +112,20 @@ type Simulator struct {
 // New returns a simulator configured by opts.
 func New(opts Options) *Simulator {
 	s := &Simulator{
-		creds:    map[string]string{DemoAccessKeyID: DemoSecretKey},
-		now:      time.Now,
-		logf:     opts.Logf,
-		quota:    opts.QuotaPerHour,
-		jobDur:   opts.JobDuration,
-		clusters: map[string]*clusterState{},
-		jobByID:  map[string]*job{},
+		creds:      map[string]string{DemoAccessKeyID: DemoSecretKey},
+		now:        time.Now,
+		logf:       opts.Logf,
+		quota:      opts.QuotaPerHour,
+		jobDur:     opts.JobDuration,
+		pageCap:    max(opts.PageCap, 0),
+		totalField: opts.TotalField,
+		clusters:   map[string]*clusterState{},
+		jobByID:    map[string]*job{},
+	}
+	switch opts.TotalField {
+	case "", TotalCount, TotalSum, TotalNone:
+	default:
+		panic(fmt.Sprintf("ehpcsim: Options.TotalField %q is not one of %q, %q, %q", opts.TotalField, TotalCount, TotalSum, TotalNone))
 	}
 	if opts.Credentials != nil {
 		s.creds = make(map[string]string, len(opts.Credentials))
