@@ -402,7 +402,8 @@ func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
 	for _, j := range s.jobs {
 		if j.zone != c.auth.zone ||
 			len(jobIDs) > 0 && !contains(jobIDs, j.id) ||
-			len(resourceIDs) > 0 && !anyIn(resourceIDs, j.resourceIDs()) ||
+			s.opLogLag > 0 && c.now.Before(j.created.Add(s.opLogLag)) ||
+			len(resourceIDs) > 0 && !anyIn(resourceIDs, j.resourceIDs(s.queueIDs)) ||
 			len(statuses) > 0 && !contains(statuses, j.status(c.now)) ||
 			len(actions) > 0 && !contains(actions, JobActionRestart) ||
 			!start.IsZero() && j.created.Before(start) ||
@@ -432,7 +433,7 @@ func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
 			Status:         st,
 			StatusTime:     jb.statusTime(c.now).UTC().Format(TimestampLayout),
 			CreateTime:     jb.created.UTC().Format(TimestampLayout),
-			ResourceIDs:    strings.Join(jb.resourceIDs(), " "),
+			ResourceIDs:    strings.Join(jb.resourceIDs(s.queueIDs), " "),
 			ErrorCodes:     errCodes,
 			Owner:          jb.owner,
 			Submitter:      jb.owner,

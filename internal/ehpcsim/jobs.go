@@ -1,7 +1,10 @@
 package ehpcsim
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"math/rand/v2"
+	"sort"
 	"time"
 )
 
@@ -37,10 +40,15 @@ type job struct {
 	outcome   jobOutcome
 	path      string
 	owner     string
+	past      bool // added by AddPastJob: finished whatever the clock says, not counted as a restart
 }
 
 func (j *job) status(now time.Time) string {
 	switch {
+	case j.past && j.outcome == outcomeFail:
+		return statusFailed
+	case j.past:
+		return statusSuccessful
 	case j.outcome == outcomeHang, now.Before(j.created.Add(j.duration)):
 		return statusPending
 	case j.outcome == outcomeFail:
@@ -69,13 +77,29 @@ func (j *job) public(now time.Time) Job {
 		Status:    j.status(now),
 		Created:   j.created,
 		Path:      j.path,
+		Past:      j.past,
 	}
 }
 
 // resourceIDs is the job's resource_ids as the operation log spells it: the
-// cluster first, then the nodes, space separated.
-func (j *job) resourceIDs() []string {
-	return append([]string{j.clusterID}, j.nodeIDs...)
+// cluster first, then (with QueueIDs) its queue, then the nodes.
+func (j *job) resourceIDs(withQueue bool) []string {
+	ids := []string{j.clusterID}
+	if withQueue {
+		ids = append(ids, queueID(j.clusterID))
+	}
+	return append(ids, j.nodeIDs...)
+}
+
+// queueID derives the cluster's queue id from its id, so it is stable across
+// requests, Reset and simulator instances without any state to keep.
+func queueID(clusterID string) string {
+	sum := sha256.Sum256([]byte("queue:" + clusterID))
+	b := []byte("ehpcq-")
+	for _, x := range sum[:8] {
+		b = append(b, jobIDAlphabet[int(x)%len(jobIDAlphabet)])
+	}
+	return string(b)
 }
 
 type nodeKey struct{ cluster, node string }
@@ -156,6 +180,60 @@ func (s *Simulator) createJobLocked(cs *clusterState, nodeIDs []string, path, ow
 		s.restarts[n]++
 	}
 	return j
+}
+
+// AddPastJob records a restart job of nodeIDs in clusterID that was created at
+// `created` (server clock) and ended with status ("successful" or "failed"; a
+// finished job, so its nodes are not busy). It is history from before the test:
+// it is listed by the operation log like any job, but is not counted by
+// Restarts/RestartCounts. It returns the job id. Jobs() includes it with Past: true.
+//
+// The node ids are not checked against the cluster (history may name nodes
+// since removed). An unknown cluster or another status panics: that is a
+// mistake in the test's setup, not something an API client could cause.
+// Reset drops past jobs with all others.
+func (s *Simulator) AddPastJob(clusterID string, nodeIDs []string, created time.Time, status string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs, ok := s.clusters[clusterID]
+	if !ok {
+		panic(fmt.Sprintf("ehpcsim: AddPastJob: unknown cluster %q", clusterID))
+	}
+	j := &job{
+		id:        s.newJobIDLocked(),
+		clusterID: cs.ID,
+		zone:      cs.Zone,
+		nodeIDs:   append([]string(nil), nodeIDs...),
+		created:   created.UTC().Truncate(time.Second),
+		owner:     s.someOwnerLocked(),
+		past:      true,
+	}
+	switch status {
+	case statusSuccessful:
+	case statusFailed:
+		j.outcome = outcomeFail
+	default:
+		panic(fmt.Sprintf("ehpcsim: AddPastJob: status %q is neither %q nor %q", status, statusSuccessful, statusFailed))
+	}
+	// s.jobs stays in creation order: the operation log's reverse=1 relies on it.
+	i := sort.Search(len(s.jobs), func(i int) bool { return s.jobs[i].created.After(j.created) })
+	s.jobs = append(s.jobs, nil)
+	copy(s.jobs[i+1:], s.jobs[i:])
+	s.jobs[i] = j
+	s.jobByID[j.id] = j
+	return j.id
+}
+
+// someOwnerLocked is the owner of a past job: the first configured key's,
+// so history looks like it came from the account the test uses.
+func (s *Simulator) someOwnerLocked() string {
+	first := ""
+	for k := range s.creds {
+		if first == "" || k < first {
+			first = k
+		}
+	}
+	return ownerOf(first)
 }
 
 func contains(list []string, v string) bool {
