@@ -25,6 +25,19 @@ type Fault struct {
 	Delay       time.Duration // sleep before answering (cut short if the client goes away)
 	Drop        bool          // close the connection without any response
 	AfterEffect bool          // apply the fault after the request has been processed instead of before
+	// LateEffect processes the request this long after it arrived, in the
+	// background, whatever happens to the connection meanwhile (the client gave
+	// up, or the connection was dropped): a lost answer never proves nothing
+	// happened. The client gets the normal answer if it is still listening after
+	// processing; combined with Drop, the connection is closed at once and the
+	// request is still processed LateEffect later.
+	//
+	// The wait is real time (like Delay); the job's create_time is the
+	// simulator's clock when processing happens. Combined with a RetCode,
+	// HTTPStatus, Body, Truncate or Delay, those apply to the answer after
+	// processing, as with AfterEffect. RequestLog's Note records when the
+	// request was processed and its ret_code.
+	LateEffect time.Duration
 }
 
 // InjectFault queues f for the next f.Count requests to path (an exact path
@@ -73,24 +86,52 @@ func (f Fault) onlyDelays() bool {
 }
 
 // serveFault answers a faulted request. process runs the real request; it is
-// called before the fault for AfterEffect, after a pure Delay, and never
-// otherwise, so a fault that is not AfterEffect provably has no effect.
-func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path string, f Fault, process func() *response) outcome {
+// called before the fault for AfterEffect, in the background for LateEffect,
+// after a pure Delay, and never otherwise, so a fault that is neither
+// AfterEffect nor LateEffect provably has no effect. latency is the path's
+// Latency, waited before anything is sent.
+func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path string, f Fault, process func() *response, latency time.Duration, processedLate func(*response, time.Duration)) outcome {
 	var processed *response
 	note := "fault"
-	if f.AfterEffect {
+	switch {
+	case f.LateEffect > 0:
+		note = "fault with late effect"
+		done := make(chan *response, 1)
+		go func() {
+			// Not r.Context(): it ends when the client goes away, and the
+			// point is that the effect happens anyway.
+			time.Sleep(f.LateEffect)
+			resp := process()
+			processedLate(resp, f.LateEffect)
+			done <- resp
+		}()
+		if f.Drop {
+			return dropConnection(w, fmt.Sprintf("%s: connection dropped at once, processing %s after arrival", note, f.LateEffect))
+		}
+		select {
+		case processed = <-done:
+		case <-r.Context().Done():
+			return outcome{note: fmt.Sprintf("%s: client went away before processing, which still happens %s after arrival", note, f.LateEffect)}
+		}
+	case f.AfterEffect:
 		processed = process()
 		note = "fault after effect"
 	}
 	if f.Delay > 0 && !sleepCtx(r.Context(), f.Delay) {
 		return outcome{note: note + ": client went away during delay"}
 	}
+	if f.onlyDelays() && processed == nil {
+		processed = process()
+	}
+	if !sleepCtx(r.Context(), latency) {
+		return outcome{note: note + ": client went away during latency"}
+	}
 	if f.onlyDelays() {
-		if processed == nil {
-			processed = process()
-		}
 		out := s.writeResponse(w, processed, f.RetryAfter)
-		out.note = fmt.Sprintf("%s: delayed %s", note, f.Delay)
+		out.note = note
+		if f.Delay > 0 {
+			out.note = fmt.Sprintf("%s: delayed %s", note, f.Delay)
+		}
 		return out
 	}
 	if f.Drop {
@@ -123,7 +164,11 @@ func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path stri
 	return out
 }
 
+// sleepCtx waits d unless ctx ends first; it reports whether it waited d.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -83,9 +83,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pairs, queryErr := parseRawQuery(r.URL.RawQuery)
 	path := r.URL.Path
 
-	idx, gen, fault := s.receive(r.Method, path, pairs, body)
+	// method and escapedPath are copied because a LateEffect processes the
+	// request after the handler has returned.
+	method, escapedPath := r.Method, r.URL.EscapedPath()
+	idx, gen, fault := s.receive(method, path, pairs, body)
 	process := func() *response {
-		resp, sts := s.process(r, path, pairs, queryErr, body, bodyErr)
+		resp, sts := s.process(method, escapedPath, path, pairs, queryErr, body, bodyErr)
 		s.mu.Lock()
 		if s.logGeneration == gen {
 			s.log[idx].StringToSign = sts
@@ -93,18 +96,37 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		return resp
 	}
+	processedLate := func(resp *response, after time.Duration) {
+		note := fmt.Sprintf("processed %s after arrival: ret_code=%d", after, resp.retCode)
+		s.mu.Lock()
+		s.addNoteLocked(idx, gen, note)
+		logf := s.logf
+		s.mu.Unlock()
+		if logf != nil {
+			logf("late effect: %s %s %s", method, path, note)
+		}
+	}
+	latency := s.latencyFor(path)
 
 	var out outcome
 	if fault == nil {
-		out = s.writeResponse(w, process(), "")
+		// Processing comes first and the latency after it: the effect (and a
+		// job's create_time) is at arrival, however late the answer.
+		resp := process()
+		if sleepCtx(r.Context(), latency) {
+			out = s.writeResponse(w, resp, "")
+		} else {
+			out = outcome{note: "client went away during latency, after processing"}
+		}
 	} else {
-		out = s.serveFault(w, r, path, *fault, process)
+		out = s.serveFault(w, r, path, *fault, process, latency, processedLate)
 	}
 
 	s.mu.Lock()
 	if s.logGeneration == gen {
 		s.log[idx].RetCode = out.retCode
 		s.log[idx].HTTPStatus = out.status
+		s.addNoteLocked(idx, gen, out.note)
 	}
 	logf := s.logf
 	s.mu.Unlock()
@@ -113,11 +135,33 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if out.note != "" {
 			note = " (" + out.note + ")"
 		}
-		logf("%s %s ret_code=%d http=%d %s%s", r.Method, path, out.retCode, out.status, time.Since(start).Round(time.Microsecond), note)
+		logf("%s %s ret_code=%d http=%d %s%s", method, path, out.retCode, out.status, time.Since(start).Round(time.Microsecond), note)
 	}
 	if out.abort {
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// addNoteLocked adds to the request log entry's Note. The handler and a late
+// effect both write to it, in either order, so notes are joined, not replaced.
+func (s *Simulator) addNoteLocked(idx, gen int, note string) {
+	if note == "" || s.logGeneration != gen {
+		return
+	}
+	if r := &s.log[idx]; r.Note == "" {
+		r.Note = note
+	} else {
+		r.Note += "; " + note
+	}
+}
+
+// latencyFor is the Latency of path: its own entry if it has one (even 0),
+// else the "*" entry.
+func (s *Simulator) latencyFor(path string) time.Duration {
+	if d, ok := s.latency[path]; ok {
+		return d
+	}
+	return s.latency["*"]
 }
 
 // receive counts and records the request and takes the fault, if any, that
@@ -140,15 +184,15 @@ func (s *Simulator) receive(method, path string, pairs []queryPair, body []byte)
 
 // process routes, authenticates and runs the action. It returns the string
 // to sign it computed (for RequestLog), if it got that far.
-func (s *Simulator) process(r *http.Request, path string, pairs []queryPair, queryErr error, body []byte, bodyErr error) (*response, string) {
+func (s *Simulator) process(method, escapedPath, path string, pairs []queryPair, queryErr error, body []byte, bodyErr error) (*response, string) {
 	rt, ok := routes[path]
 	if !ok {
 		resp := errorResponse("", 1101, fmt.Sprintf("InvalidAction, no such action [%s]", path))
 		resp.status = http.StatusNotFound
 		return resp, ""
 	}
-	if r.Method != rt.method {
-		resp := errorResponse(rt.action, 1101, fmt.Sprintf("InvalidAction, no such action [%s %s], use %s", r.Method, path, rt.method))
+	if method != rt.method {
+		resp := errorResponse(rt.action, 1101, fmt.Sprintf("InvalidAction, no such action [%s %s], use %s", method, path, rt.method))
 		resp.status = http.StatusMethodNotAllowed
 		resp.allow = rt.method
 		return resp, ""
@@ -163,7 +207,7 @@ func (s *Simulator) process(r *http.Request, path string, pairs []queryPair, que
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	info, aerr := s.authenticate(r.Method, r.URL.EscapedPath(), pairs, body, now)
+	info, aerr := s.authenticate(method, escapedPath, pairs, body, now)
 	if aerr != nil {
 		return errorResponse(rt.action, aerr.code, aerr.msg), info.stringToSign
 	}

@@ -60,6 +60,16 @@ type Options struct {
 	// a job appears in the log is undocumented, so "not listed" never proves
 	// "not restarted".
 	OperationLogLag time.Duration
+	// Latency delays answers per path (exact path such as "/api/cluster/listNodes",
+	// or "*" for every path): the request is processed on arrival, then the answer
+	// (with its Date header taken when it is written) is sent this much later.
+	// A path's own entry, even 0, overrides "*". It adds to a Fault's Delay.
+	//
+	// The wait is real time, also with an injected Now: Date is read from Now
+	// when the answer is written, so with a fake clock that nobody advances
+	// Date equals create_time. Tests that want Date to run ahead use the real
+	// clock (or advance theirs while the request waits).
+	Latency map[string]time.Duration
 }
 
 // Job is a restart job as the simulator sees it, with its status computed at
@@ -88,6 +98,10 @@ type Request struct {
 	// StringToSign is what the simulator signed to check the request (empty when
 	// it never got that far). It holds no secret and makes a 1200 debuggable.
 	StringToSign string
+	// Note says what happened besides the plain answer: which fault applied,
+	// that the client went away, and for a LateEffect when the request was
+	// processed and with what ret_code ("" for a plain answer).
+	Note string
 }
 
 // Simulator is the in-memory API. One mutex guards all state: the simulator is
@@ -106,6 +120,7 @@ type Simulator struct {
 	totalField string
 	queueIDs   bool
 	opLogLag   time.Duration
+	latency    map[string]time.Duration // never written after New: read without mu
 
 	clusters     map[string]*clusterState
 	clusterOrder []string
@@ -139,6 +154,12 @@ func New(opts Options) *Simulator {
 		opLogLag:   max(opts.OperationLogLag, 0),
 		clusters:   map[string]*clusterState{},
 		jobByID:    map[string]*job{},
+	}
+	if len(opts.Latency) > 0 {
+		s.latency = make(map[string]time.Duration, len(opts.Latency))
+		for p, d := range opts.Latency {
+			s.latency[p] = max(d, 0)
+		}
 	}
 	switch opts.TotalField {
 	case "", TotalCount, TotalSum, TotalNone:
