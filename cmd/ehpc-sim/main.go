@@ -2,6 +2,11 @@
 // (internal/ehpcsim) on a loopback address, for demos and for trying
 // configurations of the provider offline.
 //
+// Flags switch on the API's unkind sides that API.md warns of (a server clock
+// that is not the client's, a lagging operation log, short pages, another
+// total field, queue ids in resource_ids, slow answers, a restart processed
+// after its connection was dropped), so users can watch the provider cope.
+//
 // It prints the endpoint and the demo credentials on start, logs one line per
 // request to stderr (never a signature or secret), and on SIGINT/SIGTERM
 // prints what it received: requests per path and restarts per node.
@@ -48,6 +53,99 @@ type config struct {
 	quiet       bool
 	addrFile    string
 	summaryFile string
+
+	// The API's unkind sides (API.md), off by default.
+	clockOffset time.Duration
+	opLogLag    time.Duration
+	pageCap     int
+	totalField  string
+	queueIDs    bool
+	latency     latencyFlag
+	lateEffect  time.Duration
+}
+
+// restartPath is where -late-effect drops the first restart request; it is
+// the documented spelling, which clients call first.
+const restartPath = "/api/cluster/restartNodes"
+
+// latencyFlag collects -latency PATH=DURATION, repeated or comma-separated.
+type latencyFlag map[string]time.Duration
+
+func (l *latencyFlag) String() string {
+	if l == nil || len(*l) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(*l))
+	for p, d := range *l {
+		parts = append(parts, p+"="+d.String())
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ",")
+}
+
+func (l *latencyFlag) Set(v string) error {
+	if *l == nil {
+		*l = latencyFlag{}
+	}
+	for _, item := range strings.Split(v, ",") {
+		path, dur, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok {
+			return fmt.Errorf("%q is not PATH=DURATION (e.g. /api/cluster/listNodes=8s or *=500ms)", item)
+		}
+		if path != "*" && !strings.HasPrefix(path, "/") {
+			return fmt.Errorf("%q: the path must start with / (e.g. /api/operation) or be *", item)
+		}
+		d, err := time.ParseDuration(dur)
+		if err != nil {
+			return fmt.Errorf("%q: %v", item, err)
+		}
+		if d < 0 {
+			return fmt.Errorf("%q: the latency must not be negative", item)
+		}
+		(*l)[path] = d
+	}
+	return nil
+}
+
+// options turns the flags into simulator options.
+func (c config) options() ehpcsim.Options {
+	return ehpcsim.Options{
+		JobDuration:     c.jobDuration,
+		ClockOffset:     c.clockOffset,
+		OperationLogLag: c.opLogLag,
+		PageCap:         c.pageCap,
+		TotalField:      c.totalField,
+		QueueIDs:        c.queueIDs,
+		Latency:         c.latency,
+	}
+}
+
+// unkindness describes the non-default behaviours for the banner, so whoever
+// watches the demo knows which of the API's unkind sides are switched on.
+func (c config) unkindness() string {
+	var parts []string
+	if c.clockOffset != 0 {
+		parts = append(parts, "clock offset "+c.clockOffset.String())
+	}
+	if c.opLogLag > 0 {
+		parts = append(parts, "operation log lag "+c.opLogLag.String())
+	}
+	if c.pageCap > 0 {
+		parts = append(parts, fmt.Sprintf("pages of at most %d", c.pageCap))
+	}
+	if c.totalField != ehpcsim.TotalCount {
+		parts = append(parts, "total field "+c.totalField)
+	}
+	if c.queueIDs {
+		parts = append(parts, "queue ids in resource_ids")
+	}
+	if len(c.latency) > 0 {
+		parts = append(parts, "latency "+c.latency.String())
+	}
+	if c.lateEffect > 0 {
+		parts = append(parts, "first restart dropped, processed "+c.lateEffect.String()+" later")
+	}
+	return strings.Join(parts, ", ")
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -60,6 +158,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.quiet, "quiet", false, "do not log requests")
 	fs.StringVar(&c.addrFile, "addr-file", "", "write the endpoint URL to this `file` once listening")
 	fs.StringVar(&c.summaryFile, "summary-file", "", "write the summary as JSON to this `file` at shutdown")
+	fs.DurationVar(&c.clockOffset, "clock-offset", 0, "run the server's clock this far ahead (negative: behind); over 60s, correct clients get 1300")
+	fs.DurationVar(&c.opLogLag, "oplog-lag", 0, "hide each job from the operation log until this long after its creation")
+	fs.IntVar(&c.pageCap, "page-cap", 0, "return at most this many items per page of every listing, whatever limit asks (0: no cap)")
+	fs.StringVar(&c.totalField, "total-field", ehpcsim.TotalCount, "name of the listings' total: total_count, total_sum or none (omitted)")
+	fs.BoolVar(&c.queueIDs, "queue-ids", false, "put a queue id between the cluster and node ids in operation-log resource_ids")
+	fs.Var(&c.latency, "latency", "answer requests to a path this late, after processing them: `PATH=DURATION` (repeatable or comma-separated; PATH * means every path)")
+	fs.DurationVar(&c.lateEffect, "late-effect", 0, "drop the first restart request's connection and process it this long later")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: ehpc-sim [flags]\n\nServes a simulated QingCloud EHPC API on loopback, with demo credentials.\n\n")
 		fs.PrintDefaults()
@@ -70,8 +175,21 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if c.jobDuration < 0 {
-		return c, fmt.Errorf("-job-duration must not be negative")
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"job-duration", c.jobDuration}, {"oplog-lag", c.opLogLag}, {"late-effect", c.lateEffect}} {
+		if d.v < 0 {
+			return c, fmt.Errorf("-%s must not be negative (got %s)", d.name, d.v)
+		}
+	}
+	if c.pageCap < 0 {
+		return c, fmt.Errorf("-page-cap must not be negative (got %d)", c.pageCap)
+	}
+	switch c.totalField {
+	case ehpcsim.TotalCount, ehpcsim.TotalSum, ehpcsim.TotalNone:
+	default:
+		return c, fmt.Errorf("-total-field %q: use total_count, total_sum or none", c.totalField)
 	}
 	return c, checkLoopback(c.listen)
 }
@@ -103,7 +221,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	opts := ehpcsim.Options{JobDuration: cfg.jobDuration}
+	opts := cfg.options()
 	if !cfg.quiet {
 		opts.Logf = log.New(stderr, "ehpc-sim: ", log.LstdFlags|log.Lmicroseconds).Printf
 	}
@@ -115,6 +233,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
+	if cfg.lateEffect > 0 {
+		sim.InjectFault(restartPath, ehpcsim.Fault{Drop: true, LateEffect: cfg.lateEffect})
+	}
+
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "ehpc-sim: %v\n", err)
@@ -124,6 +246,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	srv := &http.Server{Handler: newHandler(sim), ReadHeaderTimeout: 10 * time.Second}
 
 	printBanner(stdout, endpoint, sim)
+	if u := cfg.unkindness(); u != "" {
+		fmt.Fprintf(stdout, "unkind: %s\n", u)
+	}
 	if cfg.addrFile != "" {
 		if err := writeFileAtomic(cfg.addrFile, []byte(endpoint)); err != nil {
 			fmt.Fprintf(stderr, "ehpc-sim: writing -addr-file: %v\n", err)

@@ -153,3 +153,117 @@ func TestRunRefusesBadSetups(t *testing.T) {
 		}
 	}
 }
+
+func TestUnkindFlags(t *testing.T) {
+	var stderr syncBuffer
+	cfg, err := parseFlags([]string{
+		"-clock-offset", "-30s", "-oplog-lag", "5s", "-page-cap", "7", "-total-field", "none", "-queue-ids",
+		"-latency", "/api/cluster/listNodes=8s", "-latency", "*=20ms,/api/operation=1s", "-late-effect", "2s",
+	}, &stderr)
+	if err != nil {
+		t.Fatal(err, stderr.String())
+	}
+	o := cfg.options()
+	if o.ClockOffset != -30*time.Second || o.OperationLogLag != 5*time.Second || o.PageCap != 7 || o.TotalField != "none" || !o.QueueIDs ||
+		len(o.Latency) != 3 || o.Latency["/api/cluster/listNodes"] != 8*time.Second || o.Latency["*"] != 20*time.Millisecond ||
+		o.Latency["/api/operation"] != time.Second || cfg.lateEffect != 2*time.Second || o.JobDuration != 3*time.Second {
+		t.Fatalf("%+v %+v", o, cfg)
+	}
+	if u := cfg.unkindness(); !strings.Contains(u, "clock offset -30s") || !strings.Contains(u, "first restart dropped, processed 2s later") {
+		t.Fatal(u)
+	}
+	defaults, err := parseFlags(nil, &stderr)
+	if err != nil || defaults.unkindness() != "" || defaults.options().TotalField != "total_count" {
+		t.Fatalf("%v %q", err, defaults.unkindness())
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-oplog-lag", "-1s"}, "-oplog-lag must not be negative"},
+		{[]string{"-late-effect", "-2s"}, "-late-effect must not be negative"},
+		{[]string{"-page-cap", "-1"}, "-page-cap must not be negative"},
+		{[]string{"-total-field", "total"}, `-total-field "total"`},
+		{[]string{"-latency", "/api/operation"}, "PATH=DURATION"},
+		{[]string{"-latency", "api/operation=1s"}, "must start with /"},
+		{[]string{"-latency", "*=-1s"}, "must not be negative"},
+		{[]string{"-latency", "*=soon"}, "invalid duration"},
+	} {
+		var stdout, stderr syncBuffer
+		if code := run(context.Background(), tc.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, stderr.String())
+		}
+	}
+
+	var usage syncBuffer
+	if code := run(context.Background(), []string{"-h"}, &usage, &usage); code != 0 {
+		t.Fatal(code)
+	}
+	for _, flag := range []string{"-clock-offset", "-oplog-lag", "-page-cap", "-total-field", "-queue-ids", "-latency PATH=DURATION", "-late-effect"} {
+		if !strings.Contains(usage.String(), "  "+flag) {
+			t.Errorf("usage lacks %s:\n%s", flag, usage.String())
+		}
+	}
+}
+
+// End to end, with unsigned requests (answered 1200, which needs no key):
+// Date shows the offset clock, answers wait for -latency, and the first
+// restart request's connection is dropped by -late-effect.
+func TestUnkindFlagsServe(t *testing.T) {
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr-file", addrFile, "-clock-offset", "2h", "-latency", "/api/operation=300ms", "-late-effect", "100ms"}, &stdout, &stderr)
+	}()
+	var endpoint string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && endpoint == ""; time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(addrFile); err == nil {
+			endpoint = string(b)
+		}
+	}
+	if endpoint == "" {
+		t.Fatal(stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "unkind: clock offset 2h0m0s, latency /api/operation=300ms, first restart dropped, processed 100ms later\n") {
+		t.Fatal(stdout.String())
+	}
+
+	start := time.Now()
+	resp, err := http.Get(endpoint + "/api/operation?zone=jn1a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if time.Since(start) < 300*time.Millisecond {
+		t.Fatalf("answered after %s", time.Since(start))
+	}
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil || date.Sub(time.Now()) < 2*time.Hour-5*time.Second || date.Sub(time.Now()) > 2*time.Hour+5*time.Second {
+		t.Fatalf("Date %q: %v", resp.Header.Get("Date"), err)
+	}
+
+	if resp, err := http.Post(endpoint+restartPath+"?zone=jn1a", "application/json", strings.NewReader(`{}`)); err == nil {
+		resp.Body.Close()
+		t.Fatal("first restart request answered")
+	}
+	resp, err = http.Post(endpoint+restartPath+"?zone=jn1a", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal("second restart request not answered:", err)
+	}
+	resp.Body.Close()
+	want := "late effect: POST " + restartPath + " processed 100ms after arrival: ret_code=1200"
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !strings.Contains(stderr.String(), want); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), want) {
+		t.Fatal(stderr.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatal(code, stderr.String())
+	}
+}
