@@ -7,6 +7,15 @@
 // API.md alone, never from the client in internal/ehpc, so that the client's
 // tests check the client against the documented API rather than against
 // itself.
+//
+// By default it is a kind server. Options switch on, one by one, the unkind
+// sides API.md allows: a clock that is not the client's (ClockOffset), an
+// operation log that lags (OperationLogLag) and already holds older restarts
+// (AddPastJob), short pages and another name or no total (PageCap,
+// TotalField), extra ids in resource_ids (QueueIDs), slow answers (Latency),
+// and requests processed after the client stopped listening
+// (Fault.LateEffect). As the oracle of the provider's "exactly once" promise,
+// it must be at least as unkind as the real API.
 package ehpcsim
 
 import (
