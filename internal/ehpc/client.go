@@ -17,7 +17,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -84,11 +83,9 @@ type Client struct {
 	base     *url.URL
 	scrubber scrubber
 
-	// offset is the server's clock minus ours, from the Date header of the last
-	// response, in nanoseconds; offsetKnown is 1 once measured. Reconciliation
-	// uses it to bound which jobs a lost request could have created.
-	offset      atomic.Int64
-	offsetKnown atomic.Bool
+	// clock bounds the server's clock against ours from the Date headers seen;
+	// reconciliation uses it to bound which jobs a lost request could have made.
+	clock offsetBound
 }
 
 // New validates cfg and returns a Client.
@@ -261,17 +258,31 @@ func (c *Client) attempt(ctx context.Context, req request, attempt int, out any)
 	}
 
 	start := time.Now()
-	sentAt := c.cfg.Now()
 	resp, err := c.cfg.HTTPClient.Do(hreq)
 	if err != nil {
 		sent := wrote || (connected && !isDialError(err))
+		if perm := permanentTransport(req.path, c.base.Host, err); perm != nil {
+			// A certificate the client rejects, or a host that does not exist,
+			// fails the same way on every attempt: say what to fix at once.
+			c.log(ctx, sc, req, attempt, start, 0, 0, perm)
+			return attemptResult{err: perm}
+		}
 		terr := &TransportError{Path: req.path, Sent: sent, Err: sc.scrubErr(err)}
 		c.log(ctx, sc, req, attempt, start, 0, 0, terr)
 		// A read may always be repeated; a write only if it never left this machine.
 		return attemptResult{err: terr, retryable: ctx.Err() == nil && (req.safe || !sent)}
 	}
 	defer resp.Body.Close()
-	c.noteServerTime(resp.Header.Get("Date"), sentAt)
+	// The answer's headers are in: the server wrote its Date before this moment.
+	c.clock.observe(resp.Header.Get("Date"), c.cfg.Now())
+	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		// A redirect is an answer from something in front of the API, which did
+		// not act on the request; following it would carry a signed URL (or
+		// resend a restart) to another place.
+		rerr := &RedirectError{Path: req.path, HTTPStatus: resp.StatusCode, Location: redirectTarget(resp)}
+		c.log(ctx, sc, req, attempt, start, resp.StatusCode, 0, rerr)
+		return attemptResult{status: resp.StatusCode, err: rerr}
+	}
 
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, c.cfg.MaxBodyBytes+1))
 	res := attemptResult{status: resp.StatusCode, body: body, retryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
@@ -356,21 +367,6 @@ func (c *Client) retryableFailure(req request, status, code int) bool {
 		return status == http.StatusTooManyRequests || (req.safe && status >= 500)
 	}
 	return false
-}
-
-// noteServerTime records the server's clock offset from a response's Date header.
-func (c *Client) noteServerTime(date string, sent time.Time) {
-	t, err := http.ParseTime(date)
-	if err != nil {
-		return
-	}
-	c.offset.Store(int64(t.Sub(sent.Truncate(time.Second))))
-	c.offsetKnown.Store(true)
-}
-
-// serverOffset returns the server's clock minus ours, when known.
-func (c *Client) serverOffset() (time.Duration, bool) {
-	return time.Duration(c.offset.Load()), c.offsetKnown.Load()
 }
 
 // signedURL returns the full URL for req with a fresh timestamp and signature.

@@ -214,3 +214,45 @@ func (s scrubber) excerpt(body []byte) string {
 	}
 	return out
 }
+
+// RedirectError is a 3xx answer. The API never redirects: something in front of
+// it (a proxy, an old host name) answered instead, and the request was not
+// processed. Redirects are never followed, since that would carry a signed URL or
+// a restart to another place.
+type RedirectError struct {
+	Path       string
+	HTTPStatus int
+	// Location is where the answer pointed, without its query (which may hold a
+	// signature); empty when the answer named no place.
+	Location string
+}
+
+func (e *RedirectError) Error() string {
+	if e.Location == "" {
+		return fmt.Sprintf("EHPC API %s answered HTTP %d (a redirect without a Location); the request was not processed: the endpoint is not the API's address", e.Path, e.HTTPStatus)
+	}
+	return fmt.Sprintf("EHPC API %s answered HTTP %d, a redirect to %s; the request was not processed and the redirect was not followed: the endpoint is not the API's final address", e.Path, e.HTTPStatus, e.Location)
+}
+
+// ConnectError is a failure to reach the API that will not go away by retrying:
+// a TLS certificate this machine does not trust or that names another host, a
+// server that does not speak TLS, or a host name that does not exist. The request
+// was never sent, so nothing was processed.
+type ConnectError struct {
+	Path string
+	Host string
+	// Kind is "tls" or "dns".
+	Kind string
+	Err  error
+}
+
+func (e *ConnectError) Error() string {
+	switch e.Kind {
+	case "dns":
+		return fmt.Sprintf("EHPC API %s: host %s does not exist (%v); nothing was sent", e.Path, e.Host, e.Err)
+	default:
+		return fmt.Sprintf("EHPC API %s: TLS connection to %s failed (%v); nothing was sent", e.Path, e.Host, e.Err)
+	}
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }

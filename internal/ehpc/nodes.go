@@ -42,12 +42,15 @@ type NodeFilter struct {
 }
 
 type listNodesResponse struct {
-	TotalCount flexInt `json:"total_count"`
-	Nodes      []Node  `json:"hpc_app_nodes_set"`
+	listTotal
+	Nodes []Node `json:"hpc_app_nodes_set"`
 }
 
-// ListNodes returns every node of clusterID that matches f, reading pages of 100
-// until the API's total_count is reached.
+// ListNodes returns every node of clusterID that matches f. It pages by what
+// came back, not by what it asked for, since a server may serve fewer items than
+// the limit: on until the listing's total is reached, or, when the answer gives
+// no total, until a page comes back empty. A listing that stops short of its own
+// total is an error, never a shorter list.
 func (c *Client) ListNodes(ctx context.Context, clusterID string, f NodeFilter) ([]Node, error) {
 	clusterID = strings.TrimSpace(clusterID)
 	if clusterID == "" {
@@ -55,6 +58,7 @@ func (c *Client) ListNodes(ctx context.Context, clusterID string, f NodeFilter) 
 	}
 	var nodes []Node
 	seen := map[string]bool{}
+	offset := 0
 	for page := 0; page < maxNodePages; page++ {
 		params := url.Values{}
 		params.Set("cluster_id", clusterID)
@@ -64,13 +68,14 @@ func (c *Client) ListNodes(ctx context.Context, clusterID string, f NodeFilter) 
 		if f.Status != "" {
 			params.Set("status", f.Status)
 		}
-		params.Set("offset", strconv.Itoa(page*listNodesPage))
+		params.Set("offset", strconv.Itoa(offset))
 		params.Set("limit", strconv.Itoa(listNodesPage))
 
 		var out listNodesResponse
 		if err := c.do(ctx, request{method: http.MethodGet, path: PathListNodes, zone: f.Zone, params: params, safe: true}, &out); err != nil {
 			return nil, err
 		}
+		total, known := out.total()
 		added := 0
 		for _, n := range out.Nodes {
 			// A node list that shifts between pages (a node added meanwhile) must
@@ -82,9 +87,16 @@ func (c *Client) ListNodes(ctx context.Context, clusterID string, f NodeFilter) 
 			nodes = append(nodes, n)
 			added++
 		}
-		if len(out.Nodes) == 0 || len(nodes) >= int(out.TotalCount) || added == 0 {
+		offset += len(out.Nodes)
+		switch {
+		case known && offset >= total:
+			return nodes, nil
+		case len(out.Nodes) == 0 || added == 0:
+			if known {
+				return nil, fmt.Errorf("list nodes: cluster %s: the API reports %d nodes but stopped listing after %d; the list is incomplete, so it is not used", clusterID, total, len(nodes))
+			}
 			return nodes, nil
 		}
 	}
-	return nil, fmt.Errorf("list nodes: cluster %s: the API kept returning pages past %d nodes without reaching its total_count", clusterID, len(nodes))
+	return nil, fmt.Errorf("list nodes: cluster %s: the API kept returning pages past %d nodes without reaching the end of its listing", clusterID, len(nodes))
 }

@@ -54,13 +54,16 @@ type OperationQuery struct {
 
 // OperationList is one page of the operation log.
 type OperationList struct {
+	// TotalCount is how many entries match the query, when the answer says
+	// (TotalKnown); a page may hold fewer than the limit asked for either way.
 	TotalCount int
+	TotalKnown bool
 	Jobs       []Job
 }
 
 type operationResponse struct {
-	TotalCount flexInt `json:"total_count"`
-	JobSet     []Job   `json:"job_set"`
+	listTotal
+	JobSet []Job `json:"job_set"`
 }
 
 func (q OperationQuery) params() url.Values {
@@ -109,7 +112,8 @@ func (c *Client) Operations(ctx context.Context, q OperationQuery) (*OperationLi
 	if err != nil {
 		return nil, err
 	}
-	return &OperationList{TotalCount: int(out.TotalCount), Jobs: out.JobSet}, nil
+	total, known := out.total()
+	return &OperationList{TotalCount: total, TotalKnown: known, Jobs: out.JobSet}, nil
 }
 
 // Job returns the operation log entry for jobID, or found=false when the log has no

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -12,16 +11,24 @@ import (
 // Defaults for reconciling a restart whose outcome is unknown.
 const (
 	// DefaultSettleWindow is how long the operation log is watched for a job that
-	// an ambiguous request may have created, before the request is sent again.
+	// an ambiguous request may have created, before the request is sent again. It
+	// is what absorbs the log's lag and a request processed late.
 	DefaultSettleWindow = 6 * time.Second
 	// unknownSkewMargin is how far before the send time a job may be stamped when
-	// the server's clock offset is unknown: the API accepts timestamps up to 60 s
-	// old, so clocks may differ by that much.
+	// no answer has carried a Date header, so the server's clock is not bounded.
 	unknownSkewMargin = 60 * time.Second
-	// knownSkewMargin absorbs the one-second resolution of the Date header and the
-	// request's own latency once the offset has been measured.
-	knownSkewMargin = 5 * time.Second
+	// reconcileGrace is what a reconciliation may take beyond its settle window
+	// (slow or retried reads of the log) when it runs after the caller gave up.
+	reconcileGrace = 10 * time.Second
+	// maxReconcilePages bounds how far back one look at the log reads (100 jobs a
+	// page at most, often fewer).
+	maxReconcilePages = 20
 )
+
+// nodeIDPrefix is how the API's node ids start ("cln-hzzvbtnh"). In an operation
+// log entry it tells a node from the other resources a job lists (the cluster
+// "ehpc-", a queue "ehpcq-").
+const nodeIDPrefix = "cln-"
 
 // RestartNodesOnce restarts the nodes exactly once or reports clearly that it
 // could not tell. It calls RestartNodes; when that ends in an
@@ -29,9 +36,14 @@ const (
 // exactly these nodes created since the request was sent:
 //   - one such job: it is adopted (RestartResult.Adopted) and nothing is resent;
 //   - none within the settle window: the restart is sent once more
-//     (RestartResult.Resent);
+//     (RestartResult.Resent), unless ctx was cancelled meanwhile;
 //   - several, or the log cannot be read, or the second request is ambiguous too
 //     and still leaves no trace: an *UnknownOutcomeError that says how to check.
+//
+// The look at the log runs to its end even when ctx is cancelled (bounded by the
+// settle window plus a few seconds): a request that may have created a job must
+// not end with the job unaccounted for. A job found that way is returned with
+// Interrupted set.
 //
 // Unambiguous rejections (1100, 1200, 1300, 1400, 2100, 2500, ...) are returned as
 // they are and never retried.
@@ -46,9 +58,16 @@ func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, n
 		return res, err
 	}
 
-	job, err := c.reconcile(ctx, zone, clusterID, ids, first)
+	job, err := c.reconcileDetached(ctx, zone, clusterID, ids, first)
 	if err != nil || job != nil {
 		return job, err
+	}
+	if ctx.Err() != nil {
+		// The user stopped the apply: sending a restart now would act against
+		// that, and the log shows no job, so nothing is lost by not sending.
+		first.Checked = true
+		first.Err = fmt.Errorf("%v; the apply was interrupted, no job of these nodes appeared in the operation log within %s, and the restart was not sent again", first.Err, c.settleWindow())
+		return nil, first
 	}
 
 	// The log shows no trace of the first request after the settle window: it was
@@ -64,7 +83,7 @@ func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, n
 	}
 	// Ambiguous again, or 1400 "already restarting", which means the first request
 	// did take effect after all: look once more before giving up.
-	job, rerr := c.reconcile(ctx, zone, clusterID, ids, first)
+	job, rerr := c.reconcileDetached(ctx, zone, clusterID, ids, first)
 	if rerr != nil || job != nil {
 		return job, rerr
 	}
@@ -73,20 +92,26 @@ func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, n
 	return nil, first
 }
 
+// reconcileDetached runs reconcile on a context that ctx's cancellation does not
+// end, bounded so an interrupted apply still ends within seconds.
+func (c *Client) reconcileDetached(ctx context.Context, zone, clusterID string, ids []string, u *UnknownOutcomeError) (*RestartResult, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.settleWindow()+reconcileGrace)
+	defer cancel()
+	job, err := c.reconcile(rctx, zone, clusterID, ids, u)
+	if job != nil && ctx.Err() != nil {
+		job.Interrupted = true
+	}
+	return job, err
+}
+
 // reconcile watches the operation log for the job an ambiguous request may have
 // created. It returns (result, nil) when exactly one job matches, (nil, nil) when
 // none appeared within the settle window, and an error when it cannot tell.
 func (c *Client) reconcile(ctx context.Context, zone, clusterID string, ids []string, u *UnknownOutcomeError) (*RestartResult, error) {
-	since := u.SentAt.Add(-unknownSkewMargin)
-	if off, ok := c.serverOffset(); ok {
-		since = u.SentAt.Add(off - knownSkewMargin)
-	}
-	u.WindowStart = since
-
 	deadline := time.Now().Add(c.settleWindow())
 	wait := c.settleWindow() / 12
 	for {
-		matches, err := c.findRestartJobs(ctx, zone, clusterID, ids, since)
+		matches, err := c.findRestartJobs(ctx, zone, clusterID, ids, u)
 		switch {
 		case err != nil:
 			u.Checked = false
@@ -107,7 +132,7 @@ func (c *Client) reconcile(ctx context.Context, zone, clusterID string, ids []st
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			u.Err = fmt.Errorf("%v; cancelled while checking the operation log: %w", u.Err, ctx.Err())
+			u.Err = fmt.Errorf("%v; gave up checking the operation log: %w", u.Err, ctx.Err())
 			return nil, u
 		case <-timer.C:
 		}
@@ -122,26 +147,55 @@ func (c *Client) settleWindow() time.Duration {
 	return DefaultSettleWindow
 }
 
-// findRestartJobs lists restart jobs of exactly ids in clusterID created at or
-// after since, newest first.
-func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, ids []string, since time.Time) ([]Job, error) {
-	list, err := c.Operations(ctx, OperationQuery{Zone: zone, ResourceIDs: []string{clusterID}, StartTime: since, Reverse: true, Limit: 100})
-	if err != nil {
-		return nil, err
+// windowStart is the earliest create_time (server clock, whole seconds) a job of
+// a request sent at sentAt (our clock) can carry. It rests on the lower bound of
+// the server's lead measured from Date headers, so it can only be early, never
+// late: our own job is never excluded, and an older job is excluded once it is
+// older than the bound's slack (Date's second plus the best answer's latency).
+func (c *Client) windowStart(sentAt time.Time) time.Time {
+	lower, ok := c.clock.get()
+	if !ok {
+		return sentAt.Add(-unknownSkewMargin).Truncate(time.Second)
 	}
+	return sentAt.Add(lower).Truncate(time.Second)
+}
+
+// findRestartJobs lists restart jobs of exactly ids in clusterID created since the
+// ambiguous request u was sent, newest first. The window is computed after the
+// first page has arrived, so that page's own Date bounds the server's clock even
+// when no earlier answer did; the log is filtered here rather than with
+// start_time, which a server whose clock is behind ours would apply against us.
+func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, ids []string, u *UnknownOutcomeError) ([]Job, error) {
 	var out []Job
-	for _, j := range list.Jobs {
-		if !isRestartAction(j.JobAction) || !sameNodes(j.ResourceIDs, clusterID, ids) {
-			continue
+	offset := 0
+	for page := 0; page < maxReconcilePages; page++ {
+		list, err := c.Operations(ctx, OperationQuery{Zone: zone, ResourceIDs: []string{clusterID}, Reverse: true, Limit: 100, Offset: offset})
+		if err != nil {
+			return nil, err
 		}
-		// A job whose time cannot be read is kept: missing a restart that did
-		// happen would lead to sending it twice.
-		if !j.CreateTime.IsZero() && j.CreateTime.Before(since) {
-			continue
+		since := c.windowStart(u.SentAt)
+		u.WindowStart = since
+		older := false
+		for _, j := range list.Jobs {
+			// A job whose time cannot be read is kept: missing a restart that did
+			// happen would lead to sending it twice.
+			if !j.CreateTime.IsZero() && j.CreateTime.Before(since) {
+				older = true
+				continue
+			}
+			if isRestartAction(j.JobAction) && restartsExactly(j.ResourceIDs, ids) && !containsJob(out, j.JobID) {
+				out = append(out, j)
+			}
 		}
-		out = append(out, j)
+		offset += len(list.Jobs)
+		// Newest first: once a page reaches back past the window, no later page
+		// can hold a job inside it.
+		if older || len(list.Jobs) == 0 || (list.TotalKnown && offset >= list.TotalCount) {
+			return out, nil
+		}
 	}
-	return out, nil
+	return nil, fmt.Errorf("the operation log of cluster %s holds more than %d entries newer than %s; cannot look further back",
+		clusterID, offset, c.windowStart(u.SentAt).UTC().Format(timestampLayout))
 }
 
 // isRestartAction accepts the documented job_action and, since API.md infers that
@@ -151,29 +205,41 @@ func isRestartAction(action string) bool {
 	return action == JobActionRestart || (strings.Contains(a, "restart") && strings.Contains(a, "node"))
 }
 
-// sameNodes reports whether a job's resource ids are the cluster plus exactly ids.
-func sameNodes(resourceIDs IDList, clusterID string, ids []string) bool {
-	var nodes []string
-	hasCluster := false
+// restartsExactly reports whether a job's resource_ids name exactly the nodes ids.
+// The log lists every resource a job touched, not only what was sent: the cluster,
+// and in QingCloud's own example a queue ("ehpc-czkekzfz ehpcq-rg0vaycm
+// cln-w1xufnk9"). So an id counts as a node when it is one of ids or carries the
+// API's node prefix; any other id is tolerated. A job that restarted one node more
+// or one fewer is another restart.
+func restartsExactly(resourceIDs IDList, ids []string) bool {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = false
+	}
 	for _, r := range resourceIDs {
-		if r == clusterID {
-			hasCluster = true
+		if _, ours := want[r]; ours {
+			want[r] = true
 			continue
 		}
-		nodes = append(nodes, r)
-	}
-	nodes = NormalizeIDs(nodes)
-	if !hasCluster || len(nodes) != len(ids) {
-		return false
-	}
-	sorted := append([]string(nil), ids...)
-	sort.Strings(sorted)
-	for i := range nodes {
-		if nodes[i] != sorted[i] {
+		if strings.HasPrefix(r, nodeIDPrefix) {
 			return false
 		}
 	}
-	return true
+	for _, seen := range want {
+		if !seen {
+			return false
+		}
+	}
+	return len(want) > 0
+}
+
+func containsJob(jobs []Job, id string) bool {
+	for _, j := range jobs {
+		if j.JobID == id {
+			return true
+		}
+	}
+	return false
 }
 
 func jobIDs(jobs []Job) []string {

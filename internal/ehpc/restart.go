@@ -38,6 +38,10 @@ type RestartResult struct {
 	AdoptedReason string
 	// Resent reports that a first request provably had no effect and was sent again.
 	Resent bool
+	// Interrupted reports that the caller's context ended while a lost answer was
+	// being reconciled, and the job was found all the same: the caller should
+	// record it and not wait for it.
+	Interrupted bool
 }
 
 type restartBody struct {

@@ -150,3 +150,22 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(t.UTC().Format(timestampLayout))
 }
+
+// listTotal is a listing's total under either name the reference uses: the action
+// pages say total_count, the general request page says total_sum. An answer may
+// also carry neither.
+type listTotal struct {
+	TotalCount *flexInt `json:"total_count"`
+	TotalSum   *flexInt `json:"total_sum"`
+}
+
+// total returns the listing's total and whether the answer gave one.
+func (t listTotal) total() (int, bool) {
+	switch {
+	case t.TotalCount != nil:
+		return int(*t.TotalCount), true
+	case t.TotalSum != nil:
+		return int(*t.TotalSum), true
+	}
+	return 0, false
+}

@@ -379,14 +379,14 @@ func (p *Poller) list(g *group, ws []*Watch) (map[string]ehpc.Job, error) {
 		want[w.jobID] = w
 	}
 	found := make(map[string]ehpc.Job, len(ws))
-	limit := p.opts.PageLimit
+	offset := 0
 	for page := 0; page < p.opts.MaxPages; page++ {
 		l, err := p.src.Operations(g.ctx, ehpc.OperationQuery{
 			Zone:        g.key.zone,
 			ResourceIDs: []string{g.key.cluster},
 			Reverse:     true,
-			Limit:       limit,
-			Offset:      page * limit,
+			Limit:       p.opts.PageLimit,
+			Offset:      offset,
 		})
 		if err != nil {
 			return found, err
@@ -396,7 +396,11 @@ func (p *Poller) list(g *group, ws []*Watch) (map[string]ehpc.Job, error) {
 				found[j.JobID] = j
 			}
 		}
-		if len(found) == len(want) || len(l.Jobs) < limit || (l.TotalCount > 0 && (page+1)*limit >= l.TotalCount) {
+		// Pages are walked by what came back: a server may serve fewer entries
+		// than the limit, so a short page is not the end unless it is empty or the
+		// listing's total says so.
+		offset += len(l.Jobs)
+		if len(found) == len(want) || len(l.Jobs) == 0 || (l.TotalKnown && offset >= l.TotalCount) {
 			break
 		}
 		// Page on only if a missing job may be older than this page's oldest:
