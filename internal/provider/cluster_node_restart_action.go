@@ -160,6 +160,12 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 		progress.send(d.Summary() + ": " + d.Detail())
 		resp.Diagnostics.Append(d)
 	}
+	if res.Interrupted {
+		resp.Diagnostics.AddError("Restart Action Cancelled",
+			fmt.Sprintf("The action was cancelled while the restart request was in flight; its job %s was found in the operation log, so the restart was accepted and may still be running. "+
+				"Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes.", jobID))
+		return
+	}
 	if !wait {
 		progress.send(fmt.Sprintf("Not waiting for job %s (wait_for_completion = false); follow it in the cluster's operation log.", jobID))
 		return
@@ -208,6 +214,14 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 		resp.Diagnostics.AddError("Restart Action Cancelled",
 			fmt.Sprintf("The action was cancelled while waiting for restart job %s (cluster %s) after %s; the restart had been accepted and may still be running (last status %q). "+
 				"Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes.", jobID, clusterID, elapsed, w.Status))
+	case w.unreadable() || (errors.Is(w.Err, context.DeadlineExceeded) && !w.Seen):
+		reason := w.Err.Error()
+		if !w.unreadable() {
+			reason = (&jobMissingError{after: timeout}).Error()
+		}
+		progress.send(fmt.Sprintf("Cannot read the status of restart job %s after %s.", jobID, elapsed))
+		resp.Diagnostics.AddError("Cannot Check Restart Job", unreadableJobDetail(jobID, clusterID, reason)+
+			" Do that before invoking the action again: each invocation restarts the nodes.")
 	case errors.Is(w.Err, context.DeadlineExceeded):
 		progress.send(fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", jobID, elapsed, w.Status))
 		detail := fmt.Sprintf("Restart job %s for cluster %s did not finish within the action's timeout of %s (last status %q", jobID, clusterID, timeout, w.Status)

@@ -28,6 +28,10 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 )
 
+// statusUnknown is the status of a restart that the API accepted but whose job
+// cannot be read.
+const statusUnknown = "unknown"
+
 // defaultCreateTimeout bounds the wait for a restart job when timeouts.create is
 // not set.
 const defaultCreateTimeout = 30 * time.Minute
@@ -153,9 +157,10 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 				PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 			},
 			"status": schema.StringAttribute{
-				MarkdownDescription: "Last job status seen: `successful`, `failed`, or `pending` (not waited for, or the wait was interrupted).",
-				Computed:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "Last job status seen: `successful`, `failed`, `pending` (not waited for, or the wait was interrupted), " +
+					"or `unknown` (the API accepted the restart, but its job could not be read from the operation log; see the warning of that apply).",
+				Computed:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -218,7 +223,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		resp.Diagnostics.Append(restartErrorDiag(clusterID, ids, zone, err))
 		return
 	}
-	tflog.Info(ctx, "restart accepted", map[string]any{"job_id": res.JobID, "path": res.Path, "adopted": res.Adopted, "resent": res.Resent})
+	tflog.Info(ctx, "restart accepted", map[string]any{"job_id": res.JobID, "path": res.Path, "adopted": res.Adopted, "resent": res.Resent, "interrupted": res.Interrupted})
 	if d := restartNoteDiag(res); d != nil {
 		resp.Diagnostics.Append(d)
 	}
@@ -229,7 +234,13 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	plan.RetCode = types.Int64Value(int64(res.RetCode))
 	plan.Status = types.StringValue(ehpc.JobPending)
 
-	if plan.WaitForCompletion.ValueBool() {
+	if res.Interrupted {
+		// The apply was interrupted while the lost answer was reconciled, and the
+		// job was found: keep it like an interrupted wait, untainted.
+		resp.Diagnostics.AddWarning("Restart Interrupted",
+			fmt.Sprintf("The apply was cancelled while the restart request was in flight; its job %s was found in the operation log and is saved in state with status %q, "+
+				"so the next apply does not restart the nodes again. Check the job in the cluster's operation log; to restart again, change triggers.", res.JobID, ehpc.JobPending))
+	} else if plan.WaitForCompletion.ValueBool() {
 		timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
 		resp.Diagnostics.Append(diags...)
 		if !resp.Diagnostics.HasError() {
@@ -283,6 +294,16 @@ func restartErrorDiag(clusterID string, ids []string, zone string, err error) di
 				"If the restart happened and you want to keep it, do not apply again: the next apply sends a new restart.",
 				target, err.Error(), clusterID, zone, ehpc.JobActionRestart, from.UTC().Format(time.RFC3339), clusterID))
 	}
+	var redirect *ehpc.RedirectError
+	if errors.As(err, &redirect) {
+		return diag.NewErrorDiagnostic("Endpoint Redirects",
+			fmt.Sprintf("The restart of %s was not processed: %s. Set endpoint on the provider (or QINGCLOUD_HPC_ENDPOINT) to the API's final https:// URL; nothing was sent twice.", target, err.Error()))
+	}
+	var connect *ehpc.ConnectError
+	if errors.As(err, &connect) {
+		return diag.NewErrorDiagnostic("Cannot Connect To Endpoint",
+			fmt.Sprintf("The restart of %s was not sent: %s. %s", target, err.Error(), connectAdvice(connect)))
+	}
 	var apiErr *ehpc.APIError
 	if errors.As(err, &apiErr) {
 		return diag.NewErrorDiagnostic("Restart Request Rejected",
@@ -311,15 +332,17 @@ func restartNoteDiag(res *ehpc.RestartResult) diag.Diagnostic {
 }
 
 // wait follows the job and turns every outcome but success into a diagnostic.
-// A cancelled apply (Ctrl-C) is a warning, not an error: the restart was accepted,
-// so the resource must stay in state untainted, or the next apply would restart
-// the nodes a second time.
+// Only a failed job and a timeout are errors, which taint the resource so the
+// next apply restarts again. A cancelled apply (Ctrl-C) and a job that cannot be
+// read are warnings: the restart was accepted, so the resource must stay in state
+// untainted, or the next apply would restart the nodes a second time.
 func (r *ClusterNodeRestartResource) wait(ctx context.Context, client *ehpc.Client, zone, clusterID, jobID string, timeout time.Duration) (string, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	started := time.Now()
 	res := jobWatcher{client: client, opts: r.data.opts, poller: r.data.poller}.watch(wctx, zone, clusterID, jobID, nil)
+	timedOut := errors.Is(res.Err, context.DeadlineExceeded) && ctx.Err() == nil
 
 	switch {
 	case res.Err == nil && res.Status == ehpc.JobSuccessful:
@@ -336,18 +359,31 @@ func (r *ClusterNodeRestartResource) wait(ctx context.Context, client *ehpc.Clie
 				"The job id is saved in state with status %q and the nodes will not be restarted again by the next apply. "+
 				"Check the job in the cluster's operation log; to restart again, change triggers.", jobID, clusterID, time.Since(started).Round(time.Second), ehpc.JobPending))
 		return ehpc.JobPending, diags
-	case errors.Is(res.Err, context.DeadlineExceeded):
+	case res.unreadable() || (timedOut && !res.Seen):
+		reason := res.Err.Error()
+		if timedOut {
+			reason = (&jobMissingError{after: timeout}).Error()
+		}
+		diags.AddWarning("Cannot Check Restart Job", unreadableJobDetail(jobID, clusterID, reason)+
+			fmt.Sprintf(" The job id is saved in state with status %q and the resource is not tainted, so the next apply does not restart the nodes again. "+
+				"If the job failed and you want to restart again, change triggers (or run terraform taint on this resource) and apply.", statusUnknown))
+		return statusUnknown, diags
+	default:
 		detail := fmt.Sprintf("Restart job %s for cluster %s did not finish within %s (last status %q", jobID, clusterID, timeout, res.Status)
 		if res.LastErr != nil {
 			detail += "; last error reading it: " + res.LastErr.Error()
 		}
-		diags.AddError("Timed Out Waiting For Restart Job", detail+"). The job id is saved in state and the resource is marked tainted, so the next apply restarts the nodes again. "+
-			"To wait longer, raise timeouts.create; if the job did finish, run terraform untaint on this resource to keep it.")
-	default:
-		diags.AddError("Cannot Check Restart Job",
-			fmt.Sprintf("Restart job %s for cluster %s was accepted, but its status cannot be read: %s. "+
-				"The job id is saved in state and the resource is marked tainted, so the next apply restarts the nodes again; "+
-				"if the job finished, run terraform untaint on this resource to keep it.", jobID, clusterID, res.Err.Error()))
+		diags.AddError("Timed Out Waiting For Restart Job", detail+"). The job id is saved in state and the resource is marked tainted. Choose one: "+
+			"to keep the running restart, run terraform untaint on this resource (for example terraform untaint hpc_cluster_node_restart.NAME), and raise timeouts.create for next time; "+
+			"or apply again, which restarts the nodes a second time.")
 	}
 	return res.Status, diags
+}
+
+// unreadableJobDetail says that an accepted job's status cannot be read, why, and
+// where to look instead; the resource and the action each add what follows for them.
+func unreadableJobDetail(jobID, clusterID, reason string) string {
+	return fmt.Sprintf("Restart job %s for cluster %s was accepted, but its status cannot be read: %s. "+
+		"The restart may have happened: check the job in the cluster's operation log (in the console, or GET /api/operation with jobs=%s).",
+		jobID, clusterID, reason, jobID)
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 )
 
 // checkEndpoint enforces the endpoint rule: https:// anywhere, plain http:// only to
@@ -72,4 +74,12 @@ func (endpointValidator) ValidateString(_ context.Context, req validator.StringR
 	if err := checkEndpoint(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid EHPC API Endpoint", "The endpoint "+err.Error()+".")
 	}
+}
+
+// connectAdvice says what to fix when the endpoint cannot be reached at all.
+func connectAdvice(err *ehpc.ConnectError) string {
+	if err.Kind == "dns" {
+		return "Check endpoint (or QINGCLOUD_HPC_ENDPOINT) for a typo; the default is " + ehpc.DefaultEndpoint + "."
+	}
+	return "Check that endpoint (or QINGCLOUD_HPC_ENDPOINT) is the API's https:// address and that this machine trusts its certificate (a corporate proxy's CA can be added to the system's trust store or SSL_CERT_FILE)."
 }

@@ -69,6 +69,9 @@ type Options struct {
 	// ActionProgressInterval is the least time between the action's "still
 	// waiting" progress messages; 0 means 30 s.
 	ActionProgressInterval time.Duration
+	// JobMissingAfter is how long an accepted job may stay absent from the
+	// operation log before the wait reports it missing; 0 means 2 minutes.
+	JobMissingAfter time.Duration
 }
 
 // HPCProviderModel is the provider block.

@@ -32,6 +32,19 @@ type testEnv struct {
 	home string
 	// clientConfig adjusts the API client (clock skew, retry pacing).
 	clientConfig func(*ehpc.Config)
+	// optionsHook adjusts the provider's test knobs after the harness's own.
+	optionsHook func(*Options)
+}
+
+// adjustClient adds mod to the client adjustments, after those already set.
+func (e *testEnv) adjustClient(mod func(*ehpc.Config)) {
+	prev := e.clientConfig
+	e.clientConfig = func(c *ehpc.Config) {
+		if prev != nil {
+			prev(c)
+		}
+		mod(c)
+	}
 }
 
 func newTestEnv(t *testing.T, opts ehpcsim.Options) *testEnv {
@@ -49,7 +62,7 @@ var testSchedule = poll.Schedule{First: 20 * time.Millisecond, Factor: 1.5, Max:
 // options are the provider's test knobs for e: fast polling and retries, and the
 // environment and home directory of the test, never the process's own.
 func (e *testEnv) options() Options {
-	return Options{
+	o := Options{
 		PollSchedule: testSchedule,
 		Getenv:       func(k string) string { return e.env[k] },
 		HomeDir:      func() (string, error) { return e.home, nil },
@@ -62,6 +75,10 @@ func (e *testEnv) options() Options {
 			}
 		},
 	}
+	if e.optionsHook != nil {
+		e.optionsHook(&o)
+	}
+	return o
 }
 
 func (e *testEnv) factories() map[string]func() (tfprotov6.ProviderServer, error) {

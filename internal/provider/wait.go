@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -36,9 +38,35 @@ type watchResult struct {
 	Status string
 	// LastErr is the last transient error reading the log, if the last check failed.
 	LastErr error
+	// Seen reports that the log listed the job at least once.
+	Seen bool
 	// Err is nil when the job reached a final status; ctx's error when the wait was
-	// cancelled or timed out; or a permanent error reading the log.
+	// cancelled or timed out; a *jobMissingError; or a permanent error reading the
+	// log.
 	Err error
+}
+
+// defaultJobMissingAfter is how long a job that the API accepted may stay absent
+// from the operation log, asked for by listing and by id, before the wait gives up
+// on reading it. It is far beyond any lag the log is known to have.
+const defaultJobMissingAfter = 2 * time.Minute
+
+// jobMissingError ends a wait whose job the operation log never showed.
+type jobMissingError struct{ after time.Duration }
+
+func (e *jobMissingError) Error() string {
+	return fmt.Sprintf("the job did not appear in the operation log within %s, neither in the cluster's listing nor when asked for by its id", e.after.Round(time.Second))
+}
+
+// unreadable reports whether a wait ended because the job cannot be read, for a
+// reason that asking again will not fix (as opposed to a final status, a timeout
+// or an interruption).
+func (r watchResult) unreadable() bool {
+	if r.Err == nil {
+		return false
+	}
+	var missing *jobMissingError
+	return errors.As(r.Err, &missing) || permanent(r.Err)
 }
 
 // permanent reports whether a failure to read the operation log will not go away by
@@ -62,6 +90,10 @@ func permanent(err error) bool {
 func (w jobWatcher) watch(ctx context.Context, zone, clusterID, jobID string, onCheck func(jobCheck)) watchResult {
 	res := watchResult{Status: ehpc.JobPending}
 	started := time.Now()
+	missingAfter := w.opts.JobMissingAfter
+	if missingAfter <= 0 {
+		missingAfter = defaultJobMissingAfter
+	}
 	sub := w.sharedPoller().Watch(ctx, zone, clusterID, jobID)
 	defer sub.Stop()
 	for n := 0; ; n++ {
@@ -79,6 +111,10 @@ func (w jobWatcher) watch(ctx context.Context, zone, clusterID, jobID string, on
 		}
 		if err != nil || done {
 			res.Err = err
+			return res
+		}
+		if !res.Seen && c.Direct && !c.Found && c.Err == nil && check.Elapsed >= missingAfter {
+			res.Err = &jobMissingError{after: check.Elapsed}
 			return res
 		}
 	}
@@ -102,7 +138,7 @@ func (w jobWatcher) record(ctx context.Context, res *watchResult, check *jobChec
 		tflog.Debug(ctx, "restart job not in the operation log yet", map[string]any{"job_id": jobID, "check": n})
 		return false, nil
 	}
-	res.Job, res.Status = c.Job, c.Job.Status
+	res.Job, res.Status, res.Seen = c.Job, c.Job.Status, true
 	tflog.Debug(ctx, "restart job status", map[string]any{"job_id": jobID, "status": c.Job.Status, "check": n, "direct": c.Direct})
 	return c.Job.Done(), nil
 }
