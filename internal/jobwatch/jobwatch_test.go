@@ -27,11 +27,19 @@ type env struct {
 
 func newEnv(t *testing.T, jobDuration time.Duration, nodes int) *env {
 	t.Helper()
+	return newEnvWith(t, ehpcsim.Options{JobDuration: jobDuration}, nodes)
+}
+
+// newEnvWith is newEnv with the simulator's other options (its clusters are set
+// here).
+func newEnvWith(t *testing.T, opts ehpcsim.Options, nodes int) *env {
+	t.Helper()
 	c := ehpcsim.Cluster{ID: cluster, Zone: ehpcsim.DemoZone}
 	for i := range nodes {
 		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: fmt.Sprintf("cln-n%04d", i), Role: "compute"})
 	}
-	sim := ehpcsim.New(ehpcsim.Options{JobDuration: jobDuration, Clusters: []ehpcsim.Cluster{c, ehpcsim.DemoCluster()}})
+	opts.Clusters = []ehpcsim.Cluster{c, ehpcsim.DemoCluster()}
+	sim := ehpcsim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	client, err := ehpc.New(ehpc.Config{
@@ -421,6 +429,32 @@ func TestListingPagesOnlyAsNeeded(t *testing.T) {
 	// Six jobs, two a page, the waited one the oldest: three pages a check.
 	if got := e.sim.Requests(ehpc.PathOperations) - before; got != 3*checks {
 		t.Fatalf("%d requests for %d checks, want 3 pages a check", got, checks)
+	}
+	p.Wait()
+}
+
+// A server that serves fewer entries than asked, and no total, still has its
+// later pages read: a short page is not the end of the log.
+func TestListingFollowsPagesShorterThanAsked(t *testing.T) {
+	e := newEnvWith(t, ehpcsim.Options{JobDuration: 50 * time.Millisecond, PageCap: 2, TotalField: ehpcsim.TotalNone}, 6)
+	ctx := ctxFor(t)
+	old := e.restart(t, cluster, "cln-n0000")
+	for i := 1; i < 6; i++ {
+		e.restart(t, cluster, fmt.Sprintf("cln-n%04d", i))
+	}
+	p := jobwatch.New(e.client, jobwatch.Options{Schedule: fast})
+	c, _, err := waitFor(ctx, p, cluster, old)
+	if err != nil || c.Direct || c.Job.Status != ehpc.JobSuccessful {
+		t.Fatalf("check %+v, err %v: want the job found in the listing's third page", c, err)
+	}
+	var offsets []string
+	for _, r := range e.sim.RequestLog() {
+		if r.Path == ehpc.PathOperations {
+			offsets = append(offsets, r.Query.Get("offset"))
+		}
+	}
+	if len(offsets) < 3 || offsets[0] != "" || offsets[1] != "2" || offsets[2] != "4" {
+		t.Fatalf("offsets asked = %q, want pages advanced by the 2 entries each brought", offsets)
 	}
 	p.Wait()
 }
