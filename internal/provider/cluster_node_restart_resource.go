@@ -36,6 +36,9 @@ var (
 	_ resource.Resource               = &ClusterNodeRestartResource{}
 	_ resource.ResourceWithConfigure  = &ClusterNodeRestartResource{}
 	_ resource.ResourceWithModifyPlan = &ClusterNodeRestartResource{}
+	// ImportState is implemented only to refuse with a reason: without it the
+	// framework's answer says nothing about why or what to do instead.
+	_ resource.ResourceWithImportState = &ClusterNodeRestartResource{}
 )
 
 // ClusterNodeRestartResource restarts a set of nodes once, when it is created.
@@ -259,6 +262,18 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// ImportState refuses every import. A restart is an event, not an object: the API
+// has nothing that stands for it and could be read back, and a job id alone does
+// not say which nodes it restarted, nor whether they should count as restarted
+// now. Pretending otherwise would either fail later or record a fiction.
+func (r *ClusterNodeRestartResource) ImportState(_ context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.AddError("Restart Cannot Be Imported",
+		fmt.Sprintf("hpc_cluster_node_restart records a restart, an event that happened once, not an object that exists in the API, so there is nothing to import as %q and nothing was sent to the API. "+
+			"Remove the import block (or do not run terraform import) and declare the resource instead: creating it restarts its node_ids once. "+
+			"A restart that already happened cannot be recorded without restarting again: if the nodes need no restart now, "+
+			"add the resource only when the next restart is due; past restart jobs are listed in the cluster's operation log.", req.ID))
 }
 
 // Delete makes no API call: a restart cannot be undone, and destroying the record
