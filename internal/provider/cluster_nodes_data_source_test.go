@@ -411,3 +411,29 @@ func TestClusterNodesDataSource_sortsAndRechecksStatus(t *testing.T) {
 func flexRegex(pattern string) *regexp.Regexp {
 	return regexp.MustCompile(strings.ReplaceAll(pattern, " ", `\s+`))
 }
+
+// A filter that matches nothing, feeding node_ids, fails the plan with a message
+// that points at the filter, and nothing is restarted.
+func TestAccClusterNodesDataSource_emptyFeedsRestart(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{})
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories(),
+		Steps: []resource.TestStep{{
+			Config: nodesConfig(e, `
+data "hpc_cluster_nodes" "gpu" {
+  cluster_id = "ehpc-8jqdq0mz"
+  role       = "gpu"
+}
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = data.hpc_cluster_nodes.gpu.cluster_id
+  node_ids   = data.hpc_cluster_nodes.gpu.ids
+}
+`),
+			ExpectError: flexRegex(`(?s)Empty Node ID Set.*node_ids is empty, so there is no node to restart; nothing was sent to the API\. ` +
+				`When it comes from data\.hpc_cluster_nodes\.<name>\.ids, that data source's filters \(role, status, name_regex\) matched no node of the cluster`),
+		}},
+	})
+	if err := e.expectRequests(map[string]int{ehpc.PathListNodes: 1})(); err != nil {
+		t.Fatal(err)
+	}
+}
