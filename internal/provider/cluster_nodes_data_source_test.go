@@ -272,7 +272,10 @@ func TestAccClusterNodesDataSource_apiErrors(t *testing.T) {
 		setup           func(e *testEnv)
 		want            string
 	}{
-		{"2100 unknown cluster", "ehpc-nosuch00", nil, `(?s)Cannot List Cluster Nodes.*cluster ehpc-nosuch00 in zone jn1a.*ret_code 2100.*not found.*Check cluster_id`},
+		{"2100 unknown cluster", "ehpc-nosuch00", nil, `(?s)Cannot List Cluster Nodes.*cluster ehpc-nosuch00 in zone jn1a.*ret_code 2100.*not found.*Check cluster_id and zone: the API knows no cluster ehpc-nosuch00 in zone jn1a`},
+		{"connection refused", "ehpc-8jqdq0mz", func(e *testEnv) {
+			e.srv.Close()
+		}, `(?s)Cannot List Cluster Nodes.*connection refused.*No answer came from the API: check endpoint \(http://127\.0\.0\.1:[0-9]+.*QINGCLOUD_HPC_ENDPOINT\) and that this machine can reach it`},
 		{"1200 wrong secret", "ehpc-8jqdq0mz", func(e *testEnv) {
 			e.clientConfig = func(c *ehpc.Config) { c.SecretKey = "not-the-secret" }
 		}, `(?s)Cannot List Cluster Nodes.*ret_code 1200.*access_key and secret_key`},
@@ -435,5 +438,66 @@ resource "hpc_cluster_node_restart" "test" {
 	})
 	if err := e.expectRequests(map[string]int{ehpc.PathListNodes: 1})(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Every way listing can fail says why and what to do, in the data source's terms:
+// never "check node_ids", which the data source does not have.
+func TestClusterNodesDataSource_errorsSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, clusterID string
+		setup           func(e *testEnv)
+		want            string
+	}{
+		{"2100 unknown cluster", "ehpc-nosuch00", nil,
+			`ret_code 2100: [^.]*not found[^.]*\. Check cluster_id and zone: the API knows no cluster ehpc-nosuch00 in zone jn1a \(the zone is the provider's unless the data source sets zone`},
+		{"1100 bad parameter", "", func(e *testEnv) { e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 1100}) },
+			`ret_code 1100.*The API refused a parameter of the listing: check cluster_id, zone and status\.$`},
+		{"1200 wrong secret", "", func(e *testEnv) { e.clientConfig = func(c *ehpc.Config) { c.SecretKey = "not-the-secret" } },
+			`ret_code 1200.*\. Check that access_key and secret_key are a valid key pair`},
+		{"1400 permission denied", "", func(e *testEnv) { e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 1400}) },
+			`ret_code 1400.*The key pair may not list cluster ehpc-8jqdq0mz, or the cluster is in a state that forbids it`},
+		{"2500 quota", "", func(e *testEnv) { e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 2500, Count: 100}) },
+			`ret_code 2500.*quota is used up`},
+		{"5100 busy", "", func(e *testEnv) { e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 5100, Count: 100}) },
+			`ret_code 5100.*The API is busy; try again later\.$`},
+		{"HTTP 404 page", "", func(e *testEnv) {
+			e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{HTTPStatus: 404, Body: "404 page not found", Count: 100})
+		}, `HTTP 404.*The endpoint answered with an HTTP error, not an EHPC API error: check that endpoint \(http://127`},
+		{"HTTP 429", "", func(e *testEnv) {
+			e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{HTTPStatus: 429, Body: "slow down", Count: 100})
+		}, `HTTP 429.*turned the requests away as too many: wait a minute`},
+		{"HTML from a gateway", "", func(e *testEnv) {
+			e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{HTTPStatus: 502, Body: "<html>Bad Gateway</html>", Count: 100})
+		}, `unusable response \(HTTP 502\).*A gateway in front of the API failed: try again later, and if it persists check that endpoint \(http://127[^)]*\) is the EHPC API\.$`},
+		{"HTML page with HTTP 200", "", func(e *testEnv) {
+			e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{Body: "<html>Please log in</html>"})
+		}, `unusable response \(HTTP 200\).*did not come from the EHPC API as expected: check that endpoint \(http://127[^)]*\) is the EHPC API itself, not a proxy, a login page or another service`},
+		{"connection refused", "", func(e *testEnv) { e.srv.Close() },
+			`connection refused.*No answer came from the API: check endpoint \(http://127[^;]*; or QINGCLOUD_HPC_ENDPOINT\)`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t, ehpcsim.Options{})
+			if c.setup != nil {
+				c.setup(e)
+			}
+			clusterID := c.clusterID
+			if clusterID == "" {
+				clusterID = ehpcsim.DemoClusterID
+			}
+			p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
+			_, diags := p.readNodes(map[string]tftypes.Value{"cluster_id": str(clusterID)})
+			got := expectOneError(t, "read", diags, `^Cannot List Cluster Nodes: Listing the nodes of cluster `+clusterID+` in zone jn1a failed: `)
+			if !regexp.MustCompile(c.want).MatchString(got) {
+				t.Fatalf("error\n  %s\ndoes not match %q", got, c.want)
+			}
+			t.Log(got)
+			if strings.Contains(got, "node_ids") {
+				t.Fatalf("a data source error tells the user to check node_ids, which it has not:\n  %s", got)
+			}
+		})
 	}
 }
