@@ -75,7 +75,7 @@ func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lists the nodes of an EHPC cluster, optionally only those with a given role, status or name, " +
 			"so that a restart can target, say, every compute node: `node_ids = data.hpc_cluster_nodes.compute.ids`. " +
-			"The list is read on every plan and apply (one `listNodes` request per 100 nodes), and reading restarts nothing.",
+			"It is read once per `plan`, `apply`, `apply -refresh-only` and `destroy` (one `listNodes` request per 100 nodes; applying a saved plan reads nothing), and reading restarts nothing.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "The cluster id (same as `cluster_id`).",

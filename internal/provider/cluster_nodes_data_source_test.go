@@ -501,3 +501,71 @@ func TestClusterNodesDataSource_errorsSayWhatToDo(t *testing.T) {
 		})
 	}
 }
+
+// How often the data source reads, command by command, on the real CLI: the
+// data source page states these numbers, so they are asserted here.
+func TestAccClusterNodesDataSource_readsPerCommand(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{})
+	c := e.newCLI(t)
+	// first, when its input changes, is a resource with a change pending, whose
+	// output is unknown until applied.
+	config := func(trigger, first, clusterID, extra string) string {
+		return e.providerBlock() + fmt.Sprintf(`
+resource "terraform_data" "first" {
+  input = %q
+}
+data "hpc_cluster_nodes" "compute" {
+  cluster_id = %s
+  role       = "compute"
+  %s
+}
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = data.hpc_cluster_nodes.compute.cluster_id
+  node_ids   = slice(data.hpc_cluster_nodes.compute.ids, 0, 1)
+  triggers   = { v = %q }
+}
+`, first, clusterID, extra, trigger)
+	}
+	const literal = `"ehpc-8jqdq0mz"`
+	c.write(config("1", "a", literal, ""))
+	c.mustSucceed("init", "-input=false")
+	// Each read is one listNodes request: the demo cluster fits in one page.
+	reads := func(want int, args ...string) {
+		t.Helper()
+		before := e.sim.Requests(ehpc.PathListNodes)
+		c.mustSucceed(args...)
+		n := e.sim.Requests(ehpc.PathListNodes) - before
+		t.Logf("terraform %s: %d listNodes", strings.Join(args, " "), n)
+		if n != want {
+			t.Errorf("terraform %s sent %d listNodes requests, want %d", strings.Join(args, " "), n, want)
+		}
+	}
+	reads(0, "validate")
+	reads(1, "plan", "-input=false")
+	reads(1, "apply", "-auto-approve", "-input=false") // read while planning, not again while applying
+	reads(1, "plan", "-input=false")
+	reads(1, "apply", "-auto-approve", "-input=false") // no changes
+	reads(1, "apply", "-refresh-only", "-auto-approve", "-input=false")
+	reads(1, "plan", "-refresh=false", "-input=false")
+	c.write(config("2", "a", literal, ""))
+	reads(1, "plan", "-input=false", "-out=tfplan")
+	reads(0, "apply", "-input=false", "tfplan") // a saved plan keeps what its plan read
+	reads(1, "destroy", "-auto-approve", "-input=false")
+
+	// A data source that depends on a resource with changes pending, or whose
+	// arguments are unknown until apply, is read while applying instead of while
+	// planning: still once per apply.
+	c.write(config("3", "b", literal, "depends_on = [terraform_data.first]"))
+	reads(0, "plan", "-input=false")
+	reads(1, "apply", "-auto-approve", "-input=false")
+	restarts := e.sim.Requests(ehpc.PathRestartNodes)
+	c.write(config("3", "c", `"ehpc-8jqdq0mz${substr(terraform_data.first.output, 0, 0)}"`, ""))
+	reads(0, "plan", "-input=false")
+	reads(1, "apply", "-auto-approve", "-input=false")
+	// The price of a read moved to apply, which the page warns about: the
+	// restart it feeds sees cluster_id and node_ids unknown at plan, which forces
+	// replacement, so the same nodes restart again with nothing else changed.
+	if n := e.sim.Requests(ehpc.PathRestartNodes) - restarts; n != 1 {
+		t.Errorf("the apply with a deferred read sent %d restart requests, want 1", n)
+	}
+}
