@@ -19,7 +19,30 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+# Colour only for a terminal: `make demo | cat`, a log file or a CI job get plain
+# text, from this script and from Terraform (-no-color) alike. NO_COLOR is honoured.
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+	bold=$'\033[1m' reset=$'\033[0m' color_flag=()
+else
+	bold="" reset="" color_flag=(-no-color)
+fi
+step() { printf '\n%s==> %s%s\n' "$bold" "$*" "$reset"; }
+
+# drop_override_warning removes the "Provider development overrides are in
+# effect" warning that every command prints (on stdout) because of the
+# dev_overrides below: expected here, and noise in a demo. It handles the plain
+# form and the boxed, coloured one, and passes everything else through at once.
+drop_override_warning() {
+	awk '
+	{ plain = $0; gsub(/\033\[[0-9;]*m/, "", plain) }
+	skip == 1 { if (plain ~ /releases\.[[:space:]]*$/ || plain ~ /^╵/) skip = 2; next }
+	skip == 2 { if (plain ~ /^╵/) next; skip = 0; if (plain ~ /^[[:space:]]*$/) next }
+	plain ~ /Provider development overrides are in effect/ { held = 0; skip = 1; next }
+	plain ~ /^[[:space:]]*$/ || plain ~ /^╷/ { if (held) print pending; pending = $0; held = 1; fflush(); next }
+	{ if (held) print pending; held = 0; print; fflush() }
+	END { if (held) print pending }
+	'
+}
 
 step "Building the provider and the EHPC simulator"
 mkdir -p "$work/plugins"
@@ -58,16 +81,19 @@ export QINGCLOUD_ZONE=jn1a
 # Each run starts from an empty state in a scratch copy, so the demo can be run
 # again and again and the repository stays clean.
 cp examples/demo/*.tf "$work/"
-tf() { "$terraform" -chdir="$work" "$@" 2> >(grep -v -e 'Provider development overrides' -e 'dev_overrides' >&2); }
+tf() {
+	"$terraform" -chdir="$work" "$@" ${color_flag[@]+"${color_flag[@]}"} \
+		2> >(drop_override_warning >&2) | drop_override_warning
+}
 
 step "terraform apply -auto-approve  (restarts cln-cmp00001 and cln-cmp00002, waits for the job)"
-tf apply -auto-approve -input=false -no-color
+tf apply -auto-approve -input=false
 
 step "terraform plan  (a second plan restarts nothing)"
-tf plan -input=false -no-color -detailed-exitcode | tail -n 3
+tf plan -input=false -detailed-exitcode | tail -n 3
 
 step "terraform destroy -auto-approve  (forgets the restart; restarts nothing)"
-tf destroy -auto-approve -input=false -no-color | tail -n 1
+tf destroy -auto-approve -input=false | tail -n 1
 
 step "What the simulator received"
 kill -TERM "$sim_pid"

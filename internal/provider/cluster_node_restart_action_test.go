@@ -323,7 +323,7 @@ func TestAction_validate(t *testing.T) {
 	}{
 		{"timeout too short", restartArgs(map[string]tftypes.Value{"timeout": num(5)}, "cln-cmp00001"), `timeout.*between 10 and 86400, got: 5`},
 		{"timeout too long", restartArgs(map[string]tftypes.Value{"timeout": num(86401)}, "cln-cmp00001"), `timeout.*between 10 and 86400`},
-		{"empty node_ids", restartArgs(nil), `node_ids.*at least 1`},
+		{"empty node_ids", restartArgs(nil), `Empty Node ID Set.*: node_ids is empty.*data\.hpc_cluster_nodes.*filters`},
 		{"node id with a space", restartArgs(nil, "cln cmp1"), `node_ids.*must be an id without whitespace`},
 		{"blank cluster_id", restartArgs(map[string]tftypes.Value{"cluster_id": str(" ")}, "cln-cmp00001"), `cluster_id.*must be an id without whitespace`},
 		{"zone with a space", restartArgs(map[string]tftypes.Value{"zone": str("jn 1a")}, "cln-cmp00001"), `zone.*zone id without whitespace`},

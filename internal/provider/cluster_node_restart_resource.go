@@ -40,6 +40,9 @@ var (
 	_ resource.Resource               = &ClusterNodeRestartResource{}
 	_ resource.ResourceWithConfigure  = &ClusterNodeRestartResource{}
 	_ resource.ResourceWithModifyPlan = &ClusterNodeRestartResource{}
+	// ImportState is implemented only to refuse with a reason: without it the
+	// framework's answer says nothing about why or what to do instead.
+	_ resource.ResourceWithImportState = &ClusterNodeRestartResource{}
 )
 
 // ClusterNodeRestartResource restarts a set of nodes once, when it is created.
@@ -85,13 +88,40 @@ func idValidator(example string) validator.String {
 var (
 	clusterIDValidators = []validator.String{idValidator("ehpc-8jqdq0mz")}
 	nodeIDsValidators   = []validator.Set{
-		setvalidator.SizeAtLeast(1),
+		nonEmptyNodeIDs{},
 		setvalidator.ValueStringsAre(idValidator("cln-hzzvbtnh")),
 	}
 	zoneValidators = []validator.String{
 		stringvalidator.RegexMatches(idPattern, "must be a zone id without whitespace, such as \"jn1a\": remove the blank or the spaces, or leave zone unset to use the provider's zone"),
 	}
 )
+
+// nonEmptyNodeIDs replaces setvalidator.SizeAtLeast(1), whose "set must contain
+// at least 1 elements, got: 0" names neither the likely cause nor a fix. An empty
+// set is rarely typed by hand: it is usually data.hpc_cluster_nodes.X.ids from a
+// filter that matched no node, so the message points there.
+type nonEmptyNodeIDs struct{}
+
+var _ validator.Set = nonEmptyNodeIDs{}
+
+func (nonEmptyNodeIDs) Description(context.Context) string {
+	return "must hold at least one node id"
+}
+
+func (v nonEmptyNodeIDs) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (nonEmptyNodeIDs) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
+	// Unknown (a data source not read yet) is checked again once it is known.
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || len(req.ConfigValue.Elements()) > 0 {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Empty Node ID Set",
+		fmt.Sprintf("%s is empty, so there is no node to restart; nothing was sent to the API. "+
+			"When it comes from data.hpc_cluster_nodes.<name>.ids, that data source's filters (role, status, name_regex) matched no node of the cluster: "+
+			"check their values against the cluster's nodes (the data source without filters lists them all in its nodes attribute), or give the node ids literally.", req.Path))
+}
 
 func (r *ClusterNodeRestartResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_cluster_node_restart"
@@ -270,6 +300,18 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// ImportState refuses every import. A restart is an event, not an object: the API
+// has nothing that stands for it and could be read back, and a job id alone does
+// not say which nodes it restarted, nor whether they should count as restarted
+// now. Pretending otherwise would either fail later or record a fiction.
+func (r *ClusterNodeRestartResource) ImportState(_ context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.AddError("Restart Cannot Be Imported",
+		fmt.Sprintf("hpc_cluster_node_restart records a restart, an event that happened once, not an object that exists in the API, so there is nothing to import as %q and nothing was sent to the API. "+
+			"Remove the import block (or do not run terraform import) and declare the resource instead: creating it restarts its node_ids once. "+
+			"A restart that already happened cannot be recorded without restarting again: if the nodes need no restart now, "+
+			"add the resource only when the next restart is due; past restart jobs are listed in the cluster's operation log.", req.ID))
 }
 
 // Delete makes no API call: a restart cannot be undone, and destroying the record

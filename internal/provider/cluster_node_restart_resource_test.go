@@ -270,7 +270,7 @@ resource "hpc_cluster_node_restart" "test" {
 }`, `(?s)cluster_id.*must be an id without whitespace`},
 		{"node id with space", restartConfig(e, `  node_ids = ["cln-cmp00001", "cln cmp2"]`), `(?s)node_ids.*must be an id without whitespace`},
 		{"blank node id", restartConfig(e, `  node_ids = [""]`), `(?s)node_ids.*must be an id without whitespace`},
-		{"empty node_ids", restartConfig(e, `  node_ids = []`), `(?s)node_ids.*at least 1`},
+		{"empty node_ids", restartConfig(e, `  node_ids = []`), `(?s)Empty Node ID Set.*node_ids is empty`},
 		{"zone with space", restartConfig(e, `  node_ids = ["cln-cmp00001"]
   zone = "jn 1a"`), `(?s)zone.*zone id without whitespace`},
 		{"no zone anywhere", strings.Replace(restartConfig(e, `  node_ids = ["cln-cmp00001"]`), `zone       = "jn1a"`, "", 1), `(?s)Missing Zone.*QINGCLOUD_ZONE.*config\.yaml`},

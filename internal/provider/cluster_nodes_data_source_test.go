@@ -272,7 +272,10 @@ func TestAccClusterNodesDataSource_apiErrors(t *testing.T) {
 		setup           func(e *testEnv)
 		want            string
 	}{
-		{"2100 unknown cluster", "ehpc-nosuch00", nil, `(?s)Cannot List Cluster Nodes.*cluster ehpc-nosuch00 in zone jn1a.*ret_code 2100.*not found.*Check cluster_id`},
+		{"2100 unknown cluster", "ehpc-nosuch00", nil, `(?s)Cannot List Cluster Nodes.*cluster ehpc-nosuch00 in zone jn1a.*ret_code 2100.*not found.*Check cluster_id and zone: the API knows no cluster ehpc-nosuch00 in zone jn1a`},
+		{"connection refused", "ehpc-8jqdq0mz", func(e *testEnv) {
+			e.srv.Close()
+		}, `(?s)Cannot List Cluster Nodes.*connection refused.*No answer came from the API: check endpoint \(http://127\.0\.0\.1:[0-9]+.*QINGCLOUD_HPC_ENDPOINT\) and that this machine can reach it`},
 		{"1200 wrong secret", "ehpc-8jqdq0mz", func(e *testEnv) {
 			e.clientConfig = func(c *ehpc.Config) { c.SecretKey = "not-the-secret" }
 		}, `(?s)Cannot List Cluster Nodes.*ret_code 1200.*access_key and secret_key`},
@@ -410,4 +413,159 @@ func TestClusterNodesDataSource_sortsAndRechecksStatus(t *testing.T) {
 // a phrase may be split across lines.
 func flexRegex(pattern string) *regexp.Regexp {
 	return regexp.MustCompile(strings.ReplaceAll(pattern, " ", `\s+`))
+}
+
+// A filter that matches nothing, feeding node_ids, fails the plan with a message
+// that points at the filter, and nothing is restarted.
+func TestAccClusterNodesDataSource_emptyFeedsRestart(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{})
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories(),
+		Steps: []resource.TestStep{{
+			Config: nodesConfig(e, `
+data "hpc_cluster_nodes" "gpu" {
+  cluster_id = "ehpc-8jqdq0mz"
+  role       = "gpu"
+}
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = data.hpc_cluster_nodes.gpu.cluster_id
+  node_ids   = data.hpc_cluster_nodes.gpu.ids
+}
+`),
+			ExpectError: flexRegex(`(?s)Empty Node ID Set.*node_ids is empty, so there is no node to restart; nothing was sent to the API\. ` +
+				`When it comes from data\.hpc_cluster_nodes\.<name>\.ids, that data source's filters \(role, status, name_regex\) matched no node of the cluster`),
+		}},
+	})
+	if err := e.expectRequests(map[string]int{ehpc.PathListNodes: 1})(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every way listing can fail says why and what to do, in the data source's terms:
+// never "check node_ids", which the data source does not have.
+func TestClusterNodesDataSource_errorsSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, clusterID string
+		setup           func(e *testEnv)
+		want            string
+	}{
+		{"2100 unknown cluster", "ehpc-nosuch00", nil,
+			`ret_code 2100: [^.]*not found[^.]*\. Check cluster_id and zone: the API knows no cluster ehpc-nosuch00 in zone jn1a \(the zone is the provider's unless the data source sets zone`},
+		{"1100 bad parameter", "", func(e *testEnv) { e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 1100}) },
+			`ret_code 1100.*The API refused a parameter of the listing: check cluster_id, zone and status\.$`},
+		{"1200 wrong secret", "", func(e *testEnv) { e.clientConfig = func(c *ehpc.Config) { c.SecretKey = "not-the-secret" } },
+			`ret_code 1200.*\. Check that access_key and secret_key are a valid key pair`},
+		{"1400 permission denied", "", func(e *testEnv) { e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 1400}) },
+			`ret_code 1400.*The key pair may not list cluster ehpc-8jqdq0mz, or the cluster is in a state that forbids it`},
+		{"2500 quota", "", func(e *testEnv) { e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 2500, Count: 100}) },
+			`ret_code 2500.*quota is used up`},
+		{"5100 busy", "", func(e *testEnv) { e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 5100, Count: 100}) },
+			`ret_code 5100.*The API is busy; try again later\.$`},
+		{"HTTP 404 page", "", func(e *testEnv) {
+			e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{HTTPStatus: 404, Body: "404 page not found", Count: 100})
+		}, `HTTP 404.*The endpoint answered with an HTTP error, not an EHPC API error: check that endpoint \(http://127`},
+		{"HTTP 429", "", func(e *testEnv) {
+			e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{HTTPStatus: 429, Body: "slow down", Count: 100})
+		}, `HTTP 429.*turned the requests away as too many: wait a minute`},
+		{"HTML from a gateway", "", func(e *testEnv) {
+			e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{HTTPStatus: 502, Body: "<html>Bad Gateway</html>", Count: 100})
+		}, `unusable response \(HTTP 502\).*A gateway in front of the API failed: try again later, and if it persists check that endpoint \(http://127[^)]*\) is the EHPC API\.$`},
+		{"HTML page with HTTP 200", "", func(e *testEnv) {
+			e.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{Body: "<html>Please log in</html>"})
+		}, `unusable response \(HTTP 200\).*did not come from the EHPC API as expected: check that endpoint \(http://127[^)]*\) is the EHPC API itself, not a proxy, a login page or another service`},
+		{"connection refused", "", func(e *testEnv) { e.srv.Close() },
+			`connection refused.*No answer came from the API: check endpoint \(http://127[^;]*; or QINGCLOUD_HPC_ENDPOINT\)`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestEnv(t, ehpcsim.Options{})
+			if c.setup != nil {
+				c.setup(e)
+			}
+			clusterID := c.clusterID
+			if clusterID == "" {
+				clusterID = ehpcsim.DemoClusterID
+			}
+			p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
+			_, diags := p.readNodes(map[string]tftypes.Value{"cluster_id": str(clusterID)})
+			got := expectOneError(t, "read", diags, `^Cannot List Cluster Nodes: Listing the nodes of cluster `+clusterID+` in zone jn1a failed: `)
+			if !regexp.MustCompile(c.want).MatchString(got) {
+				t.Fatalf("error\n  %s\ndoes not match %q", got, c.want)
+			}
+			t.Log(got)
+			if strings.Contains(got, "node_ids") {
+				t.Fatalf("a data source error tells the user to check node_ids, which it has not:\n  %s", got)
+			}
+		})
+	}
+}
+
+// How often the data source reads, command by command, on the real CLI: the
+// data source page states these numbers, so they are asserted here.
+func TestAccClusterNodesDataSource_readsPerCommand(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{})
+	c := e.newCLI(t)
+	// first, when its input changes, is a resource with a change pending, whose
+	// output is unknown until applied.
+	config := func(trigger, first, clusterID, extra string) string {
+		return e.providerBlock() + fmt.Sprintf(`
+resource "terraform_data" "first" {
+  input = %q
+}
+data "hpc_cluster_nodes" "compute" {
+  cluster_id = %s
+  role       = "compute"
+  %s
+}
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = data.hpc_cluster_nodes.compute.cluster_id
+  node_ids   = slice(data.hpc_cluster_nodes.compute.ids, 0, 1)
+  triggers   = { v = %q }
+}
+`, first, clusterID, extra, trigger)
+	}
+	const literal = `"ehpc-8jqdq0mz"`
+	c.write(config("1", "a", literal, ""))
+	c.mustSucceed("init", "-input=false")
+	// Each read is one listNodes request: the demo cluster fits in one page.
+	reads := func(want int, args ...string) {
+		t.Helper()
+		before := e.sim.Requests(ehpc.PathListNodes)
+		c.mustSucceed(args...)
+		n := e.sim.Requests(ehpc.PathListNodes) - before
+		t.Logf("terraform %s: %d listNodes", strings.Join(args, " "), n)
+		if n != want {
+			t.Errorf("terraform %s sent %d listNodes requests, want %d", strings.Join(args, " "), n, want)
+		}
+	}
+	reads(0, "validate")
+	reads(1, "plan", "-input=false")
+	reads(1, "apply", "-auto-approve", "-input=false") // read while planning, not again while applying
+	reads(1, "plan", "-input=false")
+	reads(1, "apply", "-auto-approve", "-input=false") // no changes
+	reads(1, "apply", "-refresh-only", "-auto-approve", "-input=false")
+	reads(1, "plan", "-refresh=false", "-input=false")
+	c.write(config("2", "a", literal, ""))
+	reads(1, "plan", "-input=false", "-out=tfplan")
+	reads(0, "apply", "-input=false", "tfplan") // a saved plan keeps what its plan read
+	reads(1, "destroy", "-auto-approve", "-input=false")
+
+	// A data source that depends on a resource with changes pending, or whose
+	// arguments are unknown until apply, is read while applying instead of while
+	// planning: still once per apply.
+	c.write(config("3", "b", literal, "depends_on = [terraform_data.first]"))
+	reads(0, "plan", "-input=false")
+	reads(1, "apply", "-auto-approve", "-input=false")
+	restarts := e.sim.Requests(ehpc.PathRestartNodes)
+	c.write(config("3", "c", `"ehpc-8jqdq0mz${substr(terraform_data.first.output, 0, 0)}"`, ""))
+	reads(0, "plan", "-input=false")
+	reads(1, "apply", "-auto-approve", "-input=false")
+	// The price of a read moved to apply, which the page warns about: the
+	// restart it feeds sees cluster_id and node_ids unknown at plan, which forces
+	// replacement, so the same nodes restart again with nothing else changed.
+	if n := e.sim.Requests(ehpc.PathRestartNodes) - restarts; n != 1 {
+		t.Errorf("the apply with a deferred read sent %d restart requests, want 1", n)
+	}
 }
