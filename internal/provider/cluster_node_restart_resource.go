@@ -159,10 +159,7 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			},
 		},
 		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{
-				Create:            true,
-				CreateDescription: "How long to wait for the restart job to finish (default `30m`). Changing it never restarts anything.",
-			}),
+			"timeouts": timeoutsBlock(ctx),
 		},
 	}
 }
@@ -199,6 +196,13 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// A timeout the wait cannot use fails here, with nothing sent: after the
+	// restart it would fail the wait at once and taint the resource.
+	timeout, diags := createTimeout(plan.Timeouts)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	zone := plan.Zone.ValueString()
 	if plan.Zone.IsUnknown() {
 		zone = ""
@@ -230,13 +234,9 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	plan.Status = types.StringValue(ehpc.JobPending)
 
 	if plan.WaitForCompletion.ValueBool() {
-		timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+		status, diags := r.wait(ctx, client, zone, clusterID, res.JobID, timeout)
+		plan.Status = types.StringValue(status)
 		resp.Diagnostics.Append(diags...)
-		if !resp.Diagnostics.HasError() {
-			status, diags := r.wait(ctx, client, zone, clusterID, res.JobID, timeout)
-			plan.Status = types.StringValue(status)
-			resp.Diagnostics.Append(diags...)
-		}
 	}
 
 	// State is saved even when the wait failed: the job id must never be lost, and

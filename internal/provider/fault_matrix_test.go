@@ -208,10 +208,10 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 
 func TestFaultMatrixResource(t *testing.T) {
 	terraformPath(t)
-	runFaultMatrix(t, matrixRunner{name: "resource", timeoutText: "2s", run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, string) {
+	runFaultMatrix(t, matrixRunner{name: "resource", timeoutText: "10s", run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, string) {
 		extra := ""
 		if sc.shortTimeout {
-			extra = `timeouts { create = "2s" }`
+			extra = `timeouts { create = "10s" }`
 		}
 		c := e.newCLI(t)
 		c.write(e.providerBlock() + fmt.Sprintf(`
