@@ -341,8 +341,11 @@ func (r *ClusterNodeRestartResource) wait(ctx context.Context, client *ehpc.Clie
 		if res.LastErr != nil {
 			detail += "; last error reading it: " + res.LastErr.Error()
 		}
-		diags.AddError("Timed Out Waiting For Restart Job", detail+"). The job id is saved in state and the resource is marked tainted, so the next apply restarts the nodes again. "+
-			"To wait longer, raise timeouts.create; if the job did finish, run terraform untaint on this resource to keep it.")
+		diags.AddError("Timed Out Waiting For Restart Job", detail+"). The restart was accepted and may still be running: follow the job in the cluster's operation log. "+
+			"The job id is saved in state and the resource is marked tainted. Choose one:\n"+
+			"- To keep this restart: run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME), "+
+			"then raise timeouts.create for the next restart. Raising it alone keeps nothing: the resource stays tainted and the next apply restarts the nodes a second time.\n"+
+			"- To restart the nodes again: apply again; the tainted resource is replaced by a new restart.")
 	default:
 		diags.AddError("Cannot Check Restart Job",
 			fmt.Sprintf("Restart job %s for cluster %s was accepted, but its status cannot be read: %s. "+

@@ -238,7 +238,7 @@ func TestAccClusterNodeRestart_jobNeverFinishes(t *testing.T) {
 		Steps: []resource.TestStep{{
 			Config: restartConfig(e, `  node_ids = ["cln-cmp00001"]
   timeouts { create = "10s" }`),
-			ExpectError: regex(`(?s)Timed Out Waiting For Restart Job.*Restart job j-[a-z0-9]+ .*within 10s.*"pending"`),
+			ExpectError: regex(`(?s)Timed Out Waiting For Restart Job.*Restart job j-[a-z0-9]+ .*within 10s.*"pending".*Choose one`),
 		}, {
 			// The timed-out job is in state (tainted): the plan replaces it.
 			Config: restartConfig(e, `  node_ids = ["cln-cmp00001"]

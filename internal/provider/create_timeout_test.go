@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
 
@@ -142,6 +143,57 @@ func TestClusterNodeRestart_createChecksTimeoutFirst(t *testing.T) {
 	}
 	if n := e.sim.TotalRequests(); n != 0 {
 		t.Fatalf("create with an invalid timeout sent %d requests: %v", n, e.sim.RequestCounts())
+	}
+}
+
+// The timeout error's first choice, followed as written: untaint, raise the
+// timeout, apply. The job keeps running to success and the nodes restart once.
+func TestAccClusterNodeRestart_timeoutUntaintKeepsRestart(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{})
+	e.sim.HangNextJobs(1)
+	c := e.newCLI(t)
+	config := func(timeout string) string {
+		return e.providerBlock() + fmt.Sprintf(`
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = %q
+  node_ids   = ["cln-cmp00001", "cln-cmp00002"]
+  timeouts { create = %q }
+}
+`, ehpcsim.DemoClusterID, timeout)
+	}
+	c.write(config("10s"))
+	c.mustSucceed("init", "-input=false")
+	out, code := c.run("apply", "-auto-approve", "-input=false")
+	if code == 0 {
+		t.Fatalf("apply succeeded, want a timeout:\n%s", out)
+	}
+	job := onlyJobID(t, e)
+	want := wrapped(`(?s)Timed Out Waiting For Restart Job.*with ` + restartAddr + `,.*Restart job ` + job + ` for cluster ehpc-8jqdq0mz did not finish within 10s.*` +
+		`Choose one:.*- To keep this restart: run terraform untaint with this resource's address.*then raise timeouts.create.*` +
+		`Raising it alone keeps nothing.*restarts the nodes a second time.*- To restart the nodes again: apply again`)
+	if !want.MatchString(out) {
+		t.Fatalf("the timeout error does not lead with the choice; want %q in:\n%s", want, out)
+	}
+	if state, tainted := c.stateResource(restartAddr); state == nil || state["job_id"] != job || !tainted {
+		t.Fatalf("state %v tainted %v, want job %s tainted", state, tainted, job)
+	}
+
+	c.mustSucceed("untaint", restartAddr)
+	c.write(config("45m"))
+	mark := e.sim.Requests(ehpc.PathRestartNodes)
+	out = c.mustSucceed("apply", "-auto-approve", "-input=false")
+	if !strings.Contains(out, "1 changed, 0 destroyed") || strings.Contains(out, "1 added") {
+		t.Fatalf("after untaint the apply should only update timeouts in place:\n%s", out)
+	}
+	if n := e.sim.Requests(ehpc.PathRestartNodes) - mark; n != 0 {
+		t.Fatalf("the apply after untaint sent %d restart requests", n)
+	}
+	if err := e.expectRestarts(map[string]int{"cln-cmp00001": 1, "cln-cmp00002": 1})(); err != nil {
+		t.Fatal(err)
+	}
+	state, tainted := c.stateResource(restartAddr)
+	if state == nil || state["job_id"] != job || tainted {
+		t.Fatalf("state %v tainted %v, want job %s kept untainted", state, tainted, job)
 	}
 }
 
