@@ -228,8 +228,9 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 		if w.LastErr != nil {
 			detail += "; last error reading it: " + w.LastErr.Error()
 		}
-		resp.Diagnostics.AddError("Timed Out Waiting For Restart Job", detail+"). The restart may still be running: check the job in the cluster's operation log. "+
-			"To wait longer, raise timeout (in seconds); invoking the action again restarts the nodes again.")
+		resp.Diagnostics.AddError("Timed Out Waiting For Restart Job", detail+"). The restart was accepted and job "+jobID+" may still be running: follow it in the cluster's operation log. "+
+			"Do not invoke the action again to wait for it: every invocation sends a new restart, so the nodes would restart a second time. "+
+			fmt.Sprintf("For the next invocation, raise timeout (in seconds, up to %d).", maxActionTimeout))
 	default:
 		progress.send(fmt.Sprintf("Cannot read the status of restart job %s after %s.", jobID, elapsed))
 		resp.Diagnostics.AddError("Cannot Check Restart Job",

@@ -483,7 +483,9 @@ func TestAction_invokeTimeout(t *testing.T) {
 		t.Errorf("invoke took %s, want about the 10s timeout", took)
 	}
 	job := e.sim.Jobs()[0].ID
-	expectOneError(t, "timeout", inv.diags, `^Timed Out Waiting For Restart Job: Restart job `+job+` for cluster ehpc-8jqdq0mz did not finish within the action's timeout of 10s \(last status "pending"\).*raise timeout`)
+	expectOneError(t, "timeout", inv.diags, `^Timed Out Waiting For Restart Job: Restart job `+job+` for cluster ehpc-8jqdq0mz did not finish within the action's timeout of 10s \(last status "pending"\)\. `+
+		`The restart was accepted and job `+job+` may still be running: follow it in the cluster's operation log\. `+
+		`Do not invoke the action again to wait for it: every invocation sends a new restart.*raise timeout`)
 	if last := inv.progress[len(inv.progress)-1]; !strings.HasPrefix(last, "Stopped waiting for restart job "+job+" after ") {
 		t.Errorf("last progress %q: want the timeout outcome", last)
 	}

@@ -194,10 +194,7 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			},
 		},
 		Blocks: map[string]schema.Block{
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{
-				Create:            true,
-				CreateDescription: "How long to wait for the restart job to finish (default `30m`). Changing it never restarts anything.",
-			}),
+			"timeouts": timeoutsBlock(ctx),
 		},
 	}
 }
@@ -231,6 +228,13 @@ func (r *ClusterNodeRestartResource) ModifyPlan(ctx context.Context, req resourc
 func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan ClusterNodeRestartResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// A timeout the wait cannot use fails here, with nothing sent: after the
+	// restart it would fail the wait at once and taint the resource.
+	timeout, diags := createTimeout(plan.Timeouts)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -271,13 +275,9 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 			fmt.Sprintf("The apply was cancelled while the restart request was in flight; its job %s was found in the operation log and is saved in state with status %q, "+
 				"so the next apply does not restart the nodes again. Check the job in the cluster's operation log; to restart again, change triggers.", res.JobID, ehpc.JobPending))
 	} else if plan.WaitForCompletion.ValueBool() {
-		timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+		status, diags := r.wait(ctx, client, zone, clusterID, res.JobID, timeout)
+		plan.Status = types.StringValue(status)
 		resp.Diagnostics.Append(diags...)
-		if !resp.Diagnostics.HasError() {
-			status, diags := r.wait(ctx, client, zone, clusterID, res.JobID, timeout)
-			plan.Status = types.StringValue(status)
-			resp.Diagnostics.Append(diags...)
-		}
 	}
 
 	// State is saved even when the wait failed: the job id must never be lost, and
@@ -415,9 +415,11 @@ func (r *ClusterNodeRestartResource) wait(ctx context.Context, client *ehpc.Clie
 		if res.LastErr != nil {
 			detail += "; last error reading it: " + res.LastErr.Error()
 		}
-		diags.AddError("Timed Out Waiting For Restart Job", detail+"). The job id is saved in state and the resource is marked tainted. Choose one: "+
-			"to keep the running restart, run terraform untaint on this resource (for example terraform untaint hpc_cluster_node_restart.NAME), and raise timeouts.create for next time; "+
-			"or apply again, which restarts the nodes a second time.")
+		diags.AddError("Timed Out Waiting For Restart Job", detail+"). The restart was accepted and may still be running: follow the job in the cluster's operation log. "+
+			"The job id is saved in state and the resource is marked tainted. Choose one:\n"+
+			"- To keep this restart: run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME), "+
+			"then raise timeouts.create for the next restart. Raising it alone keeps nothing: the resource stays tainted and the next apply restarts the nodes a second time.\n"+
+			"- To restart the nodes again: apply again; the tainted resource is replaced by a new restart.")
 	}
 	return res.Status, diags
 }

@@ -237,12 +237,12 @@ func TestAccClusterNodeRestart_jobNeverFinishes(t *testing.T) {
 		ProtoV6ProviderFactories: e.factories(),
 		Steps: []resource.TestStep{{
 			Config: restartConfig(e, `  node_ids = ["cln-cmp00001"]
-  timeouts { create = "2s" }`),
-			ExpectError: regex(`(?s)Timed Out Waiting For Restart Job.*Restart job j-[a-z0-9]+ .*within 2s.*"pending"`),
+  timeouts { create = "10s" }`),
+			ExpectError: regex(`(?s)Timed Out Waiting For Restart Job.*Restart job j-[a-z0-9]+ .*within 10s.*"pending".*Choose one`),
 		}, {
 			// The timed-out job is in state (tainted): the plan replaces it.
 			Config: restartConfig(e, `  node_ids = ["cln-cmp00001"]
-  timeouts { create = "2s" }`),
+  timeouts { create = "10s" }`),
 			PlanOnly:           true,
 			ExpectNonEmptyPlan: true,
 		}},
