@@ -213,7 +213,7 @@ func TestUnknownPathAndMethod(t *testing.T) {
 }
 
 func TestOperationFiltersAndPaging(t *testing.T) {
-	e := newEnv(t, Options{Clusters: []Cluster{DemoCluster(), bigCluster("ehpc-big00001", 120)}})
+	e := newEnv(t, Options{Clusters: []Cluster{DemoCluster(), bigCluster(120)}})
 	var ids []string
 	for i := 0; i < 4; i++ {
 		ids = append(ids, e.c.restart(fmt.Sprintf("cln-cmp0000%d", i+1))["job_id"].(string))
@@ -285,7 +285,7 @@ func TestOperationFiltersAndPaging(t *testing.T) {
 }
 
 func TestListNodesPaging(t *testing.T) {
-	e := newEnv(t, Options{Clusters: []Cluster{bigCluster("ehpc-big00001", 250)}})
+	e := newEnv(t, Options{Clusters: []Cluster{bigCluster(250)}})
 	e.c.zone = DemoZone
 	var all []string
 	for offset := 0; ; offset += 100 {
@@ -481,7 +481,7 @@ func TestLoadClustersFile(t *testing.T) {
 }
 
 func TestConcurrency(t *testing.T) {
-	e := newEnv(t, Options{Clusters: []Cluster{bigCluster("ehpc-big00001", 64)}, Now: time.Now, JobDuration: 10 * time.Millisecond})
+	e := newEnv(t, Options{Clusters: []Cluster{bigCluster(64)}, Now: time.Now, JobDuration: 10 * time.Millisecond})
 	e.c.hc = &http.Client{Timeout: 10 * time.Second}
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {

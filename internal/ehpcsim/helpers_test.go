@@ -232,10 +232,13 @@ func totalCount(m map[string]any) int {
 	return int(v)
 }
 
+// bigClusterID is the id of every bigCluster: a test uses one at a time.
+const bigClusterID = "ehpc-big00001"
+
 // bigCluster has n compute nodes with ids cln-big00000.. in scrambled
 // insertion order, so ordering by node_id is really exercised.
-func bigCluster(id string, n int) Cluster {
-	c := Cluster{ID: id, Zone: DemoZone}
+func bigCluster(n int) Cluster {
+	c := Cluster{ID: bigClusterID, Zone: DemoZone}
 	for i := 0; i < n; i++ {
 		k := (i*7 + 3) % n
 		c.Nodes = append(c.Nodes, Node{

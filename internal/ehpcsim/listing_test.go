@@ -11,7 +11,7 @@ import (
 // offset counts items, so a client that advances by what it received gets
 // every item exactly once.
 func TestPageCap(t *testing.T) {
-	e := newEnv(t, Options{PageCap: 7, Clusters: []Cluster{bigCluster("ehpc-big00001", 23)}})
+	e := newEnv(t, Options{PageCap: 7, Clusters: []Cluster{bigCluster(23)}})
 	for _, tc := range []struct {
 		limit string
 		want  int

@@ -60,7 +60,7 @@ resource "hpc_cluster_node_restart" "test" {
 	if !strings.Contains(text, jobs[0].ID) {
 		t.Errorf("the warning does not name job %s:\n%s", jobs[0].ID, text)
 	}
-	state, tainted := c.stateResource(restartAddr)
+	state, tainted := c.stateResource()
 	if state == nil {
 		t.Fatalf("the interrupted restart is not in state; the next apply would restart again:\n%s", text)
 	}

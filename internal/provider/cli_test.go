@@ -158,9 +158,9 @@ func (c *cli) mustSucceed(args ...string) string {
 	return out
 }
 
-// stateResource returns a resource's values from `terraform show -json`, and
+// stateResource returns the restart resource's values (restartAddr) from `terraform show -json`, and
 // whether it is tainted; nil when it is not in state.
-func (c *cli) stateResource(addr string) (map[string]any, bool) {
+func (c *cli) stateResource() (map[string]any, bool) {
 	c.t.Helper()
 	var out bytes.Buffer
 	cmd := c.command("show", "-json")
@@ -176,7 +176,7 @@ func (c *cli) stateResource(addr string) (map[string]any, bool) {
 		return nil, false
 	}
 	for _, r := range st.Values.RootModule.Resources {
-		if r.Address == addr {
+		if r.Address == restartAddr {
 			return r.AttributeValues, r.Tainted
 		}
 	}

@@ -51,7 +51,7 @@ import {
 `)
 	out, code = c.run("plan", "-input=false")
 	check("terraform plan with an import block", out, code)
-	if st, _ := c.stateResource(restartAddr); st != nil {
+	if st, _ := c.stateResource(); st != nil {
 		t.Fatalf("a refused import left %s in state: %v", restartAddr, st)
 	}
 }

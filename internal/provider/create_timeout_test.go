@@ -174,7 +174,7 @@ resource "hpc_cluster_node_restart" "test" {
 	if !want.MatchString(out) {
 		t.Fatalf("the timeout error does not lead with the choice; want %q in:\n%s", want, out)
 	}
-	if state, tainted := c.stateResource(restartAddr); state == nil || state["job_id"] != job || !tainted {
+	if state, tainted := c.stateResource(); state == nil || state["job_id"] != job || !tainted {
 		t.Fatalf("state %v tainted %v, want job %s tainted", state, tainted, job)
 	}
 
@@ -191,7 +191,7 @@ resource "hpc_cluster_node_restart" "test" {
 	if err := e.expectRestarts(map[string]int{"cln-cmp00001": 1, "cln-cmp00002": 1})(); err != nil {
 		t.Fatal(err)
 	}
-	state, tainted := c.stateResource(restartAddr)
+	state, tainted := c.stateResource()
 	if state == nil || state["job_id"] != job || tainted {
 		t.Fatalf("state %v tainted %v, want job %s kept untainted", state, tainted, job)
 	}

@@ -431,7 +431,7 @@ func TestFaultMatrixResource(t *testing.T) {
 			} else {
 				out, code = c.run("apply", "-auto-approve", "-input=false")
 			}
-			state, tainted := c.stateResource(restartAddr)
+			state, tainted := c.stateResource()
 			jobID := rowJobID(t, e)
 			stateJob := ""
 			if state != nil {
