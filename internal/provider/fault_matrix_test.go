@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"regexp"
@@ -166,6 +167,13 @@ var restartFaults = []faultScenario{
 		e.optionsHook = func(o *Options) { o.JobMissingAfter = time.Second }
 	}, ok: true, wantWarn: "did not appear in the operation log", status: statusUnknown,
 		actionErr: `Cannot Check Restart Job[\s\S]*JOB[\s\S]*did not appear`, restarts: 1},
+	{name: "endpoint's TLS certificate is not trusted", setup: func(e *testEnv) {
+		// The same simulator behind TLS with a certificate no root vouches for,
+		// as behind a proxy whose CA this machine lacks.
+		srv := httptest.NewTLSServer(e.sim)
+		e.t.Cleanup(srv.Close)
+		e.srv = srv
+	}, wantErr: `Cannot Connect To Endpoint[\s\S]*TLS[\s\S]*nothing was sent`, restarts: 0},
 	{name: "endpoint answers with a redirect", setup: restartFault(ehpcsim.Fault{HTTPStatus: http.StatusMovedPermanently}),
 		wantErr: `Endpoint Redirects[\s\S]*HTTP 301[\s\S]*not processed`, restarts: 0},
 }
