@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
 )
 
 // Bounds of the action's timeout argument, in seconds. Actions have no timeouts
@@ -171,71 +171,46 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 		return
 	}
 
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	started := time.Now()
 	interval := a.data.opts.ActionProgressInterval
 	if interval <= 0 {
 		interval = defaultActionProgressInterval
 	}
-	var mu sync.Mutex // onCheck may be called from the watcher's goroutine
 	var lastReport time.Duration
-	w := jobWatcher{client: client, opts: a.data.opts, poller: a.data.poller}.watch(wctx, zone, clusterID, jobID, func(c jobCheck) {
-		mu.Lock()
-		defer mu.Unlock()
-		if c.Found && c.Job.Done() || c.Elapsed-lastReport < interval {
+	w := a.data.waitForJob(ctx, zone, clusterID, jobID, timeout, func(c jobwatch.Check, elapsed time.Duration) {
+		if c.Found && c.Job.Done() || elapsed-lastReport < interval {
 			return // the outcome is reported once the wait ends
 		}
-		lastReport = c.Elapsed
+		lastReport = elapsed
 		status := "not in the operation log yet"
 		if c.Found {
 			status = "status " + c.Job.Status
 		}
-		msg := fmt.Sprintf("Waiting for restart job %s: %s, %s elapsed.", jobID, status, roundElapsed(c.Elapsed))
+		msg := fmt.Sprintf("Waiting for restart job %s: %s, %s elapsed.", jobID, status, roundElapsed(elapsed))
 		if c.Err != nil {
 			msg += " The last check failed and will be retried: " + c.Err.Error()
 		}
 		progress.send(msg)
 	})
-	elapsed := roundElapsed(time.Since(started))
+	elapsed := roundElapsed(w.elapsed)
+	summary, detail := w.describe(jobID, clusterID, nodesPhrase(ids)+" of cluster "+clusterID, "the action's timeout of "+timeout.String(), client.Scrub)
 
-	switch {
-	case w.Err == nil && w.Status == ehpc.JobSuccessful:
-		progress.send(fmt.Sprintf("Restart job %s finished: %s after %s.", jobID, w.Status, elapsed))
-	case w.Err == nil && w.Status == ehpc.JobFailed:
-		progress.send(fmt.Sprintf("Restart job %s finished: %s after %s.", jobID, w.Status, elapsed))
-		detail := fmt.Sprintf("Restart job %s for %s of cluster %s finished with status %q", jobID, nodesPhrase(ids), clusterID, w.Status)
-		if w.Job.ErrorCodes != "" {
-			detail += fmt.Sprintf(" (error_codes: %s)", client.Scrub(string(w.Job.ErrorCodes)))
-		}
-		resp.Diagnostics.AddError("Restart Job Failed", detail+". See the job in the cluster's operation log and fix the cause before invoking the action again.")
-	case ctx.Err() != nil:
+	switch w.end {
+	case waitSucceeded:
+		progress.send(fmt.Sprintf("Restart job %s finished: %s after %s.", jobID, w.status, elapsed))
+	case waitFailed:
+		progress.send(fmt.Sprintf("Restart job %s finished: %s after %s.", jobID, w.status, elapsed))
+		resp.Diagnostics.AddError(summary, detail+" See the job in the cluster's operation log and fix the cause before invoking the action again.")
+	case waitInterrupted:
 		// Terraform was interrupted: no progress can be sent any more.
-		resp.Diagnostics.AddError("Restart Action Cancelled",
-			fmt.Sprintf("The action was cancelled while waiting for restart job %s (cluster %s) after %s; the restart had been accepted and may still be running (last status %q). "+
-				"Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes.", jobID, clusterID, elapsed, w.Status))
-	case w.unreadable() || (errors.Is(w.Err, context.DeadlineExceeded) && !w.Seen):
-		reason := w.Err.Error()
-		if !w.unreadable() {
-			reason = (&jobMissingError{after: timeout}).Error()
-		}
+		resp.Diagnostics.AddError("Restart Action Cancelled", "The action was cancelled while waiting for "+detail+". "+
+			"Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes.")
+	case waitUnreadable:
 		progress.send(fmt.Sprintf("Cannot read the status of restart job %s after %s.", jobID, elapsed))
-		resp.Diagnostics.AddError("Cannot Check Restart Job", unreadableJobDetail(jobID, clusterID, reason)+
-			" Do that before invoking the action again: each invocation restarts the nodes.")
-	case errors.Is(w.Err, context.DeadlineExceeded):
-		progress.send(fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", jobID, elapsed, w.Status))
-		detail := fmt.Sprintf("Restart job %s for cluster %s did not finish within the action's timeout of %s (last status %q", jobID, clusterID, timeout, w.Status)
-		if w.LastErr != nil {
-			detail += "; last error reading it: " + w.LastErr.Error()
-		}
-		resp.Diagnostics.AddError("Timed Out Waiting For Restart Job", detail+"). The restart was accepted and job "+jobID+" may still be running: follow it in the cluster's operation log. "+
-			"Do not invoke the action again to wait for it: every invocation sends a new restart, so the nodes would restart a second time. "+
+		resp.Diagnostics.AddError(summary, detail+" Do that before invoking the action again: each invocation restarts the nodes.")
+	case waitTimedOut:
+		progress.send(fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", jobID, elapsed, w.status))
+		resp.Diagnostics.AddError(summary, detail+" Do not invoke the action again to wait for it: every invocation sends a new restart, so the nodes would restart a second time. "+
 			fmt.Sprintf("For the next invocation, raise timeout (in seconds, up to %d).", maxActionTimeout))
-	default:
-		progress.send(fmt.Sprintf("Cannot read the status of restart job %s after %s.", jobID, elapsed))
-		resp.Diagnostics.AddError("Cannot Check Restart Job",
-			fmt.Sprintf("Restart job %s for cluster %s was accepted, but its status cannot be read: %s. "+
-				"Check the job in the cluster's operation log before invoking the action again.", jobID, clusterID, w.Err.Error()))
 	}
 }
 

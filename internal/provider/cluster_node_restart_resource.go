@@ -380,54 +380,28 @@ func restartNoteDiag(res *ehpc.RestartResult) diag.Diagnostic {
 // untainted, or the next apply would restart the nodes a second time.
 func (r *ClusterNodeRestartResource) wait(ctx context.Context, client *ehpc.Client, zone, clusterID, jobID string, timeout time.Duration) (string, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	started := time.Now()
-	res := jobWatcher{client: client, opts: r.data.opts, poller: r.data.poller}.watch(wctx, zone, clusterID, jobID, nil)
-	timedOut := errors.Is(res.Err, context.DeadlineExceeded) && ctx.Err() == nil
-
-	switch {
-	case res.Err == nil && res.Status == ehpc.JobSuccessful:
-	case res.Err == nil && res.Status == ehpc.JobFailed:
-		detail := fmt.Sprintf("Restart job %s for cluster %s finished with status %q", jobID, clusterID, res.Status)
-		if res.Job.ErrorCodes != "" {
-			detail += fmt.Sprintf(" (error_codes: %s)", client.Scrub(string(res.Job.ErrorCodes)))
-		}
-		diags.AddError("Restart Job Failed", detail+". The job id is saved in state and the resource is marked tainted, "+
+	res := r.data.waitForJob(ctx, zone, clusterID, jobID, timeout, nil)
+	summary, detail := res.describe(jobID, clusterID, "cluster "+clusterID, timeout.String(), client.Scrub)
+	switch res.end {
+	case waitSucceeded:
+	case waitFailed:
+		diags.AddError(summary, detail+" The job id is saved in state and the resource is marked tainted, "+
 			"so the next apply restarts the nodes again: fix the cause first (see the job in the cluster's operation log).")
-	case ctx.Err() != nil:
-		diags.AddWarning("Wait For Restart Job Interrupted",
-			fmt.Sprintf("The apply was cancelled while waiting for restart job %s (cluster %s) after %s; the restart had been accepted and may still be running. "+
-				"The job id is saved in state with status %q and the nodes will not be restarted again by the next apply. "+
-				"Check the job in the cluster's operation log; to restart again, change triggers.", jobID, clusterID, time.Since(started).Round(time.Second), ehpc.JobPending))
+	case waitInterrupted:
+		diags.AddWarning("Wait For Restart Job Interrupted", "The apply was cancelled while waiting for "+detail+". "+
+			fmt.Sprintf("The job id is saved in state with status %q and the nodes will not be restarted again by the next apply. ", ehpc.JobPending)+
+			"Check the job in the cluster's operation log; to restart again, change triggers.")
 		return ehpc.JobPending, diags
-	case res.unreadable() || (timedOut && !res.Seen):
-		reason := res.Err.Error()
-		if timedOut {
-			reason = (&jobMissingError{after: timeout}).Error()
-		}
-		diags.AddWarning("Cannot Check Restart Job", unreadableJobDetail(jobID, clusterID, reason)+
+	case waitUnreadable:
+		diags.AddWarning(summary, detail+
 			fmt.Sprintf(" The job id is saved in state with status %q and the resource is not tainted, so the next apply does not restart the nodes again. "+
 				"If the job failed and you want to restart again, change triggers (or run terraform taint on this resource) and apply.", statusUnknown))
 		return statusUnknown, diags
-	default:
-		detail := fmt.Sprintf("Restart job %s for cluster %s did not finish within %s (last status %q", jobID, clusterID, timeout, res.Status)
-		if res.LastErr != nil {
-			detail += "; last error reading it: " + res.LastErr.Error()
-		}
-		diags.AddError("Timed Out Waiting For Restart Job", detail+"). The restart was accepted and may still be running: follow the job in the cluster's operation log. "+
-			"The job id is saved in state and the resource is marked tainted. Choose one:\n"+
+	case waitTimedOut:
+		diags.AddError(summary, detail+" The job id is saved in state and the resource is marked tainted. Choose one:\n"+
 			"- To keep this restart: run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME), "+
 			"then raise timeouts.create for the next restart. Raising it alone keeps nothing: the resource stays tainted and the next apply restarts the nodes a second time.\n"+
 			"- To restart the nodes again: apply again; the tainted resource is replaced by a new restart.")
 	}
-	return res.Status, diags
-}
-
-// unreadableJobDetail says that an accepted job's status cannot be read, why, and
-// where to look instead; the resource and the action each add what follows for them.
-func unreadableJobDetail(jobID, clusterID, reason string) string {
-	return fmt.Sprintf("Restart job %s for cluster %s was accepted, but its status cannot be read: %s. "+
-		"The restart may have happened: check the job in the cluster's operation log (in the console, or GET /api/operation with jobs=%s).",
-		jobID, clusterID, reason, jobID)
+	return res.status, diags
 }

@@ -26,7 +26,7 @@ func TestWatchersOfOneProviderInstanceShareRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := Options{PollSchedule: testSchedule}
-	poller := newPoller(client, opts) // what Configure does
+	data := &providerData{client: client, opts: opts, poller: newPoller(client, opts)} // what Configure does
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -42,14 +42,13 @@ func TestWatchersOfOneProviderInstanceShareRequests(t *testing.T) {
 		jobs[i] = res.JobID
 	}
 	before := e.sim.Requests(ehpc.PathOperations)
-	results := make([]watchResult, n)
+	results := make([]waitResult, n)
 	var wg sync.WaitGroup
 	for i, id := range jobs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := jobWatcher{client: client, opts: opts, poller: poller}
-			results[i] = w.watch(ctx, ehpcsim.DemoZone, c.ID, id, nil)
+			results[i] = data.waitForJob(ctx, ehpcsim.DemoZone, c.ID, id, 20*time.Second, nil)
 		}()
 	}
 	wg.Wait()
@@ -58,8 +57,8 @@ func TestWatchersOfOneProviderInstanceShareRequests(t *testing.T) {
 		if i == 3 {
 			want = ehpc.JobFailed
 		}
-		if r.Err != nil || r.Status != want || r.Job.JobID != jobs[i] {
-			t.Errorf("watch %d: status %q job %s err %v; want %q for its own job %s", i, r.Status, r.Job.JobID, r.Err, want, jobs[i])
+		if r.err != nil || r.status != want || r.job.JobID != jobs[i] {
+			t.Errorf("watch %d: status %q job %s err %v; want %q for its own job %s", i, r.status, r.job.JobID, r.err, want, jobs[i])
 		}
 	}
 	// testSchedule alone needs about 6 checks for a 300 ms job; n separate
@@ -69,5 +68,5 @@ func TestWatchersOfOneProviderInstanceShareRequests(t *testing.T) {
 	} else {
 		t.Logf("%d watches, %d operation-log requests", n, got)
 	}
-	poller.Wait()
+	data.poller.Wait()
 }
