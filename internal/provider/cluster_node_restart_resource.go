@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -69,58 +66,6 @@ type ClusterNodeRestartResourceModel struct {
 // NewClusterNodeRestartResource is the resource factory.
 func NewClusterNodeRestartResource() resource.Resource {
 	return &ClusterNodeRestartResource{}
-}
-
-// idPattern accepts any id without whitespace. The API's ids look like
-// "ehpc-8jqdq0mz" and "cln-hzzvbtnh", but a stricter pattern would reject a new id
-// style the API may adopt; blanks and spaces are the mistakes worth catching.
-// White space is Unicode's (unicode.IsSpace): RE2's \s alone misses a
-// no-break space pasted from a web page.
-var idPattern = regexp.MustCompile(`^[^\s\v\x{85}\p{Z}]+$`)
-
-func idValidator(example string) validator.String {
-	return stringvalidator.RegexMatches(idPattern,
-		fmt.Sprintf("must be an id without whitespace, such as %q: remove the blank or the spaces, or check the expression that produced it", example))
-}
-
-// Validators shared by the resource, the data source and the action, so the same
-// mistake gets the same message everywhere.
-var (
-	clusterIDValidators = []validator.String{idValidator("ehpc-8jqdq0mz")}
-	nodeIDsValidators   = []validator.Set{
-		nonEmptyNodeIDs{},
-		setvalidator.ValueStringsAre(idValidator("cln-hzzvbtnh")),
-	}
-	zoneValidators = []validator.String{
-		stringvalidator.RegexMatches(idPattern, "must be a zone id without whitespace, such as \"jn1a\": remove the blank or the spaces, or leave zone unset to use the provider's zone"),
-	}
-)
-
-// nonEmptyNodeIDs replaces setvalidator.SizeAtLeast(1), whose "set must contain
-// at least 1 elements, got: 0" names neither the likely cause nor a fix. An empty
-// set is rarely typed by hand: it is usually data.hpc_cluster_nodes.X.ids from a
-// filter that matched no node, so the message points there.
-type nonEmptyNodeIDs struct{}
-
-var _ validator.Set = nonEmptyNodeIDs{}
-
-func (nonEmptyNodeIDs) Description(context.Context) string {
-	return "must hold at least one node id"
-}
-
-func (v nonEmptyNodeIDs) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (nonEmptyNodeIDs) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
-	// Unknown (a data source not read yet) is checked again once it is known.
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || len(req.ConfigValue.Elements()) > 0 {
-		return
-	}
-	resp.Diagnostics.AddAttributeError(req.Path, "Empty Node ID Set",
-		fmt.Sprintf("%s is empty, so there is no node to restart; nothing was sent to the API. "+
-			"When it comes from data.hpc_cluster_nodes.<name>.ids, that data source's filters (role, status, name_regex) matched no node of the cluster: "+
-			"check their values against the cluster's nodes (the data source without filters lists them all in its nodes attribute), or give the node ids literally.", req.Path))
 }
 
 func (r *ClusterNodeRestartResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -404,4 +349,103 @@ func (r *ClusterNodeRestartResource) wait(ctx context.Context, client *ehpc.Clie
 			"- To restart the nodes again: apply again; the tainted resource is replaced by a new restart.")
 	}
 	return res.status, diags
+}
+
+// Bounds of the resource's timeouts.create: the same as the action's timeout
+// argument, so one restart is bounded the same way whichever runs it.
+const (
+	minCreateTimeout = minActionTimeout * time.Second
+	maxCreateTimeout = maxActionTimeout * time.Second
+)
+
+// createTimeoutPath is where a bad timeouts.create is reported.
+var createTimeoutPath = path.Root("timeouts").AtName("create")
+
+const invalidCreateTimeout = "Invalid Create Timeout"
+
+// timeoutsBlock is the framework-timeouts block with its duration validator
+// replaced by createTimeoutValidator, which also checks the bounds: a timeout
+// that cannot be waited with must fail the plan, not time out after the restart
+// was sent (which taints the resource, so the next apply restarts again).
+// The block's type, and so the state, is the library's.
+func timeoutsBlock(ctx context.Context) schema.Block {
+	block := timeouts.Block(ctx, timeouts.Opts{
+		Create: true,
+		CreateDescription: fmt.Sprintf("How long to wait for the restart job to finish, from `%s` to `%s` (default `30m`), such as `45m` or `1h30m`. "+
+			"Changing it never restarts anything.", shortDuration(minCreateTimeout), shortDuration(maxCreateTimeout)),
+	})
+	b, ok := block.(schema.SingleNestedBlock)
+	if !ok {
+		return block // Create still checks the timeout before sending anything
+	}
+	create, ok := b.Attributes["create"].(schema.StringAttribute)
+	if !ok {
+		return block
+	}
+	create.Validators = []validator.String{createTimeoutValidator{}}
+	b.Attributes["create"] = create
+	return b
+}
+
+// checkCreateTimeout parses a timeouts.create value and returns it, or a sentence
+// that names the value, the problem and the fix.
+func checkCreateTimeout(s string) (time.Duration, string) {
+	lo, hi := shortDuration(minCreateTimeout), shortDuration(maxCreateTimeout)
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return 0, fmt.Sprintf("timeouts.create = %q is not a duration. Write a number with a unit (s, m or h), from %q to %q, such as \"30m\" or \"1h30m\"; "+
+			"or remove it to wait the default 30m.", s, lo, hi)
+	case d <= 0:
+		return 0, fmt.Sprintf("timeouts.create = %q is not a positive duration: the restart would be sent and the wait would fail at once. "+
+			"Use a duration from %q to %q, such as \"30m\"; or remove it to wait the default 30m. "+
+			"To not wait for the job at all, set wait_for_completion = false instead.", s, lo, hi)
+	case d < minCreateTimeout:
+		return 0, fmt.Sprintf("timeouts.create = %q is shorter than the least timeout, %q: a node restart takes longer, so the wait would time out after the restart was sent. "+
+			"Use a duration from %q to %q, such as \"30m\" (is %q meant in minutes?); "+
+			"to not wait for the job at all, set wait_for_completion = false instead.", s, lo, lo, hi, s)
+	case d > maxCreateTimeout:
+		return 0, fmt.Sprintf("timeouts.create = %q is longer than the longest timeout, %q. Use a duration from %q to %q; "+
+			"to not wait for the job at all, set wait_for_completion = false instead.", s, hi, lo, hi)
+	}
+	return d, ""
+}
+
+// shortDuration writes 24h rather than Go's 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// createTimeout resolves timeouts.create for Create, before anything is sent: the
+// plan-time check cannot see a value that was unknown then. Unset means the
+// default.
+func createTimeout(v timeouts.Value) (time.Duration, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if v.IsNull() {
+		return defaultCreateTimeout, diags
+	}
+	raw, ok := v.Attributes()["create"]
+	if !v.IsUnknown() && (!ok || raw.IsNull()) {
+		return defaultCreateTimeout, diags
+	}
+	s, ok := raw.(types.String)
+	if !ok || s.IsUnknown() {
+		diags.AddAttributeError(createTimeoutPath, invalidCreateTimeout,
+			"timeouts.create is still unknown when the restart is about to be sent, so the wait cannot be bounded. Nothing was sent. "+
+				"Use a value known before apply, such as \"30m\".")
+		return 0, diags
+	}
+	d, problem := checkCreateTimeout(s.ValueString())
+	if problem != "" {
+		diags.AddAttributeError(createTimeoutPath, invalidCreateTimeout, problem+" Nothing was sent: the nodes were not restarted.")
+		return 0, diags
+	}
+	return d, diags
 }

@@ -63,11 +63,6 @@ func (d *ClusterNodesDataSource) Metadata(_ context.Context, req datasource.Meta
 	resp.TypeName = req.ProviderTypeName + "_cluster_nodes"
 }
 
-// notBlank accepts any value with a non-space character. Roles and statuses are
-// open-ended in the API (`login`, `compute`, `controller`, ...), so a fixed list
-// would reject a role the API adds later; a blank is always a mistake.
-var notBlank = regexp.MustCompile(`\S`)
-
 func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	nodeAttr := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}

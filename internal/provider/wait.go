@@ -161,10 +161,3 @@ func permanent(err error) bool {
 	}
 	return false
 }
-
-// newPoller returns the coalescing poller of a provider instance, on the
-// provider's schedule. Configure calls it once per instance and hands it to every
-// resource and action through providerData.
-func newPoller(client *ehpc.Client, opts Options) *jobwatch.Poller {
-	return jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: opts.Clock})
-}

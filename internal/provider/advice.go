@@ -1,0 +1,61 @@
+package provider
+
+import (
+	"fmt"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/qcconfig"
+)
+
+// configFileAdvice describes the QingCloud config file for an error message that
+// suggests setting a value there.
+func (d *providerData) configFileAdvice() string {
+	switch {
+	case d.configFile == "":
+		return "the QingCloud config file ~/" + qcconfig.DefaultRelPath + " (or the file named by config_file or " + EnvConfigFile + ")"
+	case d.configFileFound:
+		return "the QingCloud config file " + d.configFile + " (found, but without those keys)"
+	default:
+		return "the QingCloud config file " + d.configFile + " (it does not exist; config_file or " + EnvConfigFile + " can name another)"
+	}
+}
+
+// missingZoneDetail is the detail of a "Missing Zone" error for subject (such as
+// "this restart"): every place a zone can come from.
+func (d *providerData) missingZoneDetail(subject, owner string) string {
+	return fmt.Sprintf("No zone is set for %s: set zone on this %s, or zone in the provider \"hpc\" block, or the %s environment variable, or %s in %s.",
+		subject, owner, EnvZone, qcconfig.KeyZone, d.configFileAdvice())
+}
+
+func envFor(attr string) string {
+	switch attr {
+	case "access_key":
+		return EnvAccessKey
+	case "secret_key":
+		return EnvSecretKey
+	case "zone":
+		return EnvZone
+	case "config_file":
+		return EnvConfigFile
+	}
+	return EnvEndpoint
+}
+
+// fileKeyFor names the QingCloud config file's key for a provider attribute.
+func fileKeyFor(attr string) string {
+	switch attr {
+	case "access_key":
+		return qcconfig.KeyAccessKeyID
+	case "secret_key":
+		return qcconfig.KeySecretAccessKey
+	}
+	return qcconfig.KeyZone
+}
+
+// connectAdvice says what to fix when the endpoint cannot be reached at all.
+func connectAdvice(err *ehpc.ConnectError) string {
+	if err.Kind == "dns" {
+		return "Check endpoint (or QINGCLOUD_HPC_ENDPOINT) for a typo; the default is " + ehpc.DefaultEndpoint + "."
+	}
+	return "Check that endpoint (or QINGCLOUD_HPC_ENDPOINT) is the API's https:// address and that this machine trusts its certificate (a corporate proxy's CA can be added to the system's trust store or SSL_CERT_FILE)."
+}

@@ -1,0 +1,172 @@
+package provider
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/qcconfig"
+)
+
+// Configure resolves every setting once: the provider block wins over the
+// environment, which wins over the QingCloud config file (read only when a value
+// is still missing). It then builds the instance's client, rate limiter and job
+// poller (provider_data.go) for every resource, data source and action.
+func (p *HPCProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg HPCProviderModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	// A value only known after apply cannot configure a client during plan; this is
+	// the framework's usual advice.
+	for _, a := range []struct {
+		name  string
+		value types.String
+	}{{"endpoint", cfg.Endpoint}, {"access_key", cfg.AccessKey}, {"secret_key", cfg.SecretKey}, {"zone", cfg.Zone}, {"config_file", cfg.ConfigFile}} {
+		if a.value.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(path.Root(a.name), "Unknown EHPC Provider "+a.name,
+				fmt.Sprintf("The provider cannot create the EHPC API client because %s is not known until apply. "+
+					"Either target apply the source of the value first, set the value statically in the configuration, or use the %s environment variable.", a.name, envFor(a.name)))
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	pick := func(v types.String, env string) string {
+		if !v.IsNull() {
+			return strings.TrimSpace(v.ValueString())
+		}
+		return strings.TrimSpace(p.opts.Getenv(env))
+	}
+	endpoint := pick(cfg.Endpoint, EnvEndpoint)
+	accessKey := pick(cfg.AccessKey, EnvAccessKey)
+	secretKey := pick(cfg.SecretKey, EnvSecretKey)
+	zone := pick(cfg.Zone, EnvZone)
+
+	// The QingCloud config file is the last fallback, read only when a value is
+	// still missing, so a configuration that sets everything never touches it.
+	var file configFileResult
+	if accessKey == "" || secretKey == "" || zone == "" {
+		var ok bool
+		file, ok = p.readConfigFile(cfg.ConfigFile, &resp.Diagnostics)
+		if !ok {
+			return
+		}
+		accessKey = cmp.Or(accessKey, file.values.AccessKeyID)
+		secretKey = cmp.Or(secretKey, file.values.SecretAccessKey)
+		zone = cmp.Or(zone, file.values.Zone)
+	}
+
+	if endpoint == "" {
+		endpoint = ehpc.DefaultEndpoint
+	}
+	if err := checkEndpoint(endpoint); err != nil {
+		// Reached when the value came from the environment; a configured value was
+		// already rejected by the attribute validator.
+		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Invalid EHPC API Endpoint",
+			"The endpoint "+err.Error()+". It came from the "+EnvEndpoint+" environment variable or the provider block.")
+		return
+	}
+
+	if secretKey != "" {
+		ctx = tflog.MaskAllFieldValuesStrings(ctx, secretKey)
+		ctx = tflog.MaskMessageStrings(ctx, secretKey)
+	}
+	tflog.Debug(ctx, "configuring EHPC client", map[string]any{"endpoint": endpoint, "zone": zone, "access_key_set": accessKey != "", "secret_key_set": secretKey != "", "config_file": file.path, "config_file_found": file.found})
+
+	data := &providerData{zone: zone, opts: p.opts, configFile: file.path, configFileFound: file.found}
+	if accessKey == "" {
+		data.missing = append(data.missing, "access_key")
+	}
+	if secretKey == "" {
+		data.missing = append(data.missing, "secret_key")
+	}
+	if len(data.missing) == 0 {
+		ccfg := ehpc.Config{
+			Limiter:     newLimiter(cfg.RequestsPerHour, cfg.RequestBurst),
+			Endpoint:    endpoint,
+			AccessKeyID: accessKey,
+			SecretKey:   secretKey,
+			Zone:        zone,
+			UserAgent:   fmt.Sprintf("terraform-provider-hpc/%s terraform/%s", p.version, req.TerraformVersion),
+			Logger:      clientLogger(secretKey),
+		}
+		if p.opts.ClientConfig != nil {
+			p.opts.ClientConfig(&ccfg)
+		}
+		client, err := ehpc.New(ccfg)
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot Create EHPC API Client", "The provider settings are not usable: "+err.Error()+".")
+			return
+		}
+		data.client = client
+		data.poller = newPoller(client, p.opts)
+	}
+	resp.DataSourceData = data
+	resp.ResourceData = data
+	resp.ActionData = data
+}
+
+// configFileResult is what the QingCloud config file gave.
+type configFileResult struct {
+	values qcconfig.Config
+	path   string // the file consulted; "" when there was none to consult
+	found  bool
+}
+
+// readConfigFile reads the QingCloud config file named by config_file, else by
+// QINGCLOUD_CONFIG_FILE, else ~/.qingcloud/config.yaml. The default file may be
+// absent; a named one must exist. Any file that exists must be readable and
+// well-formed. Errors name the file, never its content.
+func (p *HPCProvider) readConfigFile(attr types.String, diags *diag.Diagnostics) (configFileResult, bool) {
+	home, homeErr := p.opts.HomeDir()
+	if homeErr != nil {
+		home = ""
+	}
+	var fpath, source string
+	switch {
+	case !attr.IsNull() && strings.TrimSpace(attr.ValueString()) != "":
+		fpath, source = strings.TrimSpace(attr.ValueString()), "the provider's config_file argument"
+	case strings.TrimSpace(p.opts.Getenv(EnvConfigFile)) != "":
+		fpath, source = strings.TrimSpace(p.opts.Getenv(EnvConfigFile)), "the "+EnvConfigFile+" environment variable"
+	case home != "":
+		fpath = qcconfig.DefaultPath(home)
+	default:
+		return configFileResult{}, true // no home directory: no default file to look at
+	}
+	explicit := source != ""
+	fpath = qcconfig.ExpandHome(fpath, home)
+
+	values, err := qcconfig.Load(fpath)
+	switch {
+	case err == nil:
+		return configFileResult{values: values, path: fpath, found: true}, true
+	case qcconfig.IsNotExist(err) && !explicit:
+		return configFileResult{path: fpath}, true
+	}
+	detail := err.Error() + "."
+	if explicit {
+		detail += " The file is named by " + source + "."
+	} else {
+		detail += " It is the default QingCloud config file."
+	}
+	detail += " It is read because access_key, secret_key or zone is set neither in the provider \"hpc\" block nor in the environment: " +
+		"fix the file, name another with config_file or " + EnvConfigFile + ", or set those values in the provider block or the environment."
+	if explicit && !attr.IsNull() {
+		diags.AddAttributeError(path.Root("config_file"), "Cannot Read QingCloud Config File", detail)
+	} else {
+		diags.AddError("Cannot Read QingCloud Config File", detail)
+	}
+	return configFileResult{}, false
+}

@@ -1,0 +1,130 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"golang.org/x/time/rate"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
+)
+
+// providerData is what resources receive from Configure. A missing credential is
+// not an error here, only when an operation needs the API, so that validate and
+// plans of configurations without restarts work without credentials.
+type providerData struct {
+	client  *ehpc.Client
+	zone    string
+	missing []string // attributes with no value from any source
+	opts    Options
+	// poller is this provider instance's coalesced job poller: every wait on the
+	// same zone and cluster shares its operation-log requests (internal/jobwatch).
+	poller *jobwatch.Poller
+	// configFile is the QingCloud config file consulted for missing values ("" when
+	// none was: nothing was missing, or no home directory); configFileFound says
+	// whether it existed.
+	configFile      string
+	configFileFound bool
+}
+
+// Client returns the API client, or an error diagnostic naming every missing
+// setting and every way to set it.
+func (d *providerData) Client() (*ehpc.Client, error) {
+	if d.client != nil {
+		return d.client, nil
+	}
+	var b strings.Builder
+	b.WriteString("The provider has no ")
+	b.WriteString(strings.Join(d.missing, " or "))
+	b.WriteString(", which this operation needs to call the EHPC API. Set ")
+	for i, m := range d.missing {
+		if i > 0 {
+			b.WriteString(", and ")
+		}
+		fmt.Fprintf(&b, "%s in the provider \"hpc\" block or with the %s environment variable", m, envFor(m))
+	}
+	keys := make([]string, len(d.missing))
+	for i, m := range d.missing {
+		keys[i] = fileKeyFor(m)
+	}
+	b.WriteString(", or set " + strings.Join(keys, " and ") + " in ")
+	b.WriteString(d.configFileAdvice())
+	b.WriteString(".")
+	return nil, fmt.Errorf("%s", b.String())
+}
+
+// clientLogger sends the client's per-request lines to tflog, with the secret
+// masked once more in case any text ever carries it.
+func clientLogger(secret string) ehpc.Logger {
+	return func(ctx context.Context, msg string, fields map[string]any) {
+		ctx = tflog.MaskAllFieldValuesStrings(ctx, secret)
+		ctx = tflog.MaskMessageStrings(ctx, secret)
+		tflog.Debug(ctx, msg, fields)
+	}
+}
+
+// newLimiter is the token bucket one provider instance shares across everything it
+// serves, so many resources waiting in parallel cannot together exhaust the key's
+// hourly quota (which resets only at midnight, so running into it is costly).
+func newLimiter(perHour, burst types.Int64) *rate.Limiter {
+	r, b := int64(defaultRequestsPerHour), int64(defaultRequestBurst)
+	if !perHour.IsNull() && !perHour.IsUnknown() {
+		r = perHour.ValueInt64()
+	}
+	if !burst.IsNull() && !burst.IsUnknown() {
+		b = burst.ValueInt64()
+	}
+	return rate.NewLimiter(rate.Limit(float64(r)/3600), int(b))
+}
+
+// providerDataFrom is the Configure step every resource, data source and action
+// shares: nil before the provider is configured (validate, early plan), else the
+// instance's data.
+func providerDataFrom(v any, diags *diag.Diagnostics) *providerData {
+	if v == nil {
+		return nil
+	}
+	data, ok := v.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", v))
+	}
+	return data
+}
+
+// operation returns what an operation that calls the API needs: the client and the
+// zone (zone, the operation's own, else the provider's). Otherwise it adds one
+// diagnostic per missing piece, naming every way to set it, and returns nil.
+// subject and owner word the zone error ("this restart", "resource").
+func (d *providerData) operation(zone, subject, owner string, diags *diag.Diagnostics) (*ehpc.Client, string) {
+	if d == nil {
+		diags.AddError("Provider Not Configured", "The hpc provider was not configured before "+subject+". This is a bug in the provider; please report it.")
+		return nil, ""
+	}
+	if zone = strings.TrimSpace(zone); zone == "" {
+		zone = d.zone
+	}
+	if zone == "" {
+		diags.AddAttributeError(path.Root("zone"), "Missing Zone", d.missingZoneDetail(subject, owner))
+	}
+	client, err := d.Client()
+	if err != nil {
+		diags.AddError("Missing EHPC API Credentials", err.Error())
+	}
+	if zone == "" || err != nil {
+		return nil, ""
+	}
+	return client, zone
+}
+
+// newPoller returns the coalescing poller of a provider instance, on the
+// provider's schedule. Configure calls it once per instance and hands it to every
+// resource and action through providerData.
+func newPoller(client *ehpc.Client, opts Options) *jobwatch.Poller {
+	return jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: opts.Clock})
+}

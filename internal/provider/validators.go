@@ -1,0 +1,158 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+)
+
+// idPattern accepts any id without whitespace. The API's ids look like
+// "ehpc-8jqdq0mz" and "cln-hzzvbtnh", but a stricter pattern would reject a new id
+// style the API may adopt; blanks and spaces are the mistakes worth catching.
+// White space is Unicode's (unicode.IsSpace): RE2's \s alone misses a
+// no-break space pasted from a web page.
+var idPattern = regexp.MustCompile(`^[^\s\v\x{85}\p{Z}]+$`)
+
+func idValidator(example string) validator.String {
+	return stringvalidator.RegexMatches(idPattern,
+		fmt.Sprintf("must be an id without whitespace, such as %q: remove the blank or the spaces, or check the expression that produced it", example))
+}
+
+// nonEmptyNodeIDs replaces setvalidator.SizeAtLeast(1), whose "set must contain
+// at least 1 elements, got: 0" names neither the likely cause nor a fix. An empty
+// set is rarely typed by hand: it is usually data.hpc_cluster_nodes.X.ids from a
+// filter that matched no node, so the message points there.
+type nonEmptyNodeIDs struct{}
+
+func (nonEmptyNodeIDs) Description(context.Context) string {
+	return "must hold at least one node id"
+}
+
+func (v nonEmptyNodeIDs) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (nonEmptyNodeIDs) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
+	// Unknown (a data source not read yet) is checked again once it is known.
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || len(req.ConfigValue.Elements()) > 0 {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Empty Node ID Set",
+		fmt.Sprintf("%s is empty, so there is no node to restart; nothing was sent to the API. "+
+			"When it comes from data.hpc_cluster_nodes.<name>.ids, that data source's filters (role, status, name_regex) matched no node of the cluster: "+
+			"check their values against the cluster's nodes (the data source without filters lists them all in its nodes attribute), or give the node ids literally.", req.Path))
+}
+
+// checkEndpoint enforces the endpoint rule: https:// anywhere, plain http:// only to
+// this machine. Request signatures are replayable for 60 seconds and the restart
+// request is a write, so neither may cross a network in clear text; a simulator on
+// loopback is the one place http:// is harmless.
+func checkEndpoint(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("%q is not an absolute URL; write it as https://host[:port], for example https://hpc-api.qingcloud.com", raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%q carries credentials in the URL; remove them and set access_key and secret_key instead", redactUserinfo(u))
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q has a query or fragment; give only scheme, host, port and an optional path prefix", raw)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return nil
+	case "http":
+		if isLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q uses plain http:// to %q, which is not a loopback host, so signed requests would cross the network unencrypted; use https://, or http:// only for a local simulator on 127.0.0.1, ::1 or localhost", raw, u.Hostname())
+	default:
+		return fmt.Errorf("%q has scheme %q; use https://", raw, u.Scheme)
+	}
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func redactUserinfo(u *url.URL) string {
+	c := *u
+	c.User = url.User("REDACTED")
+	return c.String()
+}
+
+// endpointValidator applies checkEndpoint at plan time to a configured endpoint.
+type endpointValidator struct{}
+
+func (endpointValidator) Description(context.Context) string {
+	return "must be an https:// URL, or http:// to a loopback host"
+}
+
+func (v endpointValidator) MarkdownDescription(ctx context.Context) string {
+	return "must be an `https://` URL, or `http://` to a loopback host (`127.0.0.0/8`, `::1`, `localhost`)"
+}
+
+func (endpointValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := checkEndpoint(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid EHPC API Endpoint", "The endpoint "+err.Error()+".")
+	}
+}
+
+// notBlank accepts any value with a non-space character. Roles and statuses are
+// open-ended in the API (`login`, `compute`, `controller`, ...), so a fixed list
+// would reject a role the API adds later; a blank is always a mistake.
+var notBlank = regexp.MustCompile(`\S`)
+
+// Validators shared by the resource, the data source and the action, so the same
+// mistake gets the same message everywhere.
+var (
+	clusterIDValidators = []validator.String{idValidator("ehpc-8jqdq0mz")}
+	nodeIDsValidators   = []validator.Set{
+		nonEmptyNodeIDs{},
+		setvalidator.ValueStringsAre(idValidator("cln-hzzvbtnh")),
+	}
+	zoneValidators = []validator.String{
+		stringvalidator.RegexMatches(idPattern, "must be a zone id without whitespace, such as \"jn1a\": remove the blank or the spaces, or leave zone unset to use the provider's zone"),
+	}
+)
+
+var _ validator.Set = nonEmptyNodeIDs{}
+
+var _ validator.String = endpointValidator{}
+
+// createTimeoutValidator checks timeouts.create at plan time. Unknown values
+// (known only after apply) pass; Create checks them before sending anything.
+type createTimeoutValidator struct{}
+
+var _ validator.String = createTimeoutValidator{}
+
+func (createTimeoutValidator) Description(context.Context) string {
+	return fmt.Sprintf("must be a duration from %s to %s, such as 30m", shortDuration(minCreateTimeout), shortDuration(maxCreateTimeout))
+}
+
+func (v createTimeoutValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (createTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, problem := checkCreateTimeout(req.ConfigValue.ValueString()); problem != "" {
+		resp.Diagnostics.AddAttributeError(req.Path, invalidCreateTimeout, problem)
+	}
+}
