@@ -12,13 +12,12 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
-	"github.com/qingcloud/terraform-provider-hpc/internal/poll"
 )
 
 const cluster = "ehpc-watch01"
 
 // fast keeps the tests quick: first check after 50 ms, gaps growing by 20%.
-var fast = poll.Schedule{First: 50 * time.Millisecond, Factor: 1.2, Max: 200 * time.Millisecond}
+var fast = jobwatch.Schedule{First: 50 * time.Millisecond, Factor: 1.2, Max: 200 * time.Millisecond}
 
 type env struct {
 	sim    *ehpcsim.Simulator
