@@ -14,34 +14,16 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/clock/clocktest"
 )
 
 // The helpers here sign requests independently of signature.go (different
 // escaping code, built from API.md), so a bug shared by both is unlikely.
 
 var t0 = time.Date(2025, 1, 2, 3, 4, 30, 0, time.UTC)
-
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(t time.Time) *fakeClock { return &fakeClock{now: t} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testEscape is RFC 3986 escaping derived from url.QueryEscape, which already
 // keeps exactly the unreserved set and uses upper-case hex, except that it
@@ -63,13 +45,13 @@ type testClient struct {
 type env struct {
 	sim   *Simulator
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *clocktest.Fake
 	c     *testClient
 }
 
 func newEnv(t *testing.T, opts Options) *env {
 	t.Helper()
-	clock := newClock(t0)
+	clock := clocktest.NewFake(t0)
 	if opts.Now == nil {
 		opts.Now = clock.Now
 	}

@@ -9,10 +9,10 @@
 // answers every waiter that is due, or nearly due, from that one listing. N
 // waiters together cost about as many requests as one.
 //
-// Each waiter keeps its own pace from poll.Schedule, measured from when it
+// Each waiter keeps its own pace from its Schedule, measured from when it
 // joined: its first check comes about Schedule.First after the job started, and
 // the gap after a check at elapsed time e is First + (Factor-1)*e, capped at Max
-// (exactly the gaps of Schedule.Wait, expressed in elapsed time so that a check
+// (a geometric sequence of waits, expressed in elapsed time so that a check
 // answered early or late does not shift the waiter's schedule). A waiter due
 // within half its own gap is answered by the tick at hand instead of costing a
 // request of its own, which quickly brings the waiters of a group into step.
@@ -36,8 +36,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/clock"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
-	"github.com/qingcloud/terraform-provider-hpc/internal/poll"
 )
 
 // Source reads the operation log; *ehpc.Client is one.
@@ -48,10 +48,10 @@ type Source interface {
 
 // Options tunes a Poller. The zero value is the production setting.
 type Options struct {
-	// Schedule paces each waiter; zero means poll.DefaultSchedule.
-	Schedule poll.Schedule
+	// Schedule paces each waiter; zero means DefaultSchedule.
+	Schedule Schedule
 	// Clock drives the loop; nil means the wall clock.
-	Clock poll.Clock
+	Clock clock.Clock
 	// PageLimit is the page size of a listing (default and API maximum 100).
 	PageLimit int
 	// MaxPages bounds the pages one tick reads (default 5).
@@ -135,11 +135,11 @@ type Watch struct {
 
 // New returns a Poller reading from src.
 func New(src Source, opts Options) *Poller {
-	if opts.Schedule == (poll.Schedule{}) {
-		opts.Schedule = poll.DefaultSchedule
+	if opts.Schedule == (Schedule{}) {
+		opts.Schedule = DefaultSchedule
 	}
 	if opts.Clock == nil {
-		opts.Clock = poll.RealClock
+		opts.Clock = clock.Real()
 	}
 	if opts.PageLimit <= 0 || opts.PageLimit > 100 {
 		opts.PageLimit = 100
@@ -164,7 +164,7 @@ func New(src Source, opts Options) *Poller {
 // it does not stop the watch: call Stop.
 func (p *Poller) Watch(ctx context.Context, zone, clusterID, jobID string) *Watch {
 	now := p.opts.Clock.Now()
-	first := p.gap(0)
+	first := p.opts.Schedule.gap(0)
 	if p.opts.QuickLook > 0 {
 		first = p.opts.QuickLook
 	}
@@ -224,20 +224,6 @@ func (p *Poller) Groups() int {
 // Wait blocks until every loop has ended; for tests, after all watches stopped.
 func (p *Poller) Wait() { p.loops.Wait() }
 
-// gap is the wait after a check made at elapsed time e: the gap of
-// Schedule.Wait at the check that nominally falls at e.
-func (p *Poller) gap(e time.Duration) time.Duration {
-	s := p.opts.Schedule
-	d := s.First + time.Duration((s.Factor-1)*float64(e))
-	if s.Factor < 1 {
-		d = s.First
-	}
-	if s.Max > 0 && d > s.Max {
-		d = s.Max
-	}
-	return max(d, time.Millisecond)
-}
-
 func (p *Poller) run(g *group) {
 	defer p.loops.Done()
 	for {
@@ -277,7 +263,7 @@ func (p *Poller) tick(g *group) {
 	var viaList, viaDirect []*Watch
 	p.mu.Lock()
 	for w := range g.waiters {
-		if w.due.After(now.Add(p.gap(now.Sub(w.joined)) / 2)) {
+		if w.due.After(now.Add(p.opts.Schedule.gap(now.Sub(w.joined)) / 2)) {
 			continue
 		}
 		if w.direct || g.unsupported {
@@ -337,7 +323,7 @@ func (p *Poller) tick(g *group) {
 		if _, ok := g.waiters[w]; !ok {
 			continue
 		}
-		w.due = after.Add(p.gap(after.Sub(w.joined)))
+		w.due = after.Add(p.opts.Schedule.gap(after.Sub(w.joined)))
 		if c.Found && c.Job.Done() {
 			finished, w.finished = true, true
 		}

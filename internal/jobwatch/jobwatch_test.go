@@ -9,16 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/clock/clocktest"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
-	"github.com/qingcloud/terraform-provider-hpc/internal/poll"
 )
 
 const cluster = "ehpc-watch01"
 
 // fast keeps the tests quick: first check after 50 ms, gaps growing by 20%.
-var fast = poll.Schedule{First: 50 * time.Millisecond, Factor: 1.2, Max: 200 * time.Millisecond}
+var fast = jobwatch.Schedule{First: 50 * time.Millisecond, Factor: 1.2, Max: 200 * time.Millisecond}
 
 type env struct {
 	sim    *ehpcsim.Simulator
@@ -338,21 +338,27 @@ func (r refusing) Operations(ctx context.Context, q ehpc.OperationQuery) (*ehpc.
 	return r.Client.Operations(ctx, q)
 }
 
-// fakeClock moves time forward by exactly what the loop waits, so a ten-minute
-// wait runs in microseconds.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
+// runClock moves c to the deadline of each After as soon as one is waiting,
+// until the test ends: time moves forward by exactly what the loop waits, so a
+// ten-minute wait runs in milliseconds.
+func runClock(t *testing.T, c *clocktest.Fake) {
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() { close(stop); <-stopped })
+	go func() {
+		defer close(stopped)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if d, ok := c.NextDeadline(); ok {
+				c.Set(d)
+				continue
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
 }
 
 // slowJob is a Source whose one job finishes after a fixed time on the clock.
@@ -360,7 +366,7 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 // done, and when that was: the loop may run on after that, on its instant clock,
 // until the waiter leaves.
 type slowJob struct {
-	clock    *fakeClock
+	clock    *clocktest.Fake
 	finishAt time.Time
 	mu       sync.Mutex
 	listings int
@@ -391,9 +397,10 @@ func (s *slowJob) Job(context.Context, string, string, string) (ehpc.Job, bool, 
 // On the production schedule a single ten-minute wait costs under 60 requests,
 // and the check that sees the job done comes within the 15 s cap.
 func TestTenMinuteWaitCostsUnderSixtyRequests(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	src := &slowJob{clock: clock, finishAt: clock.now.Add(10 * time.Minute)}
+	clock := clocktest.NewFake(time.Unix(1_700_000_000, 0))
+	src := &slowJob{clock: clock, finishAt: clock.Now().Add(10 * time.Minute)}
 	p := jobwatch.New(src, jobwatch.Options{Clock: clock})
+	runClock(t, clock)
 	c, _, err := waitFor(ctxFor(t), p, cluster, "j-long")
 	if err != nil || c.Job.Status != ehpc.JobSuccessful {
 		t.Fatalf("%+v %v", c, err)

@@ -18,8 +18,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/clock"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
-	"github.com/qingcloud/terraform-provider-hpc/internal/poll"
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
 	"github.com/qingcloud/terraform-provider-hpc/internal/qcconfig"
 )
 
@@ -48,9 +49,9 @@ type HPCProvider struct {
 // Options are knobs tests turn; users never see them.
 type Options struct {
 	// PollSchedule paces the wait for restart jobs.
-	PollSchedule poll.Schedule
+	PollSchedule jobwatch.Schedule
 	// Clock drives the wait; nil means the wall clock.
-	Clock poll.Clock
+	Clock clock.Clock
 	// Getenv reads environment variables; nil means os.Getenv.
 	Getenv func(string) string
 	// ClientConfig adjusts the API client's config before it is built.
@@ -85,11 +86,11 @@ func New(version string) func() provider.Provider {
 
 // NewWithOptions is New with test knobs.
 func NewWithOptions(version string, opts Options) func() provider.Provider {
-	if opts.PollSchedule == (poll.Schedule{}) {
-		opts.PollSchedule = poll.DefaultSchedule
+	if opts.PollSchedule == (jobwatch.Schedule{}) {
+		opts.PollSchedule = jobwatch.DefaultSchedule
 	}
 	if opts.Clock == nil {
-		opts.Clock = poll.RealClock
+		opts.Clock = clock.Real()
 	}
 	if opts.Getenv == nil {
 		opts.Getenv = os.Getenv

@@ -16,7 +16,7 @@ import (
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
-	"github.com/qingcloud/terraform-provider-hpc/internal/poll"
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
 )
 
 // testEnv is one simulator on loopback and a provider factory wired to it. Each
@@ -56,8 +56,8 @@ func newTestEnv(t *testing.T, opts ehpcsim.Options) *testEnv {
 }
 
 // testSchedule polls fast so tests of jobs that take a fraction of a second stay
-// quick; the production schedule is tested on its own in internal/poll.
-var testSchedule = poll.Schedule{First: 20 * time.Millisecond, Factor: 1.5, Max: 250 * time.Millisecond}
+// quick; the production schedule is tested on its own in internal/jobwatch.
+var testSchedule = jobwatch.Schedule{First: 20 * time.Millisecond, Factor: 1.5, Max: 250 * time.Millisecond}
 
 // options are the provider's test knobs for e: fast polling and retries, and the
 // environment and home directory of the test, never the process's own.
