@@ -114,7 +114,7 @@ func (a *ClusterNodeRestartAction) ModifyPlan(ctx context.Context, req action.Mo
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if zone.IsNull() && a.data.zone == "" {
+	if !zone.IsUnknown() && a.data.zoneFor(zone) == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone", a.data.missingZoneDetail("this restart", "action"))
 	}
 	if _, err := a.data.Client(); err != nil {
@@ -128,7 +128,7 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client, zone := a.data.operation(cfg.Zone.ValueString(), "this restart", "action", &resp.Diagnostics)
+	client, zone := a.data.operation(cfg.Zone, "this restart", "action", &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -155,19 +155,18 @@ func (r *ClusterNodeRestartResource) ModifyPlan(ctx context.Context, req resourc
 	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.data == nil {
 		return // destroy, update (zone kept by UseStateForUnknown), or provider not configured yet
 	}
-	var zone types.String
-	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("zone"), &zone)...)
 	var configZone types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("zone"), &configZone)...)
 	if resp.Diagnostics.HasError() || !configZone.IsNull() {
 		return
 	}
-	if r.data.zone == "" {
+	zone := types.StringValue(r.data.zoneFor(configZone))
+	if zone.ValueString() == "" {
 		resp.Diagnostics.AddAttributeError(path.Root("zone"), "Missing Zone",
 			r.data.missingZoneDetail("this restart", "resource"))
 		return
 	}
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("zone"), types.StringValue(r.data.zone))...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("zone"), zone)...)
 }
 
 func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -183,11 +182,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	zone := plan.Zone.ValueString()
-	if plan.Zone.IsUnknown() {
-		zone = ""
-	}
-	client, zone := r.data.operation(zone, "this restart", "resource", &resp.Diagnostics)
+	client, zone := r.data.operation(plan.Zone, "this restart", "resource", &resp.Diagnostics)
 	var nodeIDs []string
 	resp.Diagnostics.Append(plan.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
 	if resp.Diagnostics.HasError() {

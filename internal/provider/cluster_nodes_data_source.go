@@ -138,7 +138,7 @@ func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client, zone := d.data.operation(cfg.Zone.ValueString(), "this node list", "data source", &resp.Diagnostics)
+	client, zone := d.data.operation(cfg.Zone, "this node list", "data source", &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}

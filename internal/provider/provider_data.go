@@ -97,18 +97,26 @@ func providerDataFrom(v any, diags *diag.Diagnostics) *providerData {
 	return data
 }
 
-// operation returns what an operation that calls the API needs: the client and the
-// zone (zone, the operation's own, else the provider's). Otherwise it adds one
-// diagnostic per missing piece, naming every way to set it, and returns nil.
-// subject and owner word the zone error ("this restart", "resource").
-func (d *providerData) operation(zone, subject, owner string, diags *diag.Diagnostics) (*ehpc.Client, string) {
+// zoneFor is the zone of an operation whose own zone argument is own: that one
+// when it is set, else the provider's; "" when there is none. It is the one
+// place this fallback is decided (the client requires a zone on every call).
+func (d *providerData) zoneFor(own types.String) string {
+	if z := strings.TrimSpace(own.ValueString()); z != "" && !own.IsUnknown() {
+		return z
+	}
+	return d.zone
+}
+
+// operation returns what an operation that calls the API needs: the client and
+// the zone (zoneFor its own). Otherwise it adds one diagnostic per missing piece,
+// naming every way to set it, and returns nil. subject and owner word the zone
+// error ("this restart", "resource").
+func (d *providerData) operation(own types.String, subject, owner string, diags *diag.Diagnostics) (*ehpc.Client, string) {
 	if d == nil {
 		diags.AddError("Provider Not Configured", "The hpc provider was not configured before "+subject+". This is a bug in the provider; please report it.")
 		return nil, ""
 	}
-	if zone = strings.TrimSpace(zone); zone == "" {
-		zone = d.zone
-	}
+	zone := d.zoneFor(own)
 	if zone == "" {
 		diags.AddAttributeError(path.Root("zone"), "Missing Zone", d.missingZoneDetail(subject, owner))
 	}
