@@ -171,6 +171,13 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 		return
 	}
 
+	a.wait(ctx, resp, progress, client, zone, clusterID, ids, jobID, timeout)
+}
+
+// wait follows the job, reports progress at most every ActionProgressInterval,
+// and turns every outcome but success into an error naming the job: an action
+// keeps no record, so the error is where the job must be found.
+func (a *ClusterNodeRestartAction) wait(ctx context.Context, resp *action.InvokeResponse, progress *progressSender, client *ehpc.Client, zone, clusterID string, ids []string, jobID string, timeout time.Duration) {
 	interval := a.data.opts.ActionProgressInterval
 	if interval <= 0 {
 		interval = defaultActionProgressInterval

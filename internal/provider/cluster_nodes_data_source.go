@@ -2,9 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net/http"
 	"regexp"
 	"sort"
 	"strings"
@@ -176,24 +173,7 @@ func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRe
 	sort.Slice(matched, func(i, j int) bool { return matched[i].NodeID < matched[j].NodeID })
 	tflog.Debug(ctx, "listed cluster nodes", map[string]any{"cluster_id": clusterID, "zone": zone, "listed": len(all), "matched": len(matched)})
 
-	nodes := make([]attr.Value, 0, len(matched))
-	ids := make([]attr.Value, 0, len(matched))
-	for _, n := range matched {
-		obj, diags := types.ObjectValue(clusterNodeAttrTypes, map[string]attr.Value{
-			"node_id":     types.StringValue(n.NodeID),
-			"name":        types.StringValue(string(n.Name)),
-			"role":        types.StringValue(string(n.Role)),
-			"status":      types.StringValue(string(n.Status)),
-			"private_ip":  types.StringValue(string(n.PrivateIP)),
-			"instance_id": types.StringValue(string(n.InstanceID)),
-		})
-		resp.Diagnostics.Append(diags...)
-		nodes = append(nodes, obj)
-		ids = append(ids, types.StringValue(n.NodeID))
-	}
-	nodeList, diags := types.ListValue(types.ObjectType{AttrTypes: clusterNodeAttrTypes}, nodes)
-	resp.Diagnostics.Append(diags...)
-	idList, diags := types.ListValue(types.StringType, ids)
+	nodeList, idList, diags := nodeValues(matched)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -204,86 +184,4 @@ func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRe
 	cfg.Nodes = nodeList
 	cfg.IDs = idList
 	resp.Diagnostics.Append(resp.State.Set(ctx, &cfg)...)
-}
-
-// regexpValidator checks at validate time that a string compiles as a Go regular
-// expression, so a typo fails `terraform validate` rather than a read.
-type regexpValidator struct{}
-
-var _ validator.String = regexpValidator{}
-
-func (regexpValidator) Description(context.Context) string {
-	return "must be a valid regular expression (Go RE2 syntax)"
-}
-
-func (v regexpValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (regexpValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := regexp.Compile(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Regular Expression", regexpErrorDetail(req.Path, err))
-	}
-}
-
-func regexpErrorDetail(p path.Path, err error) string {
-	return fmt.Sprintf("%s is not a valid regular expression: %s. It uses Go RE2 syntax (https://github.com/google/re2/wiki/Syntax); "+
-		"escape characters such as . ( [ with a backslash (two in HCL strings: \"\\\\.\") to match them literally.", p, err.Error())
-}
-
-// listErrorDetail says why listing failed and what to do, in the data source's
-// terms. The client's ret_code hints are written for the restart (the 2100 hint
-// says to check node_ids, which the data source does not have), so the hint is
-// cut from the error text and a sentence fit for a read takes its place.
-func listErrorDetail(endpoint, clusterID, zone string, err error) string {
-	text := err.Error()
-	var fix string
-	var apiErr *ehpc.APIError
-	var respErr *ehpc.ResponseError
-	var transErr *ehpc.TransportError
-	switch {
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		fix = "The read was interrupted (the run was cancelled or timed out) before the API answered. Run the command again."
-	case errors.As(err, &apiErr):
-		if h := ehpc.Hint(apiErr.RetCode); h != "" {
-			text = strings.Replace(text, ". "+h, "", 1)
-		}
-		switch apiErr.RetCode {
-		case ehpc.CodeNotFound:
-			fix = fmt.Sprintf("Check cluster_id and zone: the API knows no cluster %s in zone %s "+
-				"(the zone is the provider's unless the data source sets zone; the console shows the cluster's zone).", clusterID, zone)
-		case ehpc.CodeBadParameter:
-			fix = "The API refused a parameter of the listing: check cluster_id, zone and status."
-		case ehpc.CodePermissionDenied:
-			fix = fmt.Sprintf("The key pair may not list cluster %s, or the cluster is in a state that forbids it: "+
-				"check that the access key belongs to the account that owns the cluster, or wait for the cluster's running operation to finish, then run Terraform again.", clusterID)
-		case 0: // an HTTP status without a ret_code: a gateway's or a web server's answer
-			switch {
-			case apiErr.HTTPStatus == http.StatusTooManyRequests:
-				fix = "The API turned the requests away as too many: wait a minute and run Terraform again; if other tools share this key pair, lower api_requests_per_hour."
-			case apiErr.HTTPStatus >= 500:
-				fix = fmt.Sprintf("The endpoint (%s), or a gateway in front of it, failed: try again later, and check endpoint if it persists.", endpoint)
-			default:
-				fix = fmt.Sprintf("The endpoint answered with an HTTP error, not an EHPC API error: check that endpoint (%s) is the EHPC API and reachable without a proxy's login, then run Terraform again.", endpoint)
-			}
-		default:
-			if h := ehpc.Hint(apiErr.RetCode); h != "" {
-				fix = h + ""
-			} else {
-				fix = "The message above is the API's own: fix what it names, then run Terraform again."
-			}
-		}
-	case errors.As(err, &respErr) && respErr.HTTPStatus >= 500:
-		fix = fmt.Sprintf("A gateway in front of the API failed: try again later, and if it persists check that endpoint (%s) is the EHPC API.", endpoint)
-	case errors.As(err, &respErr):
-		fix = fmt.Sprintf("The answer did not come from the EHPC API as expected: check that endpoint (%s) is the EHPC API itself, not a proxy, a login page or another service, then run Terraform again.", endpoint)
-	case errors.As(err, &transErr):
-		fix = fmt.Sprintf("No answer came from the API: check endpoint (%s; or %s) and that this machine can reach it, then run Terraform again.", endpoint, EnvEndpoint)
-	default:
-		fix = fmt.Sprintf("Check cluster_id and that endpoint (%s) is the EHPC API, then run Terraform again.", endpoint)
-	}
-	return fmt.Sprintf("Listing the nodes of cluster %s in zone %s failed: %s. %s", clusterID, zone, strings.TrimSuffix(text, "."), fix)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/qcconfig"
@@ -19,103 +18,86 @@ import (
 // Configure resolves every setting once: the provider block wins over the
 // environment, which wins over the QingCloud config file (read only when a value
 // is still missing). It then builds the instance's client, rate limiter and job
-// poller (provider_data.go) for every resource, data source and action.
+// poller (newProviderData) for every resource, data source and action.
 func (p *HPCProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
 	var cfg HPCProviderModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
-	if resp.Diagnostics.HasError() {
+	if resp.Diagnostics.HasError() || !refuseUnknown(cfg, &resp.Diagnostics) {
 		return
 	}
+	s, ok := p.resolve(cfg, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	data, ok := p.newProviderData(ctx, s, cfg, req.TerraformVersion, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	resp.DataSourceData = data
+	resp.ResourceData = data
+	resp.ActionData = data
+}
 
-	// A value only known after apply cannot configure a client during plan; this is
-	// the framework's usual advice.
+// refuseUnknown reports an error for every setting only known after apply: it
+// cannot configure a client during plan. This is the framework's usual advice.
+func refuseUnknown(cfg HPCProviderModel, diags *diag.Diagnostics) bool {
 	for _, a := range []struct {
 		name  string
 		value types.String
 	}{{"endpoint", cfg.Endpoint}, {"access_key", cfg.AccessKey}, {"secret_key", cfg.SecretKey}, {"zone", cfg.Zone}, {"config_file", cfg.ConfigFile}} {
 		if a.value.IsUnknown() {
-			resp.Diagnostics.AddAttributeError(path.Root(a.name), "Unknown EHPC Provider "+a.name,
+			diags.AddAttributeError(path.Root(a.name), "Unknown EHPC Provider "+a.name,
 				fmt.Sprintf("The provider cannot create the EHPC API client because %s is not known until apply. "+
 					"Either target apply the source of the value first, set the value statically in the configuration, or use the %s environment variable.", a.name, envFor(a.name)))
 		}
 	}
-	if resp.Diagnostics.HasError() {
-		return
-	}
+	return !diags.HasError()
+}
 
+// settings are the provider's settings once resolved from every source.
+type settings struct {
+	endpoint, accessKey, secretKey, zone string
+	file                                 configFileResult
+}
+
+// resolve takes each setting from the provider block, else the environment, else
+// the QingCloud config file, and checks the endpoint wherever it came from.
+func (p *HPCProvider) resolve(cfg HPCProviderModel, diags *diag.Diagnostics) (settings, bool) {
 	pick := func(v types.String, env string) string {
 		if !v.IsNull() {
 			return strings.TrimSpace(v.ValueString())
 		}
 		return strings.TrimSpace(p.opts.Getenv(env))
 	}
-	endpoint := pick(cfg.Endpoint, EnvEndpoint)
-	accessKey := pick(cfg.AccessKey, EnvAccessKey)
-	secretKey := pick(cfg.SecretKey, EnvSecretKey)
-	zone := pick(cfg.Zone, EnvZone)
+	s := settings{
+		endpoint:  pick(cfg.Endpoint, EnvEndpoint),
+		accessKey: pick(cfg.AccessKey, EnvAccessKey),
+		secretKey: pick(cfg.SecretKey, EnvSecretKey),
+		zone:      pick(cfg.Zone, EnvZone),
+	}
 
 	// The QingCloud config file is the last fallback, read only when a value is
 	// still missing, so a configuration that sets everything never touches it.
-	var file configFileResult
-	if accessKey == "" || secretKey == "" || zone == "" {
+	if s.accessKey == "" || s.secretKey == "" || s.zone == "" {
 		var ok bool
-		file, ok = p.readConfigFile(cfg.ConfigFile, &resp.Diagnostics)
+		s.file, ok = p.readConfigFile(cfg.ConfigFile, diags)
 		if !ok {
-			return
+			return s, false
 		}
-		accessKey = cmp.Or(accessKey, file.values.AccessKeyID)
-		secretKey = cmp.Or(secretKey, file.values.SecretAccessKey)
-		zone = cmp.Or(zone, file.values.Zone)
+		s.accessKey = cmp.Or(s.accessKey, s.file.values.AccessKeyID)
+		s.secretKey = cmp.Or(s.secretKey, s.file.values.SecretAccessKey)
+		s.zone = cmp.Or(s.zone, s.file.values.Zone)
 	}
 
-	if endpoint == "" {
-		endpoint = ehpc.DefaultEndpoint
-	}
-	if err := checkEndpoint(endpoint); err != nil {
+	s.endpoint = cmp.Or(s.endpoint, ehpc.DefaultEndpoint)
+	if err := checkEndpoint(s.endpoint); err != nil {
 		// Reached when the value came from the environment; a configured value was
 		// already rejected by the attribute validator.
-		resp.Diagnostics.AddAttributeError(path.Root("endpoint"), "Invalid EHPC API Endpoint",
+		diags.AddAttributeError(path.Root("endpoint"), "Invalid EHPC API Endpoint",
 			"The endpoint "+err.Error()+". It came from the "+EnvEndpoint+" environment variable or the provider block.")
-		return
+		return s, false
 	}
-
-	if secretKey != "" {
-		ctx = tflog.MaskAllFieldValuesStrings(ctx, secretKey)
-		ctx = tflog.MaskMessageStrings(ctx, secretKey)
-	}
-	tflog.Debug(ctx, "configuring EHPC client", map[string]any{"endpoint": endpoint, "zone": zone, "access_key_set": accessKey != "", "secret_key_set": secretKey != "", "config_file": file.path, "config_file_found": file.found})
-
-	data := &providerData{zone: zone, opts: p.opts, configFile: file.path, configFileFound: file.found}
-	if accessKey == "" {
-		data.missing = append(data.missing, "access_key")
-	}
-	if secretKey == "" {
-		data.missing = append(data.missing, "secret_key")
-	}
-	if len(data.missing) == 0 {
-		ccfg := ehpc.Config{
-			Limiter:     newLimiter(cfg.RequestsPerHour, cfg.RequestBurst),
-			Endpoint:    endpoint,
-			AccessKeyID: accessKey,
-			SecretKey:   secretKey,
-			Zone:        zone,
-			UserAgent:   fmt.Sprintf("terraform-provider-hpc/%s terraform/%s", p.version, req.TerraformVersion),
-			Logger:      clientLogger(secretKey),
-		}
-		if p.opts.ClientConfig != nil {
-			p.opts.ClientConfig(&ccfg)
-		}
-		client, err := ehpc.New(ccfg)
-		if err != nil {
-			resp.Diagnostics.AddError("Cannot Create EHPC API Client", "The provider settings are not usable: "+err.Error()+".")
-			return
-		}
-		data.client = client
-		data.poller = newPoller(client, p.opts)
-	}
-	resp.DataSourceData = data
-	resp.ResourceData = data
-	resp.ActionData = data
+	return s, true
 }
 
 // configFileResult is what the QingCloud config file gave.

@@ -136,3 +136,47 @@ func (d *providerData) operation(own types.String, subject, owner string, diags 
 func newPoller(client *ehpc.Client, opts Options) *jobwatch.Poller {
 	return jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: opts.Clock})
 }
+
+// newProviderData builds what Configure hands to every resource, data source and
+// action: the client, its rate limiter and the job poller when the key pair is
+// complete, else the list of what is missing (an error only once an operation
+// needs the API).
+func (p *HPCProvider) newProviderData(ctx context.Context, s settings, cfg HPCProviderModel, terraformVersion string, diags *diag.Diagnostics) (*providerData, bool) {
+	if s.secretKey != "" {
+		ctx = tflog.MaskAllFieldValuesStrings(ctx, s.secretKey)
+		ctx = tflog.MaskMessageStrings(ctx, s.secretKey)
+	}
+	tflog.Debug(ctx, "configuring EHPC client", map[string]any{"endpoint": s.endpoint, "zone": s.zone, "access_key_set": s.accessKey != "",
+		"secret_key_set": s.secretKey != "", "config_file": s.file.path, "config_file_found": s.file.found})
+
+	data := &providerData{zone: s.zone, opts: p.opts, configFile: s.file.path, configFileFound: s.file.found}
+	if s.accessKey == "" {
+		data.missing = append(data.missing, "access_key")
+	}
+	if s.secretKey == "" {
+		data.missing = append(data.missing, "secret_key")
+	}
+	if len(data.missing) > 0 {
+		return data, true
+	}
+	ccfg := ehpc.Config{
+		Limiter:     newLimiter(cfg.RequestsPerHour, cfg.RequestBurst),
+		Endpoint:    s.endpoint,
+		AccessKeyID: s.accessKey,
+		SecretKey:   s.secretKey,
+		Zone:        s.zone,
+		UserAgent:   fmt.Sprintf("terraform-provider-hpc/%s terraform/%s", p.version, terraformVersion),
+		Logger:      clientLogger(s.secretKey),
+	}
+	if p.opts.ClientConfig != nil {
+		p.opts.ClientConfig(&ccfg)
+	}
+	client, err := ehpc.New(ccfg)
+	if err != nil {
+		diags.AddError("Cannot Create EHPC API Client", "The provider settings are not usable: "+err.Error()+".")
+		return nil, false
+	}
+	data.client = client
+	data.poller = newPoller(client, p.opts)
+	return data, true
+}
