@@ -275,35 +275,7 @@ func (p *Poller) tick(g *group) {
 	p.mu.Unlock()
 
 	results := make(map[*Watch]Check, len(viaList)+len(viaDirect))
-	if len(viaList) > 0 {
-		listed, err := p.list(g, viaList)
-		if err != nil && len(listed) == 0 && unsupported(err) {
-			// The API does not take this listing: ask for each job by id instead.
-			g.unsupported = true
-			viaDirect = append(viaDirect, viaList...)
-			viaList = nil
-		}
-		for _, w := range viaList {
-			if j, ok := listed[w.jobID]; ok {
-				w.seen, w.misses, w.created = true, 0, j.CreateTime.Time
-				results[w] = Check{Job: j, Found: true}
-				continue
-			}
-			if err != nil {
-				results[w] = Check{Err: err}
-				continue
-			}
-			w.misses++
-			if w.seen || w.misses >= p.opts.MissGrace {
-				// Dropped out of the listing, or never showed up in it: from now
-				// on ask for this job by id.
-				w.direct = true
-				viaDirect = append(viaDirect, w)
-				continue
-			}
-			results[w] = Check{} // not listed yet
-		}
-	}
+	viaDirect = append(viaDirect, p.checkListed(g, viaList, results)...)
 	for _, w := range viaDirect {
 		if g.ctx.Err() != nil {
 			break
@@ -315,6 +287,11 @@ func (p *Poller) tick(g *group) {
 		return // everyone left; a cancelled request answers no one
 	}
 
+	p.answer(g, results)
+}
+
+// answer hands each waiter its check and schedules its next one.
+func (p *Poller) answer(g *group, results map[*Watch]Check) {
 	after := p.opts.Clock.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -338,6 +315,43 @@ func (p *Poller) tick(g *group) {
 			}
 		}
 	}
+}
+
+// checkListed answers the waiters in viaList from one listing of the cluster,
+// into results, and returns those that must now be asked for by id: every one
+// when the API refuses the listing, else those the listing no longer or never
+// showed.
+func (p *Poller) checkListed(g *group, viaList []*Watch, results map[*Watch]Check) (viaDirect []*Watch) {
+	if len(viaList) == 0 {
+		return nil
+	}
+	listed, err := p.list(g, viaList)
+	if err != nil && len(listed) == 0 && unsupported(err) {
+		// The API does not take this listing: ask for each job by id instead.
+		g.unsupported = true
+		return viaList
+	}
+	for _, w := range viaList {
+		if j, ok := listed[w.jobID]; ok {
+			w.seen, w.misses, w.created = true, 0, j.CreateTime.Time
+			results[w] = Check{Job: j, Found: true}
+			continue
+		}
+		if err != nil {
+			results[w] = Check{Err: err}
+			continue
+		}
+		w.misses++
+		if w.seen || w.misses >= p.opts.MissGrace {
+			// Dropped out of the listing, or never showed up in it: from now
+			// on ask for this job by id.
+			w.direct = true
+			viaDirect = append(viaDirect, w)
+			continue
+		}
+		results[w] = Check{} // not listed yet
+	}
+	return viaDirect
 }
 
 // deliver hands c to the waiter without ever blocking the loop: an unread
