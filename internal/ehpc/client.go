@@ -369,53 +369,6 @@ func (c *Client) retryableFailure(req request, status, code int) bool {
 	return false
 }
 
-// signedURL returns the full URL for req with a fresh timestamp and signature.
-func (c *Client) signedURL(req request) (string, error) {
-	target, _, err := c.signURL(req)
-	return target, err
-}
-
-// signURL is signedURL that also returns the signature, for scrubbing.
-func (c *Client) signURL(req request) (string, string, error) {
-	zone := req.zone
-	if zone == "" {
-		zone = c.cfg.Zone
-	}
-	if zone == "" {
-		return "", "", fmt.Errorf("EHPC API %s: no zone: set zone on the provider or the resource", req.path)
-	}
-	q := url.Values{}
-	for k, vs := range req.params {
-		q[k] = append([]string(nil), vs...)
-	}
-	q.Set("access_key_id", c.cfg.AccessKeyID)
-	q.Set("zone", zone)
-	q.Set("timestamp", c.cfg.Now().UTC().Format(timestampLayout))
-	q.Set("version", apiVersion)
-	q.Set("signature_method", signatureMethod)
-	q.Set("signature_version", signatureVersion)
-
-	path := c.base.EscapedPath() + req.path
-	canonical := CanonicalQuery(q)
-	sig := Sign(c.cfg.SecretKey, StringToSign(req.method, path, canonical, req.body))
-	return c.base.Scheme + "://" + c.base.Host + path + "?" + canonical + "&signature=" + wireSignature(sig), sig, nil
-}
-
-// scrubErr rewrites err's text without secrets; *url.Error quotes the whole URL,
-// signature included.
-func (s scrubber) scrubErr(err error) error {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
-	text := err.Error()
-	clean := s.scrub(text)
-	if clean == text {
-		return err
-	}
-	return errors.New(clean)
-}
-
 func (c *Client) log(ctx context.Context, sc scrubber, req request, attempt int, start time.Time, status, retCode int, err error) {
 	if c.cfg.Logger == nil {
 		return

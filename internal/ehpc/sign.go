@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"sort"
 	"strings"
@@ -99,4 +100,31 @@ func Sign(secret, stringToSign string) string {
 // from the reference decode twice; sending it once-encoded would fail their check.
 func wireSignature(sig string) string {
 	return url.QueryEscape(url.QueryEscape(sig))
+}
+
+// signURL returns the full URL for req with a fresh timestamp and signature, and
+// the signature itself, for scrubbing.
+func (c *Client) signURL(req request) (string, string, error) {
+	zone := req.zone
+	if zone == "" {
+		zone = c.cfg.Zone
+	}
+	if zone == "" {
+		return "", "", fmt.Errorf("EHPC API %s: no zone: set zone on the provider or the resource", req.path)
+	}
+	q := url.Values{}
+	for k, vs := range req.params {
+		q[k] = append([]string(nil), vs...)
+	}
+	q.Set("access_key_id", c.cfg.AccessKeyID)
+	q.Set("zone", zone)
+	q.Set("timestamp", c.cfg.Now().UTC().Format(timestampLayout))
+	q.Set("version", apiVersion)
+	q.Set("signature_method", signatureMethod)
+	q.Set("signature_version", signatureVersion)
+
+	path := c.base.EscapedPath() + req.path
+	canonical := CanonicalQuery(q)
+	sig := Sign(c.cfg.SecretKey, StringToSign(req.method, path, canonical, req.body))
+	return c.base.Scheme + "://" + c.base.Host + path + "?" + canonical + "&signature=" + wireSignature(sig), sig, nil
 }

@@ -104,7 +104,7 @@ func TestSignedURLMatchesVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.signedURL(request{method: "GET", path: "/api/operation", params: url.Values{"job_ids": {"j-he18e4khem2"}}})
+	got, _, err := c.signURL(request{method: "GET", path: "/api/operation", params: url.Values{"job_ids": {"j-he18e4khem2"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
