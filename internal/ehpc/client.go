@@ -51,10 +51,8 @@ type Config struct {
 	Endpoint    string
 	AccessKeyID string
 	SecretKey   string
-	// Zone is used for calls that do not name one.
-	Zone       string
-	UserAgent  string
-	HTTPClient *http.Client
+	UserAgent   string
+	HTTPClient  *http.Client
 
 	// RequestTimeout bounds one HTTP attempt, not a whole call with its retries.
 	RequestTimeout time.Duration
@@ -151,9 +149,6 @@ func defaultTransport() *http.Transport {
 	return t
 }
 
-// Zone returns the client's default zone.
-func (c *Client) Zone() string { return c.cfg.Zone }
-
 // Endpoint returns the base URL the client talks to.
 func (c *Client) Endpoint() string { return c.base.String() }
 
@@ -165,7 +160,7 @@ func (c *Client) Scrub(text string) string { return c.scrubber.scrub(text) }
 type request struct {
 	method string
 	path   string // e.g. /api/operation
-	zone   string
+	zone   string // required: the API has no default zone
 	params url.Values
 	body   []byte
 	// safe marks calls that may be repeated freely (reads). A call that is not safe

@@ -17,8 +17,9 @@ func TestRestartNodesSendsDocumentedBody(t *testing.T) {
 	c := h.client()
 	ctx := testCtx(t)
 
-	// Unsorted, duplicated and padded ids must go out sorted and unique.
-	res, err := c.RestartNodes(ctx, "", " "+simCluster+" ", []string{"cln-cmp00002", " cln-cmp00001", "cln-cmp00002", ""})
+	// Unsorted, duplicated and padded ids must go out sorted and unique: the
+	// client sends ids as given, so its caller normalises them once.
+	res, err := c.RestartNodes(ctx, simZone, " "+simCluster+" ", ehpc.NormalizeIDs([]string{"cln-cmp00002", " cln-cmp00001", "cln-cmp00002", ""}))
 	if err != nil {
 		t.Fatalf("RestartNodes: %v", err)
 	}
@@ -74,8 +75,14 @@ func TestRestartNodesRejectsEmptyInputWithoutSending(t *testing.T) {
 	c := h.client()
 	ctx := testCtx(t)
 	for name, call := range map[string]func() error{
-		"no cluster": func() error { _, err := c.RestartNodes(ctx, "", "  ", []string{"cln-cmp00001"}); return err },
-		"no nodes":   func() error { _, err := c.RestartNodes(ctx, "", simCluster, []string{" ", ""}); return err },
+		"no cluster": func() error { _, err := c.RestartNodes(ctx, simZone, "  ", []string{"cln-cmp00001"}); return err },
+		"no nodes": func() error {
+			_, err := c.RestartNodes(ctx, simZone, simCluster, ehpc.NormalizeIDs([]string{" ", ""}))
+			return err
+		},
+		// The API has no default zone, and neither has the client.
+		"no zone":          func() error { _, err := c.RestartNodes(ctx, "", simCluster, []string{"cln-cmp00001"}); return err },
+		"no zone, reading": func() error { _, err := c.ListNodes(ctx, simCluster, ehpc.NodeFilter{}); return err },
 	} {
 		if err := call(); err == nil {
 			t.Errorf("%s: no error", name)
@@ -91,7 +98,7 @@ func restartEach(t *testing.T, c *ehpc.Client, nodes ...string) []string {
 	t.Helper()
 	var ids []string
 	for _, n := range nodes {
-		res, err := c.RestartNodes(testCtx(t), "", simCluster, []string{n})
+		res, err := c.RestartNodes(testCtx(t), simZone, simCluster, []string{n})
 		if err != nil {
 			t.Fatalf("restart %s: %v", n, err)
 		}
@@ -119,7 +126,7 @@ func TestOperationsFilters(t *testing.T) {
 	pending, failed, ok3, ok4 := ids[0], ids[1], ids[2], ids[3]
 
 	t.Run("by job id", func(t *testing.T) {
-		list, err := c.Operations(ctx, ehpc.OperationQuery{JobIDs: []string{failed}})
+		list, err := c.Operations(ctx, ehpc.OperationQuery{Zone: simZone, JobIDs: []string{failed}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,15 +154,15 @@ func TestOperationsFilters(t *testing.T) {
 		total int
 		want  []string
 	}{
-		{"by node resource id", ehpc.OperationQuery{ResourceIDs: []string{"cln-cmp00003"}}, 1, []string{ok3}},
-		{"by cluster resource id", ehpc.OperationQuery{ResourceIDs: []string{simCluster}}, 4, ids},
-		{"pending", ehpc.OperationQuery{Status: []string{ehpc.JobPending}}, 1, []string{pending}},
-		{"successful", ehpc.OperationQuery{Status: []string{ehpc.JobSuccessful}}, 2, []string{ok3, ok4}},
-		{"successful or failed", ehpc.OperationQuery{Status: []string{ehpc.JobSuccessful, ehpc.JobFailed}}, 3, []string{failed, ok3, ok4}},
-		{"offset and limit", ehpc.OperationQuery{Offset: 1, Limit: 2}, 4, []string{failed, ok3}},
-		{"reverse", ehpc.OperationQuery{Reverse: true, Limit: 2}, 4, []string{ok4, ok3}},
-		{"job action", ehpc.OperationQuery{JobAction: ehpc.JobActionRestart, Limit: 100}, 4, ids},
-		{"unknown job", ehpc.OperationQuery{JobIDs: []string{"j-doesnotexist"}}, 0, nil},
+		{"by node resource id", ehpc.OperationQuery{Zone: simZone, ResourceIDs: []string{"cln-cmp00003"}}, 1, []string{ok3}},
+		{"by cluster resource id", ehpc.OperationQuery{Zone: simZone, ResourceIDs: []string{simCluster}}, 4, ids},
+		{"pending", ehpc.OperationQuery{Zone: simZone, Status: []string{ehpc.JobPending}}, 1, []string{pending}},
+		{"successful", ehpc.OperationQuery{Zone: simZone, Status: []string{ehpc.JobSuccessful}}, 2, []string{ok3, ok4}},
+		{"successful or failed", ehpc.OperationQuery{Zone: simZone, Status: []string{ehpc.JobSuccessful, ehpc.JobFailed}}, 3, []string{failed, ok3, ok4}},
+		{"offset and limit", ehpc.OperationQuery{Zone: simZone, Offset: 1, Limit: 2}, 4, []string{failed, ok3}},
+		{"reverse", ehpc.OperationQuery{Zone: simZone, Reverse: true, Limit: 2}, 4, []string{ok4, ok3}},
+		{"job action", ehpc.OperationQuery{Zone: simZone, JobAction: ehpc.JobActionRestart, Limit: 100}, 4, ids},
+		{"unknown job", ehpc.OperationQuery{Zone: simZone, JobIDs: []string{"j-doesnotexist"}}, 0, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,7 +193,7 @@ func TestJobLookup(t *testing.T) {
 	ids := restartEach(t, c, "cln-cmp00001")
 
 	before := h.sim.Requests(ehpc.PathOperations)
-	job, found, err := c.Job(ctx, "", simCluster, ids[0])
+	job, found, err := c.Job(ctx, simZone, simCluster, ids[0])
 	if err != nil || !found {
 		t.Fatalf("Job(%s) = found %v, err %v", ids[0], found, err)
 	}
@@ -198,7 +205,7 @@ func TestJobLookup(t *testing.T) {
 	}
 
 	before = h.sim.Requests(ehpc.PathOperations)
-	_, found, err = c.Job(ctx, "", "", "j-nosuchjob01")
+	_, found, err = c.Job(ctx, simZone, "", "j-nosuchjob01")
 	if err != nil || found {
 		t.Errorf("Job(unknown, no cluster) = found %v, err %v; want not found, nil", found, err)
 	}
@@ -207,7 +214,7 @@ func TestJobLookup(t *testing.T) {
 	}
 
 	before = h.sim.Requests(ehpc.PathOperations)
-	_, found, err = c.Job(ctx, "", simCluster, "j-nosuchjob01")
+	_, found, err = c.Job(ctx, simZone, simCluster, "j-nosuchjob01")
 	if err != nil || found {
 		t.Errorf("Job(unknown, cluster) = found %v, err %v; want not found, nil", found, err)
 	}
@@ -223,7 +230,7 @@ func TestListNodesPagesThroughLargeCluster(t *testing.T) {
 	c := h.client()
 	ctx := testCtx(t)
 
-	nodes, err := c.ListNodes(ctx, id, ehpc.NodeFilter{})
+	nodes, err := c.ListNodes(ctx, id, ehpc.NodeFilter{Zone: simZone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +276,7 @@ func TestListNodesFilters(t *testing.T) {
 	c := h.client()
 	ctx := testCtx(t)
 
-	nodes, err := c.ListNodes(ctx, id, ehpc.NodeFilter{SearchWord: "node-01"})
+	nodes, err := c.ListNodes(ctx, id, ehpc.NodeFilter{Zone: simZone, SearchWord: "node-01"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +290,7 @@ func TestListNodesFilters(t *testing.T) {
 	}
 
 	before := h.sim.Requests(ehpc.PathListNodes)
-	stopped, err := c.ListNodes(ctx, id, ehpc.NodeFilter{Status: "stopped"})
+	stopped, err := c.ListNodes(ctx, id, ehpc.NodeFilter{Zone: simZone, Status: "stopped"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +306,7 @@ func TestListNodesFilters(t *testing.T) {
 		t.Errorf("24 nodes took %d requests, want 1", n)
 	}
 
-	_, err = c.ListNodes(ctx, "ehpc-nosuch01", ehpc.NodeFilter{})
+	_, err = c.ListNodes(ctx, "ehpc-nosuch01", ehpc.NodeFilter{Zone: simZone})
 	var apiErr *ehpc.APIError
 	if !errors.As(err, &apiErr) || apiErr.RetCode != ehpc.CodeNotFound {
 		t.Errorf("unknown cluster: err = %v, want APIError 2100", err)
@@ -330,13 +337,13 @@ func TestConcurrentCalls(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			node := "cln-big" + fmt.Sprintf("%05d", i+1)
-			res, err := c.RestartNodes(ctx, "", id, []string{node})
+			res, err := c.RestartNodes(ctx, simZone, id, []string{node})
 			if err != nil {
 				errs <- fmt.Errorf("worker %d restart: %w", i, err)
 				return
 			}
 			jobOf[i] = res.JobID
-			list, err := c.Operations(ctx, ehpc.OperationQuery{JobIDs: []string{res.JobID}})
+			list, err := c.Operations(ctx, ehpc.OperationQuery{Zone: simZone, JobIDs: []string{res.JobID}})
 			if err != nil {
 				errs <- fmt.Errorf("worker %d operations: %w", i, err)
 				return

@@ -20,7 +20,7 @@ func FuzzDecodeResponse(f *testing.F) {
 	f.Add(200, []byte(`{"ret_code":0, "job_`))
 	f.Add(404, []byte{0xff, 0xfe, 0x00})
 
-	c, err := New(Config{Endpoint: "https://hpc-api.example.test", AccessKeyID: "k", SecretKey: "fuzz-secret", Zone: "jn1a"})
+	c, err := New(Config{Endpoint: "https://hpc-api.example.test", AccessKeyID: "k", SecretKey: "fuzz-secret"})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -139,7 +139,6 @@ func baseConfig(t *testing.T, endpoint string, logs *logRecorder) ehpc.Config {
 		Endpoint:       endpoint,
 		AccessKeyID:    simKey,
 		SecretKey:      simSecret,
-		Zone:           simZone,
 		HTTPClient:     noKeepAlive(t),
 		RequestTimeout: 10 * time.Second,
 		MaxAttempts:    4,

@@ -76,15 +76,15 @@ func NormalizeIDs(ids []string) []string {
 	return out
 }
 
-// RestartNodes asks the API to restart nodeIDs of clusterID in zone ("" for the
-// client's zone). It sends at most one request that could be processed: a
+// RestartNodes asks the API to restart nodeIDs of clusterID in zone, all three
+// required. The ids are sent as given: callers pass them through NormalizeIDs so
+// the same set of nodes always makes the same request. It sends at most one request that could be processed: a
 // request is repeated only when the API provably did not act on it (connection
 // refused, ret_code 5100 or 5300), and the alias path is tried once only when the
 // first path does not exist (HTTP 404 or ret_code 1101). When the outcome cannot be
 // known the error is an *UnknownOutcomeError.
-func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, nodeIDs []string) (*RestartResult, error) {
+func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, ids []string) (*RestartResult, error) {
 	clusterID = strings.TrimSpace(clusterID)
-	ids := NormalizeIDs(nodeIDs)
 	if clusterID == "" {
 		return nil, errors.New("restart: cluster id is empty")
 	}
@@ -92,10 +92,7 @@ func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, nodeI
 		return nil, errors.New("restart: no node ids given")
 	}
 	if zone == "" {
-		zone = c.cfg.Zone
-	}
-	if zone == "" {
-		return nil, errors.New("restart: no zone: set zone on the provider or the resource")
+		return nil, errors.New("restart: the zone parameter is required")
 	}
 	body, err := json.Marshal(restartBody{ClusterID: clusterID, NodeIDs: ids, Zone: zone})
 	if err != nil {
@@ -130,12 +127,8 @@ func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, nodeI
 // Interrupted set.
 //
 // Unambiguous rejections (1100, 1200, 1300, 1400, 2100, 2500, ...) are returned as
-// they are and never retried.
-func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, nodeIDs []string) (*RestartResult, error) {
-	if zone == "" {
-		zone = c.cfg.Zone
-	}
-	ids := NormalizeIDs(nodeIDs)
+// they are and never retried. Its arguments are RestartNodes's.
+func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, ids []string) (*RestartResult, error) {
 	res, err := c.RestartNodes(ctx, zone, clusterID, ids)
 	var first *UnknownOutcomeError
 	if err == nil || !errors.As(err, &first) {

@@ -105,19 +105,15 @@ func wireSignature(sig string) string {
 // signURL returns the full URL for req with a fresh timestamp and signature, and
 // the signature itself, for scrubbing.
 func (c *Client) signURL(req request) (string, string, error) {
-	zone := req.zone
-	if zone == "" {
-		zone = c.cfg.Zone
-	}
-	if zone == "" {
-		return "", "", fmt.Errorf("EHPC API %s: no zone: set zone on the provider or the resource", req.path)
+	if req.zone == "" {
+		return "", "", fmt.Errorf("EHPC API %s: the zone parameter is required", req.path)
 	}
 	q := url.Values{}
 	for k, vs := range req.params {
 		q[k] = append([]string(nil), vs...)
 	}
 	q.Set("access_key_id", c.cfg.AccessKeyID)
-	q.Set("zone", zone)
+	q.Set("zone", req.zone)
 	q.Set("timestamp", c.cfg.Now().UTC().Format(timestampLayout))
 	q.Set("version", apiVersion)
 	q.Set("signature_method", signatureMethod)

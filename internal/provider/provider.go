@@ -334,7 +334,6 @@ func (p *HPCProvider) Configure(ctx context.Context, req provider.ConfigureReque
 			Endpoint:    endpoint,
 			AccessKeyID: accessKey,
 			SecretKey:   secretKey,
-			Zone:        zone,
 			UserAgent:   fmt.Sprintf("terraform-provider-hpc/%s terraform/%s", p.version, req.TerraformVersion),
 			Logger:      clientLogger(secretKey),
 		}
