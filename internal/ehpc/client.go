@@ -33,7 +33,7 @@ const (
 )
 
 // maxRetryAfter caps a server's Retry-After so a hostile or confused proxy cannot
-// park an apply for hours; the caller's context still bounds the total.
+// park a call for hours; the caller's context still bounds the total.
 const maxRetryAfter = 2 * time.Minute
 
 // Logger receives one structured line per HTTP attempt. Fields never hold the
@@ -131,7 +131,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Jitter = defaultJitter
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = "terraform-provider-hpc"
+		cfg.UserAgent = "ehpc-go-client"
 	}
 	return &Client{cfg: cfg, base: base, scrubber: scrubber{secret: cfg.SecretKey}}, nil
 }

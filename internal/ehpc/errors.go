@@ -21,15 +21,17 @@ const (
 	CodeServiceUpdating  = 5300
 )
 
-// hints say what a user can do about a ret_code; the API's own messages rarely do.
+// hints say what a caller can do about a ret_code, in the API's terms; the API's
+// own messages rarely do. What to do in the program that calls the client is
+// that program's to add.
 var hints = map[int]string{
 	CodeBadParameter:     "A request parameter is missing or malformed: check cluster_id, node_ids and zone.",
-	CodeNoSuchAction:     "The endpoint does not know this action: check that endpoint points at the EHPC API (https://hpc-api.qingcloud.com).",
+	CodeNoSuchAction:     "The endpoint does not know this action: check that the endpoint is the EHPC API (https://hpc-api.qingcloud.com).",
 	CodeAuthFailed:       "Check that access_key and secret_key are a valid key pair for this endpoint and that the key is enabled.",
 	CodeRequestExpired:   "The API rejects requests signed more than 60 seconds ago: check that this machine's clock is correct (for example with NTP).",
-	CodePermissionDenied: "The resource is in a state that forbids this (for example a node that is already restarting): wait for the running job to finish, then apply again.",
+	CodePermissionDenied: "The cluster or node is in a state that forbids this (for example a node that is already restarting): the request can succeed once the running job has finished.",
 	CodeNotFound:         "Check cluster_id, node_ids and zone: the API knows no such cluster or node in that zone.",
-	CodeQuotaExceeded:    "The API key's quota is used up (2000 requests per hour, or a resource quota); retrying soon does not help: wait for the quota to reset or ask QingCloud to raise it.",
+	CodeQuotaExceeded:    "The API key's quota is used up (2000 requests per hour, or a quota on the account's clusters or nodes); retrying soon does not help: wait for the quota to reset or ask QingCloud to raise it.",
 	CodeInternalError:    "The API reported an internal error; try again later.",
 	CodeServerBusy:       "The API is busy; try again later.",
 	CodeServiceUpdating:  "The API is being updated; try again later.",

@@ -140,10 +140,10 @@ func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, i
 		return job, err
 	}
 	if ctx.Err() != nil {
-		// The user stopped the apply: sending a restart now would act against
-		// that, and the log shows no job, so nothing is lost by not sending.
+		// The caller gave up: sending a restart now would act against that,
+		// and the log shows no job, so nothing is lost by not sending.
 		first.Checked = true
-		first.Err = fmt.Errorf("%v; the apply was interrupted, no job of these nodes appeared in the operation log within %s, and the restart was not sent again", first.Err, c.settleWindow())
+		first.Err = fmt.Errorf("%v; the caller cancelled the call, no job of these nodes appeared in the operation log within %s, and the restart was not sent again", first.Err, c.settleWindow())
 		return nil, first
 	}
 
@@ -170,7 +170,7 @@ func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, i
 }
 
 // reconcileDetached runs reconcile on a context that ctx's cancellation does not
-// end, bounded so an interrupted apply still ends within seconds.
+// end, bounded so a cancelled call still ends within seconds.
 func (c *Client) reconcileDetached(ctx context.Context, zone, clusterID string, ids []string, u *UnknownOutcomeError) (*RestartResult, error) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.settleWindow()+reconcileGrace)
 	defer cancel()
