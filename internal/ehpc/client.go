@@ -25,11 +25,11 @@ const DefaultEndpoint = "https://hpc-api.qingcloud.com"
 
 // Defaults for Config fields left zero.
 const (
-	DefaultRequestTimeout = 30 * time.Second
-	DefaultMaxAttempts    = 5
-	DefaultRetryBaseDelay = 500 * time.Millisecond
-	DefaultRetryMaxDelay  = 15 * time.Second
-	DefaultMaxBodyBytes   = 4 << 20
+	defaultRequestTimeout = 30 * time.Second
+	defaultMaxAttempts    = 5
+	defaultRetryBaseDelay = 500 * time.Millisecond
+	defaultRetryMaxDelay  = 15 * time.Second
+	defaultMaxBodyBytes   = 4 << 20
 )
 
 // maxRetryAfter caps a server's Retry-After so a hostile or confused proxy cannot
@@ -110,19 +110,19 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
+		cfg.RequestTimeout = defaultRequestTimeout
 	}
 	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
+		cfg.MaxAttempts = defaultMaxAttempts
 	}
 	if cfg.RetryBaseDelay <= 0 {
-		cfg.RetryBaseDelay = DefaultRetryBaseDelay
+		cfg.RetryBaseDelay = defaultRetryBaseDelay
 	}
 	if cfg.RetryMaxDelay <= 0 {
-		cfg.RetryMaxDelay = DefaultRetryMaxDelay
+		cfg.RetryMaxDelay = defaultRetryMaxDelay
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+		cfg.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -351,10 +351,10 @@ func (c *Client) decode(sc scrubber, req request, status int, body []byte, out a
 // retryableFailure decides whether an API-level failure may be sent again.
 func (c *Client) retryableFailure(req request, status, code int) bool {
 	switch code {
-	case CodeServerBusy, CodeServiceUpdating:
+	case codeServerBusy, codeServiceUpdating:
 		// The API says it did not take the request: safe to resend, even a write.
 		return true
-	case CodeInternalError:
+	case codeInternalError:
 		return req.safe
 	case 0:
 		// 429 means the request was turned away before it was acted on, so even a

@@ -352,7 +352,7 @@ func TestEchoedSecretsNeverReachErrorsOrLogs(t *testing.T) {
 func TestReadRetriesSucceed(t *testing.T) {
 	t.Run("5100 twice, each retry freshly signed", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
-		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 2, RetCode: ehpc.CodeServerBusy})
+		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 2, RetCode: codeServerBusy})
 		// A clock that moves one second per signature makes every attempt's
 		// timestamp distinct, so a re-sent stale URL would be visible.
 		var tick atomic.Int64
@@ -370,7 +370,7 @@ func TestReadRetriesSucceed(t *testing.T) {
 		stamps := map[string]bool{}
 		for i, r := range log {
 			stamps[r.Query.Get("timestamp")] = true
-			want := ehpc.CodeServerBusy
+			want := codeServerBusy
 			if i == 2 {
 				want = 0
 			}
@@ -482,9 +482,9 @@ func TestRestartIsNeverResentAfterAmbiguousFailure(t *testing.T) {
 			},
 		},
 		{
-			name: "ret_code 5000", fault: ehpcsim.Fault{RetCode: ehpc.CodeInternalError}, wantRestart: 0,
+			name: "ret_code 5000", fault: ehpcsim.Fault{RetCode: codeInternalError}, wantRestart: 0,
 			check: func(t *testing.T, err error) {
-				if ehpc.RetCode(err) != ehpc.CodeInternalError || !strings.Contains(err.Error(), ehpc.Hint(ehpc.CodeInternalError)) {
+				if ehpc.RetCode(err) != codeInternalError || !strings.Contains(err.Error(), ehpc.Hint(codeInternalError)) {
 					t.Errorf("cause = %v, want APIError 5000 with hint", err)
 				}
 			},
@@ -526,7 +526,7 @@ func TestRestartIsNeverResentAfterAmbiguousFailure(t *testing.T) {
 func TestRestartRetriedOnlyWhenProvablyNotProcessed(t *testing.T) {
 	t.Run("5100 then success", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
-		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{RetCode: ehpc.CodeServerBusy})
+		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{RetCode: codeServerBusy})
 		res, err := h.client().RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"})
 		if err != nil {
 			t.Fatal(err)
@@ -674,7 +674,7 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 
 	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{HTTPStatus: http.StatusBadGateway})
 	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Drop: true})
-	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{RetCode: ehpc.CodeServerBusy})
+	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{RetCode: codeServerBusy})
 	_, err := c.Operations(ctx, ehpc.OperationQuery{Zone: simZone})
 	record(err)
 	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Truncate: true, AfterEffect: true})

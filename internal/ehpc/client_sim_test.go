@@ -3,6 +3,7 @@ package ehpc_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -140,7 +141,7 @@ func TestOperationsFilters(t *testing.T) {
 		if j.JobAction != ehpc.JobActionRestart {
 			t.Errorf("job_action = %q, want %q", j.JobAction, ehpc.JobActionRestart)
 		}
-		if !j.ResourceIDs.Contains(simCluster) || !j.ResourceIDs.Contains("cln-cmp00002") || j.ResourceIDs.Contains("cln-cmp00001") {
+		if !slices.Contains(j.ResourceIDs, simCluster) || !slices.Contains(j.ResourceIDs, "cln-cmp00002") || slices.Contains(j.ResourceIDs, "cln-cmp00001") {
 			t.Errorf("resource ids = %v", j.ResourceIDs)
 		}
 		if j.CreateTime.IsZero() || time.Since(j.CreateTime.Time) > time.Minute {
@@ -325,8 +326,8 @@ func TestConcurrentCalls(t *testing.T) {
 	ctx := testCtx(t)
 
 	// Some of the concurrent requests meet a busy server and must retry.
-	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Count: 5, RetCode: ehpc.CodeServerBusy})
-	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 5, RetCode: ehpc.CodeServerBusy})
+	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Count: 5, RetCode: codeServerBusy})
+	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 5, RetCode: codeServerBusy})
 
 	const workers = 20
 	var wg sync.WaitGroup
@@ -348,7 +349,7 @@ func TestConcurrentCalls(t *testing.T) {
 				errs <- fmt.Errorf("worker %d operations: %w", i, err)
 				return
 			}
-			if len(list.Jobs) != 1 || list.Jobs[0].JobID != res.JobID || !list.Jobs[0].ResourceIDs.Contains(node) {
+			if len(list.Jobs) != 1 || list.Jobs[0].JobID != res.JobID || !slices.Contains(list.Jobs[0].ResourceIDs, node) {
 				errs <- fmt.Errorf("worker %d: operation log for %s = %+v", i, res.JobID, list.Jobs)
 			}
 		}(i)

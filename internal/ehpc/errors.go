@@ -8,6 +8,7 @@ import (
 )
 
 // API ret_codes the client treats specially (API.md, "Responses and errors").
+// Those its callers need are exported; the rest only steer its retries.
 const (
 	CodeBadParameter     = 1100
 	CodeNoSuchAction     = 1101
@@ -16,9 +17,9 @@ const (
 	CodePermissionDenied = 1400
 	CodeNotFound         = 2100
 	CodeQuotaExceeded    = 2500
-	CodeInternalError    = 5000
-	CodeServerBusy       = 5100
-	CodeServiceUpdating  = 5300
+	codeInternalError    = 5000
+	codeServerBusy       = 5100
+	codeServiceUpdating  = 5300
 )
 
 // hints say what a caller can do about a ret_code, in the API's terms; the API's
@@ -32,9 +33,9 @@ var hints = map[int]string{
 	CodePermissionDenied: "The cluster or node is in a state that forbids this (for example a node that is already restarting): the request can succeed once the running job has finished.",
 	CodeNotFound:         "Check cluster_id, node_ids and zone: the API knows no such cluster or node in that zone.",
 	CodeQuotaExceeded:    "The API key's quota is used up (2000 requests per hour, or a quota on the account's clusters or nodes); retrying soon does not help: wait for the quota to reset or ask QingCloud to raise it.",
-	CodeInternalError:    "The API reported an internal error; try again later.",
-	CodeServerBusy:       "The API is busy; try again later.",
-	CodeServiceUpdating:  "The API is being updated; try again later.",
+	codeInternalError:    "The API reported an internal error; try again later.",
+	codeServerBusy:       "The API is busy; try again later.",
+	codeServiceUpdating:  "The API is being updated; try again later.",
 }
 
 // Hint returns the advice for a ret_code, or "" when there is none.

@@ -27,6 +27,12 @@ const (
 	simCluster = ehpcsim.DemoClusterID
 )
 
+// ret_codes the client only retries on, so it does not export them (API.md).
+const (
+	codeInternalError = 5000
+	codeServerBusy    = 5100
+)
+
 // logRecorder is a Config.Logger that keeps every line.
 type logRecorder struct {
 	mu      sync.Mutex

@@ -9,10 +9,10 @@ import (
 
 // Defaults for reconciling a restart whose outcome is unknown.
 const (
-	// DefaultSettleWindow is how long the operation log is watched for a job that
+	// defaultSettleWindow is how long the operation log is watched for a job that
 	// an ambiguous request may have created, before the request is sent again. It
 	// is what absorbs the log's lag and a request processed late.
-	DefaultSettleWindow = 6 * time.Second
+	defaultSettleWindow = 6 * time.Second
 	// unknownSkewMargin is how far before the send time a job may be stamped when
 	// no answer has carried a Date header, so the server's clock is not bounded.
 	unknownSkewMargin = 60 * time.Second
@@ -69,7 +69,7 @@ func (c *Client) settleWindow() time.Duration {
 	if c.cfg.SettleWindow > 0 {
 		return c.cfg.SettleWindow
 	}
-	return DefaultSettleWindow
+	return defaultSettleWindow
 }
 
 // windowStart is the earliest create_time (server clock, whole seconds) a job of

@@ -223,7 +223,7 @@ func outcomeUnknown(err error) bool {
 	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		if apiErr.RetCode == CodeInternalError {
+		if apiErr.RetCode == codeInternalError {
 			return true
 		}
 		// An HTTP error without an API verdict (a gateway's 502, a 503) may come

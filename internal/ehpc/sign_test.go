@@ -74,16 +74,16 @@ var signVectors = []struct {
 func TestSignVectors(t *testing.T) {
 	for _, v := range signVectors {
 		t.Run(v.name, func(t *testing.T) {
-			canonical := CanonicalQuery(v.params)
+			canonical := canonicalQuery(v.params)
 			if canonical != v.canonical {
 				t.Fatalf("canonical query\n got: %s\nwant: %s", canonical, v.canonical)
 			}
-			sts := StringToSign(v.method, v.path, canonical, []byte(v.body))
+			sts := stringToSign(v.method, v.path, canonical, []byte(v.body))
 			wantSTS := v.method + "\n" + v.path + "\n" + v.canonical + "\n" + v.bodyMD5
 			if sts != wantSTS {
 				t.Fatalf("string to sign\n got: %q\nwant: %q", sts, wantSTS)
 			}
-			if got := Sign("SECRETACCESSKEY", sts); got != v.signature {
+			if got := sign("SECRETACCESSKEY", sts); got != v.signature {
 				t.Fatalf("signature got %s, want %s", got, v.signature)
 			}
 			if got := wireSignature(v.signature); got != v.wire {
