@@ -238,36 +238,56 @@ func (c *Client) attempt(ctx context.Context, req request, attempt int, out any)
 	}
 	actx = httptrace.WithClientTrace(actx, trace)
 
-	var bodyReader io.Reader
-	if req.body != nil {
-		bodyReader = bytes.NewReader(req.body)
-	}
-	hreq, err := http.NewRequestWithContext(actx, req.method, target, bodyReader)
+	hreq, err := c.newHTTPRequest(actx, req, target)
 	if err != nil {
 		return attemptResult{err: fmt.Errorf("EHPC API %s: building request: %w", req.path, sc.scrubErr(err))}
-	}
-	hreq.Header.Set("User-Agent", c.cfg.UserAgent)
-	hreq.Header.Set("Accept", "application/json")
-	if req.body != nil {
-		hreq.Header.Set("Content-Type", "application/json")
 	}
 
 	start := time.Now()
 	resp, err := c.cfg.HTTPClient.Do(hreq)
 	if err != nil {
 		sent := wrote || (connected && !isDialError(err))
-		if perm := permanentTransport(req.path, c.base.Host, err); perm != nil {
-			// A certificate the client rejects, or a host that does not exist,
-			// fails the same way on every attempt: say what to fix at once.
-			c.log(ctx, sc, req, attempt, start, 0, 0, perm)
-			return attemptResult{err: perm}
-		}
-		terr := &TransportError{Path: req.path, Sent: sent, Err: sc.scrubErr(err)}
-		c.log(ctx, sc, req, attempt, start, 0, 0, terr)
-		// A read may always be repeated; a write only if it never left this machine.
-		return attemptResult{err: terr, retryable: ctx.Err() == nil && (req.safe || !sent)}
+		return c.exchangeFailed(ctx, sc, req, attempt, start, sent, err)
 	}
 	defer resp.Body.Close()
+	return c.answered(ctx, sc, req, attempt, start, resp, out)
+}
+
+// newHTTPRequest builds the HTTP request for req at its signed target.
+func (c *Client) newHTTPRequest(ctx context.Context, req request, target string) (*http.Request, error) {
+	var bodyReader io.Reader
+	if req.body != nil {
+		bodyReader = bytes.NewReader(req.body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.method, target, bodyReader)
+	if err != nil {
+		return nil, err
+	}
+	hreq.Header.Set("User-Agent", c.cfg.UserAgent)
+	hreq.Header.Set("Accept", "application/json")
+	if req.body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	return hreq, nil
+}
+
+// exchangeFailed classifies an attempt that got no answer at all; sent reports
+// whether any of the request may have reached the server.
+func (c *Client) exchangeFailed(ctx context.Context, sc scrubber, req request, attempt int, start time.Time, sent bool, err error) attemptResult {
+	if perm := permanentTransport(req.path, c.base.Host, err); perm != nil {
+		// A certificate the client rejects, or a host that does not exist,
+		// fails the same way on every attempt: say what to fix at once.
+		c.log(ctx, sc, req, attempt, start, 0, 0, perm)
+		return attemptResult{err: perm}
+	}
+	terr := &TransportError{Path: req.path, Sent: sent, Err: sc.scrubErr(err)}
+	c.log(ctx, sc, req, attempt, start, 0, 0, terr)
+	// A read may always be repeated; a write only if it never left this machine.
+	return attemptResult{err: terr, retryable: ctx.Err() == nil && (req.safe || !sent)}
+}
+
+// answered reads and interprets the answer to an attempt.
+func (c *Client) answered(ctx context.Context, sc scrubber, req request, attempt int, start time.Time, resp *http.Response, out any) attemptResult {
 	// The answer's headers are in: the server wrote its Date before this moment.
 	c.clock.observe(resp.Header.Get("Date"), c.cfg.Now())
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
