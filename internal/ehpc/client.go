@@ -25,15 +25,15 @@ const DefaultEndpoint = "https://hpc-api.qingcloud.com"
 
 // Defaults for Config fields left zero.
 const (
-	DefaultRequestTimeout = 30 * time.Second
-	DefaultMaxAttempts    = 5
-	DefaultRetryBaseDelay = 500 * time.Millisecond
-	DefaultRetryMaxDelay  = 15 * time.Second
-	DefaultMaxBodyBytes   = 4 << 20
+	defaultRequestTimeout = 30 * time.Second
+	defaultMaxAttempts    = 5
+	defaultRetryBaseDelay = 500 * time.Millisecond
+	defaultRetryMaxDelay  = 15 * time.Second
+	defaultMaxBodyBytes   = 4 << 20
 )
 
 // maxRetryAfter caps a server's Retry-After so a hostile or confused proxy cannot
-// park an apply for hours; the caller's context still bounds the total.
+// park a call for hours; the caller's context still bounds the total.
 const maxRetryAfter = 2 * time.Minute
 
 // Logger receives one structured line per HTTP attempt. Fields never hold the
@@ -51,10 +51,8 @@ type Config struct {
 	Endpoint    string
 	AccessKeyID string
 	SecretKey   string
-	// Zone is used for calls that do not name one.
-	Zone       string
-	UserAgent  string
-	HTTPClient *http.Client
+	UserAgent   string
+	HTTPClient  *http.Client
 
 	// RequestTimeout bounds one HTTP attempt, not a whole call with its retries.
 	RequestTimeout time.Duration
@@ -112,19 +110,19 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = DefaultRequestTimeout
+		cfg.RequestTimeout = defaultRequestTimeout
 	}
 	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = DefaultMaxAttempts
+		cfg.MaxAttempts = defaultMaxAttempts
 	}
 	if cfg.RetryBaseDelay <= 0 {
-		cfg.RetryBaseDelay = DefaultRetryBaseDelay
+		cfg.RetryBaseDelay = defaultRetryBaseDelay
 	}
 	if cfg.RetryMaxDelay <= 0 {
-		cfg.RetryMaxDelay = DefaultRetryMaxDelay
+		cfg.RetryMaxDelay = defaultRetryMaxDelay
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+		cfg.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -133,7 +131,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Jitter = defaultJitter
 	}
 	if cfg.UserAgent == "" {
-		cfg.UserAgent = "terraform-provider-hpc"
+		cfg.UserAgent = "ehpc-go-client"
 	}
 	return &Client{cfg: cfg, base: base, scrubber: scrubber{secret: cfg.SecretKey}}, nil
 }
@@ -151,9 +149,6 @@ func defaultTransport() *http.Transport {
 	return t
 }
 
-// Zone returns the client's default zone.
-func (c *Client) Zone() string { return c.cfg.Zone }
-
 // Endpoint returns the base URL the client talks to.
 func (c *Client) Endpoint() string { return c.base.String() }
 
@@ -165,7 +160,7 @@ func (c *Client) Scrub(text string) string { return c.scrubber.scrub(text) }
 type request struct {
 	method string
 	path   string // e.g. /api/operation
-	zone   string
+	zone   string // required: the API has no default zone
 	params url.Values
 	body   []byte
 	// safe marks calls that may be repeated freely (reads). A call that is not safe
@@ -243,36 +238,56 @@ func (c *Client) attempt(ctx context.Context, req request, attempt int, out any)
 	}
 	actx = httptrace.WithClientTrace(actx, trace)
 
-	var bodyReader io.Reader
-	if req.body != nil {
-		bodyReader = bytes.NewReader(req.body)
-	}
-	hreq, err := http.NewRequestWithContext(actx, req.method, target, bodyReader)
+	hreq, err := c.newHTTPRequest(actx, req, target)
 	if err != nil {
 		return attemptResult{err: fmt.Errorf("EHPC API %s: building request: %w", req.path, sc.scrubErr(err))}
-	}
-	hreq.Header.Set("User-Agent", c.cfg.UserAgent)
-	hreq.Header.Set("Accept", "application/json")
-	if req.body != nil {
-		hreq.Header.Set("Content-Type", "application/json")
 	}
 
 	start := time.Now()
 	resp, err := c.cfg.HTTPClient.Do(hreq)
 	if err != nil {
 		sent := wrote || (connected && !isDialError(err))
-		if perm := permanentTransport(req.path, c.base.Host, err); perm != nil {
-			// A certificate the client rejects, or a host that does not exist,
-			// fails the same way on every attempt: say what to fix at once.
-			c.log(ctx, sc, req, attempt, start, 0, 0, perm)
-			return attemptResult{err: perm}
-		}
-		terr := &TransportError{Path: req.path, Sent: sent, Err: sc.scrubErr(err)}
-		c.log(ctx, sc, req, attempt, start, 0, 0, terr)
-		// A read may always be repeated; a write only if it never left this machine.
-		return attemptResult{err: terr, retryable: ctx.Err() == nil && (req.safe || !sent)}
+		return c.exchangeFailed(ctx, sc, req, attempt, start, sent, err)
 	}
 	defer resp.Body.Close()
+	return c.answered(ctx, sc, req, attempt, start, resp, out)
+}
+
+// newHTTPRequest builds the HTTP request for req at its signed target.
+func (c *Client) newHTTPRequest(ctx context.Context, req request, target string) (*http.Request, error) {
+	var bodyReader io.Reader
+	if req.body != nil {
+		bodyReader = bytes.NewReader(req.body)
+	}
+	hreq, err := http.NewRequestWithContext(ctx, req.method, target, bodyReader)
+	if err != nil {
+		return nil, err
+	}
+	hreq.Header.Set("User-Agent", c.cfg.UserAgent)
+	hreq.Header.Set("Accept", "application/json")
+	if req.body != nil {
+		hreq.Header.Set("Content-Type", "application/json")
+	}
+	return hreq, nil
+}
+
+// exchangeFailed classifies an attempt that got no answer at all; sent reports
+// whether any of the request may have reached the server.
+func (c *Client) exchangeFailed(ctx context.Context, sc scrubber, req request, attempt int, start time.Time, sent bool, err error) attemptResult {
+	if perm := permanentTransport(req.path, c.base.Host, err); perm != nil {
+		// A certificate the client rejects, or a host that does not exist,
+		// fails the same way on every attempt: say what to fix at once.
+		c.log(ctx, sc, req, attempt, start, 0, 0, perm)
+		return attemptResult{err: perm}
+	}
+	terr := &TransportError{Path: req.path, Sent: sent, Err: sc.scrubErr(err)}
+	c.log(ctx, sc, req, attempt, start, 0, 0, terr)
+	// A read may always be repeated; a write only if it never left this machine.
+	return attemptResult{err: terr, retryable: ctx.Err() == nil && (req.safe || !sent)}
+}
+
+// answered reads and interprets the answer to an attempt.
+func (c *Client) answered(ctx context.Context, sc scrubber, req request, attempt int, start time.Time, resp *http.Response, out any) attemptResult {
 	// The answer's headers are in: the server wrote its Date before this moment.
 	c.clock.observe(resp.Header.Get("Date"), c.cfg.Now())
 	if resp.StatusCode >= 300 && resp.StatusCode <= 399 {
@@ -356,10 +371,10 @@ func (c *Client) decode(sc scrubber, req request, status int, body []byte, out a
 // retryableFailure decides whether an API-level failure may be sent again.
 func (c *Client) retryableFailure(req request, status, code int) bool {
 	switch code {
-	case CodeServerBusy, CodeServiceUpdating:
+	case codeServerBusy, codeServiceUpdating:
 		// The API says it did not take the request: safe to resend, even a write.
 		return true
-	case CodeInternalError:
+	case codeInternalError:
 		return req.safe
 	case 0:
 		// 429 means the request was turned away before it was acted on, so even a
@@ -367,53 +382,6 @@ func (c *Client) retryableFailure(req request, status, code int) bool {
 		return status == http.StatusTooManyRequests || (req.safe && status >= 500)
 	}
 	return false
-}
-
-// signedURL returns the full URL for req with a fresh timestamp and signature.
-func (c *Client) signedURL(req request) (string, error) {
-	target, _, err := c.signURL(req)
-	return target, err
-}
-
-// signURL is signedURL that also returns the signature, for scrubbing.
-func (c *Client) signURL(req request) (string, string, error) {
-	zone := req.zone
-	if zone == "" {
-		zone = c.cfg.Zone
-	}
-	if zone == "" {
-		return "", "", fmt.Errorf("EHPC API %s: no zone: set zone on the provider or the resource", req.path)
-	}
-	q := url.Values{}
-	for k, vs := range req.params {
-		q[k] = append([]string(nil), vs...)
-	}
-	q.Set("access_key_id", c.cfg.AccessKeyID)
-	q.Set("zone", zone)
-	q.Set("timestamp", c.cfg.Now().UTC().Format(timestampLayout))
-	q.Set("version", apiVersion)
-	q.Set("signature_method", signatureMethod)
-	q.Set("signature_version", signatureVersion)
-
-	path := c.base.EscapedPath() + req.path
-	canonical := CanonicalQuery(q)
-	sig := Sign(c.cfg.SecretKey, StringToSign(req.method, path, canonical, req.body))
-	return c.base.Scheme + "://" + c.base.Host + path + "?" + canonical + "&signature=" + wireSignature(sig), sig, nil
-}
-
-// scrubErr rewrites err's text without secrets; *url.Error quotes the whole URL,
-// signature included.
-func (s scrubber) scrubErr(err error) error {
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		err = uerr.Err
-	}
-	text := err.Error()
-	clean := s.scrub(text)
-	if clean == text {
-		return err
-	}
-	return errors.New(clean)
 }
 
 func (c *Client) log(ctx context.Context, sc scrubber, req request, attempt int, start time.Time, status, retCode int, err error) {

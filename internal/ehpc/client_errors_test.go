@@ -55,7 +55,7 @@ func TestErrorCodesReachCallerWithHints(t *testing.T) {
 	t.Run("1100 injected on a read", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{RetCode: 1100})
-		_, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{})
+		_, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone})
 		wantAPIError(t, err, ehpc.CodeBadParameter, "InvalidParameter")
 		if n := h.sim.Requests(ehpc.PathOperations); n != 1 {
 			t.Errorf("1100 was sent %d times, want 1 (not retryable)", n)
@@ -72,7 +72,7 @@ func TestErrorCodesReachCallerWithHints(t *testing.T) {
 	t.Run("1200 wrong secret", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		c := h.client(func(cfg *ehpc.Config) { cfg.SecretKey = "not-the-secret" })
-		_, err := c.Operations(testCtx(t), ehpc.OperationQuery{})
+		_, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone})
 		wantAPIError(t, err, ehpc.CodeAuthFailed, "signature not matched")
 		if n := h.sim.Requests(ehpc.PathOperations); n != 1 {
 			t.Errorf("1200 was sent %d times, want 1", n)
@@ -81,7 +81,7 @@ func TestErrorCodesReachCallerWithHints(t *testing.T) {
 	t.Run("1300 clock five minutes slow", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		c := h.client(func(cfg *ehpc.Config) { cfg.Now = func() time.Time { return time.Now().Add(-5 * time.Minute) } })
-		_, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{})
+		_, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone})
 		wantAPIError(t, err, ehpc.CodeRequestExpired, "older than 60 seconds")
 		if !strings.Contains(err.Error(), "clock") {
 			t.Errorf("1300 error does not point at the clock: %v", err)
@@ -90,9 +90,9 @@ func TestErrorCodesReachCallerWithHints(t *testing.T) {
 	t.Run("2100 unknown cluster and node", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		c := h.client()
-		_, err := c.RestartNodes(testCtx(t), "", "ehpc-nosuch01", []string{"cln-cmp00001"})
+		_, err := c.RestartNodes(testCtx(t), simZone, "ehpc-nosuch01", []string{"cln-cmp00001"})
 		wantAPIError(t, err, ehpc.CodeNotFound, "cluster [ehpc-nosuch01] not found")
-		_, err = c.RestartNodes(testCtx(t), "", simCluster, []string{"cln-cmp00001", "cln-nosuch01"})
+		_, err = c.RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00001", "cln-nosuch01"})
 		wantAPIError(t, err, ehpc.CodeNotFound, "cln-nosuch01")
 		if n := h.sim.Restarts("cln-cmp00001"); n != 0 {
 			t.Errorf("cln-cmp00001 restarted %d times by a refused request", n)
@@ -101,10 +101,10 @@ func TestErrorCodesReachCallerWithHints(t *testing.T) {
 	t.Run("1400 node already restarting", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{JobDuration: time.Hour})
 		c := h.client()
-		if _, err := c.RestartNodes(testCtx(t), "", simCluster, []string{"cln-cmp00001"}); err != nil {
+		if _, err := c.RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"}); err != nil {
 			t.Fatal(err)
 		}
-		_, err := c.RestartNodes(testCtx(t), "", simCluster, []string{"cln-cmp00001", "cln-cmp00002"})
+		_, err := c.RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00001", "cln-cmp00002"})
 		wantAPIError(t, err, ehpc.CodePermissionDenied, "cln-cmp00001] is restarting")
 		if n := h.sim.Restarts("cln-cmp00001"); n != 1 {
 			t.Errorf("cln-cmp00001 restarted %d times, want 1", n)
@@ -116,7 +116,7 @@ func TestErrorCodesReachCallerWithHints(t *testing.T) {
 	t.Run("2500 injected", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		h.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{RetCode: 2500})
-		_, err := h.client().ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{})
+		_, err := h.client().ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone})
 		wantAPIError(t, err, ehpc.CodeQuotaExceeded, "QuotaExceeded")
 		if n := h.sim.Requests(ehpc.PathListNodes); n != 1 {
 			t.Errorf("2500 was sent %d times, want 1 (retrying soon does not help)", n)
@@ -126,11 +126,11 @@ func TestErrorCodesReachCallerWithHints(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{QuotaPerHour: 2})
 		c := h.client()
 		for i := 0; i < 2; i++ {
-			if _, err := c.Operations(testCtx(t), ehpc.OperationQuery{}); err != nil {
+			if _, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		_, err := c.RestartNodes(testCtx(t), "", simCluster, []string{"cln-cmp00001"})
+		_, err := c.RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"})
 		wantAPIError(t, err, ehpc.CodeQuotaExceeded, "quota")
 		if n := h.sim.Restarts("cln-cmp00001"); n != 0 {
 			t.Errorf("restart over quota happened %d times", n)
@@ -143,7 +143,7 @@ func TestHTMLGatewayPageOnReadIsRetriedThenQuoted(t *testing.T) {
 	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 10, HTTPStatus: http.StatusBadGateway})
 	c := h.client(func(cfg *ehpc.Config) { cfg.MaxAttempts = 3 })
 
-	_, err := c.Operations(testCtx(t), ehpc.OperationQuery{})
+	_, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone})
 	var rerr *ehpc.ResponseError
 	if !errors.As(err, &rerr) {
 		t.Fatalf("err = %T %v, want *ehpc.ResponseError", err, err)
@@ -170,7 +170,7 @@ func TestTruncatedBodies(t *testing.T) {
 	t.Run("cut short on a read: retried, then reported", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 10, Truncate: true})
-		_, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{})
+		_, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone})
 		var rerr *ehpc.ResponseError
 		if !errors.As(err, &rerr) {
 			t.Fatalf("err = %T %v, want *ehpc.ResponseError", err, err)
@@ -185,7 +185,7 @@ func TestTruncatedBodies(t *testing.T) {
 	t.Run("cut short once, then whole", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Truncate: true})
-		if _, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{}); err != nil {
+		if _, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone}); err != nil {
 			t.Fatal(err)
 		}
 		if n := h.sim.Requests(ehpc.PathOperations); n != 2 {
@@ -195,7 +195,7 @@ func TestTruncatedBodies(t *testing.T) {
 	t.Run("complete but invalid JSON", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Body: `{"ret_code":0, "job_`})
-		_, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{})
+		_, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone})
 		var rerr *ehpc.ResponseError
 		if !errors.As(err, &rerr) {
 			t.Fatalf("err = %T %v, want *ehpc.ResponseError", err, err)
@@ -220,7 +220,7 @@ func TestOversizedBody(t *testing.T) {
 	t.Cleanup(srv.Close)
 	c := newClient(t, srv.URL, nil, func(cfg *ehpc.Config) { cfg.MaxBodyBytes = 100 })
 
-	_, err := c.Operations(testCtx(t), ehpc.OperationQuery{})
+	_, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone})
 	var rerr *ehpc.ResponseError
 	if !errors.As(err, &rerr) {
 		t.Fatalf("err = %T %v, want *ehpc.ResponseError", err, err)
@@ -247,7 +247,7 @@ func TestOversizedBody(t *testing.T) {
 		}))
 		t.Cleanup(srv.Close)
 		c := newClient(t, srv.URL, nil, func(cfg *ehpc.Config) { cfg.MaxBodyBytes = 300; cfg.MaxAttempts = 1 })
-		_, err := c.Operations(testCtx(t), ehpc.OperationQuery{})
+		_, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone})
 		if err == nil || !strings.Contains(err.Error(), "larger than 300 bytes") {
 			t.Fatalf("err = %v", err)
 		}
@@ -259,7 +259,7 @@ func TestOversizedBody(t *testing.T) {
 	t.Run("restart answered too large is an unknown outcome", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		c := h.client(func(cfg *ehpc.Config) { cfg.MaxBodyBytes = 40 })
-		_, err := c.RestartNodes(testCtx(t), "", simCluster, []string{"cln-cmp00001"})
+		_, err := c.RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"})
 		var unknown *ehpc.UnknownOutcomeError
 		if !errors.As(err, &unknown) || !strings.Contains(err.Error(), "larger than 40 bytes") {
 			t.Fatalf("err = %T %v, want UnknownOutcomeError about size", err, err)
@@ -319,7 +319,7 @@ func TestEchoedSecretsNeverReachErrorsOrLogs(t *testing.T) {
 			srv := echoServer(t, sigs, tc.status, tc.json, tc.bare)
 			c := newClient(t, srv.URL, logs)
 
-			_, err := c.Operations(testCtx(t), ehpc.OperationQuery{JobIDs: []string{"j-abc"}})
+			_, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone, JobIDs: []string{"j-abc"}})
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -336,7 +336,7 @@ func TestEchoedSecretsNeverReachErrorsOrLogs(t *testing.T) {
 				}
 			}
 
-			_, err = c.RestartNodes(testCtx(t), "", simCluster, []string{"cln-cmp00001"})
+			_, err = c.RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"})
 			if err == nil {
 				t.Fatal("restart: no error")
 			}
@@ -352,7 +352,7 @@ func TestEchoedSecretsNeverReachErrorsOrLogs(t *testing.T) {
 func TestReadRetriesSucceed(t *testing.T) {
 	t.Run("5100 twice, each retry freshly signed", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
-		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 2, RetCode: ehpc.CodeServerBusy})
+		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 2, RetCode: codeServerBusy})
 		// A clock that moves one second per signature makes every attempt's
 		// timestamp distinct, so a re-sent stale URL would be visible.
 		var tick atomic.Int64
@@ -360,7 +360,7 @@ func TestReadRetriesSucceed(t *testing.T) {
 		c := h.client(func(cfg *ehpc.Config) {
 			cfg.Now = func() time.Time { return start.Add(time.Duration(tick.Add(1)) * time.Second) }
 		})
-		if _, err := c.Operations(testCtx(t), ehpc.OperationQuery{}); err != nil {
+		if _, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone}); err != nil {
 			t.Fatal(err)
 		}
 		log := h.sim.RequestLog()
@@ -370,7 +370,7 @@ func TestReadRetriesSucceed(t *testing.T) {
 		stamps := map[string]bool{}
 		for i, r := range log {
 			stamps[r.Query.Get("timestamp")] = true
-			want := ehpc.CodeServerBusy
+			want := codeServerBusy
 			if i == 2 {
 				want = 0
 			}
@@ -399,7 +399,7 @@ func TestReadRetriesSucceed(t *testing.T) {
 			h.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{HTTPStatus: tc.status, RetryAfter: "1"})
 			c := h.client()
 			begin := time.Now()
-			nodes, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{})
+			nodes, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone})
 			elapsed := time.Since(begin)
 			if err != nil {
 				t.Fatal(err)
@@ -419,7 +419,7 @@ func TestReadRetriesSucceed(t *testing.T) {
 	t.Run("connection dropped, then success", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Drop: true})
-		if _, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{}); err != nil {
+		if _, err := h.client().Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone}); err != nil {
 			t.Fatal(err)
 		}
 		log := h.sim.RequestLog()
@@ -482,9 +482,9 @@ func TestRestartIsNeverResentAfterAmbiguousFailure(t *testing.T) {
 			},
 		},
 		{
-			name: "ret_code 5000", fault: ehpcsim.Fault{RetCode: ehpc.CodeInternalError}, wantRestart: 0,
+			name: "ret_code 5000", fault: ehpcsim.Fault{RetCode: codeInternalError}, wantRestart: 0,
 			check: func(t *testing.T, err error) {
-				if ehpc.RetCode(err) != ehpc.CodeInternalError || !strings.Contains(err.Error(), ehpc.Hint(ehpc.CodeInternalError)) {
+				if ehpc.RetCode(err) != codeInternalError || !strings.Contains(err.Error(), ehpc.Hint(codeInternalError)) {
 					t.Errorf("cause = %v, want APIError 5000 with hint", err)
 				}
 			},
@@ -507,7 +507,7 @@ func TestRestartIsNeverResentAfterAmbiguousFailure(t *testing.T) {
 			if tc.cfg != nil {
 				mods = append(mods, tc.cfg)
 			}
-			_, err := h.client(mods...).RestartNodes(testCtx(t), "", simCluster, []string{node})
+			_, err := h.client(mods...).RestartNodes(testCtx(t), simZone, simCluster, []string{node})
 			wantUnknown(t, err, node)
 			tc.check(t, err)
 			if n := h.sim.Requests(ehpc.PathRestartNodes); n != 1 {
@@ -526,8 +526,8 @@ func TestRestartIsNeverResentAfterAmbiguousFailure(t *testing.T) {
 func TestRestartRetriedOnlyWhenProvablyNotProcessed(t *testing.T) {
 	t.Run("5100 then success", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
-		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{RetCode: ehpc.CodeServerBusy})
-		res, err := h.client().RestartNodes(testCtx(t), "", simCluster, []string{"cln-cmp00001"})
+		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{RetCode: codeServerBusy})
+		res, err := h.client().RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -551,7 +551,7 @@ func TestRestartRetriedOnlyWhenProvablyNotProcessed(t *testing.T) {
 		ln.Close()
 		logs := &logRecorder{}
 		c := newClient(t, "http://"+addr, logs, func(cfg *ehpc.Config) { cfg.MaxAttempts = 3 })
-		_, err = c.RestartNodes(testCtx(t), "", simCluster, []string{"cln-cmp00001"})
+		_, err = c.RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"})
 		var terr *ehpc.TransportError
 		if !errors.As(err, &terr) {
 			t.Fatalf("err = %T %v, want *ehpc.TransportError", err, err)
@@ -590,7 +590,7 @@ func TestRestartPathFallback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, ehpcsim.Options{})
 			h.sim.InjectFault(ehpc.PathRestartNodes, tc.fault)
-			res, err := h.client().RestartNodes(testCtx(t), "", simCluster, []string{node})
+			res, err := h.client().RestartNodes(testCtx(t), simZone, simCluster, []string{node})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -614,7 +614,7 @@ func TestRestartPathFallback(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{HTTPStatus: http.StatusNotFound})
 		h.sim.InjectFault(ehpc.PathRestartNodesAlias, ehpcsim.Fault{RetCode: ehpc.CodeNoSuchAction})
-		_, err := h.client().RestartNodes(testCtx(t), "", simCluster, []string{node})
+		_, err := h.client().RestartNodes(testCtx(t), simZone, simCluster, []string{node})
 		if err == nil {
 			t.Fatal("no error")
 		}
@@ -641,7 +641,7 @@ func TestRestartPathFallback(t *testing.T) {
 			http.NotFound(w, r)
 		}))
 		t.Cleanup(srv.Close)
-		_, err := newClient(t, srv.URL, nil).RestartNodes(testCtx(t), "", simCluster, []string{node})
+		_, err := newClient(t, srv.URL, nil).RestartNodes(testCtx(t), simZone, simCluster, []string{node})
 		if err == nil || !strings.Contains(err.Error(), ehpc.PathRestartNodes) || !strings.Contains(err.Error(), ehpc.PathRestartNodesAlias) {
 			t.Errorf("err = %v, want both paths named", err)
 		}
@@ -653,7 +653,7 @@ func TestRestartPathFallback(t *testing.T) {
 	t.Run("1200 does not fall back", func(t *testing.T) {
 		h := newHarness(t, ehpcsim.Options{})
 		c := h.client(func(cfg *ehpc.Config) { cfg.SecretKey = "wrong-secret-value" })
-		_, err := c.RestartNodes(testCtx(t), "", simCluster, []string{node})
+		_, err := c.RestartNodes(testCtx(t), simZone, simCluster, []string{node})
 		wantAPIError(t, err, ehpc.CodeAuthFailed, "signature not matched")
 		if n := h.sim.Requests(ehpc.PathRestartNodesAlias); n != 0 {
 			t.Errorf("alias POSTs = %d after a 1200, want 0", n)
@@ -674,19 +674,19 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 
 	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{HTTPStatus: http.StatusBadGateway})
 	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Drop: true})
-	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{RetCode: ehpc.CodeServerBusy})
-	_, err := c.Operations(ctx, ehpc.OperationQuery{})
+	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{RetCode: codeServerBusy})
+	_, err := c.Operations(ctx, ehpc.OperationQuery{Zone: simZone})
 	record(err)
 	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Truncate: true, AfterEffect: true})
-	_, err = c.RestartNodes(ctx, "", simCluster, []string{"cln-cmp00001"})
+	_, err = c.RestartNodes(ctx, simZone, simCluster, []string{"cln-cmp00001"})
 	record(err)
-	_, err = c.RestartNodes(ctx, "", simCluster, []string{"cln-cmp00001"}) // 1400
+	_, err = c.RestartNodes(ctx, simZone, simCluster, []string{"cln-cmp00001"}) // 1400
 	record(err)
-	_, err = c.RestartNodes(ctx, "", simCluster, []string{"cln-nosuch01"}) // 2100
+	_, err = c.RestartNodes(ctx, simZone, simCluster, []string{"cln-nosuch01"}) // 2100
 	record(err)
-	_, err = h.client(func(cfg *ehpc.Config) { cfg.SecretKey = "wrong-secret-value" }).ListNodes(ctx, simCluster, ehpc.NodeFilter{})
+	_, err = h.client(func(cfg *ehpc.Config) { cfg.SecretKey = "wrong-secret-value" }).ListNodes(ctx, simCluster, ehpc.NodeFilter{Zone: simZone})
 	record(err)
-	_, err = h.client(func(cfg *ehpc.Config) { cfg.Now = func() time.Time { return time.Now().Add(-time.Hour) } }).ListNodes(ctx, simCluster, ehpc.NodeFilter{})
+	_, err = h.client(func(cfg *ehpc.Config) { cfg.Now = func() time.Time { return time.Now().Add(-time.Hour) } }).ListNodes(ctx, simCluster, ehpc.NodeFilter{Zone: simZone})
 	record(err)
 
 	if len(errs) != 5 {

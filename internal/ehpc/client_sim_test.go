@@ -3,6 +3,7 @@ package ehpc_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +18,9 @@ func TestRestartNodesSendsDocumentedBody(t *testing.T) {
 	c := h.client()
 	ctx := testCtx(t)
 
-	// Unsorted, duplicated and padded ids must go out sorted and unique.
-	res, err := c.RestartNodes(ctx, "", " "+simCluster+" ", []string{"cln-cmp00002", " cln-cmp00001", "cln-cmp00002", ""})
+	// Unsorted, duplicated and padded ids must go out sorted and unique: the
+	// client sends ids as given, so its caller normalises them once.
+	res, err := c.RestartNodes(ctx, simZone, " "+simCluster+" ", ehpc.NormalizeIDs([]string{"cln-cmp00002", " cln-cmp00001", "cln-cmp00002", ""}))
 	if err != nil {
 		t.Fatalf("RestartNodes: %v", err)
 	}
@@ -74,8 +76,14 @@ func TestRestartNodesRejectsEmptyInputWithoutSending(t *testing.T) {
 	c := h.client()
 	ctx := testCtx(t)
 	for name, call := range map[string]func() error{
-		"no cluster": func() error { _, err := c.RestartNodes(ctx, "", "  ", []string{"cln-cmp00001"}); return err },
-		"no nodes":   func() error { _, err := c.RestartNodes(ctx, "", simCluster, []string{" ", ""}); return err },
+		"no cluster": func() error { _, err := c.RestartNodes(ctx, simZone, "  ", []string{"cln-cmp00001"}); return err },
+		"no nodes": func() error {
+			_, err := c.RestartNodes(ctx, simZone, simCluster, ehpc.NormalizeIDs([]string{" ", ""}))
+			return err
+		},
+		// The API has no default zone, and neither has the client.
+		"no zone":          func() error { _, err := c.RestartNodes(ctx, "", simCluster, []string{"cln-cmp00001"}); return err },
+		"no zone, reading": func() error { _, err := c.ListNodes(ctx, simCluster, ehpc.NodeFilter{}); return err },
 	} {
 		if err := call(); err == nil {
 			t.Errorf("%s: no error", name)
@@ -91,7 +99,7 @@ func restartEach(t *testing.T, c *ehpc.Client, nodes ...string) []string {
 	t.Helper()
 	var ids []string
 	for _, n := range nodes {
-		res, err := c.RestartNodes(testCtx(t), "", simCluster, []string{n})
+		res, err := c.RestartNodes(testCtx(t), simZone, simCluster, []string{n})
 		if err != nil {
 			t.Fatalf("restart %s: %v", n, err)
 		}
@@ -119,7 +127,7 @@ func TestOperationsFilters(t *testing.T) {
 	pending, failed, ok3, ok4 := ids[0], ids[1], ids[2], ids[3]
 
 	t.Run("by job id", func(t *testing.T) {
-		list, err := c.Operations(ctx, ehpc.OperationQuery{JobIDs: []string{failed}})
+		list, err := c.Operations(ctx, ehpc.OperationQuery{Zone: simZone, JobIDs: []string{failed}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +141,7 @@ func TestOperationsFilters(t *testing.T) {
 		if j.JobAction != ehpc.JobActionRestart {
 			t.Errorf("job_action = %q, want %q", j.JobAction, ehpc.JobActionRestart)
 		}
-		if !j.ResourceIDs.Contains(simCluster) || !j.ResourceIDs.Contains("cln-cmp00002") || j.ResourceIDs.Contains("cln-cmp00001") {
+		if !slices.Contains(j.ResourceIDs, simCluster) || !slices.Contains(j.ResourceIDs, "cln-cmp00002") || slices.Contains(j.ResourceIDs, "cln-cmp00001") {
 			t.Errorf("resource ids = %v", j.ResourceIDs)
 		}
 		if j.CreateTime.IsZero() || time.Since(j.CreateTime.Time) > time.Minute {
@@ -147,15 +155,15 @@ func TestOperationsFilters(t *testing.T) {
 		total int
 		want  []string
 	}{
-		{"by node resource id", ehpc.OperationQuery{ResourceIDs: []string{"cln-cmp00003"}}, 1, []string{ok3}},
-		{"by cluster resource id", ehpc.OperationQuery{ResourceIDs: []string{simCluster}}, 4, ids},
-		{"pending", ehpc.OperationQuery{Status: []string{ehpc.JobPending}}, 1, []string{pending}},
-		{"successful", ehpc.OperationQuery{Status: []string{ehpc.JobSuccessful}}, 2, []string{ok3, ok4}},
-		{"successful or failed", ehpc.OperationQuery{Status: []string{ehpc.JobSuccessful, ehpc.JobFailed}}, 3, []string{failed, ok3, ok4}},
-		{"offset and limit", ehpc.OperationQuery{Offset: 1, Limit: 2}, 4, []string{failed, ok3}},
-		{"reverse", ehpc.OperationQuery{Reverse: true, Limit: 2}, 4, []string{ok4, ok3}},
-		{"job action", ehpc.OperationQuery{JobAction: ehpc.JobActionRestart, Limit: 100}, 4, ids},
-		{"unknown job", ehpc.OperationQuery{JobIDs: []string{"j-doesnotexist"}}, 0, nil},
+		{"by node resource id", ehpc.OperationQuery{Zone: simZone, ResourceIDs: []string{"cln-cmp00003"}}, 1, []string{ok3}},
+		{"by cluster resource id", ehpc.OperationQuery{Zone: simZone, ResourceIDs: []string{simCluster}}, 4, ids},
+		{"pending", ehpc.OperationQuery{Zone: simZone, Status: []string{ehpc.JobPending}}, 1, []string{pending}},
+		{"successful", ehpc.OperationQuery{Zone: simZone, Status: []string{ehpc.JobSuccessful}}, 2, []string{ok3, ok4}},
+		{"successful or failed", ehpc.OperationQuery{Zone: simZone, Status: []string{ehpc.JobSuccessful, ehpc.JobFailed}}, 3, []string{failed, ok3, ok4}},
+		{"offset and limit", ehpc.OperationQuery{Zone: simZone, Offset: 1, Limit: 2}, 4, []string{failed, ok3}},
+		{"reverse", ehpc.OperationQuery{Zone: simZone, Reverse: true, Limit: 2}, 4, []string{ok4, ok3}},
+		{"job action", ehpc.OperationQuery{Zone: simZone, JobAction: ehpc.JobActionRestart, Limit: 100}, 4, ids},
+		{"unknown job", ehpc.OperationQuery{Zone: simZone, JobIDs: []string{"j-doesnotexist"}}, 0, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -186,7 +194,7 @@ func TestJobLookup(t *testing.T) {
 	ids := restartEach(t, c, "cln-cmp00001")
 
 	before := h.sim.Requests(ehpc.PathOperations)
-	job, found, err := c.Job(ctx, "", simCluster, ids[0])
+	job, found, err := c.Job(ctx, simZone, simCluster, ids[0])
 	if err != nil || !found {
 		t.Fatalf("Job(%s) = found %v, err %v", ids[0], found, err)
 	}
@@ -198,7 +206,7 @@ func TestJobLookup(t *testing.T) {
 	}
 
 	before = h.sim.Requests(ehpc.PathOperations)
-	_, found, err = c.Job(ctx, "", "", "j-nosuchjob01")
+	_, found, err = c.Job(ctx, simZone, "", "j-nosuchjob01")
 	if err != nil || found {
 		t.Errorf("Job(unknown, no cluster) = found %v, err %v; want not found, nil", found, err)
 	}
@@ -207,7 +215,7 @@ func TestJobLookup(t *testing.T) {
 	}
 
 	before = h.sim.Requests(ehpc.PathOperations)
-	_, found, err = c.Job(ctx, "", simCluster, "j-nosuchjob01")
+	_, found, err = c.Job(ctx, simZone, simCluster, "j-nosuchjob01")
 	if err != nil || found {
 		t.Errorf("Job(unknown, cluster) = found %v, err %v; want not found, nil", found, err)
 	}
@@ -223,7 +231,7 @@ func TestListNodesPagesThroughLargeCluster(t *testing.T) {
 	c := h.client()
 	ctx := testCtx(t)
 
-	nodes, err := c.ListNodes(ctx, id, ehpc.NodeFilter{})
+	nodes, err := c.ListNodes(ctx, id, ehpc.NodeFilter{Zone: simZone})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +277,7 @@ func TestListNodesFilters(t *testing.T) {
 	c := h.client()
 	ctx := testCtx(t)
 
-	nodes, err := c.ListNodes(ctx, id, ehpc.NodeFilter{SearchWord: "node-01"})
+	nodes, err := c.ListNodes(ctx, id, ehpc.NodeFilter{Zone: simZone, SearchWord: "node-01"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +291,7 @@ func TestListNodesFilters(t *testing.T) {
 	}
 
 	before := h.sim.Requests(ehpc.PathListNodes)
-	stopped, err := c.ListNodes(ctx, id, ehpc.NodeFilter{Status: "stopped"})
+	stopped, err := c.ListNodes(ctx, id, ehpc.NodeFilter{Zone: simZone, Status: "stopped"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +307,7 @@ func TestListNodesFilters(t *testing.T) {
 		t.Errorf("24 nodes took %d requests, want 1", n)
 	}
 
-	_, err = c.ListNodes(ctx, "ehpc-nosuch01", ehpc.NodeFilter{})
+	_, err = c.ListNodes(ctx, "ehpc-nosuch01", ehpc.NodeFilter{Zone: simZone})
 	var apiErr *ehpc.APIError
 	if !errors.As(err, &apiErr) || apiErr.RetCode != ehpc.CodeNotFound {
 		t.Errorf("unknown cluster: err = %v, want APIError 2100", err)
@@ -318,8 +326,8 @@ func TestConcurrentCalls(t *testing.T) {
 	ctx := testCtx(t)
 
 	// Some of the concurrent requests meet a busy server and must retry.
-	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Count: 5, RetCode: ehpc.CodeServerBusy})
-	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 5, RetCode: ehpc.CodeServerBusy})
+	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Count: 5, RetCode: codeServerBusy})
+	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 5, RetCode: codeServerBusy})
 
 	const workers = 20
 	var wg sync.WaitGroup
@@ -330,18 +338,18 @@ func TestConcurrentCalls(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			node := "cln-big" + fmt.Sprintf("%05d", i+1)
-			res, err := c.RestartNodes(ctx, "", id, []string{node})
+			res, err := c.RestartNodes(ctx, simZone, id, []string{node})
 			if err != nil {
 				errs <- fmt.Errorf("worker %d restart: %w", i, err)
 				return
 			}
 			jobOf[i] = res.JobID
-			list, err := c.Operations(ctx, ehpc.OperationQuery{JobIDs: []string{res.JobID}})
+			list, err := c.Operations(ctx, ehpc.OperationQuery{Zone: simZone, JobIDs: []string{res.JobID}})
 			if err != nil {
 				errs <- fmt.Errorf("worker %d operations: %w", i, err)
 				return
 			}
-			if len(list.Jobs) != 1 || list.Jobs[0].JobID != res.JobID || !list.Jobs[0].ResourceIDs.Contains(node) {
+			if len(list.Jobs) != 1 || list.Jobs[0].JobID != res.JobID || !slices.Contains(list.Jobs[0].ResourceIDs, node) {
 				errs <- fmt.Errorf("worker %d: operation log for %s = %+v", i, res.JobID, list.Jobs)
 			}
 		}(i)

@@ -3,15 +3,12 @@ package ehpc
 import (
 	"errors"
 	"fmt"
-	"net/url"
-	"regexp"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // API ret_codes the client treats specially (API.md, "Responses and errors").
+// Those its callers need are exported; the rest only steer its retries.
 const (
 	CodeBadParameter     = 1100
 	CodeNoSuchAction     = 1101
@@ -20,23 +17,25 @@ const (
 	CodePermissionDenied = 1400
 	CodeNotFound         = 2100
 	CodeQuotaExceeded    = 2500
-	CodeInternalError    = 5000
-	CodeServerBusy       = 5100
-	CodeServiceUpdating  = 5300
+	codeInternalError    = 5000
+	codeServerBusy       = 5100
+	codeServiceUpdating  = 5300
 )
 
-// hints say what a user can do about a ret_code; the API's own messages rarely do.
+// hints say what a caller can do about a ret_code, in the API's terms; the API's
+// own messages rarely do. What to do in the program that calls the client is
+// that program's to add.
 var hints = map[int]string{
 	CodeBadParameter:     "A request parameter is missing or malformed: check cluster_id, node_ids and zone.",
-	CodeNoSuchAction:     "The endpoint does not know this action: check that endpoint points at the EHPC API (https://hpc-api.qingcloud.com).",
+	CodeNoSuchAction:     "The endpoint does not know this action: check that the endpoint is the EHPC API (https://hpc-api.qingcloud.com).",
 	CodeAuthFailed:       "Check that access_key and secret_key are a valid key pair for this endpoint and that the key is enabled.",
 	CodeRequestExpired:   "The API rejects requests signed more than 60 seconds ago: check that this machine's clock is correct (for example with NTP).",
-	CodePermissionDenied: "The resource is in a state that forbids this (for example a node that is already restarting): wait for the running job to finish, then apply again.",
+	CodePermissionDenied: "The cluster or node is in a state that forbids this (for example a node that is already restarting): the request can succeed once the running job has finished.",
 	CodeNotFound:         "Check cluster_id, node_ids and zone: the API knows no such cluster or node in that zone.",
-	CodeQuotaExceeded:    "The API key's quota is used up (2000 requests per hour, or a resource quota); retrying soon does not help: wait for the quota to reset or ask QingCloud to raise it.",
-	CodeInternalError:    "The API reported an internal error; try again later.",
-	CodeServerBusy:       "The API is busy; try again later.",
-	CodeServiceUpdating:  "The API is being updated; try again later.",
+	CodeQuotaExceeded:    "The API key's quota is used up (2000 requests per hour, or a quota on the account's clusters or nodes); retrying soon does not help: wait for the quota to reset or ask QingCloud to raise it.",
+	codeInternalError:    "The API reported an internal error; try again later.",
+	codeServerBusy:       "The API is busy; try again later.",
+	codeServiceUpdating:  "The API is being updated; try again later.",
 }
 
 // Hint returns the advice for a ret_code, or "" when there is none.
@@ -144,75 +143,6 @@ func RetCode(err error) int {
 		return apiErr.RetCode
 	}
 	return 0
-}
-
-// signatureParam matches a signature query parameter in any text the server might
-// echo back (an error page quoting the request URL, for instance).
-var signatureParam = regexp.MustCompile(`(?i)(signature=)[^&\s"'<>]*`)
-
-// scrubber removes secrets from text that is about to leave the client in an error
-// or a log line. The secret key is replaced wherever it appears; signatures are
-// caught by their parameter name since their values change every request.
-type scrubber struct {
-	secret string
-	// signatures are one request's signature in each spelling it travels in.
-	signatures []string
-}
-
-// withSignature returns a scrubber that also removes sig, raw or URL-encoded
-// once or twice, wherever it appears with or without its parameter name.
-func (s scrubber) withSignature(sig string) scrubber {
-	if sig == "" {
-		return s
-	}
-	s.signatures = []string{wireSignature(sig), url.QueryEscape(sig), sig}
-	return s
-}
-
-func (s scrubber) scrub(text string) string {
-	if s.secret != "" && strings.Contains(text, s.secret) {
-		text = strings.ReplaceAll(text, s.secret, "[REDACTED]")
-	}
-	for _, sig := range s.signatures {
-		if strings.Contains(text, sig) {
-			text = strings.ReplaceAll(text, sig, "[REDACTED]")
-		}
-	}
-	return signatureParam.ReplaceAllString(text, "${1}[REDACTED]")
-}
-
-// excerptLimit bounds how much of an unusable body an error quotes: enough to
-// recognise an HTML page or a proxy message, not enough to flood a terminal.
-const excerptLimit = 120
-
-// excerpt returns a printable, scrubbed prefix of body.
-func (s scrubber) excerpt(body []byte) string {
-	// Scrub before cutting, so a secret that straddles the cut cannot leak in part.
-	body = []byte(s.scrub(string(body)))
-	var b strings.Builder
-	lastSpace := false
-	for len(body) > 0 && b.Len() < excerptLimit {
-		r, size := utf8.DecodeRune(body)
-		body = body[size:]
-		switch {
-		case r == utf8.RuneError && size <= 1:
-			r = '?'
-		case unicode.IsSpace(r):
-			if lastSpace || b.Len() == 0 {
-				continue
-			}
-			r = ' '
-		case !unicode.IsPrint(r):
-			r = '?'
-		}
-		lastSpace = r == ' '
-		b.WriteRune(r)
-	}
-	out := strings.TrimSpace(b.String())
-	if len(body) > 0 {
-		out += "..."
-	}
-	return out
 }
 
 // RedirectError is a 3xx answer. The API never redirects: something in front of

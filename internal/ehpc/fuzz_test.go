@@ -20,7 +20,7 @@ func FuzzDecodeResponse(f *testing.F) {
 	f.Add(200, []byte(`{"ret_code":0, "job_`))
 	f.Add(404, []byte{0xff, 0xfe, 0x00})
 
-	c, err := New(Config{Endpoint: "https://hpc-api.example.test", AccessKeyID: "k", SecretKey: "fuzz-secret", Zone: "jn1a"})
+	c, err := New(Config{Endpoint: "https://hpc-api.example.test", AccessKeyID: "k", SecretKey: "fuzz-secret"})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func FuzzCanonicalQuery(f *testing.F) {
 		params := url.Values{}
 		params.Add(k1, v1)
 		params.Add(k2, v2)
-		q := CanonicalQuery(params)
+		q := canonicalQuery(params)
 		if !canonicalShape.MatchString(q) && q != "" {
 			t.Fatalf("canonical query %q has characters outside the unreserved set", q)
 		}
@@ -93,14 +93,14 @@ func FuzzStringToSign(f *testing.F) {
 	f.Add("POST", "/api/cluster/restartNodes", "access_key_id=k&zone=jn1a", []byte(`{"cluster_id":"ehpc-x"}`))
 	f.Add("GET", "/api/operation", "", []byte{})
 	f.Fuzz(func(t *testing.T, method, path, query string, body []byte) {
-		sts := StringToSign(method, path, query, body)
+		sts := stringToSign(method, path, query, body)
 		if !strings.HasPrefix(sts, method+"\n"+path+"\n"+query+"\n") {
 			t.Fatalf("string to sign %q does not start with its inputs", sts)
 		}
 		if d := sts[strings.LastIndex(sts, "\n")+1:]; !md5Line.MatchString(d) {
 			t.Fatalf("body digest %q is not 32 lower-case hex digits", d)
 		}
-		if sig := Sign("secret", sts); len(sig) != 44 || !strings.HasSuffix(sig, "=") {
+		if sig := sign("secret", sts); len(sig) != 44 || !strings.HasSuffix(sig, "=") {
 			t.Fatalf("signature %q is not base64 of 32 bytes", sig)
 		}
 	})

@@ -27,6 +27,12 @@ const (
 	simCluster = ehpcsim.DemoClusterID
 )
 
+// ret_codes the client only retries on, so it does not export them (API.md).
+const (
+	codeInternalError = 5000
+	codeServerBusy    = 5100
+)
+
 // logRecorder is a Config.Logger that keeps every line.
 type logRecorder struct {
 	mu      sync.Mutex
@@ -139,7 +145,6 @@ func baseConfig(t *testing.T, endpoint string, logs *logRecorder) ehpc.Config {
 		Endpoint:       endpoint,
 		AccessKeyID:    simKey,
 		SecretKey:      simSecret,
-		Zone:           simZone,
 		HTTPClient:     noKeepAlive(t),
 		RequestTimeout: 10 * time.Second,
 		MaxAttempts:    4,

@@ -11,10 +11,10 @@ import (
 // PathOperations is the operation log.
 const PathOperations = "/api/operation"
 
-// Job statuses in the operation log.
+// Job statuses in the operation log. A job that is not done is pending, or
+// "working" once it has started.
 const (
 	JobPending    = "pending"
-	JobWorking    = "working"
 	JobSuccessful = "successful"
 	JobFailed     = "failed"
 )

@@ -2,7 +2,6 @@ package ehpc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,10 +9,10 @@ import (
 
 // Defaults for reconciling a restart whose outcome is unknown.
 const (
-	// DefaultSettleWindow is how long the operation log is watched for a job that
+	// defaultSettleWindow is how long the operation log is watched for a job that
 	// an ambiguous request may have created, before the request is sent again. It
 	// is what absorbs the log's lag and a request processed late.
-	DefaultSettleWindow = 6 * time.Second
+	defaultSettleWindow = 6 * time.Second
 	// unknownSkewMargin is how far before the send time a job may be stamped when
 	// no answer has carried a Date header, so the server's clock is not bounded.
 	unknownSkewMargin = 60 * time.Second
@@ -29,80 +28,6 @@ const (
 // log entry it tells a node from the other resources a job lists (the cluster
 // "ehpc-", a queue "ehpcq-").
 const nodeIDPrefix = "cln-"
-
-// RestartNodesOnce restarts the nodes exactly once or reports clearly that it
-// could not tell. It calls RestartNodes; when that ends in an
-// *UnknownOutcomeError it looks in the operation log for a restart job of
-// exactly these nodes created since the request was sent:
-//   - one such job: it is adopted (RestartResult.Adopted) and nothing is resent;
-//   - none within the settle window: the restart is sent once more
-//     (RestartResult.Resent), unless ctx was cancelled meanwhile;
-//   - several, or the log cannot be read, or the second request is ambiguous too
-//     and still leaves no trace: an *UnknownOutcomeError that says how to check.
-//
-// The look at the log runs to its end even when ctx is cancelled (bounded by the
-// settle window plus a few seconds): a request that may have created a job must
-// not end with the job unaccounted for. A job found that way is returned with
-// Interrupted set.
-//
-// Unambiguous rejections (1100, 1200, 1300, 1400, 2100, 2500, ...) are returned as
-// they are and never retried.
-func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, nodeIDs []string) (*RestartResult, error) {
-	if zone == "" {
-		zone = c.cfg.Zone
-	}
-	ids := NormalizeIDs(nodeIDs)
-	res, err := c.RestartNodes(ctx, zone, clusterID, ids)
-	var first *UnknownOutcomeError
-	if err == nil || !errors.As(err, &first) {
-		return res, err
-	}
-
-	job, err := c.reconcileDetached(ctx, zone, clusterID, ids, first)
-	if err != nil || job != nil {
-		return job, err
-	}
-	if ctx.Err() != nil {
-		// The user stopped the apply: sending a restart now would act against
-		// that, and the log shows no job, so nothing is lost by not sending.
-		first.Checked = true
-		first.Err = fmt.Errorf("%v; the apply was interrupted, no job of these nodes appeared in the operation log within %s, and the restart was not sent again", first.Err, c.settleWindow())
-		return nil, first
-	}
-
-	// The log shows no trace of the first request after the settle window: it was
-	// not processed, so one more request cannot make a second restart.
-	res, err = c.RestartNodes(ctx, zone, clusterID, ids)
-	if err == nil {
-		res.Resent = true
-		return res, nil
-	}
-	var second *UnknownOutcomeError
-	if !errors.As(err, &second) && RetCode(err) != CodePermissionDenied {
-		return nil, err
-	}
-	// Ambiguous again, or 1400 "already restarting", which means the first request
-	// did take effect after all: look once more before giving up.
-	job, rerr := c.reconcileDetached(ctx, zone, clusterID, ids, first)
-	if rerr != nil || job != nil {
-		return job, rerr
-	}
-	first.Err = fmt.Errorf("%v; sent again after %s with no job in the operation log: %w", first.Err, c.settleWindow(), err)
-	first.Checked = true
-	return nil, first
-}
-
-// reconcileDetached runs reconcile on a context that ctx's cancellation does not
-// end, bounded so an interrupted apply still ends within seconds.
-func (c *Client) reconcileDetached(ctx context.Context, zone, clusterID string, ids []string, u *UnknownOutcomeError) (*RestartResult, error) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.settleWindow()+reconcileGrace)
-	defer cancel()
-	job, err := c.reconcile(rctx, zone, clusterID, ids, u)
-	if job != nil && ctx.Err() != nil {
-		job.Interrupted = true
-	}
-	return job, err
-}
 
 // reconcile watches the operation log for the job an ambiguous request may have
 // created. It returns (result, nil) when exactly one job matches, (nil, nil) when
@@ -144,7 +69,7 @@ func (c *Client) settleWindow() time.Duration {
 	if c.cfg.SettleWindow > 0 {
 		return c.cfg.SettleWindow
 	}
-	return DefaultSettleWindow
+	return defaultSettleWindow
 }
 
 // windowStart is the earliest create_time (server clock, whole seconds) a job of

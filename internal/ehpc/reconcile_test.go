@@ -64,7 +64,7 @@ func TestRestartNodesOnce(t *testing.T) {
 				h.sim.InjectFault(ehpc.PathOperations, *tc.opFault)
 			}
 			c := h.client(settle)
-			res, err := c.RestartNodesOnce(testCtx(t), "", simCluster, nodes)
+			res, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, nodes)
 
 			if got := h.sim.Requests(ehpc.PathRestartNodes); got != tc.posts {
 				t.Errorf("restart POSTs = %d, want %d", got, tc.posts)
@@ -114,12 +114,12 @@ func TestRestartNodesOnceIgnoresOlderAndAmbiguousJobs(t *testing.T) {
 			c.SettleWindow = 200 * time.Millisecond
 			c.Now = func() time.Time { return clock }
 		})
-		if _, err := c.RestartNodes(testCtx(t), "", simCluster, []string{"cln-cmp00003"}); err != nil {
+		if _, err := c.RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00003"}); err != nil {
 			t.Fatal(err)
 		}
 		clock = clock.Add(10 * time.Minute) // the first job is long finished
 		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
-		res, err := c.RestartNodesOnce(testCtx(t), "", simCluster, []string{"cln-cmp00003"})
+		res, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00003"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +146,7 @@ func TestRestartNodesOnceIgnoresOlderAndAmbiguousJobs(t *testing.T) {
 		t.Cleanup(srv.Close)
 		h := &harness{t: t, sim: sim, srv: srv}
 		c := h.client(func(c *ehpc.Config) { c.SettleWindow = 200 * time.Millisecond })
-		res, err := c.RestartNodesOnce(testCtx(t), "", simCluster, []string{"cln-cmp00004"})
+		res, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00004"})
 		if err != nil {
 			t.Fatalf("RestartNodesOnce: %v", err)
 		}

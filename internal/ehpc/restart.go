@@ -76,15 +76,15 @@ func NormalizeIDs(ids []string) []string {
 	return out
 }
 
-// RestartNodes asks the API to restart nodeIDs of clusterID in zone ("" for the
-// client's zone). It sends at most one request that could be processed: a
+// RestartNodes asks the API to restart nodeIDs of clusterID in zone, all three
+// required. The ids are sent as given: callers pass them through NormalizeIDs so
+// the same set of nodes always makes the same request. It sends at most one request that could be processed: a
 // request is repeated only when the API provably did not act on it (connection
 // refused, ret_code 5100 or 5300), and the alias path is tried once only when the
 // first path does not exist (HTTP 404 or ret_code 1101). When the outcome cannot be
 // known the error is an *UnknownOutcomeError.
-func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, nodeIDs []string) (*RestartResult, error) {
+func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, ids []string) (*RestartResult, error) {
 	clusterID = strings.TrimSpace(clusterID)
-	ids := NormalizeIDs(nodeIDs)
 	if clusterID == "" {
 		return nil, errors.New("restart: cluster id is empty")
 	}
@@ -92,10 +92,7 @@ func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, nodeI
 		return nil, errors.New("restart: no node ids given")
 	}
 	if zone == "" {
-		zone = c.cfg.Zone
-	}
-	if zone == "" {
-		return nil, errors.New("restart: no zone: set zone on the provider or the resource")
+		return nil, errors.New("restart: the zone parameter is required")
 	}
 	body, err := json.Marshal(restartBody{ClusterID: clusterID, NodeIDs: ids, Zone: zone})
 	if err != nil {
@@ -112,6 +109,76 @@ func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, nodeI
 		}
 	}
 	return res, err
+}
+
+// RestartNodesOnce restarts the nodes exactly once or reports clearly that it
+// could not tell. It calls RestartNodes; when that ends in an
+// *UnknownOutcomeError it looks in the operation log for a restart job of
+// exactly these nodes created since the request was sent:
+//   - one such job: it is adopted (RestartResult.Adopted) and nothing is resent;
+//   - none within the settle window: the restart is sent once more
+//     (RestartResult.Resent), unless ctx was cancelled meanwhile;
+//   - several, or the log cannot be read, or the second request is ambiguous too
+//     and still leaves no trace: an *UnknownOutcomeError that says how to check.
+//
+// The look at the log runs to its end even when ctx is cancelled (bounded by the
+// settle window plus a few seconds): a request that may have created a job must
+// not end with the job unaccounted for. A job found that way is returned with
+// Interrupted set.
+//
+// Unambiguous rejections (1100, 1200, 1300, 1400, 2100, 2500, ...) are returned as
+// they are and never retried. Its arguments are RestartNodes's.
+func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, ids []string) (*RestartResult, error) {
+	res, err := c.RestartNodes(ctx, zone, clusterID, ids)
+	var first *UnknownOutcomeError
+	if err == nil || !errors.As(err, &first) {
+		return res, err
+	}
+
+	job, err := c.reconcileDetached(ctx, zone, clusterID, ids, first)
+	if err != nil || job != nil {
+		return job, err
+	}
+	if ctx.Err() != nil {
+		// The caller gave up: sending a restart now would act against that,
+		// and the log shows no job, so nothing is lost by not sending.
+		first.Checked = true
+		first.Err = fmt.Errorf("%v; the caller cancelled the call, no job of these nodes appeared in the operation log within %s, and the restart was not sent again", first.Err, c.settleWindow())
+		return nil, first
+	}
+
+	// The log shows no trace of the first request after the settle window: it was
+	// not processed, so one more request cannot make a second restart.
+	res, err = c.RestartNodes(ctx, zone, clusterID, ids)
+	if err == nil {
+		res.Resent = true
+		return res, nil
+	}
+	var second *UnknownOutcomeError
+	if !errors.As(err, &second) && RetCode(err) != CodePermissionDenied {
+		return nil, err
+	}
+	// Ambiguous again, or 1400 "already restarting", which means the first request
+	// did take effect after all: look once more before giving up.
+	job, rerr := c.reconcileDetached(ctx, zone, clusterID, ids, first)
+	if rerr != nil || job != nil {
+		return job, rerr
+	}
+	first.Err = fmt.Errorf("%v; sent again after %s with no job in the operation log: %w", first.Err, c.settleWindow(), err)
+	first.Checked = true
+	return nil, first
+}
+
+// reconcileDetached runs reconcile on a context that ctx's cancellation does not
+// end, bounded so a cancelled call still ends within seconds.
+func (c *Client) reconcileDetached(ctx context.Context, zone, clusterID string, ids []string, u *UnknownOutcomeError) (*RestartResult, error) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.settleWindow()+reconcileGrace)
+	defer cancel()
+	job, err := c.reconcile(rctx, zone, clusterID, ids, u)
+	if job != nil && ctx.Err() != nil {
+		job.Interrupted = true
+	}
+	return job, err
 }
 
 func (c *Client) restartAt(ctx context.Context, path, zone, clusterID string, ids []string, body []byte) (*RestartResult, error) {
@@ -156,7 +223,7 @@ func outcomeUnknown(err error) bool {
 	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		if apiErr.RetCode == CodeInternalError {
+		if apiErr.RetCode == codeInternalError {
 			return true
 		}
 		// An HTTP error without an API verdict (a gateway's 502, a 503) may come

@@ -95,16 +95,6 @@ func (l *IDList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Contains reports whether id is in the list.
-func (l IDList) Contains(id string) bool {
-	for _, v := range l {
-		if v == id {
-			return true
-		}
-	}
-	return false
-}
-
 // Time accepts the API's UTC timestamps and a few neighbouring layouts; a value it
 // cannot read becomes the zero time, with the text kept in Raw.
 type Time struct {
@@ -126,12 +116,12 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	t.Raw = string(s)
-	t.Time = ParseTime(t.Raw)
+	t.Time = parseTime(t.Raw)
 	return nil
 }
 
-// ParseTime reads a timestamp in any layout the API may use; zero when it cannot.
-func ParseTime(s string) time.Time {
+// parseTime reads a timestamp in any layout the API may use; zero when it cannot.
+func parseTime(s string) time.Time {
 	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
 		if v, err := time.Parse(layout, s); err == nil {

@@ -35,7 +35,7 @@ func quickSettle(window time.Duration) func(*ehpc.Config) {
 // exactly once.
 func restartOnce(t *testing.T, h *harness, c *ehpc.Client) *ehpc.RestartResult {
 	t.Helper()
-	res, err := c.RestartNodesOnce(testCtx(t), "", simCluster, []string{unkindNode})
+	res, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{unkindNode})
 	if n := h.sim.Restarts(unkindNode); n != 1 {
 		t.Errorf("%s restarted %d times by this request, want exactly 1", unkindNode, n)
 	}
@@ -96,7 +96,7 @@ func TestOwnJobIsAdoptedWhateverTheSkew(t *testing.T) {
 func TestSlowAnswerDoesNotHideOwnJob(t *testing.T) {
 	h := newHarness(t, ehpcsim.Options{Latency: map[string]time.Duration{ehpc.PathListNodes: 7 * time.Second}})
 	c := h.client(quickSettle(500 * time.Millisecond))
-	if _, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{}); err != nil {
+	if _, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone}); err != nil {
 		t.Fatal(err)
 	}
 	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
@@ -172,14 +172,14 @@ func TestReconcilePagesThroughShortPages(t *testing.T) {
 	var err error
 	go func() {
 		defer close(done)
-		res, err = c.RestartNodesOnce(testCtx(t), "", simCluster, []string{unkindNode})
+		res, err = c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{unkindNode})
 	}()
 	for h.sim.Requests(ehpc.PathRestartNodes) == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	other := newClient(t, h.srv.URL, nil)
 	for _, n := range []string{"cln-login001", "cln-ctrl0001", "cln-cmp00001", "cln-cmp00002", "cln-cmp00003"} {
-		if _, err := other.RestartNodes(testCtx(t), "", simCluster, []string{n}); err != nil {
+		if _, err := other.RestartNodes(testCtx(t), simZone, simCluster, []string{n}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -207,7 +207,7 @@ func TestInterruptedRestartStillReconciles(t *testing.T) {
 		ctx, cancel := context.WithCancel(testCtx(t))
 		time.AfterFunc(300*time.Millisecond, cancel)
 		start := time.Now()
-		res, err := c.RestartNodesOnce(ctx, "", simCluster, []string{unkindNode})
+		res, err := c.RestartNodesOnce(ctx, simZone, simCluster, []string{unkindNode})
 		if err != nil {
 			t.Fatalf("RestartNodesOnce: %v", err)
 		}
@@ -225,7 +225,7 @@ func TestInterruptedRestartStillReconciles(t *testing.T) {
 		c := h.client(quickSettle(time.Second))
 		ctx, cancel := context.WithCancel(testCtx(t))
 		time.AfterFunc(300*time.Millisecond, cancel)
-		_, err := c.RestartNodesOnce(ctx, "", simCluster, []string{unkindNode})
+		_, err := c.RestartNodesOnce(ctx, simZone, simCluster, []string{unkindNode})
 		var u *ehpc.UnknownOutcomeError
 		if !errors.As(err, &u) || !strings.Contains(err.Error(), "not sent again") {
 			t.Fatalf("err = %v, want an unknown outcome that says it was not sent again", err)
@@ -257,7 +257,7 @@ func TestListNodesUntidyPaging(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, tc.opts)
 			h.sim.AddCluster(bigCluster(id, 25))
-			nodes, err := h.client().ListNodes(testCtx(t), id, ehpc.NodeFilter{})
+			nodes, err := h.client().ListNodes(testCtx(t), id, ehpc.NodeFilter{Zone: simZone})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +279,7 @@ func TestListNodesUntidyPaging(t *testing.T) {
 			_, _ = w.Write([]byte(`{"action":"HpcClusterGetClusterNodesResponse","ret_code":0,"total_count":30,"hpc_app_nodes_set":[{"node_id":"cln-a"},{"node_id":"cln-b"}]}`))
 		}))
 		t.Cleanup(srv.Close)
-		nodes, err := newClient(t, srv.URL, nil).ListNodes(testCtx(t), id, ehpc.NodeFilter{})
+		nodes, err := newClient(t, srv.URL, nil).ListNodes(testCtx(t), id, ehpc.NodeFilter{Zone: simZone})
 		if err == nil || !strings.Contains(err.Error(), "30") || !strings.Contains(err.Error(), "incomplete") {
 			t.Fatalf("nodes %v, err %v; want an error saying the list is incomplete", nodes, err)
 		}

@@ -43,7 +43,7 @@ func newEnvWith(t *testing.T, opts ehpcsim.Options, nodes int) *env {
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	client, err := ehpc.New(ehpc.Config{
-		Endpoint: srv.URL, AccessKeyID: ehpcsim.DemoAccessKeyID, SecretKey: ehpcsim.DemoSecretKey, Zone: ehpcsim.DemoZone,
+		Endpoint: srv.URL, AccessKeyID: ehpcsim.DemoAccessKeyID, SecretKey: ehpcsim.DemoSecretKey,
 		RetryBaseDelay: 5 * time.Millisecond, RetryMaxDelay: 20 * time.Millisecond, RequestTimeout: 5 * time.Second,
 	})
 	if err != nil {

@@ -59,3 +59,14 @@ func connectAdvice(err *ehpc.ConnectError) string {
 	}
 	return "Check that endpoint (or QINGCLOUD_HPC_ENDPOINT) is the API's https:// address and that this machine trusts its certificate (a corporate proxy's CA can be added to the system's trust store or SSL_CERT_FILE)."
 }
+
+// terraformAdvice is what to do about an API ret_code in Terraform's terms, the
+// sentence the client's hint (ehpc.Hint, in the API's terms) leaves to its
+// caller; "" when the hint says it all.
+func terraformAdvice(retCode int) string {
+	switch retCode {
+	case ehpc.CodePermissionDenied:
+		return " Wait for the running job to finish, then apply again."
+	}
+	return ""
+}

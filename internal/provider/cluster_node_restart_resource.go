@@ -289,7 +289,7 @@ func restartErrorDiag(clusterID string, ids []string, zone string, err error) di
 	var apiErr *ehpc.APIError
 	if errors.As(err, &apiErr) {
 		return diag.NewErrorDiagnostic("Restart Request Rejected",
-			fmt.Sprintf("The EHPC API rejected the restart of %s: %s", target, err.Error()))
+			fmt.Sprintf("The EHPC API rejected the restart of %s: %s%s", target, err.Error(), terraformAdvice(apiErr.RetCode)))
 	}
 	return diag.NewErrorDiagnostic("Restart Request Failed",
 		fmt.Sprintf("The restart of %s could not be requested: %s. Nothing was restarted; check the endpoint and network, then apply again.", target, err.Error()))

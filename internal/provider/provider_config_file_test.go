@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -47,6 +48,37 @@ type configured struct {
 	client *ehpc.Config
 	diags  []*tfprotov6.Diagnostic
 	p      *protoProvider
+}
+
+// plannedZone is the zone the configured provider plans a restart that leaves
+// zone unset in: the zone it resolved (the client's config no longer holds one).
+func (p *protoProvider) plannedZone() string {
+	p.t.Helper()
+	typ := p.schema.ResourceSchemas[actionType].ValueType()
+	config := dynamic(p.t, typ, map[string]tftypes.Value{"cluster_id": str("ehpc-8jqdq0mz"), "node_ids": strSet("cln-cmp00001")})
+	prior, err := tfprotov6.NewDynamicValue(typ, tftypes.NewValue(typ, nil))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	resp, err := p.srv.PlanResourceChange(context.Background(), &tfprotov6.PlanResourceChangeRequest{
+		TypeName: actionType, PriorState: &prior, ProposedNewState: config, Config: config,
+	})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for _, d := range resp.Diagnostics {
+		p.t.Fatalf("PlanResourceChange: %s: %s", d.Summary, d.Detail)
+	}
+	planned, err := resp.PlannedState.Unmarshal(typ)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var attrs map[string]tftypes.Value
+	var zone string
+	if err := planned.As(&attrs); err != nil || attrs["zone"].As(&zone) != nil {
+		p.t.Fatalf("planned state %v: %v", planned, err)
+	}
+	return zone
 }
 
 func (e *testEnv) configureWith(vals map[string]tftypes.Value) configured {
@@ -133,7 +165,7 @@ func TestConfigFile_precedence(t *testing.T) {
 			if got.client == nil {
 				t.Fatal("no client was built")
 			}
-			if g := (want{got.client.AccessKeyID, got.client.SecretKey, got.client.Zone}); g != c.want {
+			if g := (want{got.client.AccessKeyID, got.client.SecretKey, got.p.plannedZone()}); g != c.want {
 				t.Fatalf("access/secret/zone = %+v, want %+v", g, c.want)
 			}
 		})
@@ -164,7 +196,7 @@ func TestConfigFile_whichFile(t *testing.T) {
 	if got := e.configureWith(base); got.client == nil || got.client.AccessKeyID != "AK-ENVFILE" {
 		t.Fatalf("%s: %+v %v", EnvConfigFile, got.client, errorsOf(got.diags))
 	}
-	if got := e.configureWith(with("config_file", str("~/profiles/attr.yaml"))); got.client == nil || got.client.AccessKeyID != "AK-ATTR" || got.client.Zone != "zone-attr" {
+	if got := e.configureWith(with("config_file", str("~/profiles/attr.yaml"))); got.client == nil || got.client.AccessKeyID != "AK-ATTR" || got.p.plannedZone() != "zone-attr" {
 		t.Fatalf("config_file: %+v %v", got.client, errorsOf(got.diags))
 	}
 }

@@ -164,7 +164,6 @@ func (p *HPCProvider) newProviderData(ctx context.Context, s settings, cfg HPCPr
 		Endpoint:    s.endpoint,
 		AccessKeyID: s.accessKey,
 		SecretKey:   s.secretKey,
-		Zone:        s.zone,
 		UserAgent:   fmt.Sprintf("terraform-provider-hpc/%s terraform/%s", p.version, terraformVersion),
 		Logger:      clientLogger(s.secretKey),
 	}

@@ -21,7 +21,7 @@ func TestWatchersOfOneProviderInstanceShareRequests(t *testing.T) {
 		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: fmt.Sprintf("cln-s%03d", i)})
 	}
 	e := newTestEnv(t, ehpcsim.Options{JobDuration: 300 * time.Millisecond, Clusters: []ehpcsim.Cluster{c}})
-	client, err := ehpc.New(ehpc.Config{Endpoint: e.srv.URL, AccessKeyID: ehpcsim.DemoAccessKeyID, SecretKey: ehpcsim.DemoSecretKey, Zone: ehpcsim.DemoZone})
+	client, err := ehpc.New(ehpc.Config{Endpoint: e.srv.URL, AccessKeyID: ehpcsim.DemoAccessKeyID, SecretKey: ehpcsim.DemoSecretKey})
 	if err != nil {
 		t.Fatal(err)
 	}
