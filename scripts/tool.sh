@@ -6,8 +6,9 @@
 # usage: scripts/tool.sh terraform|tofu|golangci-lint|goreleaser|tfplugindocs|time-provider
 #        scripts/tool.sh terraform-latest|tofu-latest
 #
-# terraform-latest and tofu-latest install nothing: newer CLIs cannot be built with
-# `go install` (see latest below), so they only find one that is already there.
+# terraform-latest and tofu-latest install nothing: the go.mod files of newer Terraform
+# and OpenTofu releases have replace directives, which `go install pkg@version`
+# refuses, so these only find a binary someone already put in place (see latest).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
