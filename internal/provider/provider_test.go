@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
@@ -32,6 +33,9 @@ type testEnv struct {
 	home string
 	// clientConfig adjusts the API client (clock skew, retry pacing).
 	clientConfig func(*ehpc.Config)
+	// adjust changes the provider's options after the harness's own, for tests
+	// that drive the provider through the CLI and cannot pass them otherwise.
+	adjust func(*Options)
 }
 
 func newTestEnv(t *testing.T, opts ehpcsim.Options) *testEnv {
@@ -49,7 +53,7 @@ var testSchedule = poll.Schedule{First: 20 * time.Millisecond, Factor: 1.5, Max:
 // options are the provider's test knobs for e: fast polling and retries, and the
 // environment and home directory of the test, never the process's own.
 func (e *testEnv) options() Options {
-	return Options{
+	opts := Options{
 		PollSchedule: testSchedule,
 		Getenv:       func(k string) string { return e.env[k] },
 		HomeDir:      func() (string, error) { return e.home, nil },
@@ -62,6 +66,10 @@ func (e *testEnv) options() Options {
 			}
 		},
 	}
+	if e.adjust != nil {
+		e.adjust(&opts)
+	}
+	return opts
 }
 
 func (e *testEnv) factories() map[string]func() (tfprotov6.ProviderServer, error) {
@@ -86,9 +94,20 @@ provider "hpc" {
 // step proves what the API saw, not only what state says.
 type simCheck func() error
 
-var _ statecheck.StateCheck = simCheck(nil)
+var (
+	_ statecheck.StateCheck = simCheck(nil)
+	// A plan check too: run before an apply, it proves what the plan (and every
+	// step before it) sent.
+	_ plancheck.PlanCheck = simCheck(nil)
+)
 
 func (f simCheck) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	if err := f(); err != nil {
+		resp.Error = err
+	}
+}
+
+func (f simCheck) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
 	if err := f(); err != nil {
 		resp.Error = err
 	}
