@@ -48,7 +48,7 @@ status=0
 # Action blocks (examples/actions) need Terraform 1.14 or later: older Terraform
 # cannot parse them, and OpenTofu has no actions. fmt (syntax only) checks them
 # with any CLI; validate only with one that knows them.
-cli_says=$("$cli" version | sed -n 1p)
+cli_says=$("$cli" version | grep -m 1 -E '^(Terraform|OpenTofu) v' || true)
 actions=""
 if [[ $cli_says =~ ^Terraform\ v([0-9]+)\.([0-9]+)\. ]] &&
 	((BASH_REMATCH[1] > 1 || (BASH_REMATCH[1] == 1 && BASH_REMATCH[2] >= 14))); then

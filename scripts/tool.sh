@@ -38,8 +38,10 @@ cli_cache="${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-hpc/bin"
 # or mislabelled binary must not pass for a newer one.
 cli_version() {
 	[ -f "$2" ] && [ -x "$2" ] || return 0
+	# Any line: OpenTofu 1.12 prints warnings about its CLI configuration on stdout
+	# before the version (not with /dev/null as that configuration, but be safe).
 	CHECKPOINT_DISABLE=1 TF_CLI_CONFIG_FILE=/dev/null "$2" version 2>/dev/null |
-		sed -n "1s/^$1 v\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*[-+.0-9A-Za-z]*\)\$/\1/p" || true
+		sed -n "s/^$1 v\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*[-+.0-9A-Za-z]*\)\$/\1/p" | head -n 1 || true
 }
 
 # version_key VERSION: a key that sorts versions in order with `sort`: numeric

@@ -35,24 +35,25 @@ type cliIdentity struct {
 	err     error
 }
 
-var cliVersionLine = regexp.MustCompile(`^(Terraform|OpenTofu) v(\S+)`)
+var cliVersionLine = regexp.MustCompile(`(?m)^(Terraform|OpenTofu) v(\S+)$`)
 
 // identifyCLI asks the CLI at path what it is. `version -json` cannot tell
-// OpenTofu from Terraform (both say terraform_version), the first line of the
-// plain output can.
+// OpenTofu from Terraform (both say terraform_version), the plain output's
+// "OpenTofu v1.12.6" line can. It is looked for on any line: OpenTofu 1.12 puts
+// warnings about its CLI configuration on stdout before it, which /dev/null as
+// that configuration also avoids.
 func identifyCLI(path string) cliIdentity {
 	if id, ok := cliVersions.Load(path); ok {
 		return id.(cliIdentity)
 	}
 	var id cliIdentity
 	cmd := exec.Command(path, "version")
-	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1")
+	cmd.Env = append(os.Environ(), "CHECKPOINT_DISABLE=1", "TF_CLI_CONFIG_FILE="+os.DevNull)
 	out, err := cmd.Output()
-	first, _, _ := strings.Cut(string(out), "\n")
-	if m := cliVersionLine.FindStringSubmatch(first); err != nil {
+	if m := cliVersionLine.FindStringSubmatch(string(out)); err != nil {
 		id.err = fmt.Errorf("%s version: %v", path, err)
 	} else if m == nil {
-		id.err = fmt.Errorf("%s version: neither Terraform nor OpenTofu: %q", path, first)
+		id.err = fmt.Errorf("%s version: neither Terraform nor OpenTofu:\n%s", path, out)
 	} else {
 		id.product = m[1]
 		id.version, id.err = version.NewVersion(m[2])
