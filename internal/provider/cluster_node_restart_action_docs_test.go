@@ -20,7 +20,9 @@ import (
 
 // The docs generator on Terraform 1.8 cannot see action schemas (scripts/docschema
 // adds them), and Terraform 1.8 cannot validate action blocks, so the action's
-// page and examples are checked here against the action's schema.
+// page and examples are checked here against the action's schema. (scripts/
+// examples.sh validates the examples too, but only with a Terraform 1.14 or
+// later, which `make test` may not have.)
 
 // docArg is one argument line of a generated page: "- `name` (Type) description".
 type docArg struct{ section, typ, desc string }

@@ -20,7 +20,8 @@ import (
 // Terraform 1.8.5 cannot run actions, so the action is tested the way Terraform
 // 1.14 drives it: through the provider's tfprotov6 server (GetProviderSchema,
 // ConfigureProvider, ValidateActionConfig, PlanAction, InvokeAction and its event
-// stream), against the simulator.
+// stream), against the simulator. These run everywhere; the tests on the real CLI
+// (cluster_node_restart_action_cli_test.go) only where a Terraform 1.14 is present.
 
 const actionType = "hpc_cluster_node_restart"
 

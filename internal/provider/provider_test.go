@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
@@ -103,9 +104,20 @@ provider "hpc" {
 // step proves what the API saw, not only what state says.
 type simCheck func() error
 
-var _ statecheck.StateCheck = simCheck(nil)
+var (
+	_ statecheck.StateCheck = simCheck(nil)
+	// A plan check too: run before an apply, it proves what the plan (and every
+	// step before it) sent.
+	_ plancheck.PlanCheck = simCheck(nil)
+)
 
 func (f simCheck) CheckState(_ context.Context, _ statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
+	if err := f(); err != nil {
+		resp.Error = err
+	}
+}
+
+func (f simCheck) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
 	if err := f(); err != nil {
 		resp.Error = err
 	}

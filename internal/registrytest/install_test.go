@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/http/httptest"
 	"os"
@@ -160,14 +161,39 @@ func TestAccRegistryInstall(t *testing.T) {
 			if !tc.want.MatchString(out) {
 				t.Errorf("init failed, but not saying why in terms of %s:\n%s", tc.want, out)
 			}
-			if _, err := os.Stat(filepath.Join(w.dir, ".terraform", "providers", reg.Host())); !errors.Is(err, os.ErrNotExist) {
-				t.Errorf("a provider was installed despite the failure (stat: %v)", err)
+			if got := installedFiles(t, filepath.Join(w.dir, ".terraform", "providers", reg.Host()), rel.OS+"_"+rel.Arch); len(got) > 0 {
+				t.Errorf("a provider was installed despite the failure: %v", got)
 			}
 			if _, err := os.Stat(filepath.Join(w.dir, ".terraform.lock.hcl")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("a lock file was written despite the failure (stat: %v)", err)
 			}
 		})
 	}
+}
+
+// installedFiles lists what the CLI left under a provider host's directory after a
+// failed init, besides OpenTofu's install locks: OpenTofu 1.12 takes a lock
+// (<version>/<platform>.lock, an empty file) before it downloads, and leaves it
+// when the package is refused. Terraform, and OpenTofu 1.6, leave nothing.
+func installedFiles(t *testing.T, dir, platform string) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && p == dir:
+			return fs.SkipAll
+		case err != nil:
+			return err
+		case d.IsDir() || d.Name() == platform+".lock":
+			return nil
+		}
+		found = append(found, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
 }
 
 // acceptanceCLI returns the CLI the acceptance tests use, or skips without TF_ACC.
