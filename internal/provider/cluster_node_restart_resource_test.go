@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -56,7 +57,7 @@ func TestAccClusterNodeRestart_lifecycle(t *testing.T) {
 				},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("job_id"), jobIDValue),
-					statecheck.CompareValuePairs(restartAddr, tfjsonpath.New("id"), restartAddr, tfjsonpath.New("job_id"), compareEqual{}),
+					statecheck.CompareValuePairs(restartAddr, tfjsonpath.New("id"), restartAddr, tfjsonpath.New("job_id"), compare.ValuesSame()),
 					statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("status"), knownvalue.StringExact("successful")),
 					statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("ret_code"), knownvalue.Int64Exact(0)),
 					statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("zone"), knownvalue.StringExact("jn1a")),
@@ -141,18 +142,6 @@ func TestAccClusterNodeRestart_lifecycle(t *testing.T) {
 			return nil
 		},
 	})
-}
-
-// compareEqual is a compare.ValueComparer for two state values that must match.
-type compareEqual struct{}
-
-func (compareEqual) CompareValues(values ...any) error {
-	for _, v := range values[1:] {
-		if v != values[0] {
-			return fmt.Errorf("values differ: %v != %v", values[0], v)
-		}
-	}
-	return nil
 }
 
 func TestAccClusterNodeRestart_noWait(t *testing.T) {

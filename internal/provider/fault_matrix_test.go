@@ -424,7 +424,7 @@ func diagText(out string) string {
 	return out[i:]
 }
 
-func TestFaultMatrixResource(t *testing.T) {
+func TestAccFaultMatrixResource(t *testing.T) {
 	terraformPath(t)
 	runFaultMatrix(t, matrixRunner{name: "resource", timeoutText: "10s",
 		expect: func(sc faultScenario) (bool, string) { return sc.ok, sc.wantErr },

@@ -129,44 +129,6 @@ resource "hpc_cluster_node_restart" "echo" {
 	}
 }
 
-// TestMain removes the provider binary that buildProviderBinary shares between
-// tests.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if providerBin != "" {
-		_ = os.RemoveAll(filepath.Dir(providerBin))
-	}
-	os.Exit(code)
-}
-
-var (
-	providerBinOnce sync.Once
-	providerBin     string
-	providerBinErr  error
-)
-
-// buildProviderBinary builds the provider once per test run.
-func buildProviderBinary(t *testing.T) string {
-	t.Helper()
-	providerBinOnce.Do(func() {
-		// Not t.TempDir: the binary outlives the first test that asks for it.
-		dir, err := os.MkdirTemp("", "hpc-provider-bin-") //nolint:usetesting
-		if err != nil {
-			providerBinErr = err
-			return
-		}
-		providerBin = filepath.Join(dir, "terraform-provider-hpc")
-		cmd := exec.Command("go", "build", "-o", providerBin, "github.com/qingcloud/terraform-provider-hpc")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			providerBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if providerBinErr != nil {
-		t.Fatal(providerBinErr)
-	}
-	return providerBin
-}
-
 func rawParam(rawQuery, name string) string {
 	for _, kv := range strings.Split(rawQuery, "&") {
 		if k, v, ok := strings.Cut(kv, "="); ok && k == name {

@@ -35,14 +35,14 @@ resource "hpc_cluster_node_restart" "upgrade" {
 }
 `
 
-// TestWriteUpgradeFixture adds the state of this version to testdata/upgrade,
+// TestAccWriteUpgradeFixture adds the state of this version to testdata/upgrade,
 // by a real apply against the simulator. Run it once per release, with Terraform
 // (not OpenTofu), naming the release:
 //
-//	HPC_WRITE_UPGRADE_FIXTURE=v0.2.0 TF_ACC=1 TF_ACC_TERRAFORM_PATH=... go test -run TestWriteUpgradeFixture ./internal/provider/
+//	HPC_WRITE_UPGRADE_FIXTURE=v0.2.0 TF_ACC=1 TF_ACC_TERRAFORM_PATH=... go test -run TestAccWriteUpgradeFixture ./internal/provider/
 //
 // It refuses to overwrite a fixture: they are never edited.
-func TestWriteUpgradeFixture(t *testing.T) {
+func TestAccWriteUpgradeFixture(t *testing.T) {
 	name := os.Getenv("HPC_WRITE_UPGRADE_FIXTURE")
 	if name == "" {
 		t.Skip("set HPC_WRITE_UPGRADE_FIXTURE=<release> to add this version's state to " + upgradeDir)
