@@ -12,11 +12,11 @@ import (
 func (d *providerData) configFileAdvice() string {
 	switch {
 	case d.configFile == "":
-		return "the QingCloud config file ~/" + qcconfig.DefaultRelPath + " (or the file named by config_file or " + EnvConfigFile + ")"
+		return "the QingCloud config file ~/" + qcconfig.DefaultRelPath + " (or the file named by config_file or " + envConfigFile + ")"
 	case d.configFileFound:
 		return "the QingCloud config file " + d.configFile + " (found, but without those keys)"
 	default:
-		return "the QingCloud config file " + d.configFile + " (it does not exist; config_file or " + EnvConfigFile + " can name another)"
+		return "the QingCloud config file " + d.configFile + " (it does not exist; config_file or " + envConfigFile + " can name another)"
 	}
 }
 
@@ -24,21 +24,21 @@ func (d *providerData) configFileAdvice() string {
 // "this restart"): every place a zone can come from.
 func (d *providerData) missingZoneDetail(subject, owner string) string {
 	return fmt.Sprintf("No zone is set for %s: set zone on this %s, or zone in the provider \"hpc\" block, or the %s environment variable, or %s in %s.",
-		subject, owner, EnvZone, qcconfig.KeyZone, d.configFileAdvice())
+		subject, owner, envZone, qcconfig.KeyZone, d.configFileAdvice())
 }
 
 func envFor(attr string) string {
 	switch attr {
 	case "access_key":
-		return EnvAccessKey
+		return envAccessKey
 	case "secret_key":
-		return EnvSecretKey
+		return envSecretKey
 	case "zone":
-		return EnvZone
+		return envZone
 	case "config_file":
-		return EnvConfigFile
+		return envConfigFile
 	}
-	return EnvEndpoint
+	return envEndpoint
 }
 
 // fileKeyFor names the QingCloud config file's key for a provider attribute.

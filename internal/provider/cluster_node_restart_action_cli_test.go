@@ -98,7 +98,7 @@ func TestAccAction_invoke(t *testing.T) {
 	skipUnlessActions(t)
 	e := newTestEnv(t, ehpcsim.Options{JobDuration: 600 * time.Millisecond})
 	// Frequent "still waiting" messages, so a sub-second job shows some.
-	e.optionsHook = func(o *Options) { o.ActionProgressInterval = 100 * time.Millisecond }
+	e.optionsHook = func(o *options) { o.ActionProgressInterval = 100 * time.Millisecond }
 	c := e.newCLI(t)
 	c.write(actionConfig(e, "cln-cmp00003", "cln-cmp00001"))
 	c.mustSucceed("init", "-input=false")

@@ -131,7 +131,7 @@ func TestAction_invokeWaitsWithProgress(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{JobDuration: 600 * time.Millisecond})
 	const interval = 150 * time.Millisecond
-	p := e.protoServer(func(o *Options) { o.ActionProgressInterval = interval }).mustConfigure(e.simProviderConfig())
+	p := e.protoServer(func(o *options) { o.ActionProgressInterval = interval }).mustConfigure(e.simProviderConfig())
 
 	started := time.Now()
 	inv := p.invoke(context.Background(), restartArgs(nil, "cln-cmp00002", "cln-cmp00001"), nil)
@@ -243,7 +243,7 @@ func TestAction_invokeTimeout(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{})
 	e.sim.HangNextJobs(1)
-	p := e.protoServer(func(o *Options) { o.ActionProgressInterval = 3 * time.Second }).mustConfigure(e.simProviderConfig())
+	p := e.protoServer(func(o *options) { o.ActionProgressInterval = 3 * time.Second }).mustConfigure(e.simProviderConfig())
 	started := time.Now()
 	inv := p.invoke(context.Background(), restartArgs(map[string]tftypes.Value{"timeout": num(minActionTimeout)}, "cln-cmp00001"), nil)
 	if took := time.Since(started); took < 10*time.Second || took > 20*time.Second {

@@ -340,7 +340,7 @@ func TestAccProvider_endpointRule(t *testing.T) {
 
 func TestAccProvider_endpointFromEnvironmentChecked(t *testing.T) {
 	e := newTestEnv(t, ehpcsim.Options{})
-	e.env[EnvEndpoint] = "http://192.0.2.10:8080"
+	e.env[envEndpoint] = "http://192.0.2.10:8080"
 	cfg := fmt.Sprintf(`
 provider "hpc" {
   access_key = %q
@@ -365,10 +365,10 @@ resource "hpc_cluster_node_restart" "test" {
 // are set.
 func TestAccProvider_environmentAndPrecedence(t *testing.T) {
 	e := newTestEnv(t, ehpcsim.Options{})
-	e.env[EnvEndpoint] = e.srv.URL
-	e.env[EnvAccessKey] = ehpcsim.DemoAccessKeyID
-	e.env[EnvSecretKey] = "wrong-secret-overridden-by-config"
-	e.env[EnvZone] = "zz9z"
+	e.env[envEndpoint] = e.srv.URL
+	e.env[envAccessKey] = ehpcsim.DemoAccessKeyID
+	e.env[envSecretKey] = "wrong-secret-overridden-by-config"
+	e.env[envZone] = "zz9z"
 	cfg := fmt.Sprintf(`
 provider "hpc" {
   secret_key = %q

@@ -164,7 +164,7 @@ var restartFaults = []faultScenario{
 	}, ok: true, wantWarn: "Cannot Check Restart Job", status: statusUnknown,
 		actionErr: `Cannot Check Restart Job[\s\S]*JOB[\s\S]*ret_code 1200`, restarts: 1},
 	{name: "job never appears in the operation log", sim: ehpcsim.Options{OperationLogLag: time.Hour}, setup: func(e *testEnv) {
-		e.optionsHook = func(o *Options) { o.JobMissingAfter = time.Second }
+		e.optionsHook = func(o *options) { o.JobMissingAfter = time.Second }
 	}, ok: true, wantWarn: "did not appear in the operation log", status: statusUnknown,
 		actionErr: `Cannot Check Restart Job[\s\S]*JOB[\s\S]*did not appear`, restarts: 1},
 	{name: "endpoint's TLS certificate is not trusted", setup: func(e *testEnv) {

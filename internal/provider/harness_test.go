@@ -44,7 +44,7 @@ type testEnv struct {
 	// clientConfig adjusts the API client (clock skew, retry pacing).
 	clientConfig func(*ehpc.Config)
 	// optionsHook adjusts the provider's test knobs after the harness's own.
-	optionsHook func(*Options)
+	optionsHook func(*options)
 }
 
 // adjustClient adds mod to the client adjustments, after those already set.
@@ -72,8 +72,8 @@ var testSchedule = jobwatch.Schedule{First: 20 * time.Millisecond, Factor: 1.5, 
 
 // options are the provider's test knobs for e: fast polling and retries, and the
 // environment and home directory of the test, never the process's own.
-func (e *testEnv) options() Options {
-	o := Options{
+func (e *testEnv) options() options {
+	o := options{
 		PollSchedule: testSchedule,
 		Getenv:       func(k string) string { return e.env[k] },
 		HomeDir:      func() (string, error) { return e.home, nil },
@@ -94,7 +94,7 @@ func (e *testEnv) options() Options {
 
 func (e *testEnv) factories() map[string]func() (tfprotov6.ProviderServer, error) {
 	return map[string]func() (tfprotov6.ProviderServer, error){
-		"hpc": providerserver.NewProtocol6WithError(NewWithOptions("test", e.options())()),
+		"hpc": providerserver.NewProtocol6WithError(newWithOptions("test", e.options())()),
 	}
 }
 
@@ -215,13 +215,13 @@ type protoProvider struct {
 
 // protoServer builds the provider server for e with opts on top of the harness's
 // test knobs (fast polling and retries, injected environment and home).
-func (e *testEnv) protoServer(adjust func(*Options)) *protoProvider {
+func (e *testEnv) protoServer(adjust func(*options)) *protoProvider {
 	e.t.Helper()
 	opts := e.options()
 	if adjust != nil {
 		adjust(&opts)
 	}
-	server, err := providerserver.NewProtocol6WithError(NewWithOptions("test", opts)())()
+	server, err := providerserver.NewProtocol6WithError(newWithOptions("test", opts)())()
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -26,13 +26,13 @@ import (
 
 // Environment variables read when the configuration leaves an attribute unset.
 const (
-	EnvEndpoint  = "QINGCLOUD_HPC_ENDPOINT"
-	EnvAccessKey = "QINGCLOUD_ACCESS_KEY"
-	EnvSecretKey = "QINGCLOUD_SECRET_KEY"
-	EnvZone      = "QINGCLOUD_ZONE"
+	envEndpoint  = "QINGCLOUD_HPC_ENDPOINT"
+	envAccessKey = "QINGCLOUD_ACCESS_KEY"
+	envSecretKey = "QINGCLOUD_SECRET_KEY"
+	envZone      = "QINGCLOUD_ZONE"
 	// EnvConfigFile names the QingCloud config file, the last fallback for the
 	// credentials and the zone (default ~/.qingcloud/config.yaml).
-	EnvConfigFile = "QINGCLOUD_CONFIG_FILE"
+	envConfigFile = "QINGCLOUD_CONFIG_FILE"
 )
 
 var (
@@ -43,11 +43,11 @@ var (
 // HPCProvider is the hpc provider.
 type HPCProvider struct {
 	version string
-	opts    Options
+	opts    options
 }
 
-// Options are knobs tests turn; users never see them.
-type Options struct {
+// options are knobs tests turn; users never see them.
+type options struct {
 	// PollSchedule paces the wait for restart jobs.
 	PollSchedule jobwatch.Schedule
 	// Clock drives the wait; nil means the wall clock.
@@ -81,11 +81,11 @@ type HPCProviderModel struct {
 
 // New returns the provider factory the plugin server calls.
 func New(version string) func() provider.Provider {
-	return NewWithOptions(version, Options{})
+	return newWithOptions(version, options{})
 }
 
 // NewWithOptions is New with test knobs.
-func NewWithOptions(version string, opts Options) func() provider.Provider {
+func newWithOptions(version string, opts options) func() provider.Provider {
 	if opts.PollSchedule == (jobwatch.Schedule{}) {
 		opts.PollSchedule = jobwatch.DefaultSchedule
 	}
@@ -116,22 +116,22 @@ func (p *HPCProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 		MarkdownDescription: "Restarts the nodes of QingCloud EHPC (elastic HPC) clusters through the EHPC API.",
 		Attributes: map[string]schema.Attribute{
 			"endpoint": schema.StringAttribute{
-				MarkdownDescription: "Base URL of the EHPC API. Defaults to `" + ehpc.DefaultEndpoint + "`, or the `" + EnvEndpoint + "` environment variable. " +
+				MarkdownDescription: "Base URL of the EHPC API. Defaults to `" + ehpc.DefaultEndpoint + "`, or the `" + envEndpoint + "` environment variable. " +
 					"Must be `https://`; plain `http://` is accepted only for a loopback host (`127.0.0.0/8`, `::1`, `localhost`), such as the bundled simulator.",
 				Optional:   true,
 				Validators: []validator.String{endpointValidator{}},
 			},
 			"access_key": schema.StringAttribute{
-				MarkdownDescription: "API access key id. May also be set with the `" + EnvAccessKey + "` environment variable.",
+				MarkdownDescription: "API access key id. May also be set with the `" + envAccessKey + "` environment variable.",
 				Optional:            true,
 			},
 			"secret_key": schema.StringAttribute{
-				MarkdownDescription: "API secret access key. May also be set with the `" + EnvSecretKey + "` environment variable. Never logged or stored in state.",
+				MarkdownDescription: "API secret access key. May also be set with the `" + envSecretKey + "` environment variable. Never logged or stored in state.",
 				Optional:            true,
 				Sensitive:           true,
 			},
 			"zone": schema.StringAttribute{
-				MarkdownDescription: "Default zone (for example `jn1a`) for resources that do not set their own. May also be set with the `" + EnvZone + "` environment variable.",
+				MarkdownDescription: "Default zone (for example `jn1a`) for resources that do not set their own. May also be set with the `" + envZone + "` environment variable.",
 				Optional:            true,
 			},
 			"api_requests_per_hour": schema.Int64Attribute{
@@ -150,7 +150,7 @@ func (p *HPCProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 			"config_file": schema.StringAttribute{
 				MarkdownDescription: "Path of a QingCloud config file (`~` expands to the home directory), the last fallback for `access_key`, `secret_key` and `zone`, " +
 					"read from its `" + qcconfig.KeyAccessKeyID + "`, `" + qcconfig.KeySecretAccessKey + "` and `" + qcconfig.KeyZone + "` keys. " +
-					"May also be set with the `" + EnvConfigFile + "` environment variable; defaults to `~/" + qcconfig.DefaultRelPath + "`, which may be absent. " +
+					"May also be set with the `" + envConfigFile + "` environment variable; defaults to `~/" + qcconfig.DefaultRelPath + "`, which may be absent. " +
 					"The file is read only when one of those values is set neither here nor in the environment; a named file that does not exist, " +
 					"or any file that cannot be read or parsed, is then an error.",
 				Optional:   true,

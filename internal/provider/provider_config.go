@@ -70,10 +70,10 @@ func (p *HPCProvider) resolve(cfg HPCProviderModel, diags *diag.Diagnostics) (se
 		return strings.TrimSpace(p.opts.Getenv(env))
 	}
 	s := settings{
-		endpoint:  pick(cfg.Endpoint, EnvEndpoint),
-		accessKey: pick(cfg.AccessKey, EnvAccessKey),
-		secretKey: pick(cfg.SecretKey, EnvSecretKey),
-		zone:      pick(cfg.Zone, EnvZone),
+		endpoint:  pick(cfg.Endpoint, envEndpoint),
+		accessKey: pick(cfg.AccessKey, envAccessKey),
+		secretKey: pick(cfg.SecretKey, envSecretKey),
+		zone:      pick(cfg.Zone, envZone),
 	}
 
 	// The QingCloud config file is the last fallback, read only when a value is
@@ -94,7 +94,7 @@ func (p *HPCProvider) resolve(cfg HPCProviderModel, diags *diag.Diagnostics) (se
 		// Reached when the value came from the environment; a configured value was
 		// already rejected by the attribute validator.
 		diags.AddAttributeError(path.Root("endpoint"), "Invalid EHPC API Endpoint",
-			"The endpoint "+err.Error()+". It came from the "+EnvEndpoint+" environment variable or the provider block.")
+			"The endpoint "+err.Error()+". It came from the "+envEndpoint+" environment variable or the provider block.")
 		return s, false
 	}
 	return s, true
@@ -120,8 +120,8 @@ func (p *HPCProvider) readConfigFile(attr types.String, diags *diag.Diagnostics)
 	switch {
 	case !attr.IsNull() && strings.TrimSpace(attr.ValueString()) != "":
 		fpath, source = strings.TrimSpace(attr.ValueString()), "the provider's config_file argument"
-	case strings.TrimSpace(p.opts.Getenv(EnvConfigFile)) != "":
-		fpath, source = strings.TrimSpace(p.opts.Getenv(EnvConfigFile)), "the "+EnvConfigFile+" environment variable"
+	case strings.TrimSpace(p.opts.Getenv(envConfigFile)) != "":
+		fpath, source = strings.TrimSpace(p.opts.Getenv(envConfigFile)), "the "+envConfigFile+" environment variable"
 	case home != "":
 		fpath = qcconfig.DefaultPath(home)
 	default:
@@ -144,7 +144,7 @@ func (p *HPCProvider) readConfigFile(attr types.String, diags *diag.Diagnostics)
 		detail += " It is the default QingCloud config file."
 	}
 	detail += " It is read because access_key, secret_key or zone is set neither in the provider \"hpc\" block nor in the environment: " +
-		"fix the file, name another with config_file or " + EnvConfigFile + ", or set those values in the provider block or the environment."
+		"fix the file, name another with config_file or " + envConfigFile + ", or set those values in the provider block or the environment."
 	if explicit && !attr.IsNull() {
 		diags.AddAttributeError(path.Root("config_file"), "Cannot Read QingCloud Config File", detail)
 	} else {

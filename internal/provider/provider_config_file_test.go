@@ -84,7 +84,7 @@ func (p *protoProvider) plannedZone() string {
 func (e *testEnv) configureWith(vals map[string]tftypes.Value) configured {
 	e.t.Helper()
 	var c configured
-	c.p = e.protoServer(func(o *Options) {
+	c.p = e.protoServer(func(o *options) {
 		inner := o.ClientConfig
 		o.ClientConfig = func(cfg *ehpc.Config) {
 			inner(cfg)
@@ -111,13 +111,13 @@ func TestConfigFile_precedence(t *testing.T) {
 		{
 			name:   "configuration wins",
 			config: map[string]tftypes.Value{"access_key": str("AK-CONFIG"), "secret_key": str("SK-CONFIG"), "zone": str("zone-config")},
-			env:    map[string]string{EnvAccessKey: "AK-ENV", EnvSecretKey: "SK-ENV", EnvZone: "zone-env"},
+			env:    map[string]string{envAccessKey: "AK-ENV", envSecretKey: "SK-ENV", envZone: "zone-env"},
 			file:   qcFile("AK-FILE", fileSecret, "zone-file"),
 			want:   want{"AK-CONFIG", "SK-CONFIG", "zone-config"},
 		},
 		{
 			name: "environment beats the file",
-			env:  map[string]string{EnvAccessKey: "AK-ENV", EnvSecretKey: "SK-ENV", EnvZone: "zone-env"},
+			env:  map[string]string{envAccessKey: "AK-ENV", envSecretKey: "SK-ENV", envZone: "zone-env"},
 			file: qcFile("AK-FILE", fileSecret, "zone-file"),
 			want: want{"AK-ENV", "SK-ENV", "zone-env"},
 		},
@@ -129,7 +129,7 @@ func TestConfigFile_precedence(t *testing.T) {
 		{
 			name:   "each value from its own source",
 			config: map[string]tftypes.Value{"access_key": str("AK-CONFIG")},
-			env:    map[string]string{EnvSecretKey: "SK-ENV"},
+			env:    map[string]string{envSecretKey: "SK-ENV"},
 			file:   qcFile("AK-FILE", fileSecret, "zone-file"),
 			want:   want{"AK-CONFIG", "SK-ENV", "zone-file"},
 		},
@@ -192,9 +192,9 @@ func TestConfigFile_whichFile(t *testing.T) {
 	if got := e.configureWith(base); got.client == nil || got.client.AccessKeyID != "AK-HOME" {
 		t.Fatalf("default file: %+v %v", got.client, errorsOf(got.diags))
 	}
-	e.env[EnvConfigFile] = envFile
+	e.env[envConfigFile] = envFile
 	if got := e.configureWith(base); got.client == nil || got.client.AccessKeyID != "AK-ENVFILE" {
-		t.Fatalf("%s: %+v %v", EnvConfigFile, got.client, errorsOf(got.diags))
+		t.Fatalf("%s: %+v %v", envConfigFile, got.client, errorsOf(got.diags))
 	}
 	if got := e.configureWith(with("config_file", str("~/profiles/attr.yaml"))); got.client == nil || got.client.AccessKeyID != "AK-ATTR" || got.p.plannedZone() != "zone-attr" {
 		t.Fatalf("config_file: %+v %v", got.client, errorsOf(got.diags))
@@ -229,7 +229,7 @@ func TestConfigFile_missingDefaultIsFine(t *testing.T) {
 
 	// No home directory: no default file to look at, and no error for it.
 	e2 := newTestEnv(t, ehpcsim.Options{})
-	p := e2.protoServer(func(o *Options) { o.HomeDir = func() (string, error) { return "", errors.New("$HOME is not defined") } })
+	p := e2.protoServer(func(o *options) { o.HomeDir = func() (string, error) { return "", errors.New("$HOME is not defined") } })
 	expectNoErrors(t, "configure without a home", p.configure(map[string]tftypes.Value{"endpoint": str(e2.srv.URL)}))
 }
 
@@ -247,7 +247,7 @@ func TestConfigFile_errors(t *testing.T) {
 			return map[string]tftypes.Value{"config_file": str(filepath.Join(e.home, "nope.yaml"))}
 		}, `nope\.yaml cannot be read: it does not exist\. The file is named by the provider's config_file argument\.`, true},
 		{"QINGCLOUD_CONFIG_FILE missing", func(e *testEnv) map[string]tftypes.Value {
-			e.env[EnvConfigFile] = filepath.Join(e.home, "gone.yaml")
+			e.env[envConfigFile] = filepath.Join(e.home, "gone.yaml")
 			return nil
 		}, `gone\.yaml cannot be read: it does not exist\. The file is named by the QINGCLOUD_CONFIG_FILE environment variable\.`, false},
 		{"default file malformed", func(e *testEnv) map[string]tftypes.Value {

@@ -22,7 +22,7 @@ type providerData struct {
 	client  *ehpc.Client
 	zone    string
 	missing []string // attributes with no value from any source
-	opts    Options
+	opts    options
 	// poller is this provider instance's coalesced job poller: every wait on the
 	// same zone and cluster shares its operation-log requests (internal/jobwatch).
 	poller *jobwatch.Poller
@@ -133,7 +133,7 @@ func (d *providerData) operation(own types.String, subject, owner string, diags 
 // newPoller returns the coalescing poller of a provider instance, on the
 // provider's schedule. Configure calls it once per instance and hands it to every
 // resource and action through providerData.
-func newPoller(client *ehpc.Client, opts Options) *jobwatch.Poller {
+func newPoller(client *ehpc.Client, opts options) *jobwatch.Poller {
 	return jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: opts.Clock})
 }
 

@@ -240,7 +240,7 @@ func listErrorDetail(endpoint, clusterID, zone string, err error) string {
 	case errors.As(err, &respErr):
 		fix = fmt.Sprintf("The answer did not come from the EHPC API as expected: check that endpoint (%s) is the EHPC API itself, not a proxy, a login page or another service, then run Terraform again.", endpoint)
 	case errors.As(err, &transErr):
-		fix = fmt.Sprintf("No answer came from the API: check endpoint (%s; or %s) and that this machine can reach it, then run Terraform again.", endpoint, EnvEndpoint)
+		fix = fmt.Sprintf("No answer came from the API: check endpoint (%s; or %s) and that this machine can reach it, then run Terraform again.", endpoint, envEndpoint)
 	default:
 		fix = fmt.Sprintf("Check cluster_id and that endpoint (%s) is the EHPC API, then run Terraform again.", endpoint)
 	}

@@ -25,7 +25,7 @@ func TestWatchersOfOneProviderInstanceShareRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{PollSchedule: testSchedule}
+	opts := options{PollSchedule: testSchedule}
 	data := &providerData{client: client, opts: opts, poller: newPoller(client, opts)} // what Configure does
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
