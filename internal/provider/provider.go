@@ -84,7 +84,7 @@ func New(version string) func() provider.Provider {
 	return newWithOptions(version, options{})
 }
 
-// NewWithOptions is New with test knobs.
+// newWithOptions is New with test knobs.
 func newWithOptions(version string, opts options) func() provider.Provider {
 	if opts.PollSchedule == (jobwatch.Schedule{}) {
 		opts.PollSchedule = jobwatch.DefaultSchedule
