@@ -20,6 +20,7 @@ package ehpcsim
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"sync"
@@ -261,11 +262,7 @@ func (s *Simulator) Requests(path string) int {
 func (s *Simulator) RequestCounts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.requests))
-	for k, v := range s.requests {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.requests)
 }
 
 // TotalRequests returns how many requests arrived in all.
@@ -287,11 +284,7 @@ func (s *Simulator) Restarts(nodeID string) int {
 func (s *Simulator) RestartCounts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.restarts))
-	for k, v := range s.restarts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.restarts)
 }
 
 // Jobs returns all jobs in creation order, status computed now, including

@@ -45,13 +45,11 @@ type ClusterNodeRestartAction struct {
 	data *providerData
 }
 
-// ClusterNodeRestartActionModel is the action's configuration.
+// ClusterNodeRestartActionModel is the action's configuration: the resource's
+// arguments, with a timeout argument for the timeouts block actions lack.
 type ClusterNodeRestartActionModel struct {
-	ClusterID         types.String `tfsdk:"cluster_id"`
-	NodeIDs           types.Set    `tfsdk:"node_ids"`
-	Zone              types.String `tfsdk:"zone"`
-	WaitForCompletion types.Bool   `tfsdk:"wait_for_completion"`
-	Timeout           types.Int64  `tfsdk:"timeout"`
+	restartArgs
+	Timeout types.Int64 `tfsdk:"timeout"`
 }
 
 // NewClusterNodeRestartAction is the action factory.

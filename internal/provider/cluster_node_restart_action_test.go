@@ -80,7 +80,7 @@ func TestAction_validate(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{})
 	p := e.protoServer(nil)
-	expectNoErrors(t, "valid config", p.validate(restartArgs(map[string]tftypes.Value{
+	expectNoErrors(t, "valid config", p.validate(actionArgs(map[string]tftypes.Value{
 		"zone": str("jn1a"), "timeout": num(600), "wait_for_completion": boolean(false),
 	}, "cln-cmp00001")))
 	cases := []struct {
@@ -88,12 +88,12 @@ func TestAction_validate(t *testing.T) {
 		vals map[string]tftypes.Value
 		want string
 	}{
-		{"timeout too short", restartArgs(map[string]tftypes.Value{"timeout": num(5)}, "cln-cmp00001"), `timeout.*between 10 and 86400, got: 5`},
-		{"timeout too long", restartArgs(map[string]tftypes.Value{"timeout": num(86401)}, "cln-cmp00001"), `timeout.*between 10 and 86400`},
-		{"empty node_ids", restartArgs(nil), `Empty Node ID Set.*: node_ids is empty.*data\.hpc_cluster_nodes.*filters`},
-		{"node id with a space", restartArgs(nil, "cln cmp1"), `node_ids.*must be an id without whitespace`},
-		{"blank cluster_id", restartArgs(map[string]tftypes.Value{"cluster_id": str(" ")}, "cln-cmp00001"), `cluster_id.*must be an id without whitespace`},
-		{"zone with a space", restartArgs(map[string]tftypes.Value{"zone": str("jn 1a")}, "cln-cmp00001"), `zone.*zone id without whitespace`},
+		{"timeout too short", actionArgs(map[string]tftypes.Value{"timeout": num(5)}, "cln-cmp00001"), `timeout.*between 10 and 86400, got: 5`},
+		{"timeout too long", actionArgs(map[string]tftypes.Value{"timeout": num(86401)}, "cln-cmp00001"), `timeout.*between 10 and 86400`},
+		{"empty node_ids", actionArgs(nil), `Empty Node ID Set.*: node_ids is empty.*data\.hpc_cluster_nodes.*filters`},
+		{"node id with a space", actionArgs(nil, "cln cmp1"), `node_ids.*must be an id without whitespace`},
+		{"blank cluster_id", actionArgs(map[string]tftypes.Value{"cluster_id": str(" ")}, "cln-cmp00001"), `cluster_id.*must be an id without whitespace`},
+		{"zone with a space", actionArgs(map[string]tftypes.Value{"zone": str("jn 1a")}, "cln-cmp00001"), `zone.*zone id without whitespace`},
 	}
 	for _, c := range cases {
 		expectOneError(t, c.name, p.validate(c.vals), c.want)
@@ -109,16 +109,16 @@ func TestAction_plan(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{})
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-	expectNoErrors(t, "plan", p.plan(restartArgs(nil, "cln-cmp00001")))
+	expectNoErrors(t, "plan", p.plan(actionArgs(nil, "cln-cmp00001")))
 
 	noZone := e.simProviderConfig()
 	delete(noZone, "zone")
 	p2 := e.protoServer(nil).mustConfigure(noZone)
-	expectOneError(t, "no zone", p2.plan(restartArgs(nil, "cln-cmp00001")), `(?s)Missing Zone \[.*zone.*\]: No zone is set for this restart: set zone on this action.*QINGCLOUD_ZONE.*zone in the QingCloud config file`)
-	expectNoErrors(t, "zone on the action", p2.plan(restartArgs(map[string]tftypes.Value{"zone": str("jn1a")}, "cln-cmp00001")))
+	expectOneError(t, "no zone", p2.plan(actionArgs(nil, "cln-cmp00001")), `(?s)Missing Zone \[.*zone.*\]: No zone is set for this restart: set zone on this action.*QINGCLOUD_ZONE.*zone in the QingCloud config file`)
+	expectNoErrors(t, "zone on the action", p2.plan(actionArgs(map[string]tftypes.Value{"zone": str("jn1a")}, "cln-cmp00001")))
 
 	p3 := e.protoServer(nil).mustConfigure(map[string]tftypes.Value{"endpoint": str(e.srv.URL), "zone": str("jn1a")})
-	expectOneError(t, "no credentials", p3.plan(restartArgs(nil, "cln-cmp00001")), `(?s)Missing EHPC API Credentials.*QINGCLOUD_ACCESS_KEY.*QINGCLOUD_SECRET_KEY.*qy_access_key_id and qy_secret_access_key`)
+	expectOneError(t, "no credentials", p3.plan(actionArgs(nil, "cln-cmp00001")), `(?s)Missing EHPC API Credentials.*QINGCLOUD_ACCESS_KEY.*QINGCLOUD_SECRET_KEY.*qy_access_key_id and qy_secret_access_key`)
 
 	if n := e.sim.TotalRequests(); n != 0 {
 		t.Fatalf("planning sent %d requests", n)
@@ -134,7 +134,7 @@ func TestAction_invokeWaitsWithProgress(t *testing.T) {
 	p := e.protoServer(func(o *options) { o.ActionProgressInterval = interval }).mustConfigure(e.simProviderConfig())
 
 	started := time.Now()
-	inv := p.invoke(context.Background(), restartArgs(nil, "cln-cmp00002", "cln-cmp00001"), nil)
+	inv := p.invoke(context.Background(), actionArgs(nil, "cln-cmp00002", "cln-cmp00001"), nil)
 	took := time.Since(started)
 	expectNoErrors(t, "invoke", inv.diags)
 
@@ -180,7 +180,7 @@ func TestAction_invokeWaitsWithProgress(t *testing.T) {
 	}
 
 	// A second invocation restarts again: an action keeps no record.
-	inv2 := p.invoke(context.Background(), restartArgs(nil, "cln-cmp00001", "cln-cmp00002"), nil)
+	inv2 := p.invoke(context.Background(), actionArgs(nil, "cln-cmp00001", "cln-cmp00002"), nil)
 	expectNoErrors(t, "second invoke", inv2.diags)
 	if err := e.expectRestarts(map[string]int{"cln-cmp00001": 2, "cln-cmp00002": 2})(); err != nil {
 		t.Error(err)
@@ -193,7 +193,7 @@ func TestAction_invokeShortJobNoWaitingNoise(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{JobDuration: 300 * time.Millisecond})
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-	inv := p.invoke(context.Background(), restartArgs(map[string]tftypes.Value{"zone": str("jn1a"), "timeout": num(60)}, "cln-cmp00003"), nil)
+	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"zone": str("jn1a"), "timeout": num(60)}, "cln-cmp00003"), nil)
 	expectNoErrors(t, "invoke", inv.diags)
 	if len(inv.progress) != 2 ||
 		!regexp.MustCompile(`^Restart of node cln-cmp00003 of cluster ehpc-8jqdq0mz \(zone jn1a\) requested: job j-[a-z0-9]+\.$`).MatchString(inv.progress[0]) ||
@@ -206,7 +206,7 @@ func TestAction_invokeNoWait(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{JobDuration: time.Hour})
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-	inv := p.invoke(context.Background(), restartArgs(map[string]tftypes.Value{"wait_for_completion": boolean(false)}, "cln-cmp00004"), nil)
+	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"wait_for_completion": boolean(false)}, "cln-cmp00004"), nil)
 	expectNoErrors(t, "invoke", inv.diags)
 	job := e.sim.Jobs()[0].ID
 	want := []string{
@@ -226,7 +226,7 @@ func TestAction_invokeJobFailed(t *testing.T) {
 	e := newTestEnv(t, ehpcsim.Options{JobDuration: 100 * time.Millisecond})
 	e.sim.FailNextJobs(1)
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-	inv := p.invoke(context.Background(), restartArgs(nil, "cln-cmp00001"), nil)
+	inv := p.invoke(context.Background(), actionArgs(nil, "cln-cmp00001"), nil)
 	job := e.sim.Jobs()[0].ID
 	expectOneError(t, "failed job", inv.diags, `^Restart Job Failed: Restart job `+job+` for node cln-cmp00001 of cluster ehpc-8jqdq0mz finished with status "failed".*operation log`)
 	if last := inv.progress[len(inv.progress)-1]; !strings.HasPrefix(last, "Restart job "+job+" finished: failed after ") {
@@ -245,7 +245,7 @@ func TestAction_invokeTimeout(t *testing.T) {
 	e.sim.HangNextJobs(1)
 	p := e.protoServer(func(o *options) { o.ActionProgressInterval = 3 * time.Second }).mustConfigure(e.simProviderConfig())
 	started := time.Now()
-	inv := p.invoke(context.Background(), restartArgs(map[string]tftypes.Value{"timeout": num(minActionTimeout)}, "cln-cmp00001"), nil)
+	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"timeout": num(minActionTimeout)}, "cln-cmp00001"), nil)
 	if took := time.Since(started); took < 10*time.Second || took > 20*time.Second {
 		t.Errorf("invoke took %s, want about the 10s timeout", took)
 	}
@@ -273,7 +273,7 @@ func TestAction_invokeCancelled(t *testing.T) {
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	inv := p.invoke(ctx, restartArgs(nil, "cln-cmp00001"), func(msg string) {
+	inv := p.invoke(ctx, actionArgs(nil, "cln-cmp00001"), func(msg string) {
 		if strings.Contains(msg, "requested") {
 			time.AfterFunc(200*time.Millisecond, cancel)
 		}
@@ -311,7 +311,7 @@ func TestAction_invokeAPIErrors(t *testing.T) {
 				c.setup(e)
 			}
 			p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-			inv := p.invoke(context.Background(), restartArgs(nil, c.nodes...), nil)
+			inv := p.invoke(context.Background(), actionArgs(nil, c.nodes...), nil)
 			msg := expectOneError(t, c.name, inv.diags, c.want)
 			if strings.Contains(msg, ehpcsim.DemoSecretKey) {
 				t.Errorf("error leaks the secret: %s", msg)
@@ -330,7 +330,7 @@ func TestAction_invokeMissingCredentials(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{})
 	p := e.protoServer(nil).mustConfigure(map[string]tftypes.Value{"endpoint": str(e.srv.URL), "zone": str("jn1a")})
-	inv := p.invoke(context.Background(), restartArgs(nil, "cln-cmp00001"), nil)
+	inv := p.invoke(context.Background(), actionArgs(nil, "cln-cmp00001"), nil)
 	expectOneError(t, "no credentials", inv.diags, `(?s)^Missing EHPC API Credentials: .*access_key.*QINGCLOUD_ACCESS_KEY.*secret_key.*QINGCLOUD_SECRET_KEY.*config\.yaml \(it does not exist`)
 	if n := e.sim.TotalRequests(); n != 0 {
 		t.Fatalf("sent %d requests without credentials", n)

@@ -49,18 +49,25 @@ type ClusterNodeRestartResource struct {
 	data *providerData
 }
 
-// ClusterNodeRestartResourceModel is the resource's state.
+// restartArgs are the arguments the resource and the action share: what to
+// restart, where, and whether to wait for it.
+type restartArgs struct {
+	ClusterID         types.String `tfsdk:"cluster_id"`
+	NodeIDs           types.Set    `tfsdk:"node_ids"`
+	Zone              types.String `tfsdk:"zone"`
+	WaitForCompletion types.Bool   `tfsdk:"wait_for_completion"`
+}
+
+// ClusterNodeRestartResourceModel is the resource's state: the restart's
+// arguments, what only the resource has, and the record of the restart.
 type ClusterNodeRestartResourceModel struct {
-	ID                types.String   `tfsdk:"id"`
-	ClusterID         types.String   `tfsdk:"cluster_id"`
-	NodeIDs           types.Set      `tfsdk:"node_ids"`
-	Zone              types.String   `tfsdk:"zone"`
-	Triggers          types.Map      `tfsdk:"triggers"`
-	WaitForCompletion types.Bool     `tfsdk:"wait_for_completion"`
-	JobID             types.String   `tfsdk:"job_id"`
-	RetCode           types.Int64    `tfsdk:"ret_code"`
-	Status            types.String   `tfsdk:"status"`
-	Timeouts          timeouts.Value `tfsdk:"timeouts"`
+	restartArgs
+	Triggers types.Map      `tfsdk:"triggers"`
+	Timeouts timeouts.Value `tfsdk:"timeouts"`
+	ID       types.String   `tfsdk:"id"`
+	JobID    types.String   `tfsdk:"job_id"`
+	RetCode  types.Int64    `tfsdk:"ret_code"`
+	Status   types.String   `tfsdk:"status"`
 }
 
 // NewClusterNodeRestartResource is the resource factory.

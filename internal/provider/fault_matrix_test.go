@@ -512,7 +512,7 @@ func TestFaultMatrixAction(t *testing.T) {
 					cancel()
 				}()
 			}
-			inv := p.invoke(ctx, restartArgs(extra, node), nil)
+			inv := p.invoke(ctx, actionArgs(extra, node), nil)
 			progress := strings.Join(inv.progress, "\n")
 			var errText, warnText string
 			for _, d := range inv.diags {

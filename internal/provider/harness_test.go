@@ -416,7 +416,7 @@ func expectOneError(t *testing.T, what string, diags []*tfprotov6.Diagnostic, pa
 	return errs[0]
 }
 
-func restartArgs(extra map[string]tftypes.Value, nodes ...string) map[string]tftypes.Value {
+func actionArgs(extra map[string]tftypes.Value, nodes ...string) map[string]tftypes.Value {
 	vals := map[string]tftypes.Value{
 		"cluster_id": str(ehpcsim.DemoClusterID),
 		"node_ids":   strSet(nodes...),

@@ -39,13 +39,8 @@ func idValidator(example string) validator.String {
 // filter that matched no node, so the message points there.
 type nonEmptyNodeIDs struct{}
 
-func (nonEmptyNodeIDs) Description(context.Context) string {
-	return "must hold at least one node id"
-}
-
-func (v nonEmptyNodeIDs) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
+func (nonEmptyNodeIDs) Description(context.Context) string               { return "must hold at least one node id" }
+func (v nonEmptyNodeIDs) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
 func (nonEmptyNodeIDs) ValidateSet(_ context.Context, req validator.SetRequest, resp *validator.SetResponse) {
 	// Unknown (a data source not read yet) is checked again once it is known.
@@ -146,15 +141,14 @@ var _ validator.String = endpointValidator{}
 // (known only after apply) pass; Create checks them before sending anything.
 type createTimeoutValidator struct{}
 
-var _ validator.String = createTimeoutValidator{}
-
 func (createTimeoutValidator) Description(context.Context) string {
 	return fmt.Sprintf("must be a duration from %s to %s, such as 30m", shortDuration(minCreateTimeout), shortDuration(maxCreateTimeout))
 }
-
 func (v createTimeoutValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
+
+var _ validator.String = createTimeoutValidator{}
 
 func (createTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
@@ -172,10 +166,7 @@ type regexpValidator struct{}
 func (regexpValidator) Description(context.Context) string {
 	return "must be a valid regular expression (Go RE2 syntax)"
 }
-
-func (v regexpValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
+func (v regexpValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
 func (regexpValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
