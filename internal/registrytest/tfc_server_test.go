@@ -35,6 +35,8 @@ type tfc struct {
 	t     *testing.T
 	srv   *httptest.Server
 	token string
+	// hostOverride is the host the stand-in is reached at when not srv's (TestStandIn).
+	hostOverride string
 
 	mu        sync.Mutex
 	providers map[string]bool        // "<org>/<namespace>/<name>"
@@ -99,7 +101,12 @@ func newTFC(t *testing.T, ca *testCA, token string) *tfc {
 	return s
 }
 
-func (s *tfc) Host() string { return s.srv.Listener.Addr().String() }
+func (s *tfc) Host() string {
+	if s.hostOverride != "" {
+		return s.hostOverride
+	}
+	return s.srv.Listener.Addr().String()
+}
 func (s *tfc) base() string { return "https://" + s.Host() }
 
 // snapshot returns what the stand-in counted so far.
