@@ -129,7 +129,9 @@ func TestAccMirrorInstall(t *testing.T) {
 		}
 
 		host := platform{rel.OS, rel.Arch}
-		log = w.run(t, "providers", "lock", "-no-color",
+		// providers lock asks the source's own host unless told where to look: it
+		// does not follow provider_installation.
+		log = w.run(t, "providers", "lock", "-no-color", "-net-mirror="+srv.srv.URL+"/",
 			"-platform="+host.OS+"_"+host.Arch, "-platform="+other.OS+"_"+other.Arch)
 		lock, err := os.ReadFile(filepath.Join(w.dir, ".terraform.lock.hcl"))
 		if err != nil {

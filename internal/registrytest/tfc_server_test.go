@@ -109,7 +109,7 @@ func (s *tfc) Host() string {
 }
 func (s *tfc) base() string { return "https://" + s.Host() }
 
-// snapshot returns what the stand-in counted so far.
+// counts returns what the stand-in counted so far.
 func (s *tfc) counts() (writes, leaks int, problems []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
