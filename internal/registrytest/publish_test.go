@@ -25,7 +25,7 @@ const (
 
 // publishEnv is the environment make publish and hpc-publish run with: the
 // stand-in as the host, its CA trusted, the token in TFE_TOKEN.
-func publishEnv(ca *testCA, host, keyFile string, extra ...string) []string {
+func publishEnv(ca *testCA, host, keyFile string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
@@ -34,9 +34,8 @@ func publishEnv(ca *testCA, host, keyFile string, extra ...string) []string {
 		}
 		env = append(env, kv)
 	}
-	env = append(env, "TFE_HOSTNAME="+host, "TFE_ORGANIZATION="+testOrg, "TFE_TOKEN="+testToken,
+	return append(env, "TFE_HOSTNAME="+host, "TFE_ORGANIZATION="+testOrg, "TFE_TOKEN="+testToken,
 		"GPG_PUBLIC_KEY_FILE="+keyFile, "SSL_CERT_FILE="+ca.certFile)
-	return append(env, extra...)
 }
 
 // runCmd runs a command and returns its combined output.
@@ -68,7 +67,7 @@ func TestAccPublishInstall(t *testing.T) {
 	cli := acceptanceCLI(t)
 	rel := buildRelease(t, testVersion)
 	ca := newTestCA(t)
-	reg := newTFC(t, ca, testToken)
+	reg := newTFC(t, ca)
 	dist, keyFile := rel.writeDist(t)
 	env := publishEnv(ca, reg.Host(), keyFile)
 
@@ -199,7 +198,7 @@ func TestPublishRerunsAndRefusals(t *testing.T) {
 
 	t.Run("dry run writes nothing", func(t *testing.T) {
 		t.Parallel()
-		reg := newTFC(t, ca, testToken)
+		reg := newTFC(t, ca)
 		out, err := runCmd(t, "", publishEnv(ca, reg.Host(), keyFile), bin, "-dist", dist, "-dry-run")
 		if err != nil {
 			t.Fatalf("dry run: %v\n%s", err, out)
@@ -217,7 +216,7 @@ func TestPublishRerunsAndRefusals(t *testing.T) {
 
 	t.Run("a publish cut off half way is finished by a rerun", func(t *testing.T) {
 		t.Parallel()
-		reg := newTFC(t, ca, testToken)
+		reg := newTFC(t, ca)
 		reg.failPUT[rel.ZipNameFor(platform{"linux", "amd64"})] = 1
 		env := publishEnv(ca, reg.Host(), keyFile)
 		out, err := runCmd(t, "", env, bin, "-dist", dist)
@@ -246,7 +245,7 @@ func TestPublishRerunsAndRefusals(t *testing.T) {
 
 	t.Run("a version with other checksums is refused, nothing written", func(t *testing.T) {
 		t.Parallel()
-		reg := newTFC(t, ca, testToken)
+		reg := newTFC(t, ca)
 		env := publishEnv(ca, reg.Host(), keyFile)
 		if out, err := runCmd(t, "", env, bin, "-dist", dist); err != nil {
 			t.Fatalf("first publish: %v\n%s", err, out)
@@ -271,7 +270,7 @@ func TestPublishRerunsAndRefusals(t *testing.T) {
 
 	t.Run("a changed zip in dist is refused before any request", func(t *testing.T) {
 		t.Parallel()
-		reg := newTFC(t, ca, testToken)
+		reg := newTFC(t, ca)
 		bad, badKey := rel.writeDist(t)
 		zip := filepath.Join(bad, rel.ZipNameFor(platform{"darwin", "arm64"}))
 		b, err := os.ReadFile(zip)
@@ -293,7 +292,7 @@ func TestPublishRerunsAndRefusals(t *testing.T) {
 
 	t.Run("a signature by another key is refused", func(t *testing.T) {
 		t.Parallel()
-		reg := newTFC(t, ca, testToken)
+		reg := newTFC(t, ca)
 		otherKeyFile := filepath.Join(t.TempDir(), "other.asc")
 		if err := os.WriteFile(otherKeyFile, []byte(armoredPublicKey(t, newSigningKey(t))), 0o644); err != nil {
 			t.Fatal(err)

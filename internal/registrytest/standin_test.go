@@ -28,7 +28,7 @@ func TestStandIn(t *testing.T) {
 		t.Skip("set HPC_STANDIN_DIR to run the stand-in by hand")
 	}
 	ca := newTestCA(t)
-	reg := newTFC(t, ca, testToken)
+	reg := newTFC(t, ca)
 	host := reg.Host()
 	if addr := os.Getenv("HPC_STANDIN_ADDR"); addr != "" {
 		l, err := net.Listen("tcp", addr)

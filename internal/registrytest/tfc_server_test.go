@@ -61,9 +61,10 @@ type tfcPlatform struct {
 	id, os, arch, shasum, filename string
 }
 
-func newTFC(t *testing.T, ca *testCA, token string) *tfc {
+// newTFC starts a stand-in that takes testToken.
+func newTFC(t *testing.T, ca *testCA) *tfc {
 	t.Helper()
-	s := &tfc{t: t, token: token, providers: map[string]bool{}, keys: map[string]string{},
+	s := &tfc{t: t, token: testToken, providers: map[string]bool{}, keys: map[string]string{},
 		versions: map[string]*tfcVersion{}, objects: map[string][]byte{}, failPUT: map[string]int{}}
 	mux := http.NewServeMux()
 	api := "/api/v2/organizations/{org}/registry-providers"
