@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # make release-snapshot: the full release artifact set in dist/, built by goreleaser
 # from .goreleaser.yml exactly as a tagged release would be, without publishing it.
+# make release (scripts/release-snapshot.sh tag): the same for the tag at HEAD
+# (v1.2.3 gives version 1.2.3), still without publishing anywhere: make publish or
+# make mirror take it from dist/.
 #
 #   GPG_FINGERPRINT=<key id or fingerprint>   sign SHA256SUMS with that key from the
 #                                             caller's gpg keyring (gpg --batch, so the
@@ -12,7 +15,22 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 goreleaser=$(scripts/tool.sh goreleaser)
 
-args=(release --snapshot --clean)
+case "${1:-snapshot}" in
+snapshot) args=(release --snapshot --clean) ;;
+tag)
+	tag=$(git describe --tags --exact-match HEAD 2>/dev/null) || {
+		echo "release: HEAD has no tag; tag it first (git tag v1.2.3)" >&2
+		exit 1
+	}
+	echo "release: building $tag" >&2
+	# --skip=publish: build and sign only; where it goes is make publish's or make mirror's job.
+	args=(release --clean --skip=publish)
+	;;
+*)
+	echo "usage: scripts/release-snapshot.sh [snapshot|tag]" >&2
+	exit 2
+	;;
+esac
 if [ -n "${GPG_FINGERPRINT:-}" ]; then
 	gpg --batch --list-secret-keys "$GPG_FINGERPRINT" >/dev/null 2>&1 || {
 		echo "release-snapshot: no secret key $GPG_FINGERPRINT in the gpg keyring${GNUPGHOME:+ $GNUPGHOME}" >&2

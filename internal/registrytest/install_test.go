@@ -219,12 +219,19 @@ type workdir struct {
 
 func newWorkdir(t *testing.T, cli string, ca *testCA, registryHost, apiURL string) *workdir {
 	t.Helper()
+	// No provider_installation block: the default, direct installation from the
+	// source address's host, as a user's CLI does.
+	return newWorkdirFor(t, cli, ca, registryHost+"/qingcloud/hpc", "", apiURL)
+}
+
+// newWorkdirFor is newWorkdir for any source address, with cliConfig added to
+// the CLI configuration file (credentials, provider_installation).
+func newWorkdirFor(t *testing.T, cli string, ca *testCA, source, cliConfig, apiURL string) *workdir {
+	t.Helper()
 	dir := t.TempDir()
 	home := t.TempDir()
 	rc := filepath.Join(home, "cli.tfrc")
-	// No provider_installation block: the default, direct installation from the
-	// source address's host, as a user's CLI does.
-	if err := os.WriteFile(rc, []byte("disable_checkpoint = true\n"), 0o600); err != nil {
+	if err := os.WriteFile(rc, []byte("disable_checkpoint = true\n"+cliConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	config := fmt.Sprintf(`terraform {
@@ -246,7 +253,7 @@ resource "hpc_cluster_node_restart" "compute" {
 output "job_id" {
   value = hpc_cluster_node_restart.compute.job_id
 }
-`, registryHost+"/qingcloud/hpc", testVersion, ehpcsim.DemoClusterID)
+`, source, testVersion, ehpcsim.DemoClusterID)
 	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}

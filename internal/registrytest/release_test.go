@@ -29,19 +29,25 @@ const projectName = "terraform-provider-hpc"
 //	terraform-provider-hpc_<v>_SHA256SUMS.sig    detached binary GPG signature of SHA256SUMS
 type release struct {
 	Version string
-	OS      string
+	OS      string // the host platform, which the CLI installs and runs
 	Arch    string
-	Files   map[string][]byte // file name -> contents
+	// Platforms are every platform built: the host's first, then any others.
+	Platforms []platform
+	Files     map[string][]byte // file name -> contents
 
 	// Protocols is what the manifest declares, which the registry reports.
 	Protocols []string
 	// ArmoredKey is the signing key's public part, ASCII-armored, and KeyID its id.
 	ArmoredKey string
 	KeyID      string
+	key        *openpgp.Entity
 }
 
-func (r *release) ZipName() string {
-	return fmt.Sprintf("%s_%s_%s_%s.zip", projectName, r.Version, r.OS, r.Arch)
+type platform struct{ OS, Arch string }
+
+func (r *release) ZipName() string { return r.ZipNameFor(platform{r.OS, r.Arch}) }
+func (r *release) ZipNameFor(p platform) string {
+	return fmt.Sprintf("%s_%s_%s_%s.zip", projectName, r.Version, p.OS, p.Arch)
 }
 func (r *release) SumsName() string { return fmt.Sprintf("%s_%s_SHA256SUMS", projectName, r.Version) }
 func (r *release) SigName() string  { return r.SumsName() + ".sig" }
@@ -68,46 +74,33 @@ func moduleRoot(t *testing.T) string {
 	return filepath.Dir(gomod)
 }
 
-// buildRelease builds the provider for the host platform as goreleaser's build
-// section does (CGO off, -trimpath, -X main.version), packs and checksums it as its
-// archives and checksum sections do, and signs the checksums with a new key, as its
-// signs section does with the release key.
-func buildRelease(t *testing.T, version string) *release {
+// buildRelease builds the provider for the host platform, and for each of
+// others, as goreleaser's build section does (CGO off, -trimpath, -X main.version),
+// packs and checksums it as its archives and checksum sections do, and signs the
+// checksums with a new key, as its signs section does with the release key.
+func buildRelease(t *testing.T, version string, others ...platform) *release {
 	t.Helper()
 	root := moduleRoot(t)
 	r := &release{Version: version, OS: runtime.GOOS, Arch: runtime.GOARCH, Files: map[string][]byte{}}
-
-	binName := fmt.Sprintf("%s_v%s", projectName, version)
-	if runtime.GOOS == "windows" {
-		binName += ".exe"
+	r.Platforms = append([]platform{{r.OS, r.Arch}}, others...)
+	for _, p := range r.Platforms {
+		binName := fmt.Sprintf("%s_v%s", projectName, version)
+		if p.OS == "windows" {
+			binName += ".exe"
+		}
+		binPath := filepath.Join(t.TempDir(), binName)
+		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", binPath, ".")
+		build.Dir = root
+		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch)
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building the provider for %s_%s: %v\n%s", p.OS, p.Arch, err, out)
+		}
+		bin, err := os.ReadFile(binPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Files[r.ZipNameFor(p)] = zipOf(t, binName, bin)
 	}
-	binPath := filepath.Join(t.TempDir(), binName)
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", binPath, ".")
-	build.Dir = root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
-	bin, err := os.ReadFile(binPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	var zbuf bytes.Buffer
-	zw := zip.NewWriter(&zbuf)
-	hdr := &zip.FileHeader{Name: binName, Method: zip.Deflate}
-	hdr.SetMode(0o755)
-	w, err := zw.CreateHeader(hdr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write(bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	r.Files[r.ZipName()] = zbuf.Bytes()
 
 	manifest, err := os.ReadFile(filepath.Join(root, "terraform-registry-manifest.json"))
 	if err != nil {
@@ -116,19 +109,71 @@ func buildRelease(t *testing.T, version string) *release {
 	r.Files[r.ManifestName()] = manifest
 	r.Protocols = manifestProtocols(t, manifest)
 
+	r.key = newSigningKey(t)
+	r.ArmoredKey, r.KeyID = armoredPublicKey(t, r.key), r.key.PrimaryKey.KeyIdString()
+	r.sign(t)
+	return r
+}
+
+// zipOf packs one executable file, as goreleaser's archive does.
+func zipOf(t *testing.T, name string, content []byte) []byte {
+	t.Helper()
+	var zbuf bytes.Buffer
+	zw := zip.NewWriter(&zbuf)
+	hdr := &zip.FileHeader{Name: name, Method: zip.Deflate}
+	hdr.SetMode(0o755)
+	w, err := zw.CreateHeader(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return zbuf.Bytes()
+}
+
+// sign writes SHA256SUMS for the zips and the manifest in Files and signs it with
+// the release's key.
+func (r *release) sign(t *testing.T) {
+	t.Helper()
 	// goreleaser writes one "<hex>  <name>" line per artifact, sorted by name.
-	names := []string{r.ZipName(), r.ManifestName()}
+	var names []string
+	for n := range r.Files {
+		if strings.HasSuffix(n, ".zip") || n == r.ManifestName() {
+			names = append(names, n)
+		}
+	}
 	sort.Strings(names)
 	var sums strings.Builder
 	for _, n := range names {
 		fmt.Fprintf(&sums, "%s  %s\n", sha256Hex(r.Files[n]), n)
 	}
 	r.Files[r.SumsName()] = []byte(sums.String())
+	r.Files[r.SigName()] = detachSign(t, r.key, r.Files[r.SumsName()])
+}
 
-	key := newSigningKey(t)
-	r.ArmoredKey, r.KeyID = armoredPublicKey(t, key), key.PrimaryKey.KeyIdString()
-	r.Files[r.SigName()] = detachSign(t, key, r.Files[r.SumsName()])
-	return r
+// writeDist lays the release out as goreleaser leaves it in dist/ and returns
+// that folder, with the public key beside it (release-key.asc).
+func (r *release) writeDist(t *testing.T) (dist, keyFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	dist = filepath.Join(dir, "dist")
+	if err := os.Mkdir(dist, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for n, b := range r.Files {
+		if err := os.WriteFile(filepath.Join(dist, n), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyFile = filepath.Join(dir, "release-key.asc")
+	if err := os.WriteFile(keyFile, []byte(r.ArmoredKey), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dist, keyFile
 }
 
 // newSigningKey makes a throwaway RSA key, as `gpg --quick-gen-key` would for a

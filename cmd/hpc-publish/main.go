@@ -1,0 +1,141 @@
+// Command hpc-publish publishes the signed release in dist/ to the private
+// registry of an HCP Terraform or Terraform Enterprise organization (make publish).
+//
+//	TFE_ORGANIZATION=acme TFE_TOKEN=... GPG_FINGERPRINT=<key> make publish
+//	go run ./cmd/hpc-publish -organization acme -gpg-key release-key.asc -dry-run
+//
+// Flags win over the environment:
+//
+//	-host          TFE_HOSTNAME          default app.terraform.io; any Terraform Enterprise host
+//	-organization  TFE_ORGANIZATION      the organization, which is the provider's namespace
+//	-token         TFE_TOKEN, then TF_TOKEN_<host> (Terraform's own variable, dots as
+//	               underscores): a user or team token that may manage the private registry
+//	-gpg-key       GPG_PUBLIC_KEY_FILE   the ASCII-armored public key that signed SHA256SUMS;
+//	               without it, `gpg --armor --export $GPG_FINGERPRINT`
+//	-dist          dist                  the release folder
+//	-dry-run       read only; print what would be done
+//
+// The token is never printed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+
+	tfe "github.com/hashicorp/go-tfe"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/publish"
+	"github.com/qingcloud/terraform-provider-hpc/internal/release"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "hpc-publish:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("hpc-publish", flag.ContinueOnError)
+	host := fs.String("host", envOr("TFE_HOSTNAME", "app.terraform.io"), "HCP Terraform or Terraform Enterprise host (env TFE_HOSTNAME)")
+	org := fs.String("organization", os.Getenv("TFE_ORGANIZATION"), "organization, which is also the provider's namespace (env TFE_ORGANIZATION)")
+	token := fs.String("token", "", "API token; prefer the environment: TFE_TOKEN or TF_TOKEN_<host>")
+	keyFile := fs.String("gpg-key", os.Getenv("GPG_PUBLIC_KEY_FILE"), "ASCII-armored public key that signed SHA256SUMS (env GPG_PUBLIC_KEY_FILE; default: gpg --armor --export $GPG_FINGERPRINT)")
+	dist := fs.String("dist", "dist", "folder holding the release")
+	name := fs.String("name", "hpc", "provider type name")
+	dry := fs.Bool("dry-run", false, "print what would be done; write nothing")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	h := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(*host, "https://"), "/"))
+	if *org == "" {
+		return errors.New("no organization: set -organization or TFE_ORGANIZATION")
+	}
+	tok, err := resolveToken(*token, h)
+	if err != nil {
+		return err
+	}
+	armored, err := readKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	key, err := release.ParseKey(armored)
+	if err != nil {
+		return fmt.Errorf("signing key: %w", err)
+	}
+	d, err := release.Open(*dist)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	c, err := tfe.NewClient(&tfe.Config{Address: "https://" + h, Token: tok})
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", h, err)
+	}
+	fmt.Printf("registry %s, organization %s\n", h, *org)
+	return publish.Run(ctx, c, publish.Options{
+		Organization: *org, Name: *name, Dist: d, Key: key, DryRun: *dry, Out: os.Stdout,
+	})
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// resolveToken: the flag, TFE_TOKEN, then the variable the Terraform CLI itself
+// reads for that host, so a pipeline that already sets it for terraform init
+// needs nothing more.
+func resolveToken(flagValue, host string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	if v := os.Getenv("TFE_TOKEN"); v != "" {
+		return v, nil
+	}
+	tfVar := TokenVariable(host)
+	if v := os.Getenv(tfVar); v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("no API token: set TFE_TOKEN or %s (or -token)", tfVar)
+}
+
+// TokenVariable is the environment variable Terraform reads credentials for host
+// from: TF_TOKEN_ and the host with dots as underscores and hyphens as double
+// underscores (app.terraform.io: TF_TOKEN_app_terraform_io).
+func TokenVariable(host string) string {
+	h, _, _ := strings.Cut(host, ":") // a port cannot be spelled in a variable name
+	return "TF_TOKEN_" + strings.NewReplacer(".", "_", "-", "__").Replace(h)
+}
+
+func readKey(file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("signing key: %w", err)
+		}
+		return string(b), nil
+	}
+	fp := os.Getenv("GPG_FINGERPRINT")
+	if fp == "" {
+		return "", errors.New("no signing key: set -gpg-key or GPG_PUBLIC_KEY_FILE to the ASCII-armored public key, or GPG_FINGERPRINT to a key in your gpg keyring")
+	}
+	out, err := exec.Command("gpg", "--batch", "--armor", "--export", fp).Output()
+	if err != nil || len(out) == 0 {
+		return "", fmt.Errorf("gpg --armor --export %s gave no key (%v)", fp, err)
+	}
+	return string(out), nil
+}
