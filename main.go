@@ -22,7 +22,7 @@ func main() {
 	flag.Parse()
 
 	opts := providerserver.ServeOpts{
-		Address: "registry.terraform.io/qingcloud/hpc",
+		Address: provider.Address,
 		Debug:   debug,
 	}
 

@@ -9,7 +9,7 @@
 # The schema comes from the project's own Terraform CLI (.tools/bin/terraform): the
 # provider is built into a temporary plugin directory, `terraform init -plugin-dir`
 # installs it from there, and `terraform providers schema -json` exports it.
-# scripts/docschema adds what that CLI cannot export (action schemas). tfplugindocs
+# cmd/docschema adds what that CLI cannot export (action schemas). tfplugindocs
 # then reads the file (--providers-schema), so it neither builds the provider nor
 # looks for, or downloads, a Terraform binary of its own.
 set -euo pipefail
@@ -31,15 +31,17 @@ unset TF_PLUGIN_CACHE_DIR
 
 # 1. The schema, through the project's Terraform CLI.
 plat="$(go env GOOS)_$(go env GOARCH)"
-mkdir -p "$work/schema/plugins/registry.terraform.io/hashicorp/hpc/0.0.1/$plat"
-go build -trimpath -o "$work/schema/plugins/registry.terraform.io/hashicorp/hpc/0.0.1/$plat/terraform-provider-hpc" .
-echo 'provider "hpc" {}' >"$work/schema/main.tf"
+# The provider's one address (internal/provider.Address), as main.go serves it.
+mkdir -p "$work/schema/plugins/registry.terraform.io/qingcloud/hpc/0.0.1/$plat"
+go build -trimpath -o "$work/schema/plugins/registry.terraform.io/qingcloud/hpc/0.0.1/$plat/terraform-provider-hpc" .
+printf 'terraform {\n  required_providers {\n    hpc = { source = "qingcloud/hpc" }\n  }\n}\nprovider "hpc" {}\n' >"$work/schema/main.tf"
 "$terraform" -chdir="$work/schema" init -input=false -no-color -plugin-dir=./plugins >"$work/init.log" 2>&1 ||
 	{ cat "$work/init.log" >&2; exit 1; }
 "$terraform" -chdir="$work/schema" providers schema -json >"$work/schema.json"
 # Terraform 1.8.5 predates actions (1.14): add the provider's action schemas, taken
-# from the provider itself, so their pages are generated too.
-go run ./scripts/docschema "$work/schema.json"
+# from the provider itself, so their pages are generated too; and file the schema
+# under the short name tfplugindocs looks for.
+go run ./cmd/docschema "$work/schema.json"
 
 generate() { # generate PROVIDER_DIR
 	"$tfplugindocs" generate --provider-dir "$1" --provider-name hpc --rendered-provider-name hpc \

@@ -143,8 +143,9 @@ goreleaser)
 	echo "$bin/goreleaser"
 	;;
 tfplugindocs)
-	# Version pinned by go.mod through tools/tools.go.
-	(cd "$root" && go build -o "$bin/tfplugindocs" github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs) >&2
+	# Version pinned by tools/go.mod (a tool directive), a module of its own so the
+	# docs generator's dependencies stay out of the provider's go.mod.
+	(cd "$root/tools" && go build -o "$bin/tfplugindocs" github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs) >&2
 	echo "$bin/tfplugindocs"
 	;;
 time-provider)

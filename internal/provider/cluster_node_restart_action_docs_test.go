@@ -18,7 +18,7 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
 
-// The docs generator on Terraform 1.8 cannot see action schemas (scripts/docschema
+// The docs generator on Terraform 1.8 cannot see action schemas (cmd/docschema
 // adds them), and Terraform 1.8 cannot validate action blocks, so the action's
 // page and examples are checked here against the action's schema. (scripts/
 // examples.sh validates the examples too, but only with a Terraform 1.14 or

@@ -24,6 +24,13 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/qcconfig"
 )
 
+// Address is the provider's address, the one the code and the project's tools
+// use: main.go serves it, the docs are generated from it and the tests attach
+// under it. Users install from their own registry, so the examples and the
+// guide write registry.example.com/qingcloud/hpc instead (see the README's
+// "One provider address").
+const Address = "registry.terraform.io/qingcloud/hpc"
+
 // Environment variables read when the configuration leaves an attribute unset.
 const (
 	envEndpoint  = "QINGCLOUD_HPC_ENDPOINT"

@@ -1,9 +1,10 @@
 // Command docschema adds to a `terraform providers schema -json` document what the
 // project's Terraform CLI (1.8.5) cannot export, so tfplugindocs documents it too:
 // the provider's action schemas (actions need Terraform 1.14). It asks the provider
-// itself, in process, through its protocol 6 server.
+// itself, in process, through its protocol 6 server. It also files the schema under
+// the short name "hpc", which tfplugindocs looks for.
 //
-//	go run ./scripts/docschema schema.json   (rewrites the file; scripts/docs.sh runs it)
+//	go run ./cmd/docschema schema.json   (rewrites the file; scripts/docs.sh runs it)
 package main
 
 import (
@@ -20,9 +21,13 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/provider"
 )
 
-// providerKey is how `terraform providers schema -json` names a provider that a
-// configuration declares as plain "hpc" (what scripts/docs.sh uses).
-const providerKey = "registry.terraform.io/hashicorp/hpc"
+// providerKey is how `terraform providers schema -json` names the provider, at
+// the project's one address (scripts/docs.sh declares it so).
+const providerKey = provider.Address
+
+// docsKey is the name tfplugindocs looks the provider up by: its short name (it
+// would otherwise only try registry.terraform.io/hashicorp/<name>).
+const docsKey = "hpc"
 
 func main() {
 	if len(os.Args) != 2 {
@@ -63,9 +68,10 @@ func run(file string) error {
 			return fmt.Errorf("provider schema: %s: %s", d.Summary, d.Detail)
 		}
 	}
-	if len(resp.ActionSchemas) == 0 {
-		return nil // nothing the CLI could not export
-	}
+	// tfplugindocs finds the provider by its short name.
+	delete(schemas, providerKey)
+	schemas[docsKey] = entry
+
 	actions := map[string]any{}
 	for name, s := range resp.ActionSchemas {
 		if s == nil || s.Schema == nil {
@@ -77,7 +83,9 @@ func run(file string) error {
 		}
 		actions[name] = map[string]any{"block": b}
 	}
-	entry["action_schemas"] = actions
+	if len(actions) > 0 {
+		entry["action_schemas"] = actions
+	}
 
 	out, err := json.Marshal(doc)
 	if err != nil {
