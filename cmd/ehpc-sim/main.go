@@ -221,20 +221,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 
-	opts := cfg.options()
-	if !cfg.quiet {
-		opts.Logf = log.New(stderr, "ehpc-sim: ", log.LstdFlags|log.Lmicroseconds).Printf
-	}
-	sim := ehpcsim.New(opts)
-	if cfg.clusters != "" {
-		if err := sim.LoadClustersFile(cfg.clusters); err != nil {
-			fmt.Fprintf(stderr, "ehpc-sim: %v\n", err)
-			return 1
-		}
-	}
-
-	if cfg.lateEffect > 0 {
-		sim.InjectFault(restartPath, ehpcsim.Fault{Drop: true, LateEffect: cfg.lateEffect})
+	sim, err := cfg.simulator(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "ehpc-sim: %v\n", err)
+		return 1
 	}
 
 	ln, err := net.Listen("tcp", cfg.listen)
@@ -274,16 +264,45 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		_ = srv.Close()
 	}
 
-	summary := sim.Summary()
-	printSummary(stdout, summary)
-	if cfg.summaryFile != "" {
-		b, _ := json.MarshalIndent(summary, "", "  ")
-		if err := writeFileAtomic(cfg.summaryFile, append(b, '\n')); err != nil {
-			fmt.Fprintf(stderr, "ehpc-sim: writing -summary-file: %v\n", err)
-			code = 1
-		}
+	if !cfg.reportSummary(sim, stdout, stderr) {
+		code = 1
 	}
 	return code
+}
+
+// simulator builds the simulator the flags describe, logging to stderr unless
+// -quiet.
+func (c config) simulator(stderr io.Writer) (*ehpcsim.Simulator, error) {
+	opts := c.options()
+	if !c.quiet {
+		opts.Logf = log.New(stderr, "ehpc-sim: ", log.LstdFlags|log.Lmicroseconds).Printf
+	}
+	sim := ehpcsim.New(opts)
+	if c.clusters != "" {
+		if err := sim.LoadClustersFile(c.clusters); err != nil {
+			return nil, err
+		}
+	}
+	if c.lateEffect > 0 {
+		sim.InjectFault(restartPath, ehpcsim.Fault{Drop: true, LateEffect: c.lateEffect})
+	}
+	return sim, nil
+}
+
+// reportSummary prints what the simulator received, and writes it to
+// -summary-file when asked; false when that file could not be written.
+func (c config) reportSummary(sim *ehpcsim.Simulator, stdout, stderr io.Writer) bool {
+	summary := sim.Summary()
+	printSummary(stdout, summary)
+	if c.summaryFile == "" {
+		return true
+	}
+	b, _ := json.MarshalIndent(summary, "", "  ")
+	if err := writeFileAtomic(c.summaryFile, append(b, '\n')); err != nil {
+		fmt.Fprintf(stderr, "ehpc-sim: writing -summary-file: %v\n", err)
+		return false
+	}
+	return true
 }
 
 // newHandler serves the simulator, plus the simulator-only summary endpoint.
