@@ -217,7 +217,7 @@ func TestPublishRerunsAndRefusals(t *testing.T) {
 	t.Run("a publish cut off half way is finished by a rerun", func(t *testing.T) {
 		t.Parallel()
 		reg := newTFC(t, ca)
-		reg.failPUT[rel.ZipNameFor(platform{"linux", "amd64"})] = 1
+		reg.failPUTs(rel.ZipNameFor(platform{"linux", "amd64"}), 1)
 		env := publishEnv(ca, reg.Host(), keyFile)
 		out, err := runCmd(t, "", env, bin, "-dist", dist)
 		if err == nil || !strings.Contains(out, "rerun to finish the publish") {

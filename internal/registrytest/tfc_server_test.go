@@ -480,6 +480,15 @@ func (s *tfc) readPlatform(w http.ResponseWriter, r *http.Request) {
 	writeAPI(w, http.StatusOK, s.platformDoc(v, p), nil)
 }
 
+// failPUTs makes the next n uploads whose path ends in suffix fail with 503.
+// It locks like the handlers do: the uploads come from the publish command, a
+// process of its own, so nothing else orders this write before their reads.
+func (s *tfc) failPUTs(suffix string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failPUT[suffix] = n
+}
+
 // putObject is the object store: it takes each upload link once.
 func (s *tfc) putObject(w http.ResponseWriter, r *http.Request) {
 	b, err := io.ReadAll(r.Body)
