@@ -18,24 +18,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	rel "github.com/qingcloud/terraform-provider-hpc/internal/release"
 )
 
-// manifestProtocols reads the plugin protocol versions the registry manifest declares.
+// manifestProtocols reads the plugin protocol versions the registry manifest
+// declares, as the publish command does.
 func manifestProtocols(t *testing.T, manifest []byte) []string {
 	t.Helper()
-	var m struct {
-		Version  int `json:"version"`
-		Metadata struct {
-			ProtocolVersions []string `json:"protocol_versions"`
-		} `json:"metadata"`
-	}
-	if err := json.Unmarshal(manifest, &m); err != nil {
+	protocols, err := rel.ManifestProtocols(manifest)
+	if err != nil {
 		t.Fatalf("terraform-registry-manifest.json: %v", err)
 	}
-	if m.Version != 1 || len(m.Metadata.ProtocolVersions) == 0 {
-		t.Fatalf("terraform-registry-manifest.json: want version 1 and protocol_versions, got %s", manifest)
-	}
-	return m.Metadata.ProtocolVersions
+	return protocols
 }
 
 // registry is a private provider registry on loopback HTTPS, implementing the
