@@ -1,12 +1,9 @@
 package provider
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
@@ -27,27 +24,9 @@ resource "hpc_cluster_node_restart" "test" {
 `, ehpcsim.DemoClusterID))
 	c.mustSucceed("init", "-input=false")
 
-	var out bytes.Buffer
-	cmd := c.command("apply", "-auto-approve", "-input=false", "-no-color")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	// Interrupt once the provider is waiting on the job, as a user pressing
 	// Ctrl-C during a long restart would.
-	deadline := time.Now().Add(30 * time.Second)
-	for e.sim.Requests(ehpc.PathOperations) < 2 {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("the provider never polled the job:\n%s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait() // Terraform reports the interruption with a non-zero exit.
-	text := out.String()
+	text := c.applyInterrupted(func() bool { return e.sim.Requests(ehpc.PathOperations) >= 2 }, "the provider never polled the job")
 	t.Logf("interrupted apply:\n%s", text)
 
 	if !strings.Contains(text, "Wait For Restart Job Interrupted") {

@@ -182,3 +182,32 @@ func (c *cli) stateResource() (map[string]any, bool) {
 	}
 	return nil, false
 }
+
+// applyInterrupted runs apply and sends it Ctrl-C as soon as ready reports true,
+// as a user stopping a pipeline would, and returns the whole output. Terraform
+// reports an interruption with a non-zero exit, so the exit code is not checked.
+func (c *cli) applyInterrupted(ready func() bool, notReady string) string {
+	c.t.Helper()
+	var out bytes.Buffer
+	cmd := c.command("apply", "-auto-approve", "-input=false", "-no-color")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !ready() {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			c.t.Fatalf("%s:\n%s", notReady, out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		c.t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		c.t.Fatal(err)
+	}
+	return out.String()
+}

@@ -1,13 +1,10 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"regexp"
 	"sort"
 	"strings"
@@ -383,34 +380,6 @@ resource "hpc_cluster_node_restart" "test" {
 `, ehpcsim.DemoClusterID, nodes, extra)
 }
 
-// applyInterrupted runs apply and sends it Ctrl-C as soon as the restart request
-// has reached the simulator, as a user stopping a pipeline would.
-func applyInterrupted(t *testing.T, e *testEnv, c *cli) string {
-	t.Helper()
-	var out bytes.Buffer
-	cmd := c.command("apply", "-auto-approve", "-input=false", "-no-color")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for e.sim.Requests(ehpc.PathRestartNodes) == 0 {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("the restart request never arrived:\n%s", out.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
-		t.Fatal(err)
-	}
-	err := cmd.Wait()
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatal(err)
-	}
-	return out.String()
-}
-
 // diagText is the part of the CLI's output from its first diagnostic on, where
 // warnings and errors are printed.
 func diagText(out string) string {
@@ -435,7 +404,7 @@ func TestAccFaultMatrixResource(t *testing.T) {
 			var out string
 			code := 1
 			if sc.interrupt {
-				out = applyInterrupted(t, e, c)
+				out = c.applyInterrupted(func() bool { return e.sim.Requests(ehpc.PathRestartNodes) > 0 }, "the restart request never arrived")
 			} else {
 				out, code = c.run("apply", "-auto-approve", "-input=false")
 			}
