@@ -28,6 +28,19 @@ have() {
 	[ -x "$bin/$1" ] && "$bin/$1" "${@:3}" 2>/dev/null | grep -q -- "$2"
 }
 
+# pinned NAME VERSION-PATTERN VERSION-FLAG PACKAGE@VERSION [GO-INSTALL-FLAGS...]:
+# installs NAME with go install unless the binary there already reports the pinned
+# version, and prints its path.
+pinned() {
+	local name=$1 pattern=$2 flag=$3 pkg=$4
+	shift 4
+	if ! have "$name" "$pattern" "$flag"; then
+		echo "installing $pkg into $bin (the CLIs take a few minutes the first time)" >&2
+		go install "$@" "$pkg" >&2
+	fi
+	echo "$bin/$name"
+}
+
 # Newer CLIs than the pinned ones live outside the repository, in a cache shared by
 # every clone and worktree, as files named terraform-<version> or tofu-<version>.
 cli_cache="${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-hpc/bin"
@@ -113,34 +126,18 @@ tofu-latest)
 	latest OpenTofu tofu TOFU_LATEST "$TOFU_VERSION" 0 "OpenTofu newer than $TOFU_VERSION"
 	;;
 terraform)
-	if ! have terraform "Terraform v$TERRAFORM_VERSION" version; then
-		echo "installing Terraform $TERRAFORM_VERSION into $bin (takes a few minutes the first time)" >&2
-		go install -ldflags "-s -w -X github.com/hashicorp/terraform/version.dev=no" \
-			"github.com/hashicorp/terraform@v$TERRAFORM_VERSION" >&2
-	fi
-	echo "$bin/terraform"
+	pinned terraform "Terraform v$TERRAFORM_VERSION" version "github.com/hashicorp/terraform@v$TERRAFORM_VERSION" \
+		-ldflags "-s -w -X github.com/hashicorp/terraform/version.dev=no"
 	;;
 tofu)
-	if ! have tofu "OpenTofu v$TOFU_VERSION" version; then
-		echo "installing OpenTofu $TOFU_VERSION into $bin (takes a few minutes the first time)" >&2
-		go install -ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no" \
-			"github.com/opentofu/opentofu/cmd/tofu@v$TOFU_VERSION" >&2
-	fi
-	echo "$bin/tofu"
+	pinned tofu "OpenTofu v$TOFU_VERSION" version "github.com/opentofu/opentofu/cmd/tofu@v$TOFU_VERSION" \
+		-ldflags "-s -w -X github.com/opentofu/opentofu/version.dev=no"
 	;;
 golangci-lint)
-	if ! have golangci-lint "$GOLANGCI_LINT_VERSION" version; then
-		echo "installing golangci-lint $GOLANGCI_LINT_VERSION into $bin" >&2
-		go install "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$GOLANGCI_LINT_VERSION" >&2
-	fi
-	echo "$bin/golangci-lint"
+	pinned golangci-lint "$GOLANGCI_LINT_VERSION" version "github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v$GOLANGCI_LINT_VERSION"
 	;;
 goreleaser)
-	if ! have goreleaser "$GORELEASER_VERSION" --version; then
-		echo "installing goreleaser $GORELEASER_VERSION into $bin" >&2
-		go install "github.com/goreleaser/goreleaser/v2@v$GORELEASER_VERSION" >&2
-	fi
-	echo "$bin/goreleaser"
+	pinned goreleaser "$GORELEASER_VERSION" --version "github.com/goreleaser/goreleaser/v2@v$GORELEASER_VERSION"
 	;;
 tfplugindocs)
 	# Version pinned by tools/go.mod (a tool directive), a module of its own so the

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -120,7 +121,7 @@ func block(b *tfprotov6.SchemaBlock) (map[string]any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", nb.TypeName, err)
 			}
-			v := map[string]any{"nesting_mode": blockNesting(nb.Nesting), "block": inner}
+			v := map[string]any{"nesting_mode": nestingMode(nb.Nesting), "block": inner}
 			if nb.MinItems > 0 {
 				v["min_items"] = nb.MinItems
 			}
@@ -151,7 +152,7 @@ func attribute(a *tfprotov6.SchemaAttribute) (map[string]any, error) {
 			}
 			attrs[na.Name] = v
 		}
-		out["nested_type"] = map[string]any{"attributes": attrs, "nesting_mode": objectNesting(a.NestedType.Nesting)}
+		out["nested_type"] = map[string]any{"attributes": attrs, "nesting_mode": nestingMode(a.NestedType.Nesting)}
 		return out, nil
 	}
 	t, err := typeJSON(a.Type)
@@ -237,32 +238,6 @@ func describe(out map[string]any, desc string, kind tfprotov6.StringKind, deprec
 	}
 }
 
-func blockNesting(n tfprotov6.SchemaNestedBlockNestingMode) string {
-	switch n {
-	case tfprotov6.SchemaNestedBlockNestingModeSingle:
-		return "single"
-	case tfprotov6.SchemaNestedBlockNestingModeList:
-		return "list"
-	case tfprotov6.SchemaNestedBlockNestingModeSet:
-		return "set"
-	case tfprotov6.SchemaNestedBlockNestingModeMap:
-		return "map"
-	case tfprotov6.SchemaNestedBlockNestingModeGroup:
-		return "group"
-	}
-	return "invalid"
-}
-
-func objectNesting(n tfprotov6.SchemaObjectNestingMode) string {
-	switch n {
-	case tfprotov6.SchemaObjectNestingModeSingle:
-		return "single"
-	case tfprotov6.SchemaObjectNestingModeList:
-		return "list"
-	case tfprotov6.SchemaObjectNestingModeSet:
-		return "set"
-	case tfprotov6.SchemaObjectNestingModeMap:
-		return "map"
-	}
-	return "invalid"
-}
+// nestingMode writes a protocol nesting mode as the CLI's JSON does: the
+// protocol's own name, in lower case ("single", "list", "set", "map", "group").
+func nestingMode(m fmt.Stringer) string { return strings.ToLower(m.String()) }
