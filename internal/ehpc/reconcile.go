@@ -108,7 +108,7 @@ func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, id
 				older = true
 				continue
 			}
-			if isRestartAction(j.JobAction) && restartsExactly(j.ResourceIDs, ids) && !containsJob(out, j.JobID) {
+			if isRestartAction(j.JobAction) && restartsExactly(j.ResourceIDs, ids) && !listed(out, j.JobID) {
 				out = append(out, j)
 			}
 		}
@@ -158,13 +158,11 @@ func restartsExactly(resourceIDs IDList, ids []string) bool {
 	return len(want) > 0
 }
 
-func containsJob(jobs []Job, id string) bool {
-	for _, j := range jobs {
-		if j.JobID == id {
-			return true
-		}
-	}
-	return false
+// listed reports whether jobs holds id: a page that shifted under us may repeat
+// a job.
+func listed(jobs []Job, id string) bool {
+	_, ok := findJob(jobs, id)
+	return ok
 }
 
 func jobIDs(jobs []Job) []string {

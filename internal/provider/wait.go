@@ -3,7 +3,6 @@ package provider
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -150,10 +149,6 @@ func (e *jobMissingError) Error() string {
 // permanent reports whether a failure to read the operation log will not go away by
 // asking again within this apply (wrong key, unknown ids, quota, clock).
 func permanent(err error) bool {
-	var missing *jobMissingError
-	if errors.As(err, &missing) {
-		return true
-	}
 	switch ehpc.RetCode(err) {
 	case ehpc.CodeBadParameter, ehpc.CodeNoSuchAction, ehpc.CodeAuthFailed, ehpc.CodeRequestExpired,
 		ehpc.CodeNotFound, ehpc.CodeQuotaExceeded:
