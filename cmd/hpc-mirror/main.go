@@ -13,39 +13,31 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/cli"
 	"github.com/qingcloud/terraform-provider-hpc/internal/mirror"
 	"github.com/qingcloud/terraform-provider-hpc/internal/release"
 )
 
 func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "hpc-mirror:", err)
-		os.Exit(1)
-	}
-}
-
-func run() error {
 	fs := flag.NewFlagSet("hpc-mirror", flag.ContinueOnError)
 	dist := fs.String("dist", "dist", "folder holding the release")
 	out := fs.String("out", "mirror", "root of the mirror tree (created or added to)")
 	source := fs.String("source", "", "provider source address users write, <host>/<namespace>/hpc")
 	keyFile := fs.String("gpg-key", os.Getenv("GPG_PUBLIC_KEY_FILE"), "ASCII-armored public key to check SHA256SUMS.sig against (env GPG_PUBLIC_KEY_FILE; optional)")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	src, err := mirror.ParseSource(*source)
+	cli.Main(fs, func() error { return run(*dist, *out, *source, *keyFile) })
+}
+
+func run(dist, out, source, keyFile string) error {
+	src, err := mirror.ParseSource(source)
 	if err != nil {
 		return err
 	}
-	d, err := release.Open(*dist)
+	d, err := release.Open(dist)
 	if err != nil {
 		return err
 	}
-	if *keyFile != "" {
-		b, err := os.ReadFile(*keyFile)
+	if keyFile != "" {
+		b, err := os.ReadFile(keyFile)
 		if err != nil {
 			return err
 		}
@@ -58,10 +50,10 @@ func run() error {
 		}
 		fmt.Printf("%s: signed by %s\n", d.SumsName, key.ID)
 	}
-	if err := mirror.Write(d, *out, src, os.Stdout); err != nil {
+	if err := mirror.Write(d, out, src, os.Stdout); err != nil {
 		return err
 	}
 	fmt.Printf("mirror of %s %s (%d platforms) in %s: serve that folder over HTTPS and point network_mirror at it\n",
-		src, d.Version, len(d.Platforms), *out)
+		src, d.Version, len(d.Platforms), out)
 	return nil
 }

@@ -30,41 +30,40 @@ import (
 
 	tfe "github.com/hashicorp/go-tfe"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/cli"
 	"github.com/qingcloud/terraform-provider-hpc/internal/publish"
 	"github.com/qingcloud/terraform-provider-hpc/internal/release"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "hpc-publish:", err)
-		os.Exit(1)
-	}
+// options are the command's flags.
+type options struct {
+	host, org, token, keyFile, dist, name string
+	dryRun                                bool
 }
 
-func run() error {
+func main() {
+	var o options
 	fs := flag.NewFlagSet("hpc-publish", flag.ContinueOnError)
-	host := fs.String("host", envOr("TFE_HOSTNAME", "app.terraform.io"), "HCP Terraform or Terraform Enterprise host (env TFE_HOSTNAME)")
-	org := fs.String("organization", os.Getenv("TFE_ORGANIZATION"), "organization, which is also the provider's namespace (env TFE_ORGANIZATION)")
-	token := fs.String("token", "", "API token; prefer the environment: TFE_TOKEN or TF_TOKEN_<host>")
-	keyFile := fs.String("gpg-key", os.Getenv("GPG_PUBLIC_KEY_FILE"), "ASCII-armored public key that signed SHA256SUMS (env GPG_PUBLIC_KEY_FILE; default: gpg --armor --export $GPG_FINGERPRINT)")
-	dist := fs.String("dist", "dist", "folder holding the release")
-	name := fs.String("name", "hpc", "provider type name")
-	dry := fs.Bool("dry-run", false, "print what would be done; write nothing")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	h := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(*host, "https://"), "/"))
-	if *org == "" {
+	fs.StringVar(&o.host, "host", envOr("TFE_HOSTNAME", "app.terraform.io"), "HCP Terraform or Terraform Enterprise host (env TFE_HOSTNAME)")
+	fs.StringVar(&o.org, "organization", os.Getenv("TFE_ORGANIZATION"), "organization, which is also the provider's namespace (env TFE_ORGANIZATION)")
+	fs.StringVar(&o.token, "token", "", "API token; prefer the environment: TFE_TOKEN or TF_TOKEN_<host>")
+	fs.StringVar(&o.keyFile, "gpg-key", os.Getenv("GPG_PUBLIC_KEY_FILE"), "ASCII-armored public key that signed SHA256SUMS (env GPG_PUBLIC_KEY_FILE; default: gpg --armor --export $GPG_FINGERPRINT)")
+	fs.StringVar(&o.dist, "dist", "dist", "folder holding the release")
+	fs.StringVar(&o.name, "name", "hpc", "provider type name")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be done; write nothing")
+	cli.Main(fs, func() error { return run(o) })
+}
+
+func run(o options) error {
+	h := strings.ToLower(strings.TrimSuffix(strings.TrimPrefix(o.host, "https://"), "/"))
+	if o.org == "" {
 		return errors.New("no organization: set -organization or TFE_ORGANIZATION")
 	}
-	tok, err := resolveToken(*token, h)
+	tok, err := resolveToken(o.token, h)
 	if err != nil {
 		return err
 	}
-	armored, err := readKey(*keyFile)
+	armored, err := readKey(o.keyFile)
 	if err != nil {
 		return err
 	}
@@ -72,7 +71,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("signing key: %w", err)
 	}
-	d, err := release.Open(*dist)
+	d, err := release.Open(o.dist)
 	if err != nil {
 		return err
 	}
@@ -83,9 +82,9 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", h, err)
 	}
-	fmt.Printf("registry %s, organization %s\n", h, *org)
+	fmt.Printf("registry %s, organization %s\n", h, o.org)
 	return publish.Run(ctx, c, publish.Options{
-		Organization: *org, Name: *name, Dist: d, Key: key, DryRun: *dry, Out: os.Stdout,
+		Organization: o.org, Name: o.name, Dist: d, Key: key, DryRun: o.dryRun, Out: os.Stdout,
 	})
 }
 
