@@ -14,7 +14,6 @@ package mirror
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,19 +38,6 @@ func ParseSource(s string) (Source, error) {
 
 func (s Source) String() string { return s.Host + "/" + s.Namespace + "/" + s.Type }
 
-type archive struct {
-	URL    string   `json:"url"`
-	Hashes []string `json:"hashes"`
-}
-
-type versionDoc struct {
-	Archives map[string]archive `json:"archives"`
-}
-
-type indexDoc struct {
-	Versions map[string]struct{} `json:"versions"`
-}
-
 // Write adds d to the mirror tree under out, for the source address src, and
 // reports each file written to w.
 func Write(d *release.Dist, out string, src Source, w io.Writer) error {
@@ -59,18 +45,7 @@ func Write(d *release.Dist, out string, src Source, w io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	doc := versionDoc{Archives: map[string]archive{}}
-	for _, p := range d.Platforms {
-		h1, err := p.H1()
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.Filename, err)
-		}
-		// zh: is the zip's SHA-256 (the hash SHA256SUMS signs), h1: the hash of
-		// its unpacked files; the CLI checks the download against them and
-		// records them in .terraform.lock.hcl.
-		doc.Archives[p.OS+"_"+p.Arch] = archive{URL: p.Filename, Hashes: []string{h1, "zh:" + p.SHA256}}
-	}
-	vdoc, err := json.MarshalIndent(doc, "", "  ")
+	vdoc, err := versionJSON(d)
 	if err != nil {
 		return err
 	}
@@ -89,33 +64,28 @@ func Write(d *release.Dist, out string, src Source, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "wrote %s\n", filepath.Join(dir, p.Filename)) //nolint:errcheck
 	}
-	if err := writeFile(vpath, append(vdoc, '\n')); err != nil {
+	if err := writeFile(vpath, vdoc); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s\n", vpath) //nolint:errcheck
 
 	// index.json last: a version is listed only once its archives are in place.
 	ipath := filepath.Join(dir, "index.json")
-	idx := indexDoc{Versions: map[string]struct{}{}}
-	if old, err := os.ReadFile(ipath); err == nil {
-		if err := json.Unmarshal(old, &idx); err != nil {
-			return fmt.Errorf("%s: %w", ipath, err)
-		}
-		if idx.Versions == nil {
-			idx.Versions = map[string]struct{}{}
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	var old []byte // nil: the tree has no index.json yet
+	switch b, err := os.ReadFile(ipath); {
+	case err == nil:
+		old = b
+	case !errors.Is(err, os.ErrNotExist):
 		return err
 	}
-	idx.Versions[d.Version] = struct{}{}
-	ib, err := json.MarshalIndent(idx, "", "  ")
+	ib, versions, err := indexJSON(old, d.Version)
 	if err != nil {
+		return fmt.Errorf("%s: %w", ipath, err)
+	}
+	if err := writeFile(ipath, ib); err != nil {
 		return err
 	}
-	if err := writeFile(ipath, append(ib, '\n')); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "wrote %s (versions: %d)\n", ipath, len(idx.Versions)) //nolint:errcheck
+	fmt.Fprintf(w, "wrote %s (versions: %d)\n", ipath, versions) //nolint:errcheck
 	return nil
 }
 
