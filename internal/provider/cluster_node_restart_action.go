@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -35,6 +36,8 @@ var (
 	_ action.Action               = &ClusterNodeRestartAction{}
 	_ action.ActionWithConfigure  = &ClusterNodeRestartAction{}
 	_ action.ActionWithModifyPlan = &ClusterNodeRestartAction{}
+	// ValidateConfig refuses rolling without waiting, which needs two arguments.
+	_ action.ActionWithValidateConfig = &ClusterNodeRestartAction{}
 )
 
 // ClusterNodeRestartAction restarts nodes every time it is invoked (Terraform
@@ -64,7 +67,7 @@ func (a *ClusterNodeRestartAction) Metadata(_ context.Context, req action.Metada
 func (a *ClusterNodeRestartAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Restarts nodes of an EHPC cluster each time the action is invoked (Terraform 1.14 and later). " +
-			"Sends one restart request per invocation and, by default, waits for the job, reporting progress while it runs.",
+			"Sends one restart request per invocation (one per batch with `rolling`) and, by default, waits for the job, reporting progress while it runs.",
 		Attributes: map[string]schema.Attribute{
 			"cluster_id": schema.StringAttribute{
 				MarkdownDescription: "Id of the EHPC cluster whose nodes restart, such as `ehpc-8jqdq0mz`.",
@@ -87,8 +90,24 @@ func (a *ClusterNodeRestartAction) Schema(_ context.Context, _ action.SchemaRequ
 					"with `false` the action ends once the API accepted the restart.",
 				Optional: true,
 			},
+			"rolling": schema.SingleNestedAttribute{
+				MarkdownDescription: rollingDescription + " Progress is reported per batch.",
+				Optional:            true,
+				Attributes: map[string]schema.Attribute{
+					"batch_size": schema.Int64Attribute{
+						MarkdownDescription: batchSizeDescription,
+						Required:            true,
+						Validators:          batchSizeValidators,
+					},
+					"pause": schema.StringAttribute{
+						MarkdownDescription: pauseDescription,
+						Optional:            true,
+						Validators:          pauseValidators,
+					},
+				},
+			},
 			"timeout": schema.Int64Attribute{
-				MarkdownDescription: fmt.Sprintf("How long to wait for the restart job, in seconds, from %d to %d (default %d, 30 minutes). "+
+				MarkdownDescription: fmt.Sprintf("How long to wait for the restart job (with `rolling`, for the whole rollout), in seconds, from %d to %d (default %d, 30 minutes). "+
 					"Actions have no `timeouts` block, so this takes its place.", minActionTimeout, maxActionTimeout, defaultActionTimeout),
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.Between(minActionTimeout, maxActionTimeout)},
@@ -120,6 +139,16 @@ func (a *ClusterNodeRestartAction) ModifyPlan(ctx context.Context, req action.Mo
 	}
 }
 
+// ValidateConfig refuses rolling without waiting, as the resource does.
+func (a *ClusterNodeRestartAction) ValidateConfig(ctx context.Context, req action.ValidateConfigRequest, resp *action.ValidateConfigResponse) {
+	var args restartArgs
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("rolling"), &args.Rolling)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("wait_for_completion"), &args.WaitForCompletion)...)
+	if d := args.rollingWithoutWait(); d != nil {
+		resp.Diagnostics.Append(d)
+	}
+}
+
 func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
 	var cfg ClusterNodeRestartActionModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
@@ -127,94 +156,138 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 		return
 	}
 	client, zone := a.data.operation(cfg.Zone, "this restart", "action", &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	var nodeIDs []string
 	resp.Diagnostics.Append(cfg.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
+	size, pause, diags := rolling(ctx, cfg.Rolling)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ids := ehpc.NormalizeIDs(nodeIDs)
-	clusterID := cfg.ClusterID.ValueString()
 	timeout := time.Duration(defaultActionTimeout) * time.Second
 	if !cfg.Timeout.IsNull() {
 		timeout = time.Duration(cfg.Timeout.ValueInt64()) * time.Second
 	}
-	wait := cfg.WaitForCompletion.IsNull() || cfg.WaitForCompletion.ValueBool()
+	spec := rolloutSpec{client: client, zone: zone, clusterID: cfg.ClusterID.ValueString(),
+		wait: cfg.WaitForCompletion.IsNull() || cfg.WaitForCompletion.ValueBool(), pause: pause, timeout: timeout}
 	progress := newProgressSender(ctx, resp.SendProgress)
 	defer progress.close()
 
-	tflog.Info(ctx, "restarting cluster nodes (action)", map[string]any{"cluster_id": clusterID, "node_ids": ids, "zone": zone})
-	res, err := client.RestartNodesOnce(ctx, zone, clusterID, ids)
-	if err != nil {
-		resp.Diagnostics.Append(restartErrorDiag(clusterID, ids, zone, err))
-		return
+	batches := splitBatches(ehpc.NormalizeIDs(nodeIDs), size)
+	res := a.data.roll(ctx, spec, batches, a.hooks(progress, spec, len(batches)))
+	resp.Diagnostics.Append(res.notes...)
+	if res.end == rolloutDone && !spec.wait {
+		progress.send(fmt.Sprintf("Not waiting for job %s (wait_for_completion = false); follow it in the cluster's operation log.", res.batches[0].jobID))
 	}
-	jobID := res.JobID
-	progress.send(fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(ids), clusterID, zone, jobID))
-	if d := restartNoteDiag(res); d != nil {
-		// Same exactly-once reconciliation as the resource; say so where it showed.
-		progress.send(d.Summary() + ": " + d.Detail())
+	if d := a.outcome(res, spec); d != nil {
 		resp.Diagnostics.Append(d)
 	}
-	if res.Interrupted {
-		resp.Diagnostics.AddError("Restart Action Cancelled",
-			fmt.Sprintf("The action was cancelled while the restart request was in flight; its job %s was found in the operation log, so the restart was accepted and may still be running. "+
-				"Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes.", jobID))
-		return
-	}
-	if !wait {
-		progress.send(fmt.Sprintf("Not waiting for job %s (wait_for_completion = false); follow it in the cluster's operation log.", jobID))
-		return
-	}
-
-	a.wait(ctx, resp, progress, client, zone, clusterID, ids, jobID, timeout)
 }
 
-// wait follows the job, reports progress at most every ActionProgressInterval,
-// and turns every outcome but success into an error naming the job: an action
-// keeps no record, so the error is where the job must be found.
-func (a *ClusterNodeRestartAction) wait(ctx context.Context, resp *action.InvokeResponse, progress *progressSender, client *ehpc.Client, zone, clusterID string, ids []string, jobID string, timeout time.Duration) {
+// hooks report a rollout's progress: each request, a check at most every
+// ActionProgressInterval while a job runs, and each job's end. Messages of a
+// rollout of several batches begin with the batch ("Batch 2 of 5: ").
+func (a *ClusterNodeRestartAction) hooks(progress *progressSender, spec rolloutSpec, n int) rolloutHooks {
 	interval := a.data.opts.ActionProgressInterval
 	if interval <= 0 {
 		interval = defaultActionProgressInterval
 	}
+	prefix := func(i int) string {
+		if n < 2 {
+			return ""
+		}
+		return fmt.Sprintf("Batch %d of %d: ", i+1, n)
+	}
 	var lastReport time.Duration
-	w := a.data.waitForJob(ctx, zone, clusterID, jobID, timeout, func(c jobwatch.Check, elapsed time.Duration) {
-		if c.Found && c.Job.Done() || elapsed-lastReport < interval {
-			return // the outcome is reported once the wait ends
-		}
-		lastReport = elapsed
-		status := "not in the operation log yet"
-		if c.Found {
-			status = "status " + c.Job.Status
-		}
-		msg := fmt.Sprintf("Waiting for restart job %s: %s, %s elapsed.", jobID, status, roundElapsed(elapsed))
-		if c.Err != nil {
-			msg += " The last check failed and will be retried: " + c.Err.Error()
-		}
-		progress.send(msg)
-	})
-	elapsed := roundElapsed(w.elapsed)
-	summary, detail := w.describe(jobID, clusterID, nodesPhrase(ids)+" of cluster "+clusterID, "the action's timeout of "+timeout.String(), client.Scrub)
+	return rolloutHooks{
+		sent: func(i int, b batch, r *ehpc.RestartResult) {
+			lastReport = 0
+			progress.send(prefix(i) + fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(b.nodeIDs), spec.clusterID, spec.zone, b.jobID))
+			if d := restartNoteDiag(r); d != nil {
+				// Same exactly-once reconciliation as the resource; say so where it showed.
+				progress.send(prefix(i) + d.Summary() + ": " + d.Detail())
+			}
+		},
+		check: func(i int, b batch, c jobwatch.Check, elapsed time.Duration) {
+			if c.Found && c.Job.Done() || elapsed-lastReport < interval {
+				return // the outcome is reported once the wait ends
+			}
+			lastReport = elapsed
+			status := "not in the operation log yet"
+			if c.Found {
+				status = "status " + c.Job.Status
+			}
+			msg := fmt.Sprintf("Waiting for restart job %s: %s, %s elapsed.", b.jobID, status, roundElapsed(elapsed))
+			if c.Err != nil {
+				msg += " The last check failed and will be retried: " + c.Err.Error()
+			}
+			progress.send(prefix(i) + msg)
+		},
+		waited: func(i int, b batch, w waitResult) {
+			elapsed := roundElapsed(w.elapsed)
+			switch w.end {
+			case waitSucceeded, waitFailed:
+				progress.send(prefix(i) + fmt.Sprintf("Restart job %s finished: %s after %s.", b.jobID, w.status, elapsed))
+			case waitUnreadable:
+				progress.send(prefix(i) + fmt.Sprintf("Cannot read the status of restart job %s after %s.", b.jobID, elapsed))
+			case waitTimedOut:
+				progress.send(prefix(i) + fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", b.jobID, elapsed, w.status))
+			}
+			// An interrupted wait sends nothing: Terraform no longer reads progress.
+		},
+	}
+}
 
+// outcome turns every end of a rollout but success into an error naming the
+// jobs: an action keeps no record, so the error is where they must be found.
+func (a *ClusterNodeRestartAction) outcome(res rolloutResult, spec rolloutSpec) diag.Diagnostic {
+	b := res.batches[res.at]
+	const again = "Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes."
+	var d diag.Diagnostic
+	switch res.end {
+	case rolloutDone:
+		return nil
+	case rolloutSendFailed:
+		d = restartErrorDiag(spec.clusterID, b.nodeIDs, spec.zone, res.sendErr)
+	case rolloutSendCut:
+		d = diag.NewErrorDiagnostic("Restart Action Cancelled",
+			fmt.Sprintf("The action was cancelled while the restart request was in flight; its job %s was found in the operation log, so the restart was accepted and may still be running. ", b.jobID)+again)
+	case rolloutPauseCut:
+		d = diag.NewErrorDiagnostic("Restart Action Cancelled",
+			fmt.Sprintf("The action was cancelled before batch %d of %d was sent.", res.at+1, len(res.batches)))
+	case rolloutOutOfTime:
+		d = diag.NewErrorDiagnostic("Timed Out Before Next Batch",
+			fmt.Sprintf("Less than %s of the action's timeout (%s) was left to wait for batch %d of %d, so it was not sent: it would only have timed out. "+
+				"For the next invocation, raise timeout (in seconds, up to %d).", shortDuration(minCreateTimeout), spec.timeout, res.at+1, len(res.batches), maxActionTimeout))
+	case rolloutWaitEnded:
+		d = a.waitDiag(res.wait, b, spec)
+	}
+	if len(res.batches) < 2 {
+		return d
+	}
+	var rest []string
+	for i, x := range res.batches {
+		if i >= res.at && !x.done() {
+			rest = append(rest, x.nodeIDs...)
+		}
+	}
+	return withDetail(d, res.progress(), "Invoking the action again restarts every node again; to finish the rollout without restarting the nodes that succeeded, "+
+		"invoke it with node_ids set to the nodes not restarted yet ("+nodeList(rest)+"), once the job above is no longer running.")
+}
+
+// waitDiag words a wait that ended without success for the action.
+func (a *ClusterNodeRestartAction) waitDiag(w waitResult, b batch, spec rolloutSpec) diag.Diagnostic {
+	summary, detail := w.describe(b.jobID, spec.clusterID, nodesPhrase(b.nodeIDs)+" of cluster "+spec.clusterID, "the action's timeout of "+spec.timeout.String(), spec.client.Scrub)
 	switch w.end {
-	case waitSucceeded:
-		progress.send(fmt.Sprintf("Restart job %s finished: %s after %s.", jobID, w.status, elapsed))
 	case waitFailed:
-		progress.send(fmt.Sprintf("Restart job %s finished: %s after %s.", jobID, w.status, elapsed))
-		resp.Diagnostics.AddError(summary, detail+" See the job in the cluster's operation log and fix the cause before invoking the action again.")
+		return diag.NewErrorDiagnostic(summary, detail+" See the job in the cluster's operation log and fix the cause before invoking the action again.")
 	case waitInterrupted:
 		// Terraform was interrupted: no progress can be sent any more.
-		resp.Diagnostics.AddError("Restart Action Cancelled", "The action was cancelled while waiting for "+detail+". "+
+		return diag.NewErrorDiagnostic("Restart Action Cancelled", "The action was cancelled while waiting for "+detail+". "+
 			"Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes.")
 	case waitUnreadable:
-		progress.send(fmt.Sprintf("Cannot read the status of restart job %s after %s.", jobID, elapsed))
-		resp.Diagnostics.AddError(summary, detail+" Do that before invoking the action again: each invocation restarts the nodes.")
-	case waitTimedOut:
-		progress.send(fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", jobID, elapsed, w.status))
-		resp.Diagnostics.AddError(summary, detail+" Do not invoke the action again to wait for it: every invocation sends a new restart, so the nodes would restart a second time. "+
+		return diag.NewErrorDiagnostic(summary, detail+" Do that before invoking the action again: each invocation restarts the nodes.")
+	default: // waitTimedOut
+		return diag.NewErrorDiagnostic(summary, detail+" Do not invoke the action again to wait for it: every invocation sends a new restart, so the nodes would restart a second time. "+
 			fmt.Sprintf("For the next invocation, raise timeout (in seconds, up to %d).", maxActionTimeout))
 	}
 }

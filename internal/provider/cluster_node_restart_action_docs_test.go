@@ -2,6 +2,7 @@ package provider
 
 import (
 	"bufio"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -93,7 +94,15 @@ func TestActionDocsMatchSchema(t *testing.T) {
 		if a.Required {
 			section = "Required"
 		}
-		want[a.Name] = docArg{section: section, typ: docType(a.Type), desc: a.Description}
+		if a.NestedType == nil {
+			want[a.Name] = docArg{section: section, typ: docType(a.Type), desc: a.Description}
+			continue
+		}
+		// A nested attribute links to its own section, which lists its attributes.
+		want[a.Name] = docArg{section: section, typ: "Attributes", desc: fmt.Sprintf("%s (see [below for nested schema](#nestedatt--%s))", a.Description, a.Name)}
+		for _, n := range a.NestedType.Attributes {
+			want[n.Name] = docArg{section: fmt.Sprintf("Nested Schema for `%s`", a.Name), typ: docType(n.Type), desc: n.Description}
+		}
 	}
 	for name, w := range want {
 		g, ok := got[name]

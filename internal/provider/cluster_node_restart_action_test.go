@@ -36,7 +36,7 @@ func TestAction_schemaListed(t *testing.T) {
 		if a.Required {
 			kind = "required"
 		}
-		got[a.Name] = kind + " " + a.Type.String()
+		got[a.Name] = kind + " " + a.ValueType().String()
 	}
 	want := map[string]string{
 		"cluster_id":          "required tftypes.String",
@@ -44,6 +44,7 @@ func TestAction_schemaListed(t *testing.T) {
 		"zone":                "optional tftypes.String",
 		"wait_for_completion": "optional tftypes.Bool",
 		"timeout":             "optional tftypes.Number",
+		"rolling":             `optional tftypes.Object["batch_size":tftypes.Number, "pause":tftypes.String]`,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("action attributes\n got %v\nwant %v", got, want)

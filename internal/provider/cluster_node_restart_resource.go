@@ -37,6 +37,8 @@ var (
 	_ resource.Resource               = &ClusterNodeRestartResource{}
 	_ resource.ResourceWithConfigure  = &ClusterNodeRestartResource{}
 	_ resource.ResourceWithModifyPlan = &ClusterNodeRestartResource{}
+	// ValidateConfig refuses rolling without waiting, which needs two arguments.
+	_ resource.ResourceWithValidateConfig = &ClusterNodeRestartResource{}
 	// ImportState is implemented only to refuse with a reason: without it the
 	// framework's answer says nothing about why or what to do instead.
 	_ resource.ResourceWithImportState = &ClusterNodeRestartResource{}
@@ -56,6 +58,7 @@ type restartArgs struct {
 	NodeIDs           types.Set    `tfsdk:"node_ids"`
 	Zone              types.String `tfsdk:"zone"`
 	WaitForCompletion types.Bool   `tfsdk:"wait_for_completion"`
+	Rolling           types.Object `tfsdk:"rolling"`
 }
 
 // ClusterNodeRestartResourceModel is the resource's state: the restart's
@@ -68,6 +71,7 @@ type ClusterNodeRestartResourceModel struct {
 	JobID    types.String   `tfsdk:"job_id"`
 	RetCode  types.Int64    `tfsdk:"ret_code"`
 	Status   types.String   `tfsdk:"status"`
+	Batches  types.List     `tfsdk:"batches"`
 }
 
 // NewClusterNodeRestartResource is the resource factory.
@@ -81,12 +85,12 @@ func (r *ClusterNodeRestartResource) Metadata(_ context.Context, req resource.Me
 
 func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Restarts nodes of an EHPC cluster, once, when the resource is created. " +
+		MarkdownDescription: "Restarts nodes of an EHPC cluster, once, when the resource is created: all at once, or in batches with `rolling`. " +
 			"To restart again, change `triggers` (or any other argument that forces replacement). " +
 			"Reading, updating and destroying this resource never call the API.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
-				MarkdownDescription: "The restart job's id (same as `job_id`).",
+				MarkdownDescription: "The first restart job's id: the same as `job_id`, except in a rolling restart, where it stays the first batch's job.",
 				Computed:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
@@ -128,10 +132,49 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 				Computed: true,
 				Default:  booldefault.StaticBool(true),
 			},
+			"rolling": schema.SingleNestedAttribute{
+				MarkdownDescription: rollingDescription + " Changing `rolling` never restarts anything; it shapes the next restart.",
+				Optional:            true,
+				Attributes: map[string]schema.Attribute{
+					"batch_size": schema.Int64Attribute{
+						MarkdownDescription: batchSizeDescription,
+						Required:            true,
+						Validators:          batchSizeValidators,
+					},
+					"pause": schema.StringAttribute{
+						MarkdownDescription: pauseDescription,
+						Optional:            true,
+						Validators:          pauseValidators,
+					},
+				},
+			},
+			"batches": schema.ListNestedAttribute{
+				MarkdownDescription: "The restart requests, in the order they were sent: one for all `node_ids` without `rolling`, one per batch with it. " +
+					"The plan shows each batch's nodes before anything is sent.",
+				Computed: true,
+				NestedObject: schema.NestedAttributeObject{
+					Attributes: map[string]schema.Attribute{
+						"job_id": schema.StringAttribute{
+							MarkdownDescription: "The batch's restart job; null for a batch never sent.",
+							Computed:            true,
+						},
+						"node_ids": schema.ListAttribute{
+							MarkdownDescription: "The batch's nodes, sorted.",
+							Computed:            true,
+							ElementType:         types.StringType,
+						},
+						"status": schema.StringAttribute{
+							MarkdownDescription: "The batch job's last status seen (as `status`), or `not_sent` for a batch the rollout stopped before.",
+							Computed:            true,
+						},
+					},
+				},
+			},
 			"job_id": schema.StringAttribute{
-				MarkdownDescription: "Id of the API's restart job, such as `j-he18e4khem2`; look it up in the console's operation log.",
-				Computed:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "Id of the API's restart job, such as `j-he18e4khem2`; look it up in the console's operation log. " +
+					"In a rolling restart, the last batch's job that was sent.",
+				Computed:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"ret_code": schema.Int64Attribute{
 				MarkdownDescription: "The API's `ret_code` for the restart request (`0` when accepted).",
@@ -140,7 +183,9 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			},
 			"status": schema.StringAttribute{
 				MarkdownDescription: "Last job status seen: `successful`, `failed`, `pending` (not waited for, or the wait was interrupted), " +
-					"or `unknown` (the API accepted the restart, but its job could not be read from the operation log; see the warning of that apply).",
+					"or `unknown` (the API accepted the restart, but its job could not be read from the operation log; see the warning of that apply). " +
+					"In a rolling restart, the status of the last batch sent, except that it stays `pending` while a later batch was never sent: " +
+					"`successful` always means every node.",
 				Computed:      true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
@@ -155,12 +200,66 @@ func (r *ClusterNodeRestartResource) Configure(_ context.Context, req resource.C
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// ModifyPlan fills zone from the provider when the configuration leaves it unset,
-// so the plan shows where the restart will go, and refuses a plan that has no zone
-// from anywhere, before anything is sent.
+// ValidateConfig refuses rolling without waiting: a batch is sent only once the
+// previous batch's job succeeded, which only a wait can tell.
+func (r *ClusterNodeRestartResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var args restartArgs
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("rolling"), &args.Rolling)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("wait_for_completion"), &args.WaitForCompletion)...)
+	if d := args.rollingWithoutWait(); d != nil {
+		resp.Diagnostics.Append(d)
+	}
+}
+
+// ModifyPlan makes the plan show what the apply will do. On create it fills zone
+// from the provider when the configuration leaves it unset (and refuses a plan
+// with no zone from anywhere, before anything is sent), and lists the batches
+// the nodes will restart in. On update it keeps the record of the restart, or,
+// for a rolling restart that did not finish, shows that the apply resumes it.
 func (r *ClusterNodeRestartResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.data == nil {
-		return // destroy, update (zone kept by UseStateForUnknown), or provider not configured yet
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	var plan ClusterNodeRestartResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if req.State.Raw.IsNull() {
+		r.planCreate(ctx, req, resp, plan)
+		return
+	}
+	var state ClusterNodeRestartResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || replaces(plan, state) {
+		return // a replacement is planned again as a create
+	}
+	r.planUpdate(ctx, resp, plan, state)
+}
+
+// replaces reports whether the plan changes an argument that forces
+// replacement (RequiresReplace is not visible to ModifyPlan).
+func replaces(plan, state ClusterNodeRestartResourceModel) bool {
+	return !plan.ClusterID.Equal(state.ClusterID) || !plan.NodeIDs.Equal(state.NodeIDs) ||
+		!plan.Zone.Equal(state.Zone) || !plan.Triggers.Equal(state.Triggers)
+}
+
+func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, plan ClusterNodeRestartResourceModel) {
+	batches := types.ListUnknown(batchType)
+	size, _, diags := rolling(ctx, plan.Rolling)
+	resp.Diagnostics.Append(diags...)
+	if ids, known := knownStrings(ctx, plan.NodeIDs); known && !resp.Diagnostics.HasError() && !plan.Rolling.IsUnknown() && !rollingSizeUnknown(plan.Rolling) {
+		planned := splitBatches(ehpc.NormalizeIDs(ids), size)
+		for i := range planned {
+			planned[i].status = "" // known after apply
+		}
+		batches, diags = batchesValue(planned)
+		resp.Diagnostics.Append(diags...)
+	}
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), batches)...)
+
+	if r.data == nil {
+		return // provider not configured yet
 	}
 	var configZone types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("zone"), &configZone)...)
@@ -174,6 +273,75 @@ func (r *ClusterNodeRestartResource) ModifyPlan(ctx context.Context, req resourc
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("zone"), zone)...)
+}
+
+// planUpdate keeps the recorded batches (null in a state from before they were
+// recorded), unless rolling is set and the recorded rollout did not finish:
+// then the apply resumes it, and the plan says which batches it waits for and
+// which it sends.
+func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, resp *resource.ModifyPlanResponse, plan, state ClusterNodeRestartResourceModel) {
+	batches, diags := batchesFrom(ctx, state.Batches)
+	resp.Diagnostics.Append(diags...)
+	if plan.Rolling.IsNull() || !unfinished(batches) || resp.Diagnostics.HasError() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), state.Batches)...)
+		return
+	}
+	var waits, sends []string
+	for i := range batches {
+		b := &batches[i]
+		switch {
+		case b.done():
+			continue
+		case b.jobID == "" || b.status == ehpc.JobFailed:
+			sends = append(sends, fmt.Sprintf("%d", i+1))
+			b.jobID = ""
+		default:
+			waits = append(waits, fmt.Sprintf("%d (job %s)", i+1, b.jobID))
+		}
+		b.status = "" // known after apply
+	}
+	planned, diags := batchesValue(batches)
+	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), planned)...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("job_id"), types.StringUnknown())...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("ret_code"), types.Int64Unknown())...)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
+	detail := fmt.Sprintf("The rolling restart recorded in state did not finish (status %q), so this apply resumes it with the batches recorded in state. ", state.Status.ValueString())
+	if len(waits) > 0 {
+		detail += "It waits for batch " + strings.Join(waits, ", ") + " without sending it again. "
+	}
+	if len(sends) > 0 {
+		detail += "It sends batch " + strings.Join(sends, ", ") + ", one after the other. "
+	}
+	resp.Diagnostics.AddWarning("Unfinished Rolling Restart Resumes", detail+
+		"Batches that succeeded are not restarted again. To leave the rollout unfinished instead, remove rolling from the configuration; to restart every node from the start, change triggers.")
+}
+
+// knownStrings reads a set of strings when it and every element are known.
+func knownStrings(ctx context.Context, v types.Set) ([]string, bool) {
+	if v.IsNull() || v.IsUnknown() {
+		return nil, false
+	}
+	for _, e := range v.Elements() {
+		if e.IsUnknown() {
+			return nil, false
+		}
+	}
+	var out []string
+	if diags := v.ElementsAs(ctx, &out, false); diags.HasError() {
+		return nil, false
+	}
+	return out, true
+}
+
+// rollingSizeUnknown reports whether rolling is set with a batch size known only
+// after apply, so the batches cannot be planned yet.
+func rollingSizeUnknown(v types.Object) bool {
+	if v.IsNull() || v.IsUnknown() {
+		return false
+	}
+	size, ok := v.Attributes()["batch_size"]
+	return !ok || size.IsUnknown()
 }
 
 func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -192,45 +360,38 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	client, zone := r.data.operation(plan.Zone, "this restart", "resource", &resp.Diagnostics)
 	var nodeIDs []string
 	resp.Diagnostics.Append(plan.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
+	size, pause, diags := rolling(ctx, plan.Rolling)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	clusterID := plan.ClusterID.ValueString()
-	ids := ehpc.NormalizeIDs(nodeIDs)
-
-	tflog.Info(ctx, "restarting cluster nodes", map[string]any{"cluster_id": clusterID, "node_ids": ids, "zone": zone})
-	res, err := client.RestartNodesOnce(ctx, zone, clusterID, ids)
-	if err != nil {
-		resp.Diagnostics.Append(restartErrorDiag(clusterID, ids, zone, err))
-		return
+	spec := rolloutSpec{client: client, zone: zone, clusterID: plan.ClusterID.ValueString(),
+		wait: plan.WaitForCompletion.ValueBool(), pause: pause, timeout: timeout}
+	res := r.data.roll(ctx, spec, splitBatches(ehpc.NormalizeIDs(nodeIDs), size), rolloutHooks{})
+	resp.Diagnostics.Append(r.outcome(res, spec, true)...)
+	if res.lastSent() < 0 {
+		return // nothing was accepted, so there is nothing to record
 	}
-	tflog.Info(ctx, "restart accepted", map[string]any{"job_id": res.JobID, "path": res.Path, "adopted": res.Adopted, "resent": res.Resent, "interrupted": res.Interrupted})
-	if d := restartNoteDiag(res); d != nil {
-		resp.Diagnostics.Append(d)
-	}
-
 	plan.Zone = types.StringValue(zone)
-	plan.ID = types.StringValue(res.JobID)
-	plan.JobID = types.StringValue(res.JobID)
-	plan.RetCode = types.Int64Value(int64(res.RetCode))
-	plan.Status = types.StringValue(ehpc.JobPending)
-
-	if res.Interrupted {
-		// The apply was interrupted while the lost answer was reconciled, and the
-		// job was found: keep it like an interrupted wait, untainted.
-		resp.Diagnostics.AddWarning("Restart Interrupted",
-			fmt.Sprintf("The apply was cancelled while the restart request was in flight; its job %s was found in the operation log and is saved in state with status %q, "+
-				"so the next apply does not restart the nodes again. Check the job in the cluster's operation log; to restart again, change triggers.", res.JobID, ehpc.JobPending))
-	} else if plan.WaitForCompletion.ValueBool() {
-		status, diags := r.wait(ctx, client, zone, clusterID, res.JobID, timeout)
-		plan.Status = types.StringValue(status)
-		resp.Diagnostics.Append(diags...)
-	}
-
-	// State is saved even when the wait failed: the job id must never be lost, and
-	// an error beside it makes Terraform taint the resource so the next apply
-	// restarts again.
+	plan.ID = types.StringValue(res.batches[0].jobID)
+	resp.Diagnostics.Append(plan.record(res)...)
+	// State is saved even when the rollout failed: no job id may ever be lost,
+	// and an error beside it makes Terraform taint the resource so the next
+	// apply restarts again.
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// record writes a rollout's outcome: every batch, and job_id, ret_code and
+// status of the last batch sent (status "pending" while a later batch was
+// never sent).
+func (m *ClusterNodeRestartResourceModel) record(res rolloutResult) diag.Diagnostics {
+	last := res.batches[res.lastSent()]
+	m.JobID = types.StringValue(last.jobID)
+	m.RetCode = types.Int64Value(int64(last.retCode))
+	m.Status = types.StringValue(res.status())
+	var diags diag.Diagnostics
+	m.Batches, diags = batchesValue(res.batches)
+	return diags
 }
 
 // Read makes no API call: the restart happened once and its record is the state.
@@ -238,14 +399,35 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 func (r *ClusterNodeRestartResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {
 }
 
-// Update only ever sees wait_for_completion or timeouts change; everything else
-// forces replacement. It records the new settings without calling the API.
+// Update records new settings without calling the API, except for a rolling
+// restart that did not finish: ModifyPlan planned its resumption, and Update
+// runs it from the batches in state (never sending a batch whose job may still
+// run). An error here does not taint the resource: the next apply resumes again.
 func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan ClusterNodeRestartResourceModel
+	var plan, state ClusterNodeRestartResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	batches, diags := batchesFrom(ctx, state.Batches)
+	resp.Diagnostics.Append(diags...)
+	if plan.Rolling.IsNull() || !unfinished(batches) || resp.Diagnostics.HasError() {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	timeout, diags := createTimeout(plan.Timeouts)
+	resp.Diagnostics.Append(diags...)
+	client, zone := r.data.operation(state.Zone, "this restart", "resource", &resp.Diagnostics)
+	_, pause, diags := rolling(ctx, plan.Rolling)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	spec := rolloutSpec{client: client, zone: zone, clusterID: state.ClusterID.ValueString(), wait: true, pause: pause, timeout: timeout}
+	res := r.data.roll(ctx, spec, batches, rolloutHooks{})
+	resp.Diagnostics.Append(r.outcome(res, spec, false)...)
+	resp.Diagnostics.Append(plan.record(res)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -320,37 +502,125 @@ func restartNoteDiag(res *ehpc.RestartResult) diag.Diagnostic {
 	return nil
 }
 
-// wait follows the job and turns every outcome but success into a diagnostic.
-// Only a failed job and a timeout are errors, which taint the resource so the
-// next apply restarts again. A cancelled apply (Ctrl-C) and a job that cannot be
-// read are warnings: the restart was accepted, so the resource must stay in state
-// untainted, or the next apply would restart the nodes a second time.
-func (r *ClusterNodeRestartResource) wait(ctx context.Context, client *ehpc.Client, zone, clusterID, jobID string, timeout time.Duration) (string, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	res := r.data.waitForJob(ctx, zone, clusterID, jobID, timeout, nil)
-	summary, detail := res.describe(jobID, clusterID, "cluster "+clusterID, timeout.String(), client.Scrub)
+// outcome turns how a restart ended into diagnostics. In Create only a failed
+// job, a timeout and a failed request are errors, which taint the resource so
+// the next apply restarts again. A cancelled apply (Ctrl-C) and a job that
+// cannot be read are warnings: the restart was accepted, so the resource must
+// stay in state untainted, or the next apply would restart the nodes a second
+// time. created is false when the apply resumed a rolling restart (Update),
+// where no error taints.
+func (r *ClusterNodeRestartResource) outcome(res rolloutResult, spec rolloutSpec, created bool) diag.Diagnostics {
+	diags := res.notes
+	b := res.batches[res.at]
+	var d diag.Diagnostic
 	switch res.end {
-	case waitSucceeded:
+	case rolloutDone:
+		return diags
+	case rolloutSendFailed:
+		d = restartErrorDiag(spec.clusterID, b.nodeIDs, spec.zone, res.sendErr)
+	case rolloutSendCut:
+		// The apply was interrupted while the lost answer was reconciled, and the
+		// job was found: keep it like an interrupted wait, untainted.
+		d = diag.NewWarningDiagnostic("Restart Interrupted",
+			fmt.Sprintf("The apply was cancelled while the restart request was in flight; its job %s was found in the operation log and is saved in state with status %q, "+
+				"so the next apply does not restart the nodes again. Check the job in the cluster's operation log; to restart again, change triggers.", b.jobID, ehpc.JobPending))
+	case rolloutPauseCut:
+		d = diag.NewWarningDiagnostic("Rolling Restart Interrupted",
+			fmt.Sprintf("The apply was cancelled before batch %d of %d was sent; every job sent is saved in state.", res.at+1, len(res.batches)))
+	case rolloutOutOfTime:
+		d = diag.NewErrorDiagnostic("Timed Out Before Next Batch",
+			fmt.Sprintf("Less than %s of timeouts.create (%s) was left to wait for batch %d of %d, so it was not sent: it would only have timed out. "+
+				"Raise timeouts.create to cover every batch.", shortDuration(minCreateTimeout), spec.timeout, res.at+1, len(res.batches)))
+	case rolloutWaitEnded:
+		d = r.waitDiag(res.wait, b.jobID, spec, created)
+	}
+	if next := res.next(created); next != "" || len(res.batches) > 1 {
+		d = withDetail(d, res.progress(), next)
+	}
+	diags.Append(d)
+	return diags
+}
+
+// waitDiag words a wait that ended without success; the taint sentences are
+// left out when the apply resumed a rollout (nothing taints then).
+func (r *ClusterNodeRestartResource) waitDiag(w waitResult, jobID string, spec rolloutSpec, created bool) diag.Diagnostic {
+	summary, detail := w.describe(jobID, spec.clusterID, "cluster "+spec.clusterID, spec.timeout.String(), spec.client.Scrub)
+	switch w.end {
 	case waitFailed:
-		diags.AddError(summary, detail+" The job id is saved in state and the resource is marked tainted, "+
-			"so the next apply restarts the nodes again: fix the cause first (see the job in the cluster's operation log).")
+		if created {
+			detail += " The job id is saved in state and the resource is marked tainted, " +
+				"so the next apply restarts the nodes again: fix the cause first (see the job in the cluster's operation log)."
+		}
+		return diag.NewErrorDiagnostic(summary, detail)
 	case waitInterrupted:
-		diags.AddWarning("Wait For Restart Job Interrupted", "The apply was cancelled while waiting for "+detail+". "+
+		return diag.NewWarningDiagnostic("Wait For Restart Job Interrupted", "The apply was cancelled while waiting for "+detail+". "+
 			fmt.Sprintf("The job id is saved in state with status %q and the nodes will not be restarted again by the next apply. ", ehpc.JobPending)+
 			"Check the job in the cluster's operation log; to restart again, change triggers.")
-		return ehpc.JobPending, diags
 	case waitUnreadable:
-		diags.AddWarning(summary, detail+
+		return diag.NewWarningDiagnostic(summary, detail+
 			fmt.Sprintf(" The job id is saved in state with status %q and the resource is not tainted, so the next apply does not restart the nodes again. "+
 				"If the job failed and you want to restart again, change triggers (or run terraform taint on this resource) and apply.", statusUnknown))
-		return statusUnknown, diags
-	case waitTimedOut:
-		diags.AddError(summary, detail+" The job id is saved in state and the resource is marked tainted. Choose one:\n"+
-			"- To keep this restart: run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME), "+
-			"then raise timeouts.create for the next restart. Raising it alone keeps nothing: the resource stays tainted and the next apply restarts the nodes a second time.\n"+
-			"- To restart the nodes again: apply again; the tainted resource is replaced by a new restart.")
+	default: // waitTimedOut
+		if created {
+			detail += " The job id is saved in state and the resource is marked tainted. Choose one:\n" +
+				"- To keep this restart: run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME), " +
+				"then raise timeouts.create for the next restart. Raising it alone keeps nothing: the resource stays tainted and the next apply restarts the nodes a second time.\n" +
+				"- To restart the nodes again: apply again; the tainted resource is replaced by a new restart."
+		}
+		return diag.NewErrorDiagnostic(summary, detail)
 	}
-	return res.status, diags
+}
+
+// next says what the next apply does after a rolling restart stopped, and how
+// to finish it without restarting the batches that succeeded; "" for a restart
+// of one batch that Create ran, whose messages already say it.
+func (r rolloutResult) next(created bool) string {
+	b := r.batches[r.at]
+	resumeAt := fmt.Sprintf("resumes the rollout at batch %d", r.at+1)
+	switch {
+	case b.jobID != "" && b.status != ehpc.JobFailed:
+		resumeAt += fmt.Sprintf(" by waiting for job %s (it is not sent again)", b.jobID)
+	case b.jobID != "":
+		resumeAt += " by sending it again (its job failed)"
+	}
+	resumeAt += ", then sends the batches never sent; batches that succeeded are not restarted again."
+	tainted := r.end == rolloutSendFailed || r.end == rolloutOutOfTime ||
+		r.end == rolloutWaitEnded && (r.wait.end == waitFailed || r.wait.end == waitTimedOut)
+	switch {
+	case !created:
+		return "This apply resumed a rolling restart, so the resource is not tainted: the next apply " + resumeAt +
+			" To stop the rollout instead, remove rolling from the configuration."
+	case len(r.batches) < 2:
+		return ""
+	case tainted && r.lastSent() < 0:
+		return "No job of this rollout is known, so nothing is saved in state: the next apply starts the rollout again from batch 1."
+	case tainted:
+		return "The jobs sent are saved in state and the resource is marked tainted, so the next apply restarts every node again, batch by batch. " +
+			"To finish the rollout instead, without restarting the batches that succeeded: fix the cause, run terraform untaint with this resource's address, and apply; that apply " + resumeAt
+	default:
+		return "The resource is not tainted: the next apply " + resumeAt + " To stop the rollout instead, remove rolling from the configuration."
+	}
+}
+
+// withDetail adds sentences to a diagnostic's detail, keeping its severity,
+// summary and attribute path.
+func withDetail(d diag.Diagnostic, sentences ...string) diag.Diagnostic {
+	detail := d.Detail()
+	for _, s := range sentences {
+		if s != "" {
+			detail += " " + s
+		}
+	}
+	if p, ok := d.(diag.DiagnosticWithPath); ok {
+		if d.Severity() == diag.SeverityError {
+			return diag.NewAttributeErrorDiagnostic(p.Path(), d.Summary(), detail)
+		}
+		return diag.NewAttributeWarningDiagnostic(p.Path(), d.Summary(), detail)
+	}
+	if d.Severity() == diag.SeverityError {
+		return diag.NewErrorDiagnostic(d.Summary(), detail)
+	}
+	return diag.NewWarningDiagnostic(d.Summary(), detail)
 }
 
 // Bounds of the resource's timeouts.create: the same as the action's timeout

@@ -9,7 +9,9 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -260,4 +262,38 @@ func nodeValues(matched []ehpc.Node) (nodeList, idList types.List, diags diag.Di
 	idList, d = types.ListValue(types.StringType, ids)
 	diags.Append(d...)
 	return nodeList, idList, diags
+}
+
+// Validators of the rolling argument, shared by the resource and the action.
+var (
+	batchSizeValidators = []validator.Int64{int64validator.AtLeast(1)}
+	pauseValidators     = []validator.String{pauseValidator{}}
+)
+
+// pauseValidator checks rolling.pause at plan time, so a typo fails before the
+// first batch is sent rather than between two batches.
+type pauseValidator struct{}
+
+var _ validator.String = pauseValidator{}
+
+func (pauseValidator) Description(context.Context) string {
+	return "must be a duration from 0s to " + shortDuration(maxRollingPause) + ", such as 30s or 5m"
+}
+
+func (v pauseValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (pauseValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Rolling Pause",
+			fmt.Sprintf("rolling.pause = %q is not a duration. Write a number with a unit (s, m or h), such as \"30s\" or \"5m\", up to %q; or remove pause to send each batch as soon as the previous one succeeded.", s, shortDuration(maxRollingPause)))
+	case d < 0 || d > maxRollingPause:
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Rolling Pause",
+			fmt.Sprintf("rolling.pause = %q is outside 0s to %q. Use a pause within that range, such as \"30s\", or remove pause.", s, shortDuration(maxRollingPause)))
+	}
 }

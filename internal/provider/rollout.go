@@ -1,0 +1,365 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
+)
+
+// A restart is a rollout of one or more batches: without rolling, one batch of
+// every node, which is exactly the single request the resource always sent.
+// Every batch goes through RestartNodesOnce and waitForJob, so each keeps the
+// exactly-once guarantees of a lone restart and shares the coalesced poller.
+
+// statusNotSent is the status of a batch whose restart request was never sent:
+// the rollout stopped before it.
+const statusNotSent = "not_sent"
+
+// maxRollingPause bounds rolling.pause: longer pauses belong between applies.
+const maxRollingPause = time.Hour
+
+// rollingModel is the rolling argument of the resource and the action.
+type rollingModel struct {
+	BatchSize types.Int64  `tfsdk:"batch_size"`
+	Pause     types.String `tfsdk:"pause"`
+}
+
+// batch is one restart request of a rollout and what became of it.
+type batch struct {
+	nodeIDs []string
+	jobID   string // "" until the request was accepted
+	retCode int
+	status  string // statusNotSent until sent; then the job's last status seen
+}
+
+// done reports whether the batch needs nothing more: its job succeeded.
+func (b batch) done() bool { return b.status == ehpc.JobSuccessful }
+
+// splitBatches cuts sorted ids into batches of at most size nodes, in order;
+// size 0 means one batch of all.
+func splitBatches(ids []string, size int) []batch {
+	if size <= 0 || size > len(ids) {
+		size = len(ids)
+	}
+	var out []batch
+	for start := 0; start < len(ids); start += size {
+		end := min(start+size, len(ids))
+		out = append(out, batch{nodeIDs: ids[start:end:end], status: statusNotSent})
+	}
+	return out
+}
+
+// rolling reads the rolling argument: the batch size (0 without rolling) and the
+// pause between batches. Both were validated at plan time.
+func rolling(ctx context.Context, v types.Object) (size int, pause time.Duration, diags diag.Diagnostics) {
+	if v.IsNull() || v.IsUnknown() {
+		return 0, 0, diags
+	}
+	var m rollingModel
+	diags.Append(v.As(ctx, &m, basetypes.ObjectAsOptions{})...)
+	if diags.HasError() {
+		return 0, 0, diags
+	}
+	size = int(m.BatchSize.ValueInt64())
+	if s := m.Pause.ValueString(); s != "" {
+		pause, _ = time.ParseDuration(s)
+	}
+	return size, pause, diags
+}
+
+// rolloutEnd is how a rollout ended.
+type rolloutEnd int
+
+const (
+	rolloutDone       rolloutEnd = iota // every batch succeeded (or, not waiting, was accepted)
+	rolloutSendFailed                   // a batch's restart request failed: see sendErr
+	rolloutSendCut                      // cancelled while a lost answer was reconciled; its job was found
+	rolloutWaitEnded                    // a batch's wait ended without success: see wait
+	rolloutPauseCut                     // cancelled during the pause before a batch
+	rolloutOutOfTime                    // too little of the timeout was left to send the next batch
+)
+
+// rolloutResult is what a rollout did. at is the batch it stopped at (the
+// last batch when it is done).
+type rolloutResult struct {
+	batches []batch
+	at      int
+	end     rolloutEnd
+	sendErr error
+	wait    waitResult
+	// notes explain batches whose request did not go the plain way (adopted from
+	// the operation log, or sent again).
+	notes diag.Diagnostics
+}
+
+// rolloutHooks let the action report progress; every field may be nil.
+type rolloutHooks struct {
+	sent   func(i int, b batch, res *ehpc.RestartResult)
+	check  func(i int, b batch, c jobwatch.Check, elapsed time.Duration)
+	waited func(i int, b batch, w waitResult)
+}
+
+// rolloutSpec is where and how a rollout runs.
+type rolloutSpec struct {
+	client    *ehpc.Client
+	zone      string
+	clusterID string
+	wait      bool
+	pause     time.Duration
+	timeout   time.Duration // bounds the whole rollout
+}
+
+// roll brings batches to success in order. A batch that succeeded is left
+// alone; one with a job that may still run (pending, unknown) is waited for and
+// never sent again; one never sent, or whose job failed, is sent. The next
+// batch is sent only after the previous one succeeded and the pause passed, so
+// a resumed rollout continues exactly where the last one stopped.
+func (d *providerData) roll(ctx context.Context, spec rolloutSpec, batches []batch, hooks rolloutHooks) rolloutResult {
+	deadline := time.Now().Add(spec.timeout)
+	res := rolloutResult{batches: batches}
+	ranHere := false // a batch finished in this run: pause before the next
+	for i := range res.batches {
+		res.at = i
+		b := &res.batches[i]
+		if b.done() {
+			continue
+		}
+		if b.jobID == "" || b.status == ehpc.JobFailed {
+			if end, ok := d.beforeSend(ctx, spec, deadline, ranHere); !ok {
+				res.end = end
+				return res
+			}
+			tflog.Info(ctx, "restarting cluster nodes", map[string]any{"cluster_id": spec.clusterID, "node_ids": b.nodeIDs, "zone": spec.zone,
+				"batch": i + 1, "batches": len(res.batches)})
+			r, err := spec.client.RestartNodesOnce(ctx, spec.zone, spec.clusterID, b.nodeIDs)
+			if err != nil {
+				res.end, res.sendErr = rolloutSendFailed, err
+				return res
+			}
+			tflog.Info(ctx, "restart accepted", map[string]any{"job_id": r.JobID, "path": r.Path, "adopted": r.Adopted, "resent": r.Resent, "interrupted": r.Interrupted})
+			b.jobID, b.retCode, b.status = r.JobID, r.RetCode, ehpc.JobPending
+			if note := restartNoteDiag(r); note != nil {
+				res.notes.Append(note)
+			}
+			if hooks.sent != nil {
+				hooks.sent(i, *b, r)
+			}
+			if r.Interrupted {
+				res.end = rolloutSendCut
+				return res
+			}
+		}
+		if !spec.wait {
+			continue
+		}
+		var onCheck func(jobwatch.Check, time.Duration)
+		if hooks.check != nil {
+			onCheck = func(c jobwatch.Check, e time.Duration) { hooks.check(i, *b, c, e) }
+		}
+		w := d.waitForJob(ctx, spec.zone, spec.clusterID, b.jobID, time.Until(deadline), onCheck)
+		b.status = w.status
+		if w.end == waitUnreadable {
+			b.status = statusUnknown
+		}
+		if hooks.waited != nil {
+			hooks.waited(i, *b, w)
+		}
+		if w.end != waitSucceeded {
+			res.end, res.wait = rolloutWaitEnded, w
+			return res
+		}
+		ranHere = true
+	}
+	res.end = rolloutDone
+	return res
+}
+
+// beforeSend holds a batch back for the pause after the previous one, and
+// refuses to send it when the apply was cancelled or too little time is left
+// to wait for it: a batch sent only to time out would taint the resource, and
+// the next apply would restart every node again.
+func (d *providerData) beforeSend(ctx context.Context, spec rolloutSpec, deadline time.Time, afterBatch bool) (rolloutEnd, bool) {
+	if afterBatch && spec.pause > 0 {
+		t := time.NewTimer(min(spec.pause, max(time.Until(deadline), 0)))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return rolloutPauseCut, false
+		case <-t.C:
+		}
+	}
+	if ctx.Err() != nil {
+		return rolloutPauseCut, false
+	}
+	if afterBatch && time.Until(deadline) < minCreateTimeout {
+		return rolloutOutOfTime, false
+	}
+	return rolloutDone, true
+}
+
+// Status of the rollout as a whole: the last job sent, and "pending" while a
+// later batch was never sent, so "successful" always means every node.
+func (r rolloutResult) status() string {
+	last := r.lastSent()
+	if last < 0 {
+		return statusNotSent
+	}
+	s := r.batches[last].status
+	if s == ehpc.JobSuccessful && last < len(r.batches)-1 {
+		return ehpc.JobPending
+	}
+	return s
+}
+
+// lastSent is the index of the last batch with a job, or -1.
+func (r rolloutResult) lastSent() int {
+	for i := len(r.batches) - 1; i >= 0; i-- {
+		if r.batches[i].jobID != "" {
+			return i
+		}
+	}
+	return -1
+}
+
+// progress words where a rollout of several batches stands, for every message
+// that ends one: which nodes restarted, which batch stopped it and which nodes
+// were never restarted. It is "" for a restart of one batch, whose messages
+// already name its nodes.
+func (r rolloutResult) progress() string {
+	if len(r.batches) < 2 {
+		return ""
+	}
+	var done, never []string
+	for i, b := range r.batches {
+		switch {
+		case b.done():
+			done = append(done, b.nodeIDs...)
+		case b.jobID == "" && i != r.at:
+			never = append(never, b.nodeIDs...)
+		}
+	}
+	var s strings.Builder
+	fmt.Fprintf(&s, "Rolling restart stopped at batch %d of %d", r.at+1, len(r.batches))
+	if b := r.batches[r.at]; b.jobID != "" {
+		fmt.Fprintf(&s, " (job %s, status %q, %s)", b.jobID, b.status, nodesPhrase(b.nodeIDs))
+	} else {
+		fmt.Fprintf(&s, " (not sent, %s)", nodesPhrase(b.nodeIDs))
+	}
+	fmt.Fprintf(&s, ". Restarted so far: %s. Never restarted: %s.", nodeList(done), nodeList(never))
+	return s.String()
+}
+
+// nodeList names every node: the lists are what an operator acts on.
+func nodeList(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
+}
+
+// batchAttrTypes is the type of one element of the resource's batches.
+var batchAttrTypes = map[string]attr.Type{
+	"job_id":   types.StringType,
+	"node_ids": types.ListType{ElemType: types.StringType},
+	"status":   types.StringType,
+}
+
+var batchType = types.ObjectType{AttrTypes: batchAttrTypes}
+
+// batchesValue is the record of a rollout's batches, in state or in a plan.
+func batchesValue(batches []batch) (types.List, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	elems := make([]attr.Value, 0, len(batches))
+	for _, b := range batches {
+		ids, d := types.ListValueFrom(context.Background(), types.StringType, b.nodeIDs)
+		diags.Append(d...)
+		// An empty status is a batch planned to run: its status, and its job
+		// unless it has one already, are known only after apply.
+		job, status := types.StringValue(b.jobID), types.StringValue(b.status)
+		switch {
+		case b.status == "" && b.jobID == "":
+			job, status = types.StringUnknown(), types.StringUnknown()
+		case b.status == "":
+			status = types.StringUnknown()
+		case b.jobID == "":
+			job = types.StringNull()
+		}
+		obj, d := types.ObjectValue(batchAttrTypes, map[string]attr.Value{
+			"job_id": job, "node_ids": ids, "status": status,
+		})
+		diags.Append(d...)
+		elems = append(elems, obj)
+	}
+	list, d := types.ListValue(batchType, elems)
+	diags.Append(d...)
+	return list, diags
+}
+
+// batchModel is one element of the resource's batches.
+type batchModel struct {
+	JobID   types.String `tfsdk:"job_id"`
+	NodeIDs []string     `tfsdk:"node_ids"`
+	Status  types.String `tfsdk:"status"`
+}
+
+// batchesFrom reads the state's batches back; nil for a state written before
+// batches were recorded.
+func batchesFrom(ctx context.Context, v types.List) ([]batch, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if v.IsNull() || v.IsUnknown() {
+		return nil, diags
+	}
+	var ms []batchModel
+	diags.Append(v.ElementsAs(ctx, &ms, false)...)
+	out := make([]batch, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, batch{nodeIDs: m.NodeIDs, jobID: m.JobID.ValueString(), status: m.Status.ValueString()})
+	}
+	return out, diags
+}
+
+// unfinished reports whether a recorded rollout has a batch that did not
+// succeed: one the next apply must still wait for or send.
+func unfinished(batches []batch) bool {
+	for _, b := range batches {
+		if !b.done() {
+			return true
+		}
+	}
+	return false
+}
+
+// rollingWithoutWait refuses rolling with wait_for_completion = false: a batch
+// is sent only once the previous batch's job succeeded, which only a wait can
+// tell. Unknown values pass; they cannot combine the two by accident.
+func (a restartArgs) rollingWithoutWait() diag.Diagnostic {
+	if a.Rolling.IsNull() || a.Rolling.IsUnknown() || a.WaitForCompletion.IsNull() || a.WaitForCompletion.IsUnknown() || a.WaitForCompletion.ValueBool() {
+		return nil
+	}
+	return diag.NewAttributeErrorDiagnostic(path.Root("wait_for_completion"), "Rolling Restart Needs Waiting",
+		"wait_for_completion = false cannot be combined with rolling: each batch is sent only after the previous batch's job succeeded, "+
+			"which the provider knows only by waiting for it. Remove wait_for_completion = false to restart in batches, "+
+			"or remove rolling to restart every node in one request without waiting.")
+}
+
+// Descriptions of the rolling argument, the same on the resource and the action.
+const (
+	rollingDescription = "Restart the nodes in batches, one restart request per batch, so the cluster keeps serving jobs: " +
+		"the nodes are sorted by id and cut into batches of `batch_size`; a batch is sent only once the previous batch's job is `successful` " +
+		"(and `pause` has passed). A failed batch stops the rollout: later batches are not sent. " +
+		"The timeout bounds the whole rollout. Requires waiting (`wait_for_completion` cannot be `false`). Without `rolling`, every node restarts in one request."
+	batchSizeDescription = "The most nodes restarted at once, at least 1. A `batch_size` of at least the number of nodes makes one batch."
+	pauseDescription     = "How long to wait after a batch succeeded before sending the next, such as `30s` or `5m`, from `0s` to `1h` (default none), " +
+		"for example to let a scheduler bring the restarted nodes back into service."
+)
