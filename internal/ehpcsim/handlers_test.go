@@ -1,6 +1,7 @@
 package ehpcsim
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -388,6 +389,72 @@ func TestFailAndHangJobs(t *testing.T) {
 	}
 	wantRet(t, e.c.restart("cln-cmp00001"), 1400) // still restarting
 	wantRet(t, e.c.restart("cln-cmp00002"), 0)    // failed restarts leave the node active
+}
+
+// Started and Ended are exact where create_time and status_time have whole
+// seconds: a job started at .7 s ends exactly its duration later, and shows no
+// end while pending; a failed job ends like a successful one, a hung job never.
+func TestJobStartedAndEnded(t *testing.T) {
+	e := newEnv(t, Options{JobDuration: 5 * time.Second})
+	e.clock.Advance(700 * time.Millisecond)
+	start := e.clock.Now()
+	ok := e.c.restart("cln-cmp00001")["job_id"].(string)
+	e.sim.FailNextJobs(1)
+	failed := e.c.restart("cln-cmp00002")["job_id"].(string)
+	e.sim.HangNextJobs(1)
+	hung := e.c.restart("cln-cmp00003")["job_id"].(string)
+	past := e.sim.AddPastJob(DemoClusterID, []string{"cln-cmp00004"}, t0.Add(-time.Hour+400*time.Millisecond), "successful")
+
+	job := func(id string) Job {
+		t.Helper()
+		j, found := e.sim.Job(id)
+		if !found {
+			t.Fatalf("no job %s", id)
+		}
+		return j
+	}
+	for _, id := range []string{ok, failed, hung} {
+		j := job(id)
+		if !j.Created.Equal(t0) || !j.Started.Equal(start) || !j.Ended.IsZero() || j.Status != "pending" {
+			t.Fatalf("at once: %+v", j)
+		}
+		if b, _ := json.Marshal(j); strings.Contains(string(b), `"ended"`) || !strings.Contains(string(b), `"started":"2025-01-02T03:04:30.7Z"`) {
+			t.Fatalf("JSON of a pending job: %s", b)
+		}
+	}
+
+	e.clock.Advance(5*time.Second - time.Millisecond)
+	if j := job(ok); j.Status != "pending" || !j.Ended.IsZero() {
+		t.Fatalf("1 ms before the end: %+v", j)
+	}
+	e.clock.Advance(time.Millisecond)
+	end := start.Add(5 * time.Second)
+	for id, want := range map[string]string{ok: "successful", failed: "failed"} {
+		if j := job(id); j.Status != want || !j.Ended.Equal(end) || !j.Started.Equal(start) {
+			t.Fatalf("at the end: %+v, want %s ending %s", j, want, end)
+		}
+		// The wire keeps whole seconds.
+		if w := jobByID(t, e, id); w["status_time"] != "2025-01-02T03:04:35Z" {
+			t.Fatalf("status_time %v", w["status_time"])
+		}
+	}
+	e.clock.Advance(24 * time.Hour)
+	if j := job(hung); j.Status != "pending" || !j.Ended.IsZero() {
+		t.Fatalf("hung job a day later: %+v", j)
+	}
+	if j := job(ok); !j.Ended.Equal(end) {
+		t.Fatalf("a day later the end moved: %+v", j)
+	}
+	// History has only create_time.
+	if j := job(past); !j.Started.Equal(j.Created) || !j.Ended.Equal(j.Created) || !j.Created.Equal(t0.Add(-time.Hour)) {
+		t.Fatalf("past job: %+v", j)
+	}
+	// Jobs() says the same as Job().
+	for _, j := range e.sim.Jobs() {
+		if one := job(j.ID); !one.Started.Equal(j.Started) || !one.Ended.Equal(j.Ended) {
+			t.Fatalf("Jobs() %+v, Job() %+v", j, one)
+		}
+	}
 }
 
 func TestQuota(t *testing.T) {

@@ -35,7 +35,8 @@ type job struct {
 	clusterID string
 	zone      string
 	nodeIDs   []string
-	created   time.Time
+	created   time.Time // the wire's create_time: started, truncated to the second
+	started   time.Time // exact; created + duration is started + the job duration asked for
 	duration  time.Duration
 	outcome   jobOutcome
 	path      string
@@ -68,14 +69,21 @@ func (j *job) statusTime(now time.Time) time.Time {
 }
 
 func (j *job) public(now time.Time) Job {
+	status := j.status(now)
+	var ended time.Time
+	if status != statusPending {
+		ended = j.statusTime(now)
+	}
 	return Job{
 		ID:        j.id,
 		Action:    JobActionRestart,
 		ClusterID: j.clusterID,
 		Zone:      j.zone,
 		NodeIDs:   append([]string(nil), j.nodeIDs...),
-		Status:    j.status(now),
+		Status:    status,
 		Created:   j.created,
+		Started:   j.started,
+		Ended:     ended,
 		Path:      j.path,
 		Past:      j.past,
 	}
@@ -159,13 +167,15 @@ func (s *Simulator) createJobLocked(cs *clusterState, nodeIDs []string, path, ow
 		zone:      cs.Zone,
 		nodeIDs:   nodeIDs,
 		created:   now.UTC().Truncate(time.Second),
+		started:   now.UTC(),
 		duration:  s.jobDur,
 		path:      path,
 		owner:     owner,
 	}
 	// Truncating created to the wire's one-second resolution would make a
-	// short job finish early; keep its end where the duration says.
-	j.duration += now.Sub(j.created)
+	// short job finish early; keep its end where the duration says, exactly
+	// the job duration after started.
+	j.duration += j.started.Sub(j.created)
 	switch {
 	case s.hangNext > 0:
 		s.hangNext--
@@ -208,6 +218,9 @@ func (s *Simulator) AddPastJob(clusterID string, nodeIDs []string, created time.
 		owner:     s.someOwnerLocked(),
 		past:      true,
 	}
+	// History has no finer times than create_time; a zero duration makes it
+	// start and end there too.
+	j.started = j.created
 	switch status {
 	case statusSuccessful:
 	case statusFailed:

@@ -84,6 +84,10 @@ type Options struct {
 
 // Job is a restart job as the simulator sees it, with its status computed at
 // the time of the call.
+//
+// Created is what the operation log shows (whole seconds); Started and Ended
+// are exact, for measuring what a client did between jobs (how soon it sent
+// the next restart after one finished), which whole seconds cannot show.
 type Job struct {
 	ID        string    `json:"job_id"`
 	Action    string    `json:"job_action"`
@@ -92,8 +96,15 @@ type Job struct {
 	NodeIDs   []string  `json:"node_ids"`
 	Status    string    `json:"status"`
 	Created   time.Time `json:"create_time"`
-	Path      string    `json:"path"`           // which path created it: restartNodes or the resatrtNodes alias ("" for a past job)
-	Past      bool      `json:"past,omitempty"` // added by AddPastJob: history, not a restart this simulator performed
+	// Started is the simulator's clock (UTC) when the restart request was
+	// processed (for a Fault.LateEffect, when the late processing happened).
+	Started time.Time `json:"started"`
+	// Ended is when the job reached its final status, exactly the job duration
+	// after Started; zero while it is pending, so always for a job that hangs
+	// (HangNextJobs). Status at the time of the call decides, like Status.
+	Ended time.Time `json:"ended,omitzero"`
+	Path  string    `json:"path"`           // which path created it: restartNodes or the resatrtNodes alias ("" for a past job)
+	Past  bool      `json:"past,omitempty"` // added by AddPastJob: history, not a restart this simulator performed; Started and Ended are its Created
 }
 
 // Request is one request as received, for assertions on what a client sent.
