@@ -391,6 +391,65 @@ func TestFailAndHangJobs(t *testing.T) {
 	wantRet(t, e.c.restart("cln-cmp00002"), 0)    // failed restarts leave the node active
 }
 
+// FailJobsAfter fails restart jobs by position: here the third and fourth.
+// A refused restart makes no job, so it takes no position.
+func TestFailJobsAfter(t *testing.T) {
+	e := newEnv(t, Options{JobDuration: time.Second})
+	statuses := func(restarts int) string {
+		t.Helper()
+		var got []string
+		for range restarts {
+			id := e.c.restart("cln-cmp00001")["job_id"].(string)
+			e.clock.Advance(time.Second)
+			got = append(got, jobByID(t, e, id)["status"].(string))
+			wantRet(t, e.c.restart("cln-nothere1"), 2100)
+		}
+		return strings.Join(got, " ")
+	}
+	e.sim.FailJobsAfter(2, 2)
+	if got := statuses(6); got != "successful successful failed failed successful successful" {
+		t.Fatal(got)
+	}
+
+	// A new call replaces the schedule; Reset clears it.
+	e.sim.FailJobsAfter(5, 1)
+	e.sim.FailJobsAfter(0, 1)
+	if got := statuses(2); got != "failed successful" {
+		t.Fatal(got)
+	}
+	e.sim.FailJobsAfter(0, 1)
+	e.sim.Reset()
+	if got := statuses(1); got != "successful" {
+		t.Fatal(got)
+	}
+}
+
+// Jobs that HangNextJobs and FailNextJobs claim take positions in
+// FailJobsAfter's count, and those two go first: a scheduled failure falling
+// on a hung job is spent (the job hangs), one falling on a job FailNextJobs
+// fails leaves nothing over for the next job.
+func TestFailJobsAfterWithNextJobs(t *testing.T) {
+	e := newEnv(t, Options{JobDuration: time.Second})
+	e.sim.HangNextJobs(2)
+	e.sim.FailNextJobs(1)
+	e.sim.FailJobsAfter(1, 3)
+	var ids []string
+	for _, n := range []string{"cln-cmp00001", "cln-cmp00002", "cln-cmp00003", "cln-cmp00004", "cln-login001", "cln-ctrl0001"} {
+		ids = append(ids, e.c.restart(n)["job_id"].(string))
+	}
+	e.clock.Advance(24 * time.Hour)
+	var got []string
+	for _, id := range ids {
+		got = append(got, jobByID(t, e, id)["status"].(string))
+	}
+	// 1: hang (position 1, let pass); 2: hang (a scheduled failure, spent);
+	// 3: FailNextJobs's failure (and the schedule's); 4: the schedule's last
+	// failure; 5, 6: nothing left.
+	if want := "pending pending failed failed successful successful"; strings.Join(got, " ") != want {
+		t.Fatalf("got %s, want %s", strings.Join(got, " "), want)
+	}
+}
+
 // Started and Ended are exact where create_time and status_time have whole
 // seconds: a job started at .7 s ends exactly its duration later, and shows no
 // end while pending; a failed job ends like a successful one, a hung job never.

@@ -176,12 +176,23 @@ func (s *Simulator) createJobLocked(cs *clusterState, nodeIDs []string, path, ow
 	// short job finish early; keep its end where the duration says, exactly
 	// the job duration after started.
 	j.duration += j.started.Sub(j.created)
+	// FailJobsAfter counts every job, so its position moves on before the
+	// other two claim this one.
+	scheduledFail := false
+	if s.failSkip > 0 {
+		s.failSkip--
+	} else if s.failLater > 0 {
+		s.failLater--
+		scheduledFail = true
+	}
 	switch {
 	case s.hangNext > 0:
 		s.hangNext--
 		j.outcome = outcomeHang
 	case s.failNext > 0:
 		s.failNext--
+		j.outcome = outcomeFail
+	case scheduledFail:
 		j.outcome = outcomeFail
 	}
 	s.jobs = append(s.jobs, j)

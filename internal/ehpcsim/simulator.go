@@ -153,6 +153,10 @@ type Simulator struct {
 	hangNext int
 	faults   map[string][]*Fault // path ("*" for any) -> FIFO queue
 
+	// FailJobsAfter's schedule: jobs still to pass before failing ones, and
+	// how many fail then.
+	failSkip, failLater int
+
 	requests      map[string]int
 	total         int
 	restarts      map[string]int
@@ -260,6 +264,23 @@ func (s *Simulator) HangNextJobs(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hangNext = max(n, 0)
+}
+
+// FailJobsAfter lets the next skip restart jobs pass, then makes the n after
+// them end "failed" after the job duration: a failure in the middle of a
+// sequence of restarts, such as the third batch of a rolling restart
+// (FailJobsAfter(2, 1)).
+//
+// It counts positions, from this call on: every restart job created counts,
+// whatever FailNextJobs or HangNextJobs do to it. Those two keep their own
+// counts and take precedence: a job they claim hangs or fails as they say,
+// and a failure of this schedule that falls on it is spent, not moved to the
+// next job (a hung job stays pending). A new call replaces the schedule;
+// Reset clears it.
+func (s *Simulator) FailJobsAfter(skip, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failSkip, s.failLater = max(skip, 0), max(n, 0)
 }
 
 // Requests returns how many requests arrived for path, whatever their outcome.
@@ -387,6 +408,7 @@ func (s *Simulator) resetLocked() {
 	s.jobs = nil
 	s.jobByID = map[string]*job{}
 	s.failNext, s.hangNext = 0, 0
+	s.failSkip, s.failLater = 0, 0
 	s.faults = map[string][]*Fault{}
 	s.requests = map[string]int{}
 	s.total = 0
