@@ -285,38 +285,37 @@ func (s *Simulator) FailJobsAfter(skip, n int) {
 
 // Requests returns how many requests arrived for path, whatever their outcome.
 func (s *Simulator) Requests(path string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.requests[path]
+	return readLocked(s, func() int { return s.requests[path] })
 }
 
 // RequestCounts returns the number of requests per path.
 func (s *Simulator) RequestCounts() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return maps.Clone(s.requests)
+	return readLocked(s, func() map[string]int { return maps.Clone(s.requests) })
 }
 
 // TotalRequests returns how many requests arrived in all.
 func (s *Simulator) TotalRequests() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.total
+	return readLocked(s, func() int { return s.total })
 }
 
 // Restarts returns how many restart jobs have included nodeID (jobs added by
 // AddPastJob excluded: they are history from before the test).
 func (s *Simulator) Restarts(nodeID string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.restarts[nodeID]
+	return readLocked(s, func() int { return s.restarts[nodeID] })
 }
 
 // RestartCounts returns the number of restart jobs per node id.
 func (s *Simulator) RestartCounts() map[string]int {
+	return readLocked(s, func() map[string]int { return maps.Clone(s.restarts) })
+}
+
+// readLocked returns read() called under the simulator's lock, so that each
+// counter accessor above is one expression. The lock covers choosing the map
+// too: Reset replaces the counter maps, it does not clear them.
+func readLocked[T any](s *Simulator, read func() T) T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return maps.Clone(s.restarts)
+	return read()
 }
 
 // Jobs returns all jobs in creation order, status computed now, including
