@@ -8,7 +8,8 @@
 // `time_static` from HashiCorp's time provider (a plugin-framework provider that
 // calls no API, so it carries the same plugin and RPC costs as ours) and the
 // built-in `terraform_data` (Terraform's own floor, which no external provider
-// can reach).
+// can reach). A rolling restart (one resource, its nodes in batches) is
+// compared with a lone restart of one node, measured right before it.
 //
 // Run it with `make bench`; flags: go run ./internal/bench -h.
 package main
@@ -51,6 +52,7 @@ type config struct {
 	out          string
 	keep         bool
 	quick        bool
+	rolling      bool
 }
 
 func main() {
@@ -89,7 +91,8 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.longN, "n", 50, "resource count for the request-count, lag, plan and refresh cases")
 	fs.StringVar(&c.out, "out", "", "also write the report to this `file`")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory")
-	fs.BoolVar(&c.quick, "quick", false, "smoke run: N=1, one repetition, 1 s jobs")
+	fs.BoolVar(&c.quick, "quick", false, "smoke run: N=1 (the rolling case: 2 nodes), one repetition, 1 s jobs")
+	fs.BoolVar(&c.rolling, "rolling", true, "run the rolling-restart case (-n nodes in one resource, batches of n/5, -job-duration jobs)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -160,6 +163,13 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 		return "", err
 	}
 	defer b.srv.Close()
+	if cfg.rolling {
+		// Minutes of other cases run first: a provider that does not take
+		// the rolling configuration should fail the run now, not then.
+		if err := b.validateRolling(ctx); err != nil {
+			return "", err
+		}
+	}
 
 	var r report
 	r.cfg = cfg
@@ -168,6 +178,11 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 	}
 	if err := b.longJobs(ctx, &r); err != nil {
 		return "", err
+	}
+	if cfg.rolling {
+		if err := b.rolling(ctx, &r); err != nil {
+			return "", err
+		}
 	}
 	if err := b.planAndRefresh(ctx, &r); err != nil {
 		return "", err
@@ -196,7 +211,8 @@ func (b *bench) setup(ctx context.Context) error {
 	}
 
 	c := ehpcsim.Cluster{ID: benchCluster, Zone: ehpcsim.DemoZone}
-	for i := range max(b.cfg.longN, slices.Max(b.cfg.sizes)) {
+	rollingN, _ := b.cfg.rollingShape()
+	for i := range max(b.cfg.longN, slices.Max(b.cfg.sizes), rollingN) {
 		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: nodeID(i), Role: "compute"})
 	}
 	b.sim = ehpcsim.New(ehpcsim.Options{Clusters: []ehpcsim.Cluster{c}})
@@ -265,6 +281,19 @@ resource "time_static" "r" {
 	case kindData.name:
 		return fmt.Sprintf("resource \"terraform_data\" \"r\" {\n  count = %d\n}\n", n)
 	}
+	return b.hpcProvider() + fmt.Sprintf(`
+resource "hpc_cluster_node_restart" "r" {
+  count               = %d
+  cluster_id          = %q
+  node_ids            = [format("cln-b%%05d", count.index)]
+  wait_for_completion = %v
+}
+`, n, benchCluster, k.wait)
+}
+
+// hpcProvider is the configuration's header for our provider, pointed at the
+// simulator.
+func (b *bench) hpcProvider() string {
 	return fmt.Sprintf(`terraform {
   required_providers {
     hpc = { source = %q }
@@ -277,18 +306,16 @@ provider "hpc" {
   secret_key = %q
   zone       = %q
 }
-
-resource "hpc_cluster_node_restart" "r" {
-  count               = %d
-  cluster_id          = %q
-  node_ids            = [format("cln-b%%05d", count.index)]
-  wait_for_completion = %v
-}
-`, hpcSource, b.srv.URL, ehpcsim.DemoAccessKeyID, ehpcsim.DemoSecretKey, ehpcsim.DemoZone, n, benchCluster, k.wait)
+`, hpcSource, b.srv.URL, ehpcsim.DemoAccessKeyID, ehpcsim.DemoSecretKey, ehpcsim.DemoZone)
 }
 
 // dir writes a fresh working directory (empty state) for k with n resources.
 func (b *bench) dir(name string, k kind, n int) (string, error) {
+	return b.writeDir(name, b.config(k, n))
+}
+
+// writeDir writes a fresh working directory (empty state) holding config.
+func (b *bench) writeDir(name, config string) (string, error) {
 	d := filepath.Join(b.work, name)
 	if err := os.RemoveAll(d); err != nil {
 		return "", err
@@ -296,7 +323,7 @@ func (b *bench) dir(name string, k kind, n int) (string, error) {
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return "", err
 	}
-	return d, os.WriteFile(filepath.Join(d, "main.tf"), []byte(b.config(k, n)), 0o644)
+	return d, os.WriteFile(filepath.Join(d, "main.tf"), []byte(config), 0o644)
 }
 
 // applyResult is one terraform run.
@@ -455,4 +482,128 @@ func (b *bench) planAndRefresh(ctx context.Context, r *report) error {
 	r.planRequests, r.refreshRequests = plan.requests, refresh.requests
 	fmt.Fprintf(b.log, "plan: %d requests, refresh-only: %d requests\n", plan.requests, refresh.requests)
 	return nil
+}
+
+// rollingShape is the rolling case's node count and batch size: -n nodes in
+// batches of a fifth of them (five batches of 10 at the default 50). Never
+// fewer than two nodes, so that even -quick (N=1) has two batches and a gap
+// between them to measure.
+func (c config) rollingShape() (nodes, batchSize int) {
+	nodes = max(c.longN, 2)
+	return nodes, max(nodes/5, 1)
+}
+
+// rollingConfig is one resource restarting n nodes in batches of batchSize.
+// The node ids are listed in reverse, so that batches in sorted order show
+// the provider sorted them rather than kept the order it was given.
+func (b *bench) rollingConfig(n, batchSize int) string {
+	return b.hpcProvider() + fmt.Sprintf(`
+resource "hpc_cluster_node_restart" "rolling" {
+  cluster_id = %q
+  node_ids   = [for i in range(%d) : format("cln-b%%05d", %d - i)]
+  rolling    = { batch_size = %d }
+}
+`, benchCluster, n, n-1, batchSize)
+}
+
+// validateRolling runs terraform validate on the rolling case's configuration.
+func (b *bench) validateRolling(ctx context.Context) error {
+	dir, err := b.writeDir("rolling", b.rollingConfig(b.cfg.rollingShape()))
+	if err != nil {
+		return err
+	}
+	if _, err := b.terraform(ctx, dir, "validate", "-no-color"); err != nil {
+		return fmt.Errorf("the rolling case's configuration is not valid for the provider built from %s (-rolling=false skips the case): %w", b.cfg.root, err)
+	}
+	return nil
+}
+
+// rolling measures a rolling restart: one resource restarting the rolling
+// case's nodes in batches, jobs lasting longJob, each batch sent once the one
+// before is successful. Right before it, as its baseline, a lone restart of
+// one node with the same job duration, whose request count bounds what a
+// batch may cost: a batch is one restart that waits, like the lone one.
+//
+// How long the provider took between batches is read from the simulator's
+// exact job times (the gap from one job's Ended to the next one's Started),
+// not from Terraform's output, which reports the resource once at the end.
+// The same jobs show whether the batches overlapped or left sorted order,
+// which fails the run: a rolling restart that does either is wrong, not slow.
+func (b *bench) rolling(ctx context.Context, r *report) error {
+	b.sim.SetJobDuration(b.cfg.longJob)
+	defer b.sim.SetJobDuration(0)
+	n, size := b.cfg.rollingShape()
+
+	dir, err := b.dir("rolling-lone", kindHPCWait, 1)
+	if err != nil {
+		return err
+	}
+	lone, err := b.apply(ctx, dir, b.cfg.parallelism)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.log, "lone restart, %v job: %d requests, %v\n", b.cfg.longJob, lone.requests, lone.wall.Round(time.Millisecond))
+
+	if dir, err = b.writeDir("rolling", b.rollingConfig(n, size)); err != nil {
+		return err
+	}
+	first := len(b.sim.Jobs())
+	res, err := b.apply(ctx, dir, b.cfg.parallelism)
+	if err != nil {
+		return fmt.Errorf("rolling case (-rolling=false skips it): %w", err)
+	}
+	nodes := make([]string, n)
+	for i := range nodes {
+		nodes[i] = nodeID(i)
+	}
+	rc, err := checkRolling(b.sim.Jobs()[first:], nodes, size)
+	if err != nil {
+		return fmt.Errorf("rolling case, N=%d in batches of %d: %w", n, size, err)
+	}
+	rc.wall, rc.requests, rc.loneRequests = res.wall, res.requests, lone.requests
+	fmt.Fprintf(b.log, "rolling N=%d, batches of %d, %v jobs: %d batches, %d requests, %v, largest gap %v\n",
+		n, size, b.cfg.longJob, rc.batches, res.requests, res.wall.Round(time.Millisecond), slices.Max(rc.gaps).Round(time.Millisecond))
+	r.rolling = &rc
+	return nil
+}
+
+// checkRolling reads a rolling restart of nodes (sorted) in batches of at
+// most size from its jobs, in creation order: each job must be one batch,
+// successful, started no earlier than the previous one ended, and the batches
+// together must restart every node once, in sorted order. That leaves at
+// least two batches, so gaps to measure, whenever there are more nodes than
+// size, as rollingShape makes sure.
+func checkRolling(jobs []ehpcsim.Job, nodes []string, size int) (rollingCase, error) {
+	rc := rollingCase{n: len(nodes), batchSize: size}
+	var order []string
+	for i, j := range jobs {
+		if j.Status != "successful" || j.Ended.IsZero() {
+			return rc, fmt.Errorf("batch %d (job %s) is %s", i+1, j.ID, j.Status)
+		}
+		if len(j.NodeIDs) > size {
+			return rc, fmt.Errorf("batch %d (job %s) restarted %d nodes, more than the batch size %d", i+1, j.ID, len(j.NodeIDs), size)
+		}
+		if i > 0 {
+			prev := jobs[i-1]
+			gap := j.Started.Sub(prev.Ended)
+			if gap < 0 {
+				return rc, fmt.Errorf("batches overlapped: batch %d (job %s) started %v before batch %d (job %s) ended", i+1, j.ID, -gap, i, prev.ID)
+			}
+			rc.gaps = append(rc.gaps, gap)
+		}
+		rc.jobTime += j.Ended.Sub(j.Started)
+		order = append(order, j.NodeIDs...)
+	}
+	for i := range max(len(order), len(nodes)) {
+		switch {
+		case i >= len(order):
+			return rc, fmt.Errorf("%d batches restarted %d of the %d nodes", len(jobs), len(order), len(nodes))
+		case i >= len(nodes):
+			return rc, fmt.Errorf("%d batches restarted %d nodes, not the %d asked for once each", len(jobs), len(order), len(nodes))
+		case order[i] != nodes[i]:
+			return rc, fmt.Errorf("batches left sorted node order: restart %d of %d was %s, want %s", i+1, len(nodes), order[i], nodes[i])
+		}
+	}
+	rc.batches = len(jobs)
+	return rc, nil
 }

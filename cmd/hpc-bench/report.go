@@ -16,10 +16,22 @@ type longCase struct {
 	lags        []time.Duration
 }
 
+// rollingCase is one rolling restart: n nodes in batches of at most batchSize.
+type rollingCase struct {
+	n, batchSize int
+	batches      int
+	wall         time.Duration
+	jobTime      time.Duration   // the batches' jobs, end to end, summed: what no provider can save
+	gaps         []time.Duration // from each batch's job ending to the next batch's job starting
+	requests     int
+	loneRequests int // a lone restart of one node, waiting, same job duration: the baseline
+}
+
 type report struct {
 	cfg             config
 	wall            map[int]map[string][]time.Duration // N -> kind -> samples
 	long            []longCase
+	rolling         *rollingCase // nil when -rolling=false
 	planRequests    int
 	refreshRequests int
 }
@@ -107,9 +119,37 @@ func (r report) markdown() string {
 		c.longN, r.planRequests, r.refreshRequests)
 	targets = append(targets, fmt.Sprintf("| API requests of plan + refresh | 0 | %d | %s |", r.planRequests+r.refreshRequests, verdict(r.planRequests+r.refreshRequests == 0)))
 
+	if rc := r.rolling; rc != nil {
+		targets = append(targets, rc.markdown(&b, c.longJob)...)
+	}
+
 	b.WriteString("\n| target | bound | measured | |\n| --- | ---: | ---: | --- |\n")
 	for _, t := range targets {
 		b.WriteString(t + "\n")
 	}
 	return b.String()
+}
+
+// markdown writes the rolling case's table to b and returns its target rows:
+// the apply takes its jobs' time plus at most 2 s a batch (noticing a job's
+// end, sending the next restart); no batch waits more than a tenth of a job
+// after the one before ended; and a batch, being one restart that waits,
+// costs no more requests than a lone restart of the same job duration.
+func (rc rollingCase) markdown(b *strings.Builder, job time.Duration) []string {
+	perBatch := float64(rc.requests) / float64(rc.batches)
+	gapMax := slices.Max(rc.gaps)
+	b.WriteString("\n| rolling restart: N, batch size, job duration | batches | apply wall time | jobs, summed | gap between batches median | gap max | API requests | requests per batch | lone restart's requests |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	fmt.Fprintf(b, "| %d, %d, %v | %d | %s | %s | %s | %s | %d | %.2f | %d |\n",
+		rc.n, rc.batchSize, job, rc.batches, secs(rc.wall), secs(rc.jobTime), secs(median(rc.gaps)), secs(gapMax), rc.requests, perBatch, rc.loneRequests)
+
+	wallBound := rc.jobTime + time.Duration(rc.batches)*2*time.Second
+	return []string{
+		fmt.Sprintf("| rolling restart wall time, N=%d in %d batches of %v jobs: jobs summed + 2 s a batch | ≤ %s | %s | %s |",
+			rc.n, rc.batches, job, secs(wallBound), secs(rc.wall), verdict(rc.wall <= wallBound)),
+		fmt.Sprintf("| rolling restart, largest gap from a batch's job ending to the next batch's starting: a tenth of a job | ≤ %s | %s | %s |",
+			secs(job/10), secs(gapMax), verdict(gapMax <= job/10)),
+		fmt.Sprintf("| rolling restart, API requests per batch: a lone restart's, %v job | ≤ %d | %.2f | %s |",
+			job, rc.loneRequests, perBatch, verdict(perBatch <= float64(rc.loneRequests))),
+	}
 }
