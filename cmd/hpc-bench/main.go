@@ -11,7 +11,7 @@
 // can reach). A rolling restart (one resource, its nodes in batches) is
 // compared with a lone restart of one node, measured right before it.
 //
-// Run it with `make bench`; flags: go run ./internal/bench -h.
+// Run it with `make bench`; flags: go run ./cmd/hpc-bench -h.
 package main
 
 import (
