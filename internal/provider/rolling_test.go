@@ -1,0 +1,394 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+)
+
+// Rolling restarts (issue #13): batches of at most batch_size sorted nodes,
+// one request each, the next sent only once the previous job succeeded.
+
+const rollCluster = "ehpc-roll0020"
+
+// rollNodes are the 20 compute nodes of rollCluster, sorted.
+var rollNodes = func() []string {
+	ids := make([]string, 20)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("cln-r%05d", i+1)
+	}
+	return ids
+}()
+
+// rollBatches are rollNodes in batches of 6: what the provider must send.
+var rollBatches = [][]string{rollNodes[0:6], rollNodes[6:12], rollNodes[12:18], rollNodes[18:20]}
+
+func newRollingEnv(t *testing.T, opts ehpcsim.Options) *testEnv {
+	t.Helper()
+	c := ehpcsim.Cluster{ID: rollCluster, Zone: ehpcsim.DemoZone}
+	for i, id := range rollNodes {
+		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: id, Name: fmt.Sprintf("compute-%d", i+1), Role: "compute", Status: "active"})
+	}
+	opts.Clusters = []ehpcsim.Cluster{c}
+	return newTestEnv(t, opts)
+}
+
+// rollingConfig restarts rollNodes, listed in reverse so that the sorting is
+// the provider's, with rolling set to the given HCL object.
+func rollingConfig(e *testEnv, rolling string) string {
+	reversed := slices.Clone(rollNodes)
+	slices.Reverse(reversed)
+	return e.providerBlock() + fmt.Sprintf(`
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = %q
+  node_ids   = ["%s"]
+  rolling    = %s
+}
+`, rollCluster, strings.Join(reversed, `", "`), rolling)
+}
+
+// expectJobsRanInBatches checks the simulator's jobs: one per batch, in order,
+// with exactly the batch's nodes, each started only after the previous one
+// ended (at least gap later), all successful.
+func (e *testEnv) expectJobsRanInBatches(batches [][]string, gap time.Duration) simCheck {
+	return func() error {
+		jobs := e.sim.Jobs()
+		if len(jobs) != len(batches) {
+			return fmt.Errorf("the simulator ran %d restart jobs, want %d (one per batch)", len(jobs), len(batches))
+		}
+		for i, j := range jobs {
+			if !slices.Equal(j.NodeIDs, batches[i]) {
+				return fmt.Errorf("job %d (%s) restarted %v, want batch %v", i+1, j.ID, j.NodeIDs, batches[i])
+			}
+			if j.Status != ehpc.JobSuccessful {
+				return fmt.Errorf("job %d (%s) is %s", i+1, j.ID, j.Status)
+			}
+			if i > 0 && j.Started.Before(jobs[i-1].Ended.Add(gap)) {
+				return fmt.Errorf("job %d (%s) started at %s, before job %d ended at %s plus the pause %s: two batches ran at once",
+					i+1, j.ID, j.Started.Format(time.RFC3339Nano), i, jobs[i-1].Ended.Format(time.RFC3339Nano), gap)
+			}
+		}
+		return nil
+	}
+}
+
+// batchChecks are the state checks of batches that all succeeded.
+func batchChecks(batches [][]string) knownvalue.Check {
+	var elems []knownvalue.Check
+	for _, b := range batches {
+		var ids []knownvalue.Check
+		for _, id := range b {
+			ids = append(ids, knownvalue.StringExact(id))
+		}
+		elems = append(elems, knownvalue.ObjectExact(map[string]knownvalue.Check{
+			"job_id":   jobIDValue,
+			"node_ids": knownvalue.ListExact(ids),
+			"status":   knownvalue.StringExact(ehpc.JobSuccessful),
+		}))
+	}
+	return knownvalue.ListExact(elems)
+}
+
+// 20 nodes in batches of 6: the plan lists the four batches, the apply makes
+// four restart requests in sorted order, one at a time with the pause between
+// them, and state records each; changing rolling afterwards restarts nothing.
+func TestAccClusterNodeRestart_rolling(t *testing.T) {
+	e := newRollingEnv(t, ehpcsim.Options{JobDuration: 300 * time.Millisecond})
+	var mark int
+	markNow := func() error { mark = e.sim.TotalRequests(); return nil }
+	batch := tfjsonpath.New("batches")
+
+	var planned []plancheck.PlanCheck
+	for i, b := range rollBatches {
+		var ids []knownvalue.Check
+		for _, id := range b {
+			ids = append(ids, knownvalue.StringExact(id))
+		}
+		planned = append(planned,
+			plancheck.ExpectKnownValue(restartAddr, batch.AtSliceIndex(i).AtMapKey("node_ids"), knownvalue.ListExact(ids)),
+			plancheck.ExpectUnknownValue(restartAddr, batch.AtSliceIndex(i).AtMapKey("job_id")))
+	}
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories(),
+		Steps: []resource.TestStep{
+			{
+				Config:           rollingConfig(e, `{ batch_size = 6, pause = "200ms" }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: append(planned, plancheck.ExpectResourceAction(restartAddr, plancheck.ResourceActionCreate))},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(restartAddr, batch, batchChecks(rollBatches)),
+					statecheck.ExpectKnownValue(restartAddr, tfjsonpath.New("status"), knownvalue.StringExact(ehpc.JobSuccessful)),
+					statecheck.CompareValuePairs(restartAddr, tfjsonpath.New("job_id"), restartAddr, batch.AtSliceIndex(3).AtMapKey("job_id"), compare.ValuesSame()),
+					statecheck.CompareValuePairs(restartAddr, tfjsonpath.New("id"), restartAddr, batch.AtSliceIndex(0).AtMapKey("job_id"), compare.ValuesSame()),
+					simCheck(func() error {
+						if n := e.sim.Requests(ehpc.PathRestartNodes); n != 4 {
+							return fmt.Errorf("%d restart requests, want 4 (one per batch)", n)
+						}
+						return nil
+					}),
+					e.expectJobsRanInBatches(rollBatches, 200*time.Millisecond),
+					simCheck(markNow),
+				},
+			},
+			{
+				// rolling shapes the next restart; changing it alone restarts nothing.
+				Config: rollingConfig(e, `{ batch_size = 10 }`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(restartAddr, plancheck.ResourceActionUpdate),
+					e.noRequestsSince(&mark),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(restartAddr, batch, batchChecks(rollBatches)),
+					e.noRequestsSince(&mark),
+					e.expectRestarts(restartsOnce(rollNodes...)),
+				},
+			},
+			{
+				// Removing rolling is the same.
+				Config: rollingConfig(e, "null"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(restartAddr, plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{e.noRequestsSince(&mark)},
+			},
+		},
+	})
+}
+
+func restartsOnce(ids ...string) map[string]int {
+	m := map[string]int{}
+	for _, id := range ids {
+		m[id] = 1
+	}
+	return m
+}
+
+// stateBatches returns the recorded batches' job ids and statuses.
+func stateBatches(t *testing.T, st map[string]any) (jobs, statuses []string) {
+	t.Helper()
+	list, ok := st["batches"].([]any)
+	if !ok {
+		t.Fatalf("state has no batches: %v", st["batches"])
+	}
+	for _, v := range list {
+		b := v.(map[string]any)
+		job, _ := b["job_id"].(string)
+		jobs = append(jobs, job)
+		statuses = append(statuses, b["status"].(string))
+	}
+	return jobs, statuses
+}
+
+// A failed second batch stops the rollout: the third and fourth are never
+// sent, the error names the job and both node lists, and the resource is
+// tainted. Untainting and applying finishes the rollout without restarting the
+// first batch again.
+func TestAccClusterNodeRestart_rollingFailedBatch(t *testing.T) {
+	t.Parallel()
+	e := newRollingEnv(t, ehpcsim.Options{JobDuration: 200 * time.Millisecond})
+	e.sim.FailJobsAfter(1, 1)
+	c := e.newCLI(t)
+	c.write(rollingConfig(e, `{ batch_size = 6 }`))
+	c.mustSucceed("init", "-input=false")
+
+	out, code := c.run("apply", "-auto-approve", "-input=false")
+	if code == 0 {
+		t.Fatalf("apply succeeded with a failed batch:\n%s", out)
+	}
+	jobs := e.sim.Jobs()
+	if len(jobs) != 2 {
+		t.Fatalf("the simulator ran %d jobs, want 2: batches after the failed one must not be sent", len(jobs))
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{
+		"Restart Job Failed",
+		fmt.Sprintf("Restart job %s for cluster %s finished with status %q", jobs[1].ID, rollCluster, ehpc.JobFailed),
+		fmt.Sprintf("Rolling restart stopped at batch 2 of 4 (job %s", jobs[1].ID),
+		"Restarted so far: " + strings.Join(rollBatches[0], ", ") + ".",
+		"Never restarted: " + strings.Join(slices.Concat(rollBatches[2], rollBatches[3]), ", ") + ".",
+		"terraform untaint",
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
+	st, tainted := c.stateResource()
+	if st == nil || !tainted {
+		t.Fatalf("after a failed batch the resource must be in state and tainted; in state: %v, tainted: %v", st != nil, tainted)
+	}
+	gotJobs, statuses := stateBatches(t, st)
+	if want := []string{"successful", "failed", "not_sent", "not_sent"}; !slices.Equal(statuses, want) {
+		t.Errorf("batch statuses %v, want %v", statuses, want)
+	}
+	if want := []string{jobs[0].ID, jobs[1].ID, "", ""}; !slices.Equal(gotJobs, want) {
+		t.Errorf("batch jobs %v, want %v", gotJobs, want)
+	}
+	if st["job_id"] != jobs[1].ID || st["status"] != ehpc.JobFailed || st["id"] != jobs[0].ID {
+		t.Errorf("id %v, job_id %v, status %v: want %s, %s, failed", st["id"], st["job_id"], st["status"], jobs[0].ID, jobs[1].ID)
+	}
+
+	// Finish it: untaint, and the next apply resumes at the failed batch.
+	c.mustSucceed("untaint", restartAddr)
+	plan := c.mustSucceed("plan", "-input=false")
+	for _, want := range []string{"Unfinished Rolling Restart Resumes", "It sends batch 2, 3, 4", "update in-place"} {
+		if !strings.Contains(strings.Join(strings.Fields(plan), " "), want) {
+			t.Errorf("plan output lacks %q:\n%s", want, plan)
+		}
+	}
+	c.mustSucceed("apply", "-auto-approve", "-input=false")
+	want := restartsOnce(rollNodes...)
+	for _, id := range rollBatches[1] {
+		want[id] = 2 // its job failed, and it was sent again
+	}
+	if got := e.sim.RestartCounts(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("restarts per node %v, want %v: only the failed batch may restart twice", got, want)
+	}
+	st, tainted = c.stateResource()
+	if _, statuses := stateBatches(t, st); tainted || st["status"] != ehpc.JobSuccessful || !slices.Equal(statuses, []string{"successful", "successful", "successful", "successful"}) {
+		t.Errorf("after the resumed apply: tainted %v, status %v, batches %v", tainted, st["status"], statuses)
+	}
+	if out := c.mustSucceed("plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
+		t.Errorf("a finished rollout plans changes:\n%s", out)
+	}
+}
+
+// Ctrl-C after the second batch was sent keeps both jobs in state, untainted;
+// the next plan says the apply resumes, and the apply waits for the second
+// batch's job without sending it again, then sends the third and fourth.
+func TestAccClusterNodeRestart_rollingInterrupted(t *testing.T) {
+	t.Parallel()
+	e := newRollingEnv(t, ehpcsim.Options{JobDuration: 2 * time.Second})
+	c := e.newCLI(t)
+	c.write(rollingConfig(e, `{ batch_size = 6 }`))
+	c.mustSucceed("init", "-input=false")
+
+	out := c.applyInterrupted(func() bool { return len(e.sim.Jobs()) >= 2 }, "the second batch was never sent")
+	jobs := e.sim.Jobs()
+	if len(jobs) != 2 {
+		t.Fatalf("the simulator ran %d jobs after the interrupt, want 2", len(jobs))
+	}
+	flat := strings.Join(strings.Fields(out), " ")
+	for _, want := range []string{"Wait For Restart Job Interrupted", fmt.Sprintf("resumes the rollout at batch 2 by waiting for job %s (it is not sent again)", jobs[1].ID)} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("apply output lacks %q:\n%s", want, out)
+		}
+	}
+	st, tainted := c.stateResource()
+	if st == nil || tainted {
+		t.Fatalf("an interrupted rollout must stay in state untainted; in state: %v, tainted: %v", st != nil, tainted)
+	}
+	gotJobs, statuses := stateBatches(t, st)
+	if want := []string{jobs[0].ID, jobs[1].ID, "", ""}; !slices.Equal(gotJobs, want) {
+		t.Errorf("batch jobs %v, want %v: both started jobs must be in state", gotJobs, want)
+	}
+	if want := []string{"successful", "pending", "not_sent", "not_sent"}; !slices.Equal(statuses, want) {
+		t.Errorf("batch statuses %v, want %v", statuses, want)
+	}
+	if st["status"] != ehpc.JobPending || st["job_id"] != jobs[1].ID {
+		t.Errorf("status %v, job_id %v: want pending, %s", st["status"], st["job_id"], jobs[1].ID)
+	}
+
+	plan := strings.Join(strings.Fields(c.mustSucceed("plan", "-input=false")), " ")
+	for _, want := range []string{"Unfinished Rolling Restart Resumes", fmt.Sprintf("It waits for batch 2 (job %s) without sending it again.", jobs[1].ID), "It sends batch 3, 4"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, plan)
+		}
+	}
+	c.mustSucceed("apply", "-auto-approve", "-input=false")
+	if got, want := e.sim.RestartCounts(), restartsOnce(rollNodes...); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("restarts per node %v, want every node once", got)
+	}
+	if err := e.expectJobsRanInBatches(rollBatches, 0)(); err != nil {
+		t.Error(err)
+	}
+	st, _ = c.stateResource()
+	if gotJobs, _ := stateBatches(t, st); gotJobs[1] != jobs[1].ID || st["status"] != ehpc.JobSuccessful {
+		t.Errorf("after resuming: batch 2 job %s (want %s), status %v", gotJobs[1], jobs[1].ID, st["status"])
+	}
+}
+
+// Mistakes in rolling fail the plan, naming the argument and the fix, before
+// anything is sent.
+func TestAccClusterNodeRestart_rollingInvalid(t *testing.T) {
+	e := newRollingEnv(t, ehpcsim.Options{})
+	step := func(rolling, extra, want string) resource.TestStep {
+		return resource.TestStep{
+			Config:      strings.Replace(rollingConfig(e, rolling), "  rolling", extra+"  rolling", 1),
+			PlanOnly:    true,
+			ExpectError: regex(want),
+		}
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories(),
+		Steps: []resource.TestStep{
+			step(`{ batch_size = 6 }`, "  wait_for_completion = false\n", `Rolling Restart Needs Waiting[\s\S]*wait_for_completion = false cannot be[\s\S]*combined with rolling`),
+			step(`{ batch_size = 0 }`, "", `rolling.batch_size[\s\S]*at least 1`),
+			step(`{ batch_size = 6, pause = "10 minutes" }`, "", `Invalid Rolling Pause[\s\S]*"10 minutes" is not a duration`),
+			step(`{ batch_size = 6, pause = "2h" }`, "", `Invalid Rolling Pause[\s\S]*outside 0s to "1h"`),
+		},
+		CheckDestroy: func(*terraform.State) error {
+			if n := e.sim.TotalRequests(); n != 0 {
+				return fmt.Errorf("%d API requests for plans that must fail first", n)
+			}
+			return nil
+		},
+	})
+}
+
+// The action rolls the same way and reports each batch; a failed batch stops
+// it, and the error names what to invoke to finish.
+func TestAction_invokeRolling(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: 100 * time.Millisecond})
+	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
+	rolling := tftypes.NewValue(tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "pause": tftypes.String}},
+		map[string]tftypes.Value{"batch_size": num(2), "pause": tftypes.NewValue(tftypes.String, nil)})
+	nodes := []string{"cln-cmp00004", "cln-cmp00002", "cln-cmp00003", "cln-cmp00001"}
+
+	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": rolling}, nodes...), nil)
+	expectNoErrors(t, "rolling invocation", inv.diags)
+	jobs := e.sim.Jobs()
+	if len(jobs) != 2 || !slices.Equal(jobs[0].NodeIDs, []string{"cln-cmp00001", "cln-cmp00002"}) || !slices.Equal(jobs[1].NodeIDs, []string{"cln-cmp00003", "cln-cmp00004"}) {
+		t.Fatalf("jobs %+v: want two batches of two sorted nodes", jobs)
+	}
+	if jobs[1].Started.Before(jobs[0].Ended) {
+		t.Errorf("batch 2 started before batch 1 ended")
+	}
+	progress := strings.Join(inv.progress, "\n")
+	for _, want := range []string{
+		fmt.Sprintf("Batch 1 of 2: Restart of 2 nodes (cln-cmp00001, cln-cmp00002) of cluster %s (zone %s) requested: job %s.", ehpcsim.DemoClusterID, ehpcsim.DemoZone, jobs[0].ID),
+		fmt.Sprintf("Batch 2 of 2: Restart job %s finished: successful", jobs[1].ID),
+	} {
+		if !strings.Contains(progress, want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress)
+		}
+	}
+
+	e.sim.Reset()
+	e.sim.SetJobDuration(100 * time.Millisecond)
+	e.sim.FailJobsAfter(1, 1)
+	one := tftypes.NewValue(rolling.Type(), map[string]tftypes.Value{"batch_size": num(1), "pause": str("0s")})
+	inv = p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": one}, "cln-cmp00003", "cln-cmp00001", "cln-cmp00002"), nil)
+	jobs = e.sim.Jobs()
+	if len(jobs) != 2 {
+		t.Fatalf("%d jobs: the batch after the failed one must not be sent", len(jobs))
+	}
+	expectOneError(t, "failed batch", inv.diags, `Restart Job Failed: Restart job `+jobs[1].ID+` for node cln-cmp00002 of cluster [\s\S]*`+
+		`Rolling restart stopped at batch 2 of 3 \(job `+jobs[1].ID+`[\s\S]*Restarted so far: cln-cmp00001\. Never restarted: cln-cmp00003\.[\s\S]*`+
+		`node_ids set to the nodes not restarted yet \(cln-cmp00002, cln-cmp00003\)`)
+}
