@@ -141,12 +141,7 @@ func (a *ClusterNodeRestartAction) ModifyPlan(ctx context.Context, req action.Mo
 
 // ValidateConfig refuses rolling without waiting, as the resource does.
 func (a *ClusterNodeRestartAction) ValidateConfig(ctx context.Context, req action.ValidateConfigRequest, resp *action.ValidateConfigResponse) {
-	var args restartArgs
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("rolling"), &args.Rolling)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("wait_for_completion"), &args.WaitForCompletion)...)
-	if d := args.rollingWithoutWait(); d != nil {
-		resp.Diagnostics.Append(d)
-	}
+	resp.Diagnostics.Append(checkRollingConfig(ctx, req.Config)...)
 }
 
 func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.InvokeRequest, resp *action.InvokeResponse) {
@@ -155,24 +150,16 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client, zone := a.data.operation(cfg.Zone, "this restart", "action", &resp.Diagnostics)
-	var nodeIDs []string
-	resp.Diagnostics.Append(cfg.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
-	size, pause, diags := rolling(ctx, cfg.Rolling)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	timeout := time.Duration(defaultActionTimeout) * time.Second
 	if !cfg.Timeout.IsNull() {
 		timeout = time.Duration(cfg.Timeout.ValueInt64()) * time.Second
 	}
-	spec := rolloutSpec{client: client, zone: zone, clusterID: cfg.ClusterID.ValueString(),
-		wait: cfg.WaitForCompletion.IsNull() || cfg.WaitForCompletion.ValueBool(), pause: pause, timeout: timeout}
+	spec, batches := a.data.prepare(ctx, cfg.restartArgs, "action", timeout, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	progress := newProgressSender(ctx, resp.SendProgress)
 	defer progress.close()
-
-	batches := splitBatches(ehpc.NormalizeIDs(nodeIDs), size)
 	res := a.data.roll(ctx, spec, batches, a.hooks(progress, spec, len(batches)))
 	resp.Diagnostics.Append(res.notes...)
 	if res.end == rolloutDone && !spec.wait {
@@ -246,18 +233,15 @@ func (a *ClusterNodeRestartAction) outcome(res rolloutResult, spec rolloutSpec) 
 	switch res.end {
 	case rolloutDone:
 		return nil
-	case rolloutSendFailed:
-		d = restartErrorDiag(spec.clusterID, b.nodeIDs, spec.zone, res.sendErr)
 	case rolloutSendCut:
 		d = diag.NewErrorDiagnostic("Restart Action Cancelled",
 			fmt.Sprintf("The action was cancelled while the restart request was in flight; its job %s was found in the operation log, so the restart was accepted and may still be running. ", b.jobID)+again)
-	case rolloutPauseCut:
-		d = diag.NewErrorDiagnostic("Restart Action Cancelled",
-			fmt.Sprintf("The action was cancelled before batch %d of %d was sent.", res.at+1, len(res.batches)))
-	case rolloutOutOfTime:
-		d = diag.NewErrorDiagnostic("Timed Out Before Next Batch",
-			fmt.Sprintf("Less than %s of the action's timeout (%s) was left to wait for batch %d of %d, so it was not sent: it would only have timed out. "+
-				"For the next invocation, raise timeout (in seconds, up to %d).", shortDuration(minCreateTimeout), spec.timeout, res.at+1, len(res.batches), maxActionTimeout))
+	case rolloutSendFailed, rolloutPauseCut, rolloutOutOfTime:
+		summary, detail := res.stopped(spec, "The action", "the action's timeout")
+		if res.end == rolloutOutOfTime {
+			detail += fmt.Sprintf(" For the next invocation, raise timeout (in seconds, up to %d).", maxActionTimeout)
+		}
+		d = diag.NewErrorDiagnostic(summary, detail)
 	case rolloutWaitEnded:
 		d = a.waitDiag(res.wait, b, spec)
 	}

@@ -203,12 +203,7 @@ func (r *ClusterNodeRestartResource) Configure(_ context.Context, req resource.C
 // ValidateConfig refuses rolling without waiting: a batch is sent only once the
 // previous batch's job succeeded, which only a wait can tell.
 func (r *ClusterNodeRestartResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var args restartArgs
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("rolling"), &args.Rolling)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("wait_for_completion"), &args.WaitForCompletion)...)
-	if d := args.rollingWithoutWait(); d != nil {
-		resp.Diagnostics.Append(d)
-	}
+	resp.Diagnostics.Append(checkRollingConfig(ctx, req.Config)...)
 }
 
 // ModifyPlan makes the plan show what the apply will do. On create it fills zone
@@ -357,22 +352,16 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	client, zone := r.data.operation(plan.Zone, "this restart", "resource", &resp.Diagnostics)
-	var nodeIDs []string
-	resp.Diagnostics.Append(plan.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
-	size, pause, diags := rolling(ctx, plan.Rolling)
-	resp.Diagnostics.Append(diags...)
+	spec, batches := r.data.prepare(ctx, plan.restartArgs, "resource", timeout, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	spec := rolloutSpec{client: client, zone: zone, clusterID: plan.ClusterID.ValueString(),
-		wait: plan.WaitForCompletion.ValueBool(), pause: pause, timeout: timeout}
-	res := r.data.roll(ctx, spec, splitBatches(ehpc.NormalizeIDs(nodeIDs), size), rolloutHooks{})
+	res := r.data.roll(ctx, spec, batches, rolloutHooks{})
 	resp.Diagnostics.Append(r.outcome(res, spec, true)...)
 	if res.lastSent() < 0 {
 		return // nothing was accepted, so there is nothing to record
 	}
-	plan.Zone = types.StringValue(zone)
+	plan.Zone = types.StringValue(spec.zone)
 	plan.ID = types.StringValue(res.batches[0].jobID)
 	resp.Diagnostics.Append(plan.record(res)...)
 	// State is saved even when the rollout failed: no job id may ever be lost,
@@ -416,15 +405,15 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
+	// The batches are the recorded ones; the configuration gives the rest. Its
+	// cluster, nodes and zone are the state's (a change would be a replacement),
+	// and rolling implies waiting (ValidateConfig).
 	timeout, diags := createTimeout(plan.Timeouts)
 	resp.Diagnostics.Append(diags...)
-	client, zone := r.data.operation(state.Zone, "this restart", "resource", &resp.Diagnostics)
-	_, pause, diags := rolling(ctx, plan.Rolling)
-	resp.Diagnostics.Append(diags...)
+	spec, _ := r.data.prepare(ctx, plan.restartArgs, "resource", timeout, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	spec := rolloutSpec{client: client, zone: zone, clusterID: state.ClusterID.ValueString(), wait: true, pause: pause, timeout: timeout}
 	res := r.data.roll(ctx, spec, batches, rolloutHooks{})
 	resp.Diagnostics.Append(r.outcome(res, spec, false)...)
 	resp.Diagnostics.Append(plan.record(res)...)
@@ -516,8 +505,6 @@ func (r *ClusterNodeRestartResource) outcome(res rolloutResult, spec rolloutSpec
 	switch res.end {
 	case rolloutDone:
 		return diags
-	case rolloutSendFailed:
-		d = restartErrorDiag(spec.clusterID, b.nodeIDs, spec.zone, res.sendErr)
 	case rolloutSendCut:
 		// The apply was interrupted while the lost answer was reconciled, and the
 		// job was found: keep it like an interrupted wait, untainted.
@@ -525,12 +512,14 @@ func (r *ClusterNodeRestartResource) outcome(res rolloutResult, spec rolloutSpec
 			fmt.Sprintf("The apply was cancelled while the restart request was in flight; its job %s was found in the operation log and is saved in state with status %q, "+
 				"so the next apply does not restart the nodes again. Check the job in the cluster's operation log; to restart again, change triggers.", b.jobID, ehpc.JobPending))
 	case rolloutPauseCut:
-		d = diag.NewWarningDiagnostic("Rolling Restart Interrupted",
-			fmt.Sprintf("The apply was cancelled before batch %d of %d was sent; every job sent is saved in state.", res.at+1, len(res.batches)))
-	case rolloutOutOfTime:
-		d = diag.NewErrorDiagnostic("Timed Out Before Next Batch",
-			fmt.Sprintf("Less than %s of timeouts.create (%s) was left to wait for batch %d of %d, so it was not sent: it would only have timed out. "+
-				"Raise timeouts.create to cover every batch.", shortDuration(minCreateTimeout), spec.timeout, res.at+1, len(res.batches)))
+		summary, detail := res.stopped(spec, "The apply", "timeouts.create")
+		d = diag.NewWarningDiagnostic(summary, detail+" Every job sent is saved in state.")
+	case rolloutSendFailed, rolloutOutOfTime:
+		summary, detail := res.stopped(spec, "The apply", "timeouts.create")
+		if res.end == rolloutOutOfTime {
+			detail += " Raise timeouts.create to cover every batch."
+		}
+		d = diag.NewErrorDiagnostic(summary, detail)
 	case rolloutWaitEnded:
 		d = r.waitDiag(res.wait, b.jobID, spec, created)
 	}

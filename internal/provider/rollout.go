@@ -9,6 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -338,6 +339,51 @@ func unfinished(batches []batch) bool {
 		}
 	}
 	return false
+}
+
+// prepare resolves what a rollout of args needs before anything is sent: the
+// client and zone, the wait, the pause and the timeout, and the node ids (sorted,
+// without duplicates) cut into batches. owner words the zone error ("resource",
+// "action"). It adds a diagnostic for anything missing.
+func (d *providerData) prepare(ctx context.Context, args restartArgs, owner string, timeout time.Duration, diags *diag.Diagnostics) (rolloutSpec, []batch) {
+	client, zone := d.operation(args.Zone, "this restart", owner, diags)
+	var nodeIDs []string
+	diags.Append(args.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
+	size, pause, more := rolling(ctx, args.Rolling)
+	diags.Append(more...)
+	spec := rolloutSpec{client: client, zone: zone, clusterID: args.ClusterID.ValueString(),
+		wait: args.WaitForCompletion.IsNull() || args.WaitForCompletion.ValueBool(), pause: pause, timeout: timeout}
+	return spec, splitBatches(ehpc.NormalizeIDs(nodeIDs), size)
+}
+
+// stopped words how a rollout stopped other than at the end of a wait (see
+// waitResult.describe for those): a summary and a detail that the resource and
+// the action share. who is "The apply" or "The action"; timeoutName names the
+// timeout ("timeouts.create", "the action's timeout").
+func (r rolloutResult) stopped(spec rolloutSpec, who, timeoutName string) (summary, detail string) {
+	b := r.batches[r.at]
+	switch r.end {
+	case rolloutSendFailed:
+		d := restartErrorDiag(spec.clusterID, b.nodeIDs, spec.zone, r.sendErr)
+		return d.Summary(), d.Detail()
+	case rolloutPauseCut:
+		return "Rolling Restart Interrupted", fmt.Sprintf("%s was cancelled before batch %d of %d was sent.", who, r.at+1, len(r.batches))
+	case rolloutOutOfTime:
+		return "Timed Out Before Next Batch", fmt.Sprintf("Less than %s of %s (%s) was left to wait for batch %d of %d, so it was not sent: it would only have timed out.",
+			shortDuration(minCreateTimeout), timeoutName, spec.timeout, r.at+1, len(r.batches))
+	}
+	return "", ""
+}
+
+// checkRollingConfig is the ValidateConfig of the resource and the action.
+func checkRollingConfig(ctx context.Context, cfg tfsdk.Config) diag.Diagnostics {
+	var args restartArgs
+	diags := cfg.GetAttribute(ctx, path.Root("rolling"), &args.Rolling)
+	diags.Append(cfg.GetAttribute(ctx, path.Root("wait_for_completion"), &args.WaitForCompletion)...)
+	if d := args.rollingWithoutWait(); d != nil {
+		diags.Append(d)
+	}
+	return diags
 }
 
 // rollingWithoutWait refuses rolling with wait_for_completion = false: a batch
