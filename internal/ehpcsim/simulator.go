@@ -233,15 +233,10 @@ func (s *Simulator) AddCluster(c Cluster) {
 
 // Clusters returns the configured clusters, with node statuses as they are now.
 func (s *Simulator) Clusters() []Cluster {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	out := make([]Cluster, 0, len(s.clusterOrder))
-	for _, id := range s.clusterOrder {
+	return snapshot(s, func() []string { return s.clusterOrder }, func(id string, now time.Time) Cluster {
 		cs := s.clusters[id]
-		out = append(out, Cluster{ID: cs.ID, Zone: cs.Zone, Nodes: s.nodesLocked(cs, now)})
-	}
-	return out
+		return Cluster{ID: cs.ID, Zone: cs.Zone, Nodes: s.nodesLocked(cs, now)}
+	})
 }
 
 // SetJobDuration sets how long restart jobs created from now on stay pending.
@@ -321,12 +316,19 @@ func readLocked[T any](s *Simulator, read func() T) T {
 // Jobs returns all jobs in creation order, status computed now, including
 // those added by AddPastJob (Past: true).
 func (s *Simulator) Jobs() []Job {
+	return snapshot(s, func() []*job { return s.jobs }, (*job).public)
+}
+
+// snapshot returns the public form of items, all taken under the lock at one
+// instant of the clock, so a listing never mixes two moments.
+func snapshot[E, T any](s *Simulator, items func() []E, public func(E, time.Time) T) []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	out := make([]Job, 0, len(s.jobs))
-	for _, j := range s.jobs {
-		out = append(out, j.public(now))
+	in := items()
+	out := make([]T, 0, len(in))
+	for _, e := range in {
+		out = append(out, public(e, now))
 	}
 	return out
 }

@@ -227,24 +227,28 @@ func (a *ClusterNodeRestartAction) hooks(progress *progressSender, spec rolloutS
 // outcome turns every end of a rollout but success into an error naming the
 // jobs: an action keeps no record, so the error is where they must be found.
 func (a *ClusterNodeRestartAction) outcome(res rolloutResult, spec rolloutSpec) diag.Diagnostic {
-	b := res.batches[res.at]
-	const again = "Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes."
-	var d diag.Diagnostic
-	switch res.end {
-	case rolloutDone:
+	if res.end == rolloutDone {
 		return nil
-	case rolloutSendCut:
-		d = diag.NewErrorDiagnostic("Restart Action Cancelled",
-			fmt.Sprintf("The action was cancelled while the restart request was in flight; its job %s was found in the operation log, so the restart was accepted and may still be running. ", b.jobID)+again)
-	case rolloutSendFailed, rolloutPauseCut, rolloutOutOfTime:
-		summary, detail := res.stopped(spec, "The action", "the action's timeout")
-		if res.end == rolloutOutOfTime {
-			detail += fmt.Sprintf(" For the next invocation, raise timeout (in seconds, up to %d).", maxActionTimeout)
-		}
-		d = diag.NewErrorDiagnostic(summary, detail)
-	case rolloutWaitEnded:
-		d = a.waitDiag(res.wait, b, spec)
 	}
+	if res.end == rolloutWaitEnded {
+		return a.finish(res, a.waitDiag(res.wait, res.batches[res.at], spec))
+	}
+	summary, detail := res.stopped(spec, "The action", "the action's timeout")
+	switch res.end {
+	case rolloutSendCut, rolloutPauseCut:
+		summary = "Restart Action Cancelled"
+		if res.end == rolloutSendCut {
+			detail += " Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes."
+		}
+	case rolloutOutOfTime:
+		detail += fmt.Sprintf(" For the next invocation, raise timeout (in seconds, up to %d).", maxActionTimeout)
+	}
+	return a.finish(res, diag.NewErrorDiagnostic(summary, detail))
+}
+
+// finish adds to the error that ended a rollout of several batches where it
+// stopped and how to finish it.
+func (a *ClusterNodeRestartAction) finish(res rolloutResult, d diag.Diagnostic) diag.Diagnostic {
 	if len(res.batches) < 2 {
 		return d
 	}

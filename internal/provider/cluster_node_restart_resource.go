@@ -500,28 +500,25 @@ func restartNoteDiag(res *ehpc.RestartResult) diag.Diagnostic {
 // where no error taints.
 func (r *ClusterNodeRestartResource) outcome(res rolloutResult, spec rolloutSpec, created bool) diag.Diagnostics {
 	diags := res.notes
-	b := res.batches[res.at]
+	if res.end == rolloutDone {
+		return diags
+	}
+	summary, detail := res.stopped(spec, "The apply", "timeouts.create")
 	var d diag.Diagnostic
 	switch res.end {
-	case rolloutDone:
-		return diags
-	case rolloutSendCut:
-		// The apply was interrupted while the lost answer was reconciled, and the
-		// job was found: keep it like an interrupted wait, untainted.
-		d = diag.NewWarningDiagnostic("Restart Interrupted",
-			fmt.Sprintf("The apply was cancelled while the restart request was in flight; its job %s was found in the operation log and is saved in state with status %q, "+
-				"so the next apply does not restart the nodes again. Check the job in the cluster's operation log; to restart again, change triggers.", b.jobID, ehpc.JobPending))
-	case rolloutPauseCut:
-		summary, detail := res.stopped(spec, "The apply", "timeouts.create")
-		d = diag.NewWarningDiagnostic(summary, detail+" Every job sent is saved in state.")
-	case rolloutSendFailed, rolloutOutOfTime:
-		summary, detail := res.stopped(spec, "The apply", "timeouts.create")
-		if res.end == rolloutOutOfTime {
-			detail += " Raise timeouts.create to cover every batch."
-		}
-		d = diag.NewErrorDiagnostic(summary, detail)
 	case rolloutWaitEnded:
-		d = r.waitDiag(res.wait, b.jobID, spec, created)
+		d = r.waitDiag(res.wait, res.batches[res.at].jobID, spec, created)
+	case rolloutSendCut:
+		// Found while the lost answer was reconciled: kept like an interrupted
+		// wait, untainted.
+		d = diag.NewWarningDiagnostic(summary, detail+fmt.Sprintf(" It is saved in state with status %q, so the next apply does not restart the nodes again. "+
+			"Check the job in the cluster's operation log; to restart again, change triggers.", ehpc.JobPending))
+	case rolloutPauseCut:
+		d = diag.NewWarningDiagnostic(summary, detail+" Every job sent is saved in state.")
+	case rolloutOutOfTime:
+		d = diag.NewErrorDiagnostic(summary, detail+" Raise timeouts.create to cover every batch.")
+	default: // rolloutSendFailed
+		d = diag.NewErrorDiagnostic(summary, detail)
 	}
 	if next := res.next(created); next != "" || len(res.batches) > 1 {
 		d = withDetail(d, res.progress(), next)

@@ -358,7 +358,7 @@ func (d *providerData) prepare(ctx context.Context, args restartArgs, owner stri
 
 // stopped words how a rollout stopped other than at the end of a wait (see
 // waitResult.describe for those): a summary and a detail that the resource and
-// the action share. who is "The apply" or "The action"; timeoutName names the
+// the action share; each adds the sentence that differs. who is "The apply" or "The action"; timeoutName names the
 // timeout ("timeouts.create", "the action's timeout").
 func (r rolloutResult) stopped(spec rolloutSpec, who, timeoutName string) (summary, detail string) {
 	b := r.batches[r.at]
@@ -366,6 +366,9 @@ func (r rolloutResult) stopped(spec rolloutSpec, who, timeoutName string) (summa
 	case rolloutSendFailed:
 		d := restartErrorDiag(spec.clusterID, b.nodeIDs, spec.zone, r.sendErr)
 		return d.Summary(), d.Detail()
+	case rolloutSendCut:
+		return "Restart Interrupted", fmt.Sprintf("%s was cancelled while the restart request was in flight; its job %s was found in the operation log, "+
+			"so the restart was accepted and may still be running.", who, b.jobID)
 	case rolloutPauseCut:
 		return "Rolling Restart Interrupted", fmt.Sprintf("%s was cancelled before batch %d of %d was sent.", who, r.at+1, len(r.batches))
 	case rolloutOutOfTime:
