@@ -353,6 +353,10 @@ func (d *providerData) prepare(ctx context.Context, args restartArgs, owner stri
 	diags.Append(more...)
 	spec := rolloutSpec{client: client, zone: zone, clusterID: args.ClusterID.ValueString(),
 		wait: args.WaitForCompletion.IsNull() || args.WaitForCompletion.ValueBool(), pause: pause, timeout: timeout}
+	// Checked at plan too, but a value unknown then is known only now.
+	if d := args.rollingWithoutWait(); d != nil {
+		diags.Append(d)
+	}
 	return spec, splitBatches(ehpc.NormalizeIDs(nodeIDs), size)
 }
 
