@@ -181,6 +181,88 @@ func TestAccAction_invokeJobFailed(t *testing.T) {
 	}
 }
 
+// rollingActionConfig declares the action "now" restarting the four compute
+// nodes of the demo cluster, listed out of order, in batches of two.
+func rollingActionConfig(e *testEnv, pause string) string {
+	return e.providerBlock() + fmt.Sprintf(`
+action "hpc_cluster_node_restart" "now" {
+  config {
+    cluster_id = %q
+    node_ids   = ["cln-cmp00004", "cln-cmp00002", "cln-cmp00003", "cln-cmp00001"]
+    rolling = {
+      batch_size = 2
+      pause      = %q
+    }
+  }
+}
+`, ehpcsim.DemoClusterID, pause)
+}
+
+// `terraform apply -invoke` of a rolling restart sends one request per batch,
+// in sorted node order, each only after the previous batch's job succeeded and
+// the pause passed, and reports each batch's progress as "Batch i of n: ...".
+func TestAccAction_invokeRolling(t *testing.T) {
+	skipUnlessActions(t)
+	const pause = 400 * time.Millisecond
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: 600 * time.Millisecond})
+	// Frequent "still waiting" messages, so each sub-second job shows some.
+	e.optionsHook = func(o *options) { o.ActionProgressInterval = 100 * time.Millisecond }
+	c := e.newCLI(t)
+	c.write(rollingActionConfig(e, pause.String()))
+	c.mustSucceed("init", "-input=false")
+
+	out := c.mustSucceed("apply", "-auto-approve", "-input=false", invokeNow)
+	t.Logf("apply -invoke:\n%s", out)
+
+	// What the API saw: two requests, the sorted nodes cut in two, one job after
+	// the other.
+	if n := e.sim.Requests(ehpc.PathRestartNodes); n != 2 {
+		t.Fatalf("simulator saw %d restart requests, want 2 (one per batch)", n)
+	}
+	jobs := e.sim.Jobs()
+	if len(jobs) != 2 {
+		t.Fatalf("simulator jobs %+v, want two", jobs)
+	}
+	for i, want := range []string{"cln-cmp00001,cln-cmp00002", "cln-cmp00003,cln-cmp00004"} {
+		if got := strings.Join(jobs[i].NodeIDs, ","); got != want {
+			t.Errorf("job %d (%s) restarted %s, want %s", i+1, jobs[i].ID, got, want)
+		}
+		if jobs[i].Status != ehpc.JobSuccessful || jobs[i].Ended.IsZero() {
+			t.Errorf("job %d (%s) is %s (ended %v), want successful and ended", i+1, jobs[i].ID, jobs[i].Status, jobs[i].Ended)
+		}
+	}
+	if gap := jobs[1].Started.Sub(jobs[0].Ended); gap < pause {
+		t.Errorf("batch 2's job started %v after batch 1's ended (%v to %v), want at least the pause, %v: the jobs overlapped or the pause was skipped",
+			gap, jobs[0].Ended, jobs[1].Started, pause)
+	}
+	if err := e.expectRestarts(map[string]int{"cln-cmp00001": 1, "cln-cmp00002": 1, "cln-cmp00003": 1, "cln-cmp00004": 1})(); err != nil {
+		t.Fatal(err)
+	}
+
+	// What the operator saw: every message of a batch, in order, each batch's
+	// after the previous batch's end.
+	const action = `Action action\.hpc_cluster_node_restart\.now \(triggered by CLI\): `
+	at := 0
+	for i, job := range jobs {
+		batch := fmt.Sprintf(`Batch %d of 2: `, i+1)
+		nodes := regexp.QuoteMeta(strings.Join(job.NodeIDs, ", "))
+		for _, want := range []string{
+			action + batch + `Restart of 2 nodes \(` + nodes + `\) of cluster ehpc-8jqdq0mz \(zone jn1a\) requested: job ` + job.ID + `\.`,
+			action + batch + `Waiting for restart job ` + job.ID + `: (status pending|not in the operation log yet), [0-9.]+m?s elapsed\.`,
+			action + batch + `Restart job ` + job.ID + ` finished: successful after [0-9.]+m?s\.`,
+		} {
+			loc := regexp.MustCompile(want).FindStringIndex(out[at:])
+			if loc == nil {
+				t.Fatalf("apply -invoke output lacks %s after the messages before it", want)
+			}
+			at += loc[1]
+		}
+	}
+	if !strings.Contains(out, "Action complete: action.hpc_cluster_node_restart.now") {
+		t.Error("apply -invoke output lacks Action complete")
+	}
+}
+
 // flatten joins the lines Terraform wraps in its diagnostics ("│ " borders and
 // hard line breaks), so a sentence can be matched whole.
 func flatten(out string) string {
