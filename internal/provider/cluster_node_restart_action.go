@@ -252,14 +252,22 @@ func (a *ClusterNodeRestartAction) finish(res rolloutResult, d diag.Diagnostic) 
 	if len(res.batches) < 2 {
 		return d
 	}
+	// The nodes to invoke again: every batch never sent, and the stopped batch
+	// when its job failed; one that may still run or succeed is left to the
+	// operator, who must look first.
+	stopped := res.batches[res.at]
 	var rest []string
 	for i, x := range res.batches {
-		if i >= res.at && !x.done() {
+		if i > res.at || i == res.at && (x.status == ehpc.JobFailed || x.jobID == "" && !res.mayHaveSent()) {
 			rest = append(rest, x.nodeIDs...)
 		}
 	}
-	return withDetail(d, res.progress(), "Invoking the action again restarts every node again; to finish the rollout without restarting the nodes that succeeded, "+
-		"invoke it with node_ids set to the nodes not restarted yet ("+nodeList(rest)+"), once the job above is no longer running.")
+	finish := "Invoking the action again restarts every node again; to finish the rollout without restarting the nodes that succeeded, " +
+		"invoke it with node_ids set to the nodes not restarted yet (" + nodeList(rest) + ")"
+	if stopped.status != ehpc.JobFailed && (stopped.jobID != "" || res.mayHaveSent()) {
+		finish += fmt.Sprintf(", adding the nodes of batch %d (%s) only once the operation log shows they did not restart successfully", res.at+1, nodeList(stopped.nodeIDs))
+	}
+	return withDetail(d, res.progress(), finish+".")
 }
 
 // waitDiag words a wait that ended without success for the action.

@@ -219,6 +219,26 @@ func ctyToTF(v cty.Value, t tftypes.Type) (tftypes.Value, string) {
 			elems = append(elems, tv)
 		}
 		return tftypes.NewValue(t, elems), ""
+	case t.Is(tftypes.Object{}) && v.Type().IsObjectType():
+		ot := t.(tftypes.Object)
+		for name := range v.Type().AttributeTypes() {
+			if _, ok := ot.AttributeTypes[name]; !ok {
+				return tftypes.Value{}, "unsupported attribute " + name + " in " + t.String()
+			}
+		}
+		vals := map[string]tftypes.Value{}
+		for name, at := range ot.AttributeTypes {
+			if !v.Type().HasAttribute(name) {
+				vals[name] = tftypes.NewValue(at, nil)
+				continue
+			}
+			tv, err := ctyToTF(v.GetAttr(name), at)
+			if err != "" {
+				return tftypes.Value{}, name + ": " + err
+			}
+			vals[name] = tv
+		}
+		return tftypes.NewValue(t, vals), ""
 	}
 	return tftypes.Value{}, "value of type " + v.Type().FriendlyName() + " does not fit " + t.String()
 }

@@ -90,7 +90,7 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			"Reading, updating and destroying this resource never call the API.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
-				MarkdownDescription: "The first restart job's id: the same as `job_id`, except in a rolling restart, where it stays the first batch's job.",
+				MarkdownDescription: "The id of the first restart job this resource sent, set when it is created and never changed: the same as `job_id` without `rolling`.",
 				Computed:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
@@ -507,7 +507,8 @@ func (r *ClusterNodeRestartResource) outcome(res rolloutResult, spec rolloutSpec
 	var d diag.Diagnostic
 	switch res.end {
 	case rolloutWaitEnded:
-		d = r.waitDiag(res.wait, res.batches[res.at].jobID, spec, created)
+		// A rollout of several batches says what the next apply does in next().
+		d = r.waitDiag(res.wait, res.batches[res.at].jobID, spec, created && len(res.batches) == 1)
 	case rolloutSendCut:
 		// Found while the lost answer was reconciled: kept like an interrupted
 		// wait, untainted.
@@ -515,6 +516,9 @@ func (r *ClusterNodeRestartResource) outcome(res rolloutResult, spec rolloutSpec
 			"Check the job in the cluster's operation log; to restart again, change triggers.", ehpc.JobPending))
 	case rolloutPauseCut:
 		d = diag.NewWarningDiagnostic(summary, detail+" Every job sent is saved in state.")
+		if res.lastSent() < 0 {
+			d = diag.NewErrorDiagnostic(summary, detail) // nothing to keep: no resource is created
+		}
 	case rolloutOutOfTime:
 		d = diag.NewErrorDiagnostic(summary, detail+" Raise timeouts.create to cover every batch.")
 	default: // rolloutSendFailed
@@ -527,27 +531,33 @@ func (r *ClusterNodeRestartResource) outcome(res rolloutResult, spec rolloutSpec
 	return diags
 }
 
-// waitDiag words a wait that ended without success; the taint sentences are
-// left out when the apply resumed a rollout (nothing taints then).
-func (r *ClusterNodeRestartResource) waitDiag(w waitResult, jobID string, spec rolloutSpec, created bool) diag.Diagnostic {
+// waitDiag words a wait that ended without success. single adds what the next
+// apply does after a restart of one batch that Create ran; a rollout says it
+// in next() instead.
+func (r *ClusterNodeRestartResource) waitDiag(w waitResult, jobID string, spec rolloutSpec, single bool) diag.Diagnostic {
 	summary, detail := w.describe(jobID, spec.clusterID, "cluster "+spec.clusterID, spec.timeout.String(), spec.client.Scrub)
 	switch w.end {
 	case waitFailed:
-		if created {
+		if single {
 			detail += " The job id is saved in state and the resource is marked tainted, " +
 				"so the next apply restarts the nodes again: fix the cause first (see the job in the cluster's operation log)."
 		}
 		return diag.NewErrorDiagnostic(summary, detail)
 	case waitInterrupted:
-		return diag.NewWarningDiagnostic("Wait For Restart Job Interrupted", "The apply was cancelled while waiting for "+detail+". "+
-			fmt.Sprintf("The job id is saved in state with status %q and the nodes will not be restarted again by the next apply. ", ehpc.JobPending)+
-			"Check the job in the cluster's operation log; to restart again, change triggers.")
+		detail = "The apply was cancelled while waiting for " + detail + "."
+		if single {
+			detail += fmt.Sprintf(" The job id is saved in state with status %q and the nodes will not be restarted again by the next apply. ", ehpc.JobPending) +
+				"Check the job in the cluster's operation log; to restart again, change triggers."
+		}
+		return diag.NewWarningDiagnostic("Wait For Restart Job Interrupted", detail)
 	case waitUnreadable:
-		return diag.NewWarningDiagnostic(summary, detail+
-			fmt.Sprintf(" The job id is saved in state with status %q and the resource is not tainted, so the next apply does not restart the nodes again. "+
-				"If the job failed and you want to restart again, change triggers (or run terraform taint on this resource) and apply.", statusUnknown))
+		if single {
+			detail += fmt.Sprintf(" The job id is saved in state with status %q and the resource is not tainted, so the next apply does not restart the nodes again. "+
+				"If the job failed and you want to restart again, change triggers (or run terraform taint on this resource) and apply.", statusUnknown)
+		}
+		return diag.NewWarningDiagnostic(summary, detail)
 	default: // waitTimedOut
-		if created {
+		if single {
 			detail += " The job id is saved in state and the resource is marked tainted. Choose one:\n" +
 				"- To keep this restart: run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME), " +
 				"then raise timeouts.create for the next restart. Raising it alone keeps nothing: the resource stays tainted and the next apply restarts the nodes a second time.\n" +
@@ -559,32 +569,49 @@ func (r *ClusterNodeRestartResource) waitDiag(w waitResult, jobID string, spec r
 
 // next says what the next apply does after a rolling restart stopped, and how
 // to finish it without restarting the batches that succeeded; "" for a restart
-// of one batch that Create ran, whose messages already say it.
+// of one batch that Create ran, whose messages already say it. The next apply
+// resumes only a rollout with a batch never sent (unfinished); one whose
+// batches were all sent is final, as a lone restart is.
 func (r rolloutResult) next(created bool) string {
 	b := r.batches[r.at]
-	resumeAt := fmt.Sprintf("resumes the rollout at batch %d", r.at+1)
+	if created && len(r.batches) < 2 {
+		return ""
+	}
+	if r.lastSent() < 0 {
+		return "No job of this rollout is known, so nothing is saved in state: the next apply starts the rollout again from batch 1."
+	}
+	var caution string
+	if r.mayHaveSent() {
+		caution = fmt.Sprintf(" Batch %d may have restarted all the same (see above): check the operation log before you apply again, since applying sends it again.", r.at+1)
+	}
+	tainted := created && (r.end == rolloutSendFailed || r.end == rolloutOutOfTime ||
+		r.end == rolloutWaitEnded && (r.wait.end == waitFailed || r.wait.end == waitTimedOut))
+	const replaced = "The jobs sent are saved in state and the resource is marked tainted, so the next apply restarts every node again, batch by batch. "
+	const untaint = "run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME)"
+	if !unfinished(r.batches) {
+		// Every batch was sent: the record is final, as a lone restart's is.
+		if tainted {
+			return replaced + "To keep this record instead, " + untaint + "."
+		}
+		return "Every batch was sent, so the record is final, as a lone restart's is: the next apply restarts no node again. To restart again, change triggers."
+	}
+	resume := fmt.Sprintf("resumes the rollout at batch %d", r.at+1)
 	switch {
 	case b.jobID != "" && b.status != ehpc.JobFailed:
-		resumeAt += fmt.Sprintf(" by waiting for job %s (it is not sent again)", b.jobID)
+		resume += fmt.Sprintf(" by waiting for job %s (it is not sent again)", b.jobID)
 	case b.jobID != "":
-		resumeAt += " by sending it again (its job failed)"
+		resume += " by sending it again (its job failed)"
 	}
-	resumeAt += ", then sends the batches never sent; batches that succeeded are not restarted again."
-	tainted := r.end == rolloutSendFailed || r.end == rolloutOutOfTime ||
-		r.end == rolloutWaitEnded && (r.wait.end == waitFailed || r.wait.end == waitTimedOut)
+	resume += ", then sends the batches never sent; batches that succeeded are not restarted again."
 	switch {
-	case !created:
-		return "This apply resumed a rolling restart, so the resource is not tainted: the next apply " + resumeAt +
-			" To stop the rollout instead, remove rolling from the configuration."
-	case len(r.batches) < 2:
-		return ""
-	case tainted && r.lastSent() < 0:
-		return "No job of this rollout is known, so nothing is saved in state: the next apply starts the rollout again from batch 1."
+	case tainted && r.end == rolloutWaitEnded && r.wait.end == waitTimedOut:
+		return replaced + "To keep this rollout instead: " + untaint + " and raise timeouts.create; the next apply then " + resume
 	case tainted:
-		return "The jobs sent are saved in state and the resource is marked tainted, so the next apply restarts every node again, batch by batch. " +
-			"To finish the rollout instead, without restarting the batches that succeeded: fix the cause, run terraform untaint with this resource's address, and apply; that apply " + resumeAt
+		return replaced + "To finish the rollout instead, without restarting the batches that succeeded: fix the cause, " + untaint + ", and apply; that apply " + resume + caution
+	case !created:
+		return "This apply resumed a rolling restart, so the resource is not tainted: the next apply " + resume + " To stop the rollout instead, remove rolling from the configuration." + caution
 	default:
-		return "The resource is not tainted: the next apply " + resumeAt + " To stop the rollout instead, remove rolling from the configuration."
+		return "The resource is not tainted: the next apply " + resume + " To stop the rollout instead, remove rolling from the configuration."
 	}
 }
 

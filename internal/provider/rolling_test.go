@@ -392,3 +392,61 @@ func TestAction_invokeRolling(t *testing.T) {
 		`Rolling restart stopped at batch 2 of 3 \(job `+jobs[1].ID+`[\s\S]*Restarted so far: cln-cmp00001\. Never restarted: cln-cmp00003\.[\s\S]*`+
 		`node_ids set to the nodes not restarted yet \(cln-cmp00002, cln-cmp00003\)`)
 }
+
+// Ctrl-C during the last batch's wait leaves a record whose batches were all
+// sent: it is final, as a lone restart's is, so the next plan changes nothing.
+func TestAccClusterNodeRestart_rollingInterruptedInLastBatch(t *testing.T) {
+	t.Parallel()
+	e := newRollingEnv(t, ehpcsim.Options{JobDuration: 2 * time.Second})
+	c := e.newCLI(t)
+	c.write(rollingConfig(e, `{ batch_size = 10 }`))
+	c.mustSucceed("init", "-input=false")
+
+	out := c.applyInterrupted(func() bool { return len(e.sim.Jobs()) >= 2 }, "the last batch was never sent")
+	if !strings.Contains(strings.Join(strings.Fields(out), " "), "Every batch was sent, so the record is final") {
+		t.Errorf("the interrupted apply does not say the record is final:\n%s", out)
+	}
+	st, tainted := c.stateResource()
+	if _, statuses := stateBatches(t, st); tainted || !slices.Equal(statuses, []string{"successful", "pending"}) || st["status"] != ehpc.JobPending {
+		t.Fatalf("tainted %v, batches %v, status %v: want untainted, [successful pending], pending", tainted, statuses, st["status"])
+	}
+	if out := c.mustSucceed("plan", "-input=false"); !strings.Contains(out, "No changes") {
+		t.Errorf("a rollout whose batches were all sent is resumed:\n%s", out)
+	}
+	if n := len(e.sim.Jobs()); n != 2 {
+		t.Errorf("%d jobs, want 2", n)
+	}
+}
+
+// A batch is not sent when less of the timeout is left than the previous
+// batch took: it would only time out and taint the resource.
+func TestRollBeforeSend(t *testing.T) {
+	t.Parallel()
+	spec := rolloutSpec{}
+	if end, ok := beforeSend(context.Background(), spec, time.Now().Add(3*time.Second), 5*time.Second); ok || end != rolloutOutOfTime {
+		t.Errorf("3s left after a 5s batch: ok %v, end %v; want out of time", ok, end)
+	}
+	if _, ok := beforeSend(context.Background(), spec, time.Now().Add(3*time.Second), time.Second); !ok {
+		t.Errorf("3s left after a 1s batch: refused")
+	}
+	if _, ok := beforeSend(context.Background(), spec, time.Now().Add(time.Second), 0); !ok {
+		t.Errorf("the first batch of a run was refused")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if end, ok := beforeSend(ctx, spec, time.Now().Add(time.Hour), 0); ok || end != rolloutPauseCut {
+		t.Errorf("cancelled before sending: ok %v, end %v", ok, end)
+	}
+}
+
+// Cancelled before any request was sent: an error (no resource is created),
+// never a warning beside a missing state.
+func TestRollOutcomeCancelledBeforeSending(t *testing.T) {
+	t.Parallel()
+	res := rolloutResult{batches: splitBatches([]string{"cln-a", "cln-b", "cln-c"}, 2), end: rolloutPauseCut}
+	diags := (&ClusterNodeRestartResource{}).outcome(res, rolloutSpec{clusterID: "ehpc-x", zone: "jn1a"}, true)
+	if len(diags) != 1 || !diags.HasError() || diags[0].Summary() != "Restart Cancelled" ||
+		!strings.Contains(diags[0].Detail(), "nothing was restarted") || !strings.Contains(diags[0].Detail(), "starts the rollout again from batch 1") {
+		t.Fatalf("diagnostics %v", diags)
+	}
+}

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -99,6 +100,8 @@ type rolloutResult struct {
 	end     rolloutEnd
 	sendErr error
 	wait    waitResult
+	// took is how long the batch before a batch not sent for lack of time took.
+	took time.Duration
 	// notes explain batches whose request did not go the plain way (adopted from
 	// the operation log, or sent again).
 	notes diag.Diagnostics
@@ -129,7 +132,10 @@ type rolloutSpec struct {
 func (d *providerData) roll(ctx context.Context, spec rolloutSpec, batches []batch, hooks rolloutHooks) rolloutResult {
 	deadline := time.Now().Add(spec.timeout)
 	res := rolloutResult{batches: batches}
-	ranHere := false // a batch finished in this run: pause before the next
+	// lastTook is how long the last batch waited in this run (0: none did yet).
+	// The next batch is held for the pause and sent only when at least that
+	// much of the timeout is left.
+	var lastTook time.Duration
 	for i := range res.batches {
 		res.at = i
 		b := &res.batches[i]
@@ -137,8 +143,8 @@ func (d *providerData) roll(ctx context.Context, spec rolloutSpec, batches []bat
 			continue
 		}
 		if b.jobID == "" || b.status == ehpc.JobFailed {
-			if end, ok := d.beforeSend(ctx, spec, deadline, ranHere); !ok {
-				res.end = end
+			if end, ok := beforeSend(ctx, spec, deadline, lastTook); !ok {
+				res.end, res.took = end, lastTook
 				return res
 			}
 			tflog.Info(ctx, "restarting cluster nodes", map[string]any{"cluster_id": spec.clusterID, "node_ids": b.nodeIDs, "zone": spec.zone,
@@ -180,18 +186,18 @@ func (d *providerData) roll(ctx context.Context, spec rolloutSpec, batches []bat
 			res.end, res.wait = rolloutWaitEnded, w
 			return res
 		}
-		ranHere = true
+		lastTook = max(w.elapsed, time.Millisecond)
 	}
 	res.end = rolloutDone
 	return res
 }
 
 // beforeSend holds a batch back for the pause after the previous one, and
-// refuses to send it when the apply was cancelled or too little time is left
-// to wait for it: a batch sent only to time out would taint the resource, and
-// the next apply would restart every node again.
-func (d *providerData) beforeSend(ctx context.Context, spec rolloutSpec, deadline time.Time, afterBatch bool) (rolloutEnd, bool) {
-	if afterBatch && spec.pause > 0 {
+// refuses to send it when the apply was cancelled or less of the timeout is
+// left than the previous batch took: a batch sent only to time out would taint
+// the resource, and the next apply would restart every node again.
+func beforeSend(ctx context.Context, spec rolloutSpec, deadline time.Time, lastTook time.Duration) (rolloutEnd, bool) {
+	if lastTook > 0 && spec.pause > 0 {
 		t := time.NewTimer(min(spec.pause, max(time.Until(deadline), 0)))
 		defer t.Stop()
 		select {
@@ -203,7 +209,7 @@ func (d *providerData) beforeSend(ctx context.Context, spec rolloutSpec, deadlin
 	if ctx.Err() != nil {
 		return rolloutPauseCut, false
 	}
-	if afterBatch && time.Until(deadline) < minCreateTimeout {
+	if lastTook > 0 && time.Until(deadline) < lastTook {
 		return rolloutOutOfTime, false
 	}
 	return rolloutDone, true
@@ -246,7 +252,7 @@ func (r rolloutResult) progress() string {
 		switch {
 		case b.done():
 			done = append(done, b.nodeIDs...)
-		case b.jobID == "" && i != r.at:
+		case b.jobID == "" && (i != r.at || !r.mayHaveSent()):
 			never = append(never, b.nodeIDs...)
 		}
 	}
@@ -259,6 +265,13 @@ func (r rolloutResult) progress() string {
 	}
 	fmt.Fprintf(&s, ". Restarted so far: %s. Never restarted: %s.", nodeList(done), nodeList(never))
 	return s.String()
+}
+
+// mayHaveSent reports whether the batch the rollout stopped at may have been
+// restarted although no job of it is known: its request's outcome is unknown.
+func (r rolloutResult) mayHaveSent() bool {
+	var unknown *ehpc.UnknownOutcomeError
+	return r.end == rolloutSendFailed && errors.As(r.sendErr, &unknown)
 }
 
 // nodeList names every node: the lists are what an operator acts on.
@@ -330,11 +343,13 @@ func batchesFrom(ctx context.Context, v types.List) ([]batch, diag.Diagnostics) 
 	return out, diags
 }
 
-// unfinished reports whether a recorded rollout has a batch that did not
-// succeed: one the next apply must still wait for or send.
+// unfinished reports whether a recorded rollout stopped before sending every
+// batch: only then does the next apply resume it. A record whose batches were
+// all sent is final, as a lone restart's is: a pending or unknown last job is
+// not waited for again, and a failed one is restarted only by a replacement.
 func unfinished(batches []batch) bool {
 	for _, b := range batches {
-		if !b.done() {
+		if b.status == statusNotSent {
 			return true
 		}
 	}
@@ -374,10 +389,13 @@ func (r rolloutResult) stopped(spec rolloutSpec, who, timeoutName string) (summa
 		return "Restart Interrupted", fmt.Sprintf("%s was cancelled while the restart request was in flight; its job %s was found in the operation log, "+
 			"so the restart was accepted and may still be running.", who, b.jobID)
 	case rolloutPauseCut:
+		if r.lastSent() < 0 {
+			return "Restart Cancelled", fmt.Sprintf("%s was cancelled before the restart request was sent: nothing was restarted.", who)
+		}
 		return "Rolling Restart Interrupted", fmt.Sprintf("%s was cancelled before batch %d of %d was sent.", who, r.at+1, len(r.batches))
 	case rolloutOutOfTime:
-		return "Timed Out Before Next Batch", fmt.Sprintf("Less than %s of %s (%s) was left to wait for batch %d of %d, so it was not sent: it would only have timed out.",
-			shortDuration(minCreateTimeout), timeoutName, spec.timeout, r.at+1, len(r.batches))
+		return "Timed Out Before Next Batch", fmt.Sprintf("Batch %d of %d was not sent: less of %s (%s) was left than batch %d took (%s), so it would most likely have timed out.",
+			r.at+1, len(r.batches), timeoutName, spec.timeout, r.at, roundElapsed(r.took))
 	}
 	return "", ""
 }

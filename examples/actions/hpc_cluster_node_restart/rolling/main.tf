@@ -1,14 +1,8 @@
-# Terraform 1.14 or later. Restart every compute node a few at a time:
+# Terraform 1.14 or later. Restart every compute node two at a time:
 #   terraform apply -invoke=action.hpc_cluster_node_restart.compute_rolling
-# (add -var batch_size=4 to take bigger steps). Each batch is sent only once
-# the previous batch's job is successful and a minute has passed, and its
-# progress lines begin with "Batch 1 of N: ". timeout (in seconds) bounds the
-# whole rollout, here 2 hours.
-variable "batch_size" {
-  description = "How many compute nodes restart at once."
-  type        = number
-  default     = 2
-}
+# Each batch is sent only once the previous batch's job is successful and a
+# minute has passed, and its progress lines begin with "Batch 1 of N: ".
+# timeout (in seconds) bounds the whole rollout, here 2 hours.
 
 data "hpc_cluster_nodes" "compute" {
   cluster_id = "ehpc-8jqdq0mz"
@@ -20,7 +14,7 @@ action "hpc_cluster_node_restart" "compute_rolling" {
     cluster_id = data.hpc_cluster_nodes.compute.cluster_id
     node_ids   = data.hpc_cluster_nodes.compute.ids
     rolling = {
-      batch_size = var.batch_size
+      batch_size = 2
       pause      = "1m"
     }
     timeout = 7200
