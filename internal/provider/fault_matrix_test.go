@@ -266,16 +266,28 @@ func rowJobID(t *testing.T, e *testEnv) string {
 	return ""
 }
 
-// keptIn lists where jobID reached the user: each place is a name and the text
-// (or value) found there. It is what the matrix's last column prints.
-func keptIn(jobID string, places ...[2]string) string {
-	if jobID == "" {
+// keptIn lists where the jobs reached the user: each place is a name and the
+// text (or value) found there; with several jobs, each place says how many of
+// them it names. It is what the matrix's last column prints, and "" when no
+// place names any job.
+func keptIn(jobIDs []string, places ...[2]string) string {
+	if len(jobIDs) == 0 {
 		return "(no job)"
 	}
 	var in []string
 	for _, p := range places {
-		if strings.Contains(p[1], jobID) {
+		n := 0
+		for _, id := range jobIDs {
+			if strings.Contains(p[1], id) {
+				n++
+			}
+		}
+		switch {
+		case n == 0:
+		case len(jobIDs) == 1:
 			in = append(in, p[0])
+		default:
+			in = append(in, fmt.Sprintf("%s (%d of %d jobs)", p[0], n, len(jobIDs)))
 		}
 	}
 	return strings.Join(in, " + ")
@@ -287,10 +299,11 @@ type matrixRunner struct {
 	name string
 	// timeoutText is how this runner's timeout error names a short timeout.
 	timeoutText string
-	// run restarts the row's node under the scenario's faults. It returns all the
-	// user saw, whether the run succeeded, and where the job id was kept
-	// (computed by keptIn), after checking what is particular to the runner.
-	run func(t *testing.T, e *testEnv, sc faultScenario) (out string, ok bool, kept string)
+	// run restarts the row's node under the scenario's faults. It returns all
+	// the user saw, whether the run succeeded, and the places a job id may have
+	// been kept in, each a name and the text found there (for keptIn), after
+	// checking what is particular to the runner.
+	run func(t *testing.T, e *testEnv, sc faultScenario) (out string, ok bool, places [][2]string)
 	// wantOK and wantErr give the runner's expectation for a row.
 	expect func(sc faultScenario) (ok bool, wantErr string)
 }
@@ -310,8 +323,12 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 					sc.setup(e)
 				}
 				wantOK, wantErr := r.expect(sc)
-				out, ok, kept := r.run(t, e, sc)
+				out, ok, places := r.run(t, e, sc)
 				jobID := rowJobID(t, e)
+				var jobIDs []string
+				if jobID != "" {
+					jobIDs = []string{jobID}
+				}
 				switch {
 				case wantOK && !ok:
 					t.Fatalf("%s failed:\n%s", r.name, out)
@@ -326,8 +343,10 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 						t.Errorf("%s output does not match %q:\n%s", r.name, want, out)
 					}
 				}
-				if jobID != "" && kept == "" {
-					t.Errorf("job %s exists but is neither in state nor named to the user:\n%s", jobID, out)
+				for _, id := range jobIDs {
+					if keptIn([]string{id}, places...) == "" {
+						t.Errorf("job %s exists but is neither in state nor named to the user:\n%s", id, out)
+					}
 				}
 				checkRestartInvariants(t, e, sc, ok)
 				outcome := "error"
@@ -340,7 +359,7 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 				case sc.interrupt:
 					outcome = "interrupted"
 				}
-				table.add(matrixRow{runner: r.name, scenario: sc.name, outcome: outcome, jobID: kept,
+				table.add(matrixRow{runner: r.name, scenario: sc.name, outcome: outcome, jobID: keptIn(jobIDs, places...),
 					restarts: e.sim.Restarts(sc.restartedNode()), posts: e.sim.Requests(ehpc.PathRestartNodes)})
 			})
 		}
@@ -397,7 +416,7 @@ func TestAccFaultMatrixResource(t *testing.T) {
 	terraformPath(t)
 	runFaultMatrix(t, matrixRunner{name: "resource", timeoutText: "10s",
 		expect: func(sc faultScenario) (bool, string) { return sc.ok, sc.wantErr },
-		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, string) {
+		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string) {
 			c := e.newCLI(t)
 			c.write(matrixResourceConfig(e, sc))
 			c.mustSucceed("init", "-input=false")
@@ -418,7 +437,6 @@ func TestAccFaultMatrixResource(t *testing.T) {
 			if tainted {
 				where = "state (tainted)"
 			}
-			kept := keptIn(jobID, [2]string{where, stateJob}, [2]string{"message", diagText(out)})
 			want := sc.status
 			if want == "" {
 				want = ehpc.JobSuccessful
@@ -441,7 +459,7 @@ func TestAccFaultMatrixResource(t *testing.T) {
 					t.Errorf("state %v (tainted %v), want tainted job %s named in the error:\n%s", state, tainted, jobID, out)
 				}
 			}
-			return out, code == 0, kept
+			return out, code == 0, [][2]string{{where, stateJob}, {"message", diagText(out)}}
 		}})
 }
 
@@ -456,7 +474,7 @@ func TestFaultMatrixAction(t *testing.T) {
 			}
 			return sc.ok, sc.wantErr
 		},
-		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, string) {
+		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string) {
 			p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
 			var extra map[string]tftypes.Value
 			if sc.shortTimeout {
@@ -496,8 +514,7 @@ func TestFaultMatrixAction(t *testing.T) {
 			if ok && !strings.Contains(progress, "finished: successful") {
 				t.Errorf("no successful outcome reported:\n%s", progress)
 			}
-			kept := keptIn(rowJobID(t, e), [2]string{"progress", progress}, [2]string{"warning", warnText}, [2]string{"error", errText})
-			return progress + warnText + errText, ok, kept
+			return progress + warnText + errText, ok, [][2]string{{"progress", progress}, {"warning", warnText}, {"error", errText}}
 		}})
 }
 
