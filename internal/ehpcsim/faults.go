@@ -38,12 +38,19 @@ type Fault struct {
 	// processing, as with AfterEffect. RequestLog's Note records when the
 	// request was processed and its ret_code.
 	LateEffect time.Duration
+	// Skip lets the first Skip requests this fault would apply to pass
+	// untouched before it applies to the next Count: a fault on a later
+	// request of a sequence, such as the second batch of a rolling restart
+	// (Skip: 1). The fault keeps its place at the head of its queue while it
+	// skips, so a skipped request gets no fault at all: not one queued after
+	// it for the same path, nor an any-path one.
+	Skip int
 }
 
 // InjectFault queues f for the next f.Count requests to path (an exact path
-// such as "/api/operation"; "" or "*" means any path). Faults for the same path
-// apply in the order injected; a path-specific fault is used before an
-// any-path one.
+// such as "/api/operation"; "" or "*" means any path), after the f.Skip
+// requests it lets pass. Faults for the same path apply in the order
+// injected; a path-specific fault is used before an any-path one.
 func (s *Simulator) InjectFault(path string, f Fault) {
 	if path == "" {
 		path = "*"
@@ -51,6 +58,7 @@ func (s *Simulator) InjectFault(path string, f Fault) {
 	if f.Count <= 0 {
 		f.Count = 1
 	}
+	f.Skip = max(f.Skip, 0)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[path] = append(s.faults[path], &f)
@@ -70,6 +78,10 @@ func (s *Simulator) popFaultLocked(path string) *Fault {
 			continue
 		}
 		f := queue[0]
+		if f.Skip > 0 {
+			f.Skip--
+			return nil
+		}
 		f.Count--
 		if f.Count == 0 {
 			s.faults[key] = queue[1:]

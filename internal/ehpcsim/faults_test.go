@@ -175,6 +175,51 @@ func TestFaultQueueing(t *testing.T) {
 	}
 }
 
+// Skip lets requests pass before the fault applies: here the second of three
+// restarts loses its answer after the API acted, as the middle batch of a
+// rolling restart would. A skipping fault holds its queue: the requests it
+// lets pass get no fault, neither one queued behind it nor an any-path one.
+func TestFaultSkip(t *testing.T) {
+	e := newEnv(t, Options{})
+	e.sim.InjectFault(pathRestart, Fault{Drop: true, AfterEffect: true, Skip: 1})
+	wantRet(t, e.c.restart("cln-cmp00001"), 0)
+	if _, _, err := e.rawRestart("cln-cmp00002"); err == nil {
+		t.Fatal("the second restart was answered")
+	}
+	wantRet(t, e.c.restart("cln-cmp00003"), 0)
+	for _, n := range []string{"cln-cmp00001", "cln-cmp00002", "cln-cmp00003"} {
+		if got := e.sim.Restarts(n); got != 1 {
+			t.Fatalf("Restarts(%s) = %d, want 1", n, got)
+		}
+	}
+	if got := e.sim.Requests(pathRestart); got != 3 {
+		t.Fatalf("%d restart requests", got)
+	}
+	if log := e.sim.RequestLog(); log[0].Note != "" || !strings.Contains(log[1].Note, "dropped") || log[2].Note != "" {
+		t.Fatalf("notes %q, %q, %q", log[0].Note, log[1].Note, log[2].Note)
+	}
+
+	e.sim.InjectFault(pathOperation, Fault{RetCode: 5100, Count: 2, Skip: 2})
+	e.sim.InjectFault(pathOperation, Fault{RetCode: 5300})
+	e.sim.InjectFault("*", Fault{RetCode: 2500})
+	for _, want := range []int{0, 0, 5100, 5100, 5300, 2500, 0} {
+		wantRet(t, e.c.get(pathOperation, nil), want)
+	}
+	// An any-path fault skips requests to any path; a negative Skip is none.
+	e.sim.InjectFault("*", Fault{RetCode: 1400, Skip: 1})
+	e.sim.InjectFault("*", Fault{RetCode: 5000, Skip: -3})
+	wantRet(t, e.c.get(pathListNodes, url.Values{"cluster_id": {DemoClusterID}}), 0)
+	wantRet(t, e.c.get(pathOperation, nil), 1400)
+	wantRet(t, e.c.get(pathOperation, nil), 5000)
+	wantRet(t, e.c.get(pathOperation, nil), 0)
+
+	// ClearFaults drops a fault that is still skipping.
+	e.sim.InjectFault(pathOperation, Fault{RetCode: 5100, Skip: 1})
+	e.sim.ClearFaults()
+	wantRet(t, e.c.get(pathOperation, nil), 0)
+	wantRet(t, e.c.get(pathOperation, nil), 0)
+}
+
 // Faults on GET actions, and a fault with a bad signature: faults come before
 // authentication, like a gateway in front of the API.
 func TestFaultOnReadsAndUnsignedRequests(t *testing.T) {

@@ -2,11 +2,14 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -43,20 +46,79 @@ type faultScenario struct {
 	// timeout allowed; TIMEOUT in wantErr stands for how the runner names it.
 	shortTimeout bool
 	// ok: the run succeeds. Otherwise wantErr must match its output (JOB stands
-	// for the job id).
+	// for the job id; in a rolling row, the job of the last batch sent, the one
+	// the rollout stopped at).
 	ok      bool
 	wantErr string
 	// wantWarn, when set, must appear in the output.
 	wantWarn string
 	// status is what state records after a run that kept the job (resource):
-	// successful unless said otherwise.
+	// successful unless said otherwise. In a rolling row it is checked on every
+	// run, failed or not: it is the status of the last batch sent.
 	status string
 	// actionErr, when set, is the error the action must end with where the
 	// resource succeeds with a warning: the action keeps no state, so a job it
 	// cannot follow is an error naming the job.
 	actionErr string
-	// restarts is how often the node restarts.
+	// restarts is how often the node restarts; in a rolling row, how often each
+	// node of a batch that was sent restarts (the nodes of batches never sent
+	// must not restart at all).
 	restarts int
+	// rolling, when set, makes the row a rolling restart of several nodes
+	// instead of a restart of one: node and nodesFromData stay unset.
+	rolling *rollingRow
+}
+
+// rollingRow is how a rolling row restarts its nodes, and where the rollout
+// must stop. Its faults hit a later batch than the first (Fault.Skip,
+// FailJobsAfter), where a rollout has state of its own to lose.
+type rollingRow struct {
+	// nodes are restarted, listed in reverse so the batches prove the sort.
+	nodes []string
+	// batchSize and pause are the rolling argument ("" pause: none). The gap
+	// from one batch's job's end to the next batch's start must be at least
+	// the pause.
+	batchSize int
+	pause     string
+	// stopAt is the batch (from 1) whose job fails and stops the rollout; 0
+	// when every batch succeeds. Later batches are never sent.
+	stopAt int
+	// faultBatch is the batch (from 1) the row's restart faults hit (0: none
+	// do): every restart request the simulator faulted must carry its nodes,
+	// so the row tests the batch it says; and the first job named after each
+	// time the row's wantWarn is shown must be its job, not another batch's.
+	faultBatch int
+}
+
+// rollingJobDuration is how long each batch's job runs in rolling rows: long
+// enough that a batch sent before the previous batch's job ended shows as two
+// jobs running at once in the simulator's Started and Ended.
+const rollingJobDuration = 300 * time.Millisecond
+
+// batches are the rollout's batches as the provider must cut them: the nodes
+// sorted, then batchSize at a time.
+func (r rollingRow) batches() [][]string {
+	ids := slices.Sorted(slices.Values(r.nodes))
+	var out [][]string
+	for chunk := range slices.Chunk(ids, r.batchSize) {
+		out = append(out, chunk)
+	}
+	return out
+}
+
+// sent is how many batches the rollout must send.
+func (r rollingRow) sent() int {
+	if r.stopAt > 0 {
+		return r.stopAt
+	}
+	return len(r.batches())
+}
+
+// rollingNodes are the demo cluster's compute nodes in reverse order, for rows
+// that restart n of them.
+func rollingNodes(n int) []string {
+	ids := []string{"cln-cmp00004", "cln-cmp00003", "cln-cmp00002", "cln-cmp00001"}
+	return ids[len(ids)-n:]
 }
 
 const matrixNode = "cln-cmp00001"
@@ -173,6 +235,39 @@ var restartFaults = []faultScenario{
 	}, wantErr: `Cannot Connect To Endpoint[\s\S]*TLS[\s\S]*nothing was sent`, restarts: 0},
 	{name: "endpoint answers with a redirect", setup: restartFault(ehpcsim.Fault{HTTPStatus: http.StatusMovedPermanently}),
 		wantErr: `Endpoint Redirects[\s\S]*HTTP 301[\s\S]*not processed`, restarts: 0},
+
+	// Rolling restarts: the nodes in batches, one request per batch through the
+	// exactly-once path, the next batch sent only once the previous batch's job
+	// succeeded. The faults hit a batch after the first (Fault.Skip), where an
+	// earlier batch's job is in the log and a later batch must wait.
+	{name: "rolling, 3 batches: middle batch's answer lost after processing",
+		rolling: &rollingRow{nodes: rollingNodes(3), batchSize: 1, faultBatch: 2},
+		setup:   restartFault(ehpcsim.Fault{Drop: true, AfterEffect: true, Skip: 1}),
+		ok:      true, wantWarn: "Restart Job Adopted From Operation Log", restarts: 1},
+	{name: "rolling, 3 batches: middle batch's answer lost unprocessed",
+		rolling: &rollingRow{nodes: rollingNodes(3), batchSize: 1, faultBatch: 2},
+		setup:   restartFault(ehpcsim.Fault{Drop: true, Skip: 1}),
+		ok:      true, wantWarn: "Restart Request Sent Again", restarts: 1},
+	{name: "rolling, 3 batches, 1s pause: 5100 twice on the middle batch",
+		rolling: &rollingRow{nodes: rollingNodes(3), batchSize: 1, pause: "1s", faultBatch: 2},
+		setup:   restartFault(ehpcsim.Fault{RetCode: 5100, Count: 2, Skip: 1}),
+		ok:      true, restarts: 1},
+	{name: "rolling, 3 batches: 503 with Retry-After on the middle batch",
+		rolling: &rollingRow{nodes: rollingNodes(3), batchSize: 1, faultBatch: 2},
+		setup:   restartFault(ehpcsim.Fault{HTTPStatus: http.StatusServiceUnavailable, RetryAfter: "1", Skip: 1}),
+		ok:      true, restarts: 1},
+	{name: "rolling, 3 batches: operation log 2s behind, last batch's answer lost after processing",
+		rolling: &rollingRow{nodes: rollingNodes(3), batchSize: 1, faultBatch: 3},
+		sim:     ehpcsim.Options{OperationLogLag: 2 * time.Second}, setup: func(e *testEnv) {
+			longerSettle(e)
+			e.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true, Skip: 2})
+		}, ok: true, wantWarn: "Restart Job Adopted From Operation Log", restarts: 1},
+	{name: "rolling, 4 batches: second batch's job fails",
+		rolling: &rollingRow{nodes: rollingNodes(4), batchSize: 1, stopAt: 2},
+		setup:   func(e *testEnv) { e.sim.FailJobsAfter(1, 1) },
+		wantErr: `Restart Job Failed[\s\S]*JOB[\s\S]*Rolling\s+restart\s+stopped\s+at\s+batch\s+2\s+of\s+4\s+\(job\s+JOB,[\s\S]*` +
+			`Restarted\s+so\s+far:\s+cln-cmp00001\.\s+Never\s+restarted:\s+cln-cmp00003,\s+cln-cmp00004\.`,
+		status: ehpc.JobFailed, restarts: 1},
 }
 
 func restartFault(f ehpcsim.Fault) func(*testEnv) {
@@ -192,7 +287,10 @@ func matrixClient(e *testEnv) {
 // matrixRow is one printed line of the matrix.
 type matrixRow struct {
 	runner, scenario, outcome, jobID string
-	restarts, posts                  int
+	// restarts is the node's restart count, or in a rolling row each node's,
+	// in sorted order.
+	restarts string
+	posts    int
 }
 
 type matrixTable struct {
@@ -215,18 +313,38 @@ func (m *matrixTable) String() string {
 	}
 	sort.SliceStable(m.rows, func(i, j int) bool { return order[m.rows[i].scenario] < order[m.rows[j].scenario] })
 	var b strings.Builder
-	b.WriteString("\n| runner | scenario | outcome | restarts of the node | restart POSTs | job id kept in |\n|---|---|---|---|---|---|\n")
+	b.WriteString("\n| runner | scenario | outcome | restarts of the node (each node, rolling) | restart POSTs | job id kept in |\n|---|---|---|---|---|---|\n")
 	for _, r := range m.rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %s |\n", r.runner, r.scenario, r.outcome, r.restarts, r.posts, r.jobID)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s |\n", r.runner, r.scenario, r.outcome, r.restarts, r.posts, r.jobID)
 	}
 	return b.String()
+}
+
+// restartsText is the table's restarts column: how often the row's node
+// restarted, or each node of a rolling row (in sorted order).
+func restartsText(e *testEnv, sc faultScenario) string {
+	if sc.rolling == nil {
+		return strconv.Itoa(e.sim.Restarts(sc.restartedNode()))
+	}
+	var counts []string
+	for _, b := range sc.rolling.batches() {
+		for _, n := range b {
+			counts = append(counts, strconv.Itoa(e.sim.Restarts(n)))
+		}
+	}
+	return strings.Join(counts, ", ")
 }
 
 // checkRestartInvariants asserts the matrix's promises from the simulator's
 // counters: at most one restart of the node, exactly one on success, and no
 // other node touched. Jobs from before the row are history, not restarts.
+// Rolling rows have promises of their own (checkRollingInvariants).
 func checkRestartInvariants(t *testing.T, e *testEnv, sc faultScenario, succeeded bool) {
 	t.Helper()
+	if sc.rolling != nil {
+		checkRollingInvariants(t, e, sc, succeeded)
+		return
+	}
 	node := sc.restartedNode()
 	counts := e.sim.RestartCounts()
 	for other, n := range counts {
@@ -244,6 +362,170 @@ func checkRestartInvariants(t *testing.T, e *testEnv, sc faultScenario, succeede
 	if n != sc.restarts {
 		t.Errorf("%s restarted %d times, want %d", node, n, sc.restarts)
 	}
+}
+
+// checkRollingInvariants asserts a rolling row's promises from the simulator's
+// jobs: each node of a batch sent restarted sc.restarts times and never more
+// than once (every node exactly once on success); the nodes of batches never
+// sent, and nodes not asked for, not at all; one job per batch sent, never two,
+// in the batches' sorted order; each batch's job started only after the
+// previous batch's job ended, and the pause after; and every job ended
+// successful but the one that stops the rollout, which failed.
+func checkRollingInvariants(t *testing.T, e *testEnv, sc faultScenario, succeeded bool) {
+	t.Helper()
+	r := sc.rolling
+	batches := r.batches()
+	counts := e.sim.RestartCounts()
+	asked := map[string]bool{}
+	for i, b := range batches {
+		want := 0
+		if i < r.sent() {
+			want = sc.restarts
+		}
+		for _, n := range b {
+			asked[n] = true
+			switch c := counts[n]; {
+			case c > 1:
+				t.Errorf("%s (batch %d) restarted %d times: a restart must never be sent twice", n, i+1, c)
+			case succeeded && c != 1:
+				t.Errorf("the outcome was success but %s (batch %d) restarted %d times", n, i+1, c)
+			case c != want:
+				t.Errorf("%s (batch %d) restarted %d times, want %d", n, i+1, c, want)
+			}
+		}
+	}
+	for n, c := range counts {
+		if !asked[n] && c > 0 {
+			t.Errorf("node %s restarted %d times; only %v were asked for", n, c, r.nodes)
+		}
+	}
+
+	jobs := rowJobs(e)
+	perBatch := map[string]int{}
+	for _, j := range jobs {
+		perBatch[strings.Join(j.NodeIDs, " ")]++
+	}
+	for i, b := range batches {
+		if n := perBatch[strings.Join(b, " ")]; n > 1 {
+			t.Errorf("batch %d (%v) has %d jobs: a batch's job must never run twice", i+1, b, n)
+		}
+	}
+	if len(jobs) != r.sent() {
+		t.Errorf("%d restart jobs, want one per batch sent (%d of %d): %v", len(jobs), r.sent(), len(batches), jobs)
+	}
+	var pause time.Duration
+	if r.pause != "" {
+		pause, _ = time.ParseDuration(r.pause)
+	}
+	for i, j := range jobs {
+		if i >= len(batches) {
+			break
+		}
+		if !slices.Equal(j.NodeIDs, batches[i]) {
+			t.Errorf("job %d (%s) restarted %v, want batch %d: %v", i+1, j.ID, j.NodeIDs, i+1, batches[i])
+		}
+		want := ehpc.JobSuccessful
+		if i+1 == r.stopAt {
+			want = ehpc.JobFailed
+		}
+		if j.Status != want {
+			t.Errorf("batch %d's job %s is %s, want %s", i+1, j.ID, j.Status, want)
+		}
+		if i == 0 {
+			continue
+		}
+		switch prev := jobs[i-1]; {
+		case prev.Ended.IsZero():
+			t.Errorf("batch %d's job %s started while batch %d's job %s had not ended: two batches' jobs ran at once", i+1, j.ID, i, prev.ID)
+		case j.Started.Before(prev.Ended):
+			t.Errorf("batch %d's job %s started %s before batch %d's job %s ended: two batches' jobs ran at once",
+				i+1, j.ID, prev.Ended.Sub(j.Started), i, prev.ID)
+		case j.Started.Sub(prev.Ended) < pause:
+			t.Errorf("batch %d's job %s started %s after batch %d's job ended, before the pause of %s", i+1, j.ID, j.Started.Sub(prev.Ended), i, pause)
+		}
+	}
+}
+
+// checkFaultedBatch asserts that every restart request the simulator faulted
+// in a rolling row carried the nodes of the batch the row's fault is meant to
+// hit (at least one did).
+func checkFaultedBatch(t *testing.T, e *testEnv, sc faultScenario) {
+	t.Helper()
+	if sc.rolling == nil || sc.rolling.faultBatch == 0 {
+		return
+	}
+	want := sc.rolling.batches()[sc.rolling.faultBatch-1]
+	faulted := 0
+	for _, req := range e.sim.RequestLog() {
+		if req.Path != ehpc.PathRestartNodes || req.Note == "" {
+			continue
+		}
+		faulted++
+		var body struct {
+			NodeIDs []string `json:"node_ids"`
+		}
+		if err := json.Unmarshal(req.Body, &body); err != nil || !slices.Equal(body.NodeIDs, want) {
+			t.Errorf("a faulted restart request (%s) carried %s, want batch %d's nodes %v", req.Note, req.Body, sc.rolling.faultBatch, want)
+		}
+	}
+	if faulted == 0 {
+		t.Errorf("no restart request was faulted; the row's fault should hit batch %d", sc.rolling.faultBatch)
+	}
+}
+
+// checkWarnedJob asserts that each time a rolling row's warning is shown, the
+// first job named after it is the job of the batch the fault hit.
+func checkWarnedJob(t *testing.T, e *testEnv, sc faultScenario, out string) {
+	t.Helper()
+	if sc.rolling == nil || sc.rolling.faultBatch == 0 || sc.wantWarn == "" {
+		return
+	}
+	jobs := rowJobs(e)
+	if len(jobs) < sc.rolling.faultBatch {
+		t.Errorf("warning %q is about batch %d, but only %d jobs exist", sc.wantWarn, sc.rolling.faultBatch, len(jobs))
+		return
+	}
+	want := jobs[sc.rolling.faultBatch-1].ID
+	for _, after := range strings.Split(out, sc.wantWarn)[1:] {
+		first, at := "", len(after)
+		for _, j := range jobs {
+			if i := strings.Index(after, j.ID); i >= 0 && i < at {
+				first, at = j.ID, i
+			}
+		}
+		if first != want {
+			t.Errorf("warning %q names job %q first, want batch %d's job %s:\n%s", sc.wantWarn, first, sc.rolling.faultBatch, want, out)
+		}
+	}
+}
+
+// rowJobs returns the jobs the row's restarts created, in creation order. Jobs
+// added as history before the row do not count.
+func rowJobs(e *testEnv) []ehpcsim.Job {
+	var jobs []ehpcsim.Job
+	for _, j := range e.sim.Jobs() {
+		if !j.Past {
+			jobs = append(jobs, j)
+		}
+	}
+	return jobs
+}
+
+// rowJobIDs returns the ids of the jobs the row created: at most one (checked
+// by rowJobID), or one per batch sent in a rolling row.
+func rowJobIDs(t *testing.T, e *testEnv, sc faultScenario) []string {
+	t.Helper()
+	if sc.rolling == nil {
+		if id := rowJobID(t, e); id != "" {
+			return []string{id}
+		}
+		return nil
+	}
+	var ids []string
+	for _, j := range rowJobs(e) {
+		ids = append(ids, j.ID)
+	}
+	return ids
 }
 
 // rowJobID returns the id of the job the row's restart created, or "" when it
@@ -266,16 +548,28 @@ func rowJobID(t *testing.T, e *testEnv) string {
 	return ""
 }
 
-// keptIn lists where jobID reached the user: each place is a name and the text
-// (or value) found there. It is what the matrix's last column prints.
-func keptIn(jobID string, places ...[2]string) string {
-	if jobID == "" {
+// keptIn lists where the jobs reached the user: each place is a name and the
+// text (or value) found there; with several jobs, each place says how many of
+// them it names. It is what the matrix's last column prints, and "" when no
+// place names any job.
+func keptIn(jobIDs []string, places ...[2]string) string {
+	if len(jobIDs) == 0 {
 		return "(no job)"
 	}
 	var in []string
 	for _, p := range places {
-		if strings.Contains(p[1], jobID) {
+		n := 0
+		for _, id := range jobIDs {
+			if strings.Contains(p[1], id) {
+				n++
+			}
+		}
+		switch {
+		case n == 0:
+		case len(jobIDs) == 1:
 			in = append(in, p[0])
+		default:
+			in = append(in, fmt.Sprintf("%s (%d of %d jobs)", p[0], n, len(jobIDs)))
 		}
 	}
 	return strings.Join(in, " + ")
@@ -287,10 +581,12 @@ type matrixRunner struct {
 	name string
 	// timeoutText is how this runner's timeout error names a short timeout.
 	timeoutText string
-	// run restarts the row's node under the scenario's faults. It returns all the
-	// user saw, whether the run succeeded, and where the job id was kept
-	// (computed by keptIn), after checking what is particular to the runner.
-	run func(t *testing.T, e *testEnv, sc faultScenario) (out string, ok bool, kept string)
+	// run restarts the row's node (or a rolling row's nodes) under the
+	// scenario's faults. It returns all the user saw, whether the run
+	// succeeded, and the places a job id may have been kept in, each a name and
+	// the text found there (for keptIn), after checking what is particular to
+	// the runner.
+	run func(t *testing.T, e *testEnv, sc faultScenario) (out string, ok bool, places [][2]string)
 	// wantOK and wantErr give the runner's expectation for a row.
 	expect func(sc faultScenario) (ok bool, wantErr string)
 }
@@ -304,14 +600,24 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 		for _, sc := range restartFaults {
 			t.Run(sc.name, func(t *testing.T) {
 				t.Parallel()
+				if sc.rolling != nil && (sc.node != "" || sc.nodesFromData || sc.interrupt || sc.shortTimeout) {
+					t.Fatal("a rolling row restarts its own nodes, to the end: node, nodesFromData, interrupt and shortTimeout do not apply")
+				}
 				e := newTestEnv(t, sc.sim)
 				matrixClient(e)
+				if sc.rolling != nil {
+					e.sim.SetJobDuration(rollingJobDuration)
+				}
 				if sc.setup != nil {
 					sc.setup(e)
 				}
 				wantOK, wantErr := r.expect(sc)
-				out, ok, kept := r.run(t, e, sc)
-				jobID := rowJobID(t, e)
+				out, ok, places := r.run(t, e, sc)
+				jobIDs := rowJobIDs(t, e, sc)
+				jobID := ""
+				if len(jobIDs) > 0 {
+					jobID = jobIDs[len(jobIDs)-1]
+				}
 				switch {
 				case wantOK && !ok:
 					t.Fatalf("%s failed:\n%s", r.name, out)
@@ -326,9 +632,15 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 						t.Errorf("%s output does not match %q:\n%s", r.name, want, out)
 					}
 				}
-				if jobID != "" && kept == "" {
-					t.Errorf("job %s exists but is neither in state nor named to the user:\n%s", jobID, out)
+				for _, id := range jobIDs {
+					if keptIn([]string{id}, places...) == "" {
+						t.Errorf("job %s exists but is neither in state nor named to the user:\n%s", id, out)
+					}
 				}
+				if ok {
+					checkWarnedJob(t, e, sc, out)
+				}
+				checkFaultedBatch(t, e, sc)
 				checkRestartInvariants(t, e, sc, ok)
 				outcome := "error"
 				switch {
@@ -340,8 +652,8 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 				case sc.interrupt:
 					outcome = "interrupted"
 				}
-				table.add(matrixRow{runner: r.name, scenario: sc.name, outcome: outcome, jobID: kept,
-					restarts: e.sim.Restarts(sc.restartedNode()), posts: e.sim.Requests(ehpc.PathRestartNodes)})
+				table.add(matrixRow{runner: r.name, scenario: sc.name, outcome: outcome, jobID: keptIn(jobIDs, places...),
+					restarts: restartsText(e, sc), posts: e.sim.Requests(ehpc.PathRestartNodes)})
 			})
 		}
 	})
@@ -357,6 +669,17 @@ func matrixResourceConfig(e *testEnv, sc faultScenario) string {
 		extra = `timeouts { create = "10s" }`
 	}
 	nodes := fmt.Sprintf("[%q]", sc.restartedNode())
+	if r := sc.rolling; r != nil {
+		quoted := make([]string, len(r.nodes))
+		for i, n := range r.nodes {
+			quoted[i] = strconv.Quote(n)
+		}
+		nodes = "[" + strings.Join(quoted, ", ") + "]"
+		extra = fmt.Sprintf("rolling = { batch_size = %d }", r.batchSize)
+		if r.pause != "" {
+			extra = fmt.Sprintf("rolling = { batch_size = %d, pause = %q }", r.batchSize, r.pause)
+		}
+	}
 	data := ""
 	if sc.nodesFromData {
 		data = fmt.Sprintf(`
@@ -397,7 +720,7 @@ func TestAccFaultMatrixResource(t *testing.T) {
 	terraformPath(t)
 	runFaultMatrix(t, matrixRunner{name: "resource", timeoutText: "10s",
 		expect: func(sc faultScenario) (bool, string) { return sc.ok, sc.wantErr },
-		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, string) {
+		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string) {
 			c := e.newCLI(t)
 			c.write(matrixResourceConfig(e, sc))
 			c.mustSucceed("init", "-input=false")
@@ -409,16 +732,19 @@ func TestAccFaultMatrixResource(t *testing.T) {
 				out, code = c.run("apply", "-auto-approve", "-input=false")
 			}
 			state, tainted := c.stateResource()
+			where := "state"
+			if tainted {
+				where = "state (tainted)"
+			}
+			if sc.rolling != nil {
+				inState := checkRollingState(t, e, sc, state, tainted, code == 0)
+				return out, code == 0, [][2]string{{where, inState}, {"message", diagText(out)}}
+			}
 			jobID := rowJobID(t, e)
 			stateJob := ""
 			if state != nil {
 				stateJob, _ = state["job_id"].(string)
 			}
-			where := "state"
-			if tainted {
-				where = "state (tainted)"
-			}
-			kept := keptIn(jobID, [2]string{where, stateJob}, [2]string{"message", diagText(out)})
 			want := sc.status
 			if want == "" {
 				want = ehpc.JobSuccessful
@@ -441,8 +767,68 @@ func TestAccFaultMatrixResource(t *testing.T) {
 					t.Errorf("state %v (tainted %v), want tainted job %s named in the error:\n%s", state, tainted, jobID, out)
 				}
 			}
-			return out, code == 0, kept
+			return out, code == 0, [][2]string{{where, stateJob}, {"message", diagText(out)}}
 		}})
+}
+
+// checkRollingState asserts what state records after a rolling row: nothing
+// when no job exists; otherwise every batch in order with its nodes, the job
+// of each batch sent and a null job with status not_sent for the others, id
+// the first batch's job, job_id the last batch sent's, status sc.status
+// (successful unless said otherwise), and tainted exactly when the apply
+// failed. It returns the job ids the batches in state hold.
+func checkRollingState(t *testing.T, e *testEnv, sc faultScenario, state map[string]any, tainted, ok bool) string {
+	t.Helper()
+	jobs := rowJobs(e)
+	switch {
+	case len(jobs) == 0:
+		if state != nil {
+			t.Errorf("no job was created, but state holds %v", state)
+		}
+		return ""
+	case state == nil:
+		t.Errorf("%d jobs were created, but state holds nothing", len(jobs))
+		return ""
+	}
+	want := sc.status
+	if want == "" {
+		want = ehpc.JobSuccessful
+	}
+	first, last := jobs[0].ID, jobs[len(jobs)-1].ID
+	if state["id"] != first || state["job_id"] != last || state["status"] != want || tainted == ok {
+		t.Errorf("state has id %v, job_id %v, status %v (tainted %v); want id %s (first batch), job_id %s (last batch sent), status %s, tainted %v",
+			state["id"], state["job_id"], state["status"], tainted, first, last, want, !ok)
+	}
+	batches := sc.rolling.batches()
+	recorded, _ := state["batches"].([]any)
+	if len(recorded) != len(batches) {
+		t.Errorf("state has %d batches, want %d: %v", len(recorded), len(batches), state["batches"])
+	}
+	var inState []string
+	for i, raw := range recorded {
+		if i >= len(batches) {
+			break
+		}
+		b, _ := raw.(map[string]any)
+		var nodes []string
+		ids, _ := b["node_ids"].([]any)
+		for _, id := range ids {
+			s, _ := id.(string)
+			nodes = append(nodes, s)
+		}
+		var wantJob any
+		wantStatus := statusNotSent
+		if i < len(jobs) {
+			wantJob, wantStatus = jobs[i].ID, jobs[i].Status
+		}
+		if !slices.Equal(nodes, batches[i]) || b["job_id"] != wantJob || b["status"] != wantStatus {
+			t.Errorf("state's batch %d is %v; want nodes %v, job %v, status %s", i+1, b, batches[i], wantJob, wantStatus)
+		}
+		if id, _ := b["job_id"].(string); id != "" {
+			inState = append(inState, id)
+		}
+	}
+	return strings.Join(inState, " ")
 }
 
 // The same matrix for the action, through the provider's tfprotov6 server. An
@@ -456,13 +842,18 @@ func TestFaultMatrixAction(t *testing.T) {
 			}
 			return sc.ok, sc.wantErr
 		},
-		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, string) {
+		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string) {
 			p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-			var extra map[string]tftypes.Value
+			extra := map[string]tftypes.Value{}
 			if sc.shortTimeout {
-				extra = map[string]tftypes.Value{"timeout": num(minActionTimeout)}
+				extra["timeout"] = num(minActionTimeout)
 			}
 			node := sc.restartedNode()
+			nodes := []string{node}
+			if sc.rolling != nil {
+				nodes = sc.rolling.nodes
+				extra["rolling"] = rollingValue(*sc.rolling)
+			}
 			if sc.nodesFromData {
 				// The same provider instance reads the nodes first, as Terraform
 				// does when a data source feeds the action in one run.
@@ -481,7 +872,7 @@ func TestFaultMatrixAction(t *testing.T) {
 					cancel()
 				}()
 			}
-			inv := p.invoke(ctx, actionArgs(extra, node), nil)
+			inv := p.invoke(ctx, actionArgs(extra, nodes...), nil)
 			progress := strings.Join(inv.progress, "\n")
 			var errText, warnText string
 			for _, d := range inv.diags {
@@ -496,9 +887,55 @@ func TestFaultMatrixAction(t *testing.T) {
 			if ok && !strings.Contains(progress, "finished: successful") {
 				t.Errorf("no successful outcome reported:\n%s", progress)
 			}
-			kept := keptIn(rowJobID(t, e), [2]string{"progress", progress}, [2]string{"warning", warnText}, [2]string{"error", errText})
-			return progress + warnText + errText, ok, kept
+			if sc.rolling != nil {
+				checkRollingProgress(t, e, sc, inv.progress)
+			}
+			return progress + warnText + errText, ok, [][2]string{{"progress", progress}, {"warning", warnText}, {"error", errText}}
 		}})
+}
+
+// rollingValue is a rolling row's rolling argument for the action.
+func rollingValue(r rollingRow) tftypes.Value {
+	pause := tftypes.NewValue(tftypes.String, nil)
+	if r.pause != "" {
+		pause = str(r.pause)
+	}
+	typ := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "pause": tftypes.String}}
+	return tftypes.NewValue(typ, map[string]tftypes.Value{"batch_size": num(int64(r.batchSize)), "pause": pause})
+}
+
+// checkRollingProgress asserts the action reported each batch sent as it went,
+// in order, under "Batch i of n: ": its request with its job, then its job's
+// end; and nothing under a batch never sent.
+func checkRollingProgress(t *testing.T, e *testEnv, sc faultScenario, progress []string) {
+	t.Helper()
+	n := len(sc.rolling.batches())
+	jobs := rowJobs(e)
+	find := func(from int, prefix, text string) int {
+		for i := from; i < len(progress); i++ {
+			if strings.HasPrefix(progress[i], prefix) && strings.Contains(progress[i], text) {
+				return i
+			}
+		}
+		return -1
+	}
+	at := 0
+	for i, j := range jobs {
+		prefix := fmt.Sprintf("Batch %d of %d: ", i+1, n)
+		for _, text := range []string{"requested: job " + j.ID + ".", "Restart job " + j.ID + " finished: " + j.Status} {
+			k := find(at, prefix, text)
+			if k < 0 {
+				t.Errorf("no progress %q...%q after message %d:\n%s", prefix, text, at, strings.Join(progress, "\n"))
+				continue
+			}
+			at = k + 1
+		}
+	}
+	for i := len(jobs); i < n; i++ {
+		if k := find(0, fmt.Sprintf("Batch %d of %d: ", i+1, n), ""); k >= 0 {
+			t.Errorf("progress about batch %d, never sent: %q", i+1, progress[k])
+		}
+	}
 }
 
 // readNodeIDs reads hpc_cluster_nodes with vals and returns its ids.
