@@ -36,7 +36,10 @@ func (c *Client) reconcile(ctx context.Context, zone, clusterID string, ids []st
 	deadline := time.Now().Add(c.settleWindow())
 	wait := c.settleWindow() / 12
 	for {
-		matches, err := c.findRestartJobs(ctx, zone, clusterID, ids, u)
+		matches, err := c.findRestartJobs(ctx, zone, clusterID, ids, func() time.Time {
+			u.WindowStart = c.windowStart(u.SentAt)
+			return u.WindowStart
+		})
 		switch {
 		case err != nil:
 			u.Checked = false
@@ -85,12 +88,21 @@ func (c *Client) windowStart(sentAt time.Time) time.Time {
 	return sentAt.Add(lower).Truncate(time.Second)
 }
 
-// findRestartJobs lists restart jobs of exactly ids in clusterID created since the
-// ambiguous request u was sent, newest first. The window is computed after the
-// first page has arrived, so that page's own Date bounds the server's clock even
-// when no earlier answer did; the log is filtered here rather than with
-// start_time, which a server whose clock is behind ours would apply against us.
-func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, ids []string, u *UnknownOutcomeError) ([]Job, error) {
+// RestartJobsSince lists the restart jobs of exactly ids in clusterID whose
+// create_time is at or after since, a time of the server's own clock (such as
+// another job's create_time), newest first. It settles, long after the fact, a
+// request whose outcome was unknown.
+func (c *Client) RestartJobsSince(ctx context.Context, zone, clusterID string, ids []string, since time.Time) ([]Job, error) {
+	return c.findRestartJobs(ctx, zone, clusterID, ids, func() time.Time { return since })
+}
+
+// findRestartJobs lists restart jobs of exactly ids in clusterID created since
+// the start of the window that windowStart gives (server clock), newest first.
+// For an ambiguous request the window is computed after the first page has
+// arrived, so that page's own Date bounds the server's clock even when no
+// earlier answer did; the log is filtered here rather than with start_time,
+// which a server whose clock is behind ours would apply against us.
+func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, ids []string, windowStart func() time.Time) ([]Job, error) {
 	var out []Job
 	offset := 0
 	for page := 0; page < maxReconcilePages; page++ {
@@ -98,8 +110,7 @@ func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, id
 		if err != nil {
 			return nil, err
 		}
-		since := c.windowStart(u.SentAt)
-		u.WindowStart = since
+		since := windowStart()
 		older := false
 		for _, j := range list.Jobs {
 			// A job whose time cannot be read is kept: missing a restart that did
@@ -120,7 +131,7 @@ func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, id
 		}
 	}
 	return nil, fmt.Errorf("the operation log of cluster %s holds more than %d entries newer than %s; cannot look further back",
-		clusterID, offset, c.windowStart(u.SentAt).UTC().Format(timestampLayout))
+		clusterID, offset, windowStart().UTC().Format(timestampLayout))
 }
 
 // isRestartAction accepts the documented job_action and, since API.md infers that

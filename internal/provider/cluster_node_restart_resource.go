@@ -164,8 +164,9 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 							ElementType:         types.StringType,
 						},
 						"status": schema.StringAttribute{
-							MarkdownDescription: "The batch job's last status seen (as `status`), or `not_sent` for a batch the rollout stopped before.",
-							Computed:            true,
+							MarkdownDescription: "The batch job's last status seen (as `status`); `not_sent` for a batch the rollout stopped before; " +
+								"`unknown` with a null `job_id` for a batch whose request's answer was lost and whose job was not found (the next apply that resumes the rollout looks for it before sending anything).",
+							Computed: true,
 						},
 					},
 				},
@@ -281,12 +282,14 @@ func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, resp *resou
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), state.Batches)...)
 		return
 	}
-	var waits, sends []string
+	var waits, settles, sends []string
 	for i := range batches {
 		b := &batches[i]
 		switch {
 		case b.done():
 			continue
+		case b.jobID == "" && b.status == statusUnknown:
+			settles = append(settles, fmt.Sprintf("%d", i+1))
 		case b.jobID == "" || b.status == ehpc.JobFailed:
 			sends = append(sends, fmt.Sprintf("%d", i+1))
 			b.jobID = ""
@@ -304,6 +307,10 @@ func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, resp *resou
 	detail := fmt.Sprintf("The rolling restart recorded in state did not finish (status %q), so this apply resumes it with the batches recorded in state. ", state.Status.ValueString())
 	if len(waits) > 0 {
 		detail += "It waits for batch " + strings.Join(waits, ", ") + " without sending it again. "
+	}
+	if len(settles) > 0 {
+		detail += "The answer to the request of batch " + strings.Join(settles, ", ") + " was lost: it looks for that batch's job in the operation log, " +
+			"adopts it if there is one, and sends the batch only if there is none. "
 	}
 	if len(sends) > 0 {
 		detail += "It sends batch " + strings.Join(sends, ", ") + ", one after the other. "
@@ -582,7 +589,8 @@ func (r rolloutResult) next(created bool) string {
 	}
 	var caution string
 	if r.mayHaveSent() {
-		caution = fmt.Sprintf(" Batch %d may have restarted all the same (see above): check the operation log before you apply again, since applying sends it again.", r.at+1)
+		caution = fmt.Sprintf(" Batch %d may have restarted all the same (see above): it is recorded with status %q, and an apply that resumes the rollout "+
+			"looks for its job in the operation log first and sends it only if there is none.", r.at+1, statusUnknown)
 	}
 	tainted := created && (r.end == rolloutSendFailed || r.end == rolloutOutOfTime ||
 		r.end == rolloutWaitEnded && (r.wait.end == waitFailed || r.wait.end == waitTimedOut))
@@ -601,6 +609,8 @@ func (r rolloutResult) next(created bool) string {
 		resume += fmt.Sprintf(" by waiting for job %s (it is not sent again)", b.jobID)
 	case b.jobID != "":
 		resume += " by sending it again (its job failed)"
+	case b.status == statusUnknown:
+		resume += " by looking for its job in the operation log (it is sent only if there is none)"
 	}
 	resume += ", then sends the batches never sent; batches that succeeded are not restarted again."
 	switch {

@@ -450,3 +450,51 @@ func TestRollOutcomeCancelledBeforeSending(t *testing.T) {
 		t.Fatalf("diagnostics %v", diags)
 	}
 }
+
+// A batch whose answer is lost and whose job the log does not show in time is
+// recorded as unknown, never as not sent. The apply that resumes the rollout
+// looks for its job first and adopts it: no node restarts twice.
+func TestAccClusterNodeRestart_rollingUnknownOutcome(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, ehpcsim.Options{OperationLogLag: 5 * time.Second, JobDuration: 3 * time.Second})
+	e.adjustClient(func(c *ehpc.Config) {
+		c.RequestTimeout = time.Second
+		c.SettleWindow = 600 * time.Millisecond
+	})
+	// The second batch's request is processed, but its answer is lost; the
+	// log shows its job only after the settle window.
+	e.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true, Skip: 1})
+	c := e.newCLI(t)
+	c.write(restartConfig(e, `  node_ids   = ["cln-cmp00003", "cln-cmp00002", "cln-cmp00001"]
+  rolling    = { batch_size = 1 }`))
+	c.mustSucceed("init", "-input=false")
+
+	out, code := c.run("apply", "-auto-approve", "-input=false")
+	flat := strings.Join(strings.Fields(out), " ")
+	if code == 0 || !strings.Contains(flat, "Restart Outcome Unknown") || !strings.Contains(flat, "its request's outcome is unknown, node cln-cmp00002") {
+		t.Fatalf("exit %d; want Restart Outcome Unknown naming batch 2:\n%s", code, out)
+	}
+	st, _ := c.stateResource()
+	jobs, statuses := stateBatches(t, st)
+	if want := []string{"successful", statusUnknown, "not_sent"}; !slices.Equal(statuses, want) || jobs[1] != "" {
+		t.Fatalf("batches %v %v, want statuses %v and no job for batch 2", jobs, statuses, want)
+	}
+
+	c.mustSucceed("untaint", restartAddr)
+	time.Sleep(5 * time.Second) // the log's lag: by now it shows the job
+	plan := strings.Join(strings.Fields(c.mustSucceed("plan", "-input=false")), " ")
+	if !strings.Contains(plan, "looks for that batch's job in the operation log") {
+		t.Errorf("plan does not say it looks for batch 2's job:\n%s", plan)
+	}
+	out = c.mustSucceed("apply", "-auto-approve", "-input=false")
+	if !strings.Contains(strings.Join(strings.Fields(out), " "), "Restart Job Adopted From Operation Log") {
+		t.Errorf("the resumed apply did not adopt batch 2's job:\n%s", out)
+	}
+	if got, want := e.sim.RestartCounts(), restartsOnce("cln-cmp00001", "cln-cmp00002", "cln-cmp00003"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("restarts per node %v, want each once", got)
+	}
+	st, _ = c.stateResource()
+	if jobs, statuses := stateBatches(t, st); jobs[1] == "" || !slices.Equal(statuses, []string{"successful", "successful", "successful"}) {
+		t.Errorf("after resuming: batches %v %v", jobs, statuses)
+	}
+}

@@ -142,6 +142,14 @@ func (d *providerData) roll(ctx context.Context, spec rolloutSpec, batches []bat
 		if b.done() {
 			continue
 		}
+		if b.jobID == "" && b.status == statusUnknown {
+			// Its request's answer was lost in an earlier apply: adopt its job if
+			// the log shows one, and send it only if the log shows none.
+			if err := d.settle(ctx, spec, &res, i); err != nil {
+				res.end, res.sendErr = rolloutSendFailed, err
+				return res
+			}
+		}
 		if b.jobID == "" || b.status == ehpc.JobFailed {
 			if end, ok := beforeSend(ctx, spec, deadline, lastTook); !ok {
 				res.end, res.took = end, lastTook
@@ -152,12 +160,16 @@ func (d *providerData) roll(ctx context.Context, spec rolloutSpec, batches []bat
 			r, err := spec.client.RestartNodesOnce(ctx, spec.zone, spec.clusterID, b.nodeIDs)
 			if err != nil {
 				res.end, res.sendErr = rolloutSendFailed, err
+				if res.mayHaveSent() {
+					// Recorded as such, so that no later apply sends it blindly.
+					b.jobID, b.status = "", statusUnknown
+				}
 				return res
 			}
 			tflog.Info(ctx, "restart accepted", map[string]any{"job_id": r.JobID, "path": r.Path, "adopted": r.Adopted, "resent": r.Resent, "interrupted": r.Interrupted})
 			b.jobID, b.retCode, b.status = r.JobID, r.RetCode, ehpc.JobPending
 			if note := restartNoteDiag(r); note != nil {
-				res.notes.Append(note)
+				res.notes.Append(res.aboutBatch(note))
 			}
 			if hooks.sent != nil {
 				hooks.sent(i, *b, r)
@@ -190,6 +202,59 @@ func (d *providerData) roll(ctx context.Context, spec rolloutSpec, batches []bat
 	}
 	res.end = rolloutDone
 	return res
+}
+
+// settle finds the job of batch i, whose request's outcome was unknown when an
+// earlier apply sent it. That batch was sent only after the previous batch's job
+// succeeded, so its job is a restart of exactly its nodes created since the
+// previous batch's job was: both times are the server's, so no clock bound is
+// needed. One such job is adopted; none means the request had no effect and the
+// batch is sent; several leave the outcome unknown.
+func (d *providerData) settle(ctx context.Context, spec rolloutSpec, res *rolloutResult, i int) error {
+	b := &res.batches[i]
+	unknown := &ehpc.UnknownOutcomeError{ClusterID: spec.clusterID, NodeIDs: b.nodeIDs, Checked: true}
+	if i == 0 || res.batches[i-1].jobID == "" {
+		unknown.Err = errors.New("its request's answer was lost, and no earlier batch's job tells since when to look for its job")
+		return unknown
+	}
+	prevID := res.batches[i-1].jobID
+	prev, found, err := spec.client.Job(ctx, spec.zone, spec.clusterID, prevID)
+	if err == nil && (!found || prev.CreateTime.IsZero()) {
+		err = fmt.Errorf("the previous batch's job %s shows no create_time in the operation log", prevID)
+	}
+	var jobs []ehpc.Job
+	if err == nil {
+		jobs, err = spec.client.RestartJobsSince(ctx, spec.zone, spec.clusterID, b.nodeIDs, prev.CreateTime.Time)
+	}
+	switch {
+	case err != nil:
+		unknown.Checked = false
+		unknown.Err = fmt.Errorf("its request's answer was lost in an earlier apply, and the operation log could not be read to find its job: %w", err)
+		return unknown
+	case len(jobs) > 1:
+		unknown.Err = errors.New("its request's answer was lost in an earlier apply, and several restart jobs of exactly these nodes were created since the previous batch's")
+		for _, j := range jobs {
+			unknown.Candidates = append(unknown.Candidates, j.JobID)
+		}
+		return unknown
+	case len(jobs) == 1:
+		b.jobID, b.status = jobs[0].JobID, ehpc.JobPending
+		res.notes.Append(res.aboutBatch(diag.NewWarningDiagnostic("Restart Job Adopted From Operation Log",
+			fmt.Sprintf("The answer to this batch's restart request was lost in an earlier apply; job %s in the operation log restarts exactly its nodes "+
+				"and was created after the previous batch's job %s, so it was adopted rather than sent again.", b.jobID, prevID))))
+	default:
+		b.status = statusNotSent // the log shows the request had no effect
+	}
+	return nil
+}
+
+// aboutBatch names the batch a note is about, in a rollout of several.
+func (r rolloutResult) aboutBatch(d diag.Diagnostic) diag.Diagnostic {
+	if len(r.batches) < 2 {
+		return d
+	}
+	prefix := fmt.Sprintf("Batch %d of %d (%s): ", r.at+1, len(r.batches), nodesPhrase(r.batches[r.at].nodeIDs))
+	return diag.NewWarningDiagnostic(d.Summary(), prefix+d.Detail())
 }
 
 // beforeSend holds a batch back for the pause after the previous one, and
@@ -260,6 +325,8 @@ func (r rolloutResult) progress() string {
 	fmt.Fprintf(&s, "Rolling restart stopped at batch %d of %d", r.at+1, len(r.batches))
 	if b := r.batches[r.at]; b.jobID != "" {
 		fmt.Fprintf(&s, " (job %s, status %q, %s)", b.jobID, b.status, nodesPhrase(b.nodeIDs))
+	} else if b.status == statusUnknown {
+		fmt.Fprintf(&s, " (its request's outcome is unknown, %s)", nodesPhrase(b.nodeIDs))
 	} else {
 		fmt.Fprintf(&s, " (not sent, %s)", nodesPhrase(b.nodeIDs))
 	}
@@ -343,13 +410,13 @@ func batchesFrom(ctx context.Context, v types.List) ([]batch, diag.Diagnostics) 
 	return out, diags
 }
 
-// unfinished reports whether a recorded rollout stopped before sending every
-// batch: only then does the next apply resume it. A record whose batches were
+// unfinished reports whether a recorded rollout stopped before every batch had
+// a job: only then does the next apply resume it. A record whose batches were
 // all sent is final, as a lone restart's is: a pending or unknown last job is
 // not waited for again, and a failed one is restarted only by a replacement.
 func unfinished(batches []batch) bool {
 	for _, b := range batches {
-		if b.status == statusNotSent {
+		if b.jobID == "" { // never sent, or sent with an outcome still unknown
 			return true
 		}
 	}
