@@ -498,3 +498,19 @@ func TestAccClusterNodeRestart_rollingUnknownOutcome(t *testing.T) {
 		t.Errorf("after resuming: batches %v %v", jobs, statuses)
 	}
 }
+
+// timeout bounds the whole rollout, not each batch: with 4s jobs and 10s in
+// all, the third batch is not sent, since less is left than a batch takes.
+func TestAction_invokeRollingTimeoutBoundsRollout(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: 4 * time.Second})
+	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
+	one := tftypes.NewValue(tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "pause": tftypes.String}},
+		map[string]tftypes.Value{"batch_size": num(1), "pause": tftypes.NewValue(tftypes.String, nil)})
+	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": one, "timeout": num(10)}, "cln-cmp00001", "cln-cmp00002", "cln-cmp00003"), nil)
+	if n := len(e.sim.Jobs()); n != 2 {
+		t.Fatalf("%d jobs, want 2: the third batch does not fit in what is left of the timeout", n)
+	}
+	expectOneError(t, "rollout out of time", inv.diags, `Timed Out Before Next Batch: Batch 3 of 3 was not sent: less of the action's timeout \(10s\) was left than batch 2 took[\s\S]*`+
+		`Never restarted: cln-cmp00003\.[\s\S]*node_ids set to the nodes not restarted yet \(cln-cmp00003\)`)
+}
