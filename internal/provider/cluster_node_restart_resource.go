@@ -216,16 +216,29 @@ func (r *ClusterNodeRestartResource) ModifyPlan(ctx context.Context, req resourc
 	if req.Plan.Raw.IsNull() {
 		return // destroy
 	}
-	var plan ClusterNodeRestartResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	// Terraform plans every resource on every plan: read only what is needed,
+	// and the whole model only for a rolling restart.
+	var rollingV types.Object
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("rolling"), &rollingV)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	if req.State.Raw.IsNull() {
-		r.planCreate(ctx, req, resp, plan)
+		r.planCreate(ctx, req, resp, rollingV)
 		return
 	}
-	var state ClusterNodeRestartResourceModel
+	var plannedBatches types.List
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("batches"), &plannedBatches)...)
+	if rollingV.IsNull() {
+		if plannedBatches.IsUnknown() { // the record is kept (null in a state from before batches)
+			var recorded types.List
+			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("batches"), &recorded)...)
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), recorded)...)
+		}
+		return
+	}
+	var plan, state ClusterNodeRestartResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() || replaces(plan, state) {
 		return // a replacement is planned again as a create
@@ -240,19 +253,24 @@ func replaces(plan, state ClusterNodeRestartResourceModel) bool {
 		!plan.Zone.Equal(state.Zone) || !plan.Triggers.Equal(state.Triggers)
 }
 
-func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, plan ClusterNodeRestartResourceModel) {
-	batches := types.ListUnknown(batchType)
-	size, _, diags := rolling(ctx, plan.Rolling)
-	resp.Diagnostics.Append(diags...)
-	if ids, known := knownStrings(ctx, plan.NodeIDs); known && !resp.Diagnostics.HasError() && !plan.Rolling.IsUnknown() && !rollingSizeUnknown(plan.Rolling) {
-		planned := splitBatches(ehpc.NormalizeIDs(ids), size)
-		for i := range planned {
-			planned[i].status = "" // known after apply
-		}
-		batches, diags = batchesValue(planned)
+func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, rollingV types.Object) {
+	// With rolling, the plan lists the batches (without, the one batch is
+	// node_ids itself); unknown until node_ids and batch_size are known.
+	if !rollingV.IsNull() {
+		var nodeIDs types.Set
+		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("node_ids"), &nodeIDs)...)
+		size, _, diags := rolling(ctx, rollingV)
 		resp.Diagnostics.Append(diags...)
+		if ids, known := knownStrings(ctx, nodeIDs); known && !resp.Diagnostics.HasError() && !rollingV.IsUnknown() && !rollingSizeUnknown(rollingV) {
+			planned := splitBatches(ehpc.NormalizeIDs(ids), size)
+			for i := range planned {
+				planned[i].status = "" // known after apply
+			}
+			batches, diags := batchesValue(planned)
+			resp.Diagnostics.Append(diags...)
+			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), batches)...)
+		}
 	}
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), batches)...)
 
 	if r.data == nil {
 		return // provider not configured yet
