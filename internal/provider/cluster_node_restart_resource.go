@@ -150,7 +150,7 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			},
 			"batches": schema.ListNestedAttribute{
 				MarkdownDescription: "The restart requests, in the order they were sent: one for all `node_ids` without `rolling`, one per batch with it. " +
-					"The plan shows each batch's nodes before anything is sent.",
+					"With `rolling`, the plan shows each batch's nodes before anything is sent.",
 				Computed: true,
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
