@@ -360,6 +360,9 @@ func TestAction_invokeRolling(t *testing.T) {
 		map[string]tftypes.Value{"batch_size": num(2), "pause": tftypes.NewValue(tftypes.String, nil)})
 	nodes := []string{"cln-cmp00004", "cln-cmp00002", "cln-cmp00003", "cln-cmp00001"}
 
+	expectOneError(t, "rolling without waiting", p.validate(actionArgs(map[string]tftypes.Value{"rolling": rolling, "wait_for_completion": boolean(false)}, nodes...)),
+		`Rolling Restart Needs Waiting \[AttributeName\("wait_for_completion"\)\]: wait_for_completion = false cannot be combined with rolling`)
+
 	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": rolling}, nodes...), nil)
 	expectNoErrors(t, "rolling invocation", inv.diags)
 	jobs := e.sim.Jobs()
