@@ -421,39 +421,6 @@ func TestAccClusterNodeRestart_rollingInterruptedInLastBatch(t *testing.T) {
 	}
 }
 
-// A batch is not sent when less of the timeout is left than the previous
-// batch took: it would only time out and taint the resource.
-func TestRollBeforeSend(t *testing.T) {
-	t.Parallel()
-	spec := rolloutSpec{}
-	if end, ok := beforeSend(context.Background(), spec, time.Now().Add(3*time.Second), 5*time.Second); ok || end != rolloutOutOfTime {
-		t.Errorf("3s left after a 5s batch: ok %v, end %v; want out of time", ok, end)
-	}
-	if _, ok := beforeSend(context.Background(), spec, time.Now().Add(3*time.Second), time.Second); !ok {
-		t.Errorf("3s left after a 1s batch: refused")
-	}
-	if _, ok := beforeSend(context.Background(), spec, time.Now().Add(time.Second), 0); !ok {
-		t.Errorf("the first batch of a run was refused")
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if end, ok := beforeSend(ctx, spec, time.Now().Add(time.Hour), 0); ok || end != rolloutPauseCut {
-		t.Errorf("cancelled before sending: ok %v, end %v", ok, end)
-	}
-}
-
-// Cancelled before any request was sent: an error (no resource is created),
-// never a warning beside a missing state.
-func TestRollOutcomeCancelledBeforeSending(t *testing.T) {
-	t.Parallel()
-	res := rolloutResult{batches: splitBatches([]string{"cln-a", "cln-b", "cln-c"}, 2), end: rolloutPauseCut}
-	diags := (&ClusterNodeRestartResource{}).outcome(res, rolloutSpec{clusterID: "ehpc-x", zone: "jn1a"}, true)
-	if len(diags) != 1 || !diags.HasError() || diags[0].Summary() != "Restart Cancelled" ||
-		!strings.Contains(diags[0].Detail(), "nothing was restarted") || !strings.Contains(diags[0].Detail(), "starts the rollout again from batch 1") {
-		t.Fatalf("diagnostics %v", diags)
-	}
-}
-
 // A batch whose answer is lost and whose job the log does not show in time is
 // recorded as unknown, never as not sent. The apply that resumes the rollout
 // looks for its job first and adopts it: no node restarts twice.
