@@ -43,7 +43,7 @@ var (
 // ClusterNodeRestartAction restarts nodes every time it is invoked (Terraform
 // 1.14+: `terraform apply -invoke=action.hpc_cluster_node_restart.NAME`, or an
 // action_trigger). Unlike the resource it keeps no record: each invocation sends
-// exactly one restart request.
+// exactly one restart request (one per batch with rolling).
 type ClusterNodeRestartAction struct {
 	data *providerData
 }
