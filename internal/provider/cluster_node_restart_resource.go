@@ -46,7 +46,8 @@ var (
 
 // ClusterNodeRestartResource restarts a set of nodes once, when it is created.
 // Re-running the restart is a replacement (a change of cluster_id, node_ids, zone
-// or triggers); reading, updating and destroying never call the API.
+// or triggers); reading and destroying never call the API, and updating does
+// only to resume a rolling restart that stopped before every batch was sent.
 type ClusterNodeRestartResource struct {
 	data *providerData
 }
@@ -87,7 +88,7 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Restarts nodes of an EHPC cluster, once, when the resource is created: all at once, or in batches with `rolling`. " +
 			"To restart again, change `triggers` (or any other argument that forces replacement). " +
-			"Reading, updating and destroying this resource never call the API.",
+			"Reading and destroying this resource never call the API; updating it does only to resume a rolling restart that stopped before every batch was sent.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "The id of the first restart job this resource sent, set when it is created and never changed: the same as `job_id` without `rolling`.",
