@@ -195,7 +195,13 @@ func TestFaultSkip(t *testing.T) {
 	if got := e.sim.Requests(pathRestart); got != 3 {
 		t.Fatalf("%d restart requests", got)
 	}
-	if log := e.sim.RequestLog(); log[0].Note != "" || !strings.Contains(log[1].Note, "dropped") || log[2].Note != "" {
+	// The dropped request's note is written once its handler returns, which
+	// can be after the client saw the connection close: wait for it.
+	log := e.sim.RequestLog()
+	for deadline := time.Now().Add(2 * time.Second); log[1].Note == "" && time.Now().Before(deadline); log = e.sim.RequestLog() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if log[0].Note != "" || !strings.Contains(log[1].Note, "dropped") || log[2].Note != "" {
 		t.Fatalf("notes %q, %q, %q", log[0].Note, log[1].Note, log[2].Note)
 	}
 
