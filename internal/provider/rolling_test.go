@@ -283,10 +283,11 @@ func TestAccClusterNodeRestart_rollingInterrupted(t *testing.T) {
 		t.Fatalf("the simulator ran %d jobs after the interrupt, want 2", len(jobs))
 	}
 	flat := strings.Join(strings.Fields(out), " ")
-	for _, want := range []string{"Wait For Restart Job Interrupted", fmt.Sprintf("resumes the rollout at batch 2 by waiting for job %s (it is not sent again)", jobs[1].ID)} {
-		if !strings.Contains(flat, want) {
-			t.Errorf("apply output lacks %q:\n%s", want, out)
-		}
+	// The interrupt usually lands in the wait (Wait For Restart Job Interrupted);
+	// landing while the answer is in flight (Restart Interrupted) keeps the job
+	// the same way, so the test asserts what both say.
+	if want := fmt.Sprintf("resumes the rollout at batch 2 by waiting for job %s (it is not sent again)", jobs[1].ID); !strings.Contains(flat, want) {
+		t.Errorf("apply output lacks %q:\n%s", want, out)
 	}
 	st, tainted := c.stateResource()
 	if st == nil || tainted {
