@@ -485,3 +485,28 @@ func TestAction_invokeRollingTimeoutBoundsRollout(t *testing.T) {
 	expectOneError(t, "rollout out of time", inv.diags, `Timed Out Before Next Batch: Batch 3 of 3 was not sent: less of the action's timeout \(10s\) was left than batch 2 took[\s\S]*`+
 		`Never restarted: cln-cmp00003\.[\s\S]*node_ids set to the nodes not restarted yet \(cln-cmp00003\)`)
 }
+
+// A rolling value known only at apply is checked again before anything is
+// sent: a batch size below 1 must never become one batch of every node.
+func TestAction_invokeRollingCheckedBeforeSending(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t, ehpcsim.Options{})
+	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
+	typ := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "pause": tftypes.String}}
+	for _, tc := range []struct {
+		size  int64
+		pause string
+		want  string
+	}{
+		{0, "0s", `Invalid Rolling Batch Size \[AttributeName\("rolling"\)\.AttributeName\("batch_size"\)\]: rolling\.batch_size = 0`},
+		{2, "10 minutes", `Invalid Rolling Pause \[AttributeName\("rolling"\)\.AttributeName\("pause"\)\]: rolling\.pause = "10 minutes" is not a duration`},
+	} {
+		// InvokeAction straight away, as for a value unknown at plan.
+		v := tftypes.NewValue(typ, map[string]tftypes.Value{"batch_size": num(tc.size), "pause": str(tc.pause)})
+		inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": v}, "cln-cmp00001", "cln-cmp00002"), nil)
+		expectOneError(t, tc.want, inv.diags, tc.want)
+	}
+	if n := e.sim.Requests(ehpc.PathRestartNodes); n != 0 {
+		t.Fatalf("%d restart requests for invalid rolling values", n)
+	}
+}

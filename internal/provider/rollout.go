@@ -66,19 +66,28 @@ func splitBatches(ids []string, size int) []batch {
 }
 
 // rolling reads the rolling argument: the batch size (0 without rolling) and the
-// pause between batches. Both were validated at plan time.
+// pause between batches. The validators check both at plan; they are checked
+// again here because a value unknown then is known only now, and a batch size
+// below 1 must never fall back to one batch of every node.
 func rolling(ctx context.Context, v types.Object) (size int, pause time.Duration, diags diag.Diagnostics) {
 	if v.IsNull() || v.IsUnknown() {
 		return 0, 0, diags
 	}
 	var m rollingModel
 	diags.Append(v.As(ctx, &m, basetypes.ObjectAsOptions{})...)
-	if diags.HasError() {
+	if diags.HasError() || m.BatchSize.IsUnknown() || m.Pause.IsUnknown() {
 		return 0, 0, diags
 	}
 	size = int(m.BatchSize.ValueInt64())
-	if s := m.Pause.ValueString(); s != "" {
-		pause, _ = time.ParseDuration(s)
+	if size < 1 {
+		diags.AddAttributeError(path.Root("rolling").AtName("batch_size"), "Invalid Rolling Batch Size",
+			fmt.Sprintf("rolling.batch_size = %d: a batch must hold at least 1 node. Use a batch size of 1 or more, or remove rolling to restart every node in one request.", size))
+	}
+	if s := m.Pause.ValueString(); !m.Pause.IsNull() {
+		var problem string
+		if pause, problem = checkPause(s); problem != "" {
+			diags.AddAttributeError(path.Root("rolling").AtName("pause"), invalidRollingPause, problem)
+		}
 	}
 	return size, pause, diags
 }
@@ -447,8 +456,9 @@ func (d *providerData) prepare(ctx context.Context, args restartArgs, owner stri
 
 // stopped words how a rollout stopped other than at the end of a wait (see
 // waitResult.describe for those): a summary and a detail that the resource and
-// the action share; each adds the sentence that differs. who is "The apply" or "The action"; timeoutName names the
-// timeout ("timeouts.create", "the action's timeout").
+// the action share; each adds the sentence that differs. who is "The apply" or
+// "The action"; timeoutName names the timeout ("timeouts.create", "the
+// action's timeout").
 func (r rolloutResult) stopped(spec rolloutSpec, who, timeoutName string) (summary, detail string) {
 	b := r.batches[r.at]
 	switch r.end {

@@ -286,14 +286,23 @@ func (pauseValidator) ValidateString(_ context.Context, req validator.StringRequ
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	s := req.ConfigValue.ValueString()
+	if _, problem := checkPause(req.ConfigValue.ValueString()); problem != "" {
+		resp.Diagnostics.AddAttributeError(req.Path, invalidRollingPause, problem)
+	}
+}
+
+const invalidRollingPause = "Invalid Rolling Pause"
+
+// checkPause parses rolling.pause, or returns a sentence that names the value,
+// the problem and the fix. The validator uses it at plan, and the rollout again
+// before anything is sent, for a value that was unknown at plan.
+func checkPause(s string) (time.Duration, string) {
 	d, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Rolling Pause",
-			fmt.Sprintf("rolling.pause = %q is not a duration. Write a number with a unit (s, m or h), such as \"30s\" or \"5m\", up to %q; or remove pause to send each batch as soon as the previous one succeeded.", s, shortDuration(maxRollingPause)))
+		return 0, fmt.Sprintf("rolling.pause = %q is not a duration. Write a number with a unit (s, m or h), such as \"30s\" or \"5m\", up to %q; or remove pause to send each batch as soon as the previous one succeeded.", s, shortDuration(maxRollingPause))
 	case d < 0 || d > maxRollingPause:
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Rolling Pause",
-			fmt.Sprintf("rolling.pause = %q is outside 0s to %q. Use a pause within that range, such as \"30s\", or remove pause.", s, shortDuration(maxRollingPause)))
+		return 0, fmt.Sprintf("rolling.pause = %q is outside 0s to %q. Use a pause within that range, such as \"30s\", or remove pause.", s, shortDuration(maxRollingPause))
 	}
+	return d, ""
 }
