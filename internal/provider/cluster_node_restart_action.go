@@ -186,12 +186,12 @@ func (a *ClusterNodeRestartAction) hooks(progress *progressSender, spec rolloutS
 	}
 	var lastReport time.Duration
 	return rolloutHooks{
-		sent: func(i int, b batch, r *ehpc.RestartResult) {
+		sent: func(i int, b batch, note diag.Diagnostic) {
 			lastReport = 0
 			progress.send(prefix(i) + fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(b.nodeIDs), spec.clusterID, spec.zone, b.jobID))
-			if d := restartNoteDiag(r); d != nil {
+			if note != nil {
 				// Same exactly-once reconciliation as the resource; say so where it showed.
-				progress.send(prefix(i) + d.Summary() + ": " + d.Detail())
+				progress.send(prefix(i) + note.Summary() + ": " + note.Detail())
 			}
 		},
 		check: func(i int, b batch, c jobwatch.Check, elapsed time.Duration) {

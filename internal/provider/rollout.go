@@ -121,7 +121,7 @@ type rolloutResult struct {
 
 // rolloutHooks let the action report progress; every field may be nil.
 type rolloutHooks struct {
-	sent   func(i int, b batch, res *ehpc.RestartResult)
+	sent   func(i int, b batch, note diag.Diagnostic) // note: restartNoteDiag's, or nil
 	check  func(i int, b batch, c jobwatch.Check, elapsed time.Duration)
 	waited func(i int, b batch, w waitResult)
 }
@@ -180,11 +180,12 @@ func (d *providerData) roll(ctx context.Context, spec rolloutSpec, batches []bat
 			}
 			tflog.Info(ctx, "restart accepted", map[string]any{"job_id": r.JobID, "path": r.Path, "adopted": r.Adopted, "resent": r.Resent, "interrupted": r.Interrupted})
 			b.jobID, b.retCode, b.status = r.JobID, r.RetCode, ehpc.JobPending
-			if note := restartNoteDiag(r); note != nil {
+			note := restartNoteDiag(r)
+			if note != nil {
 				res.notes.Append(res.aboutBatch(note))
 			}
 			if hooks.sent != nil {
-				hooks.sent(i, *b, r)
+				hooks.sent(i, *b, note)
 			}
 			if r.Interrupted {
 				res.end = rolloutSendCut
