@@ -285,3 +285,31 @@ func TestListNodesUntidyPaging(t *testing.T) {
 		}
 	})
 }
+
+// RestartJobsSince (a rolling restart settling a batch whose answer was lost in
+// an earlier apply) finds exactly the restarts of these nodes created since a
+// server time, across pages of one with no total, past queue ids in
+// resource_ids, with the server's clock far from ours: the bound is the
+// server's own, so the client's clock plays no part.
+func TestRestartJobsSinceOnAnUnkindLog(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{PageCap: 1, TotalField: "none", QueueIDs: true, ClockOffset: 45 * time.Second})
+	now := h.sim.Now()
+	since := now.Add(-30 * time.Second).Truncate(time.Second)
+	old := h.sim.AddPastJob(simCluster, []string{unkindNode}, since.Add(-time.Second), "successful")
+	at := h.sim.AddPastJob(simCluster, []string{unkindNode}, since, "successful")
+	recent := h.sim.AddPastJob(simCluster, []string{unkindNode}, now.Add(-5*time.Second), "failed")
+	h.sim.AddPastJob(simCluster, []string{"cln-cmp00003"}, now.Add(-3*time.Second), "successful")             // other node
+	h.sim.AddPastJob(simCluster, []string{unkindNode, "cln-cmp00003"}, now.Add(-2*time.Second), "successful") // more nodes
+
+	jobs, err := h.client(quickSettle(time.Second)).RestartJobsSince(testCtx(t), simZone, simCluster, []string{unkindNode}, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, j := range jobs {
+		got = append(got, j.JobID)
+	}
+	if want := []string{recent, at}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("RestartJobsSince = %v, want %v (newest first; %s is older than the bound)", got, want, old)
+	}
+}
