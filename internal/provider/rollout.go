@@ -167,54 +167,77 @@ func (d *providerData) roll(ctx context.Context, spec rolloutSpec, batches []bat
 				res.end, res.took = end, lastTook
 				return res
 			}
-			tflog.Info(ctx, "restarting cluster nodes", map[string]any{"cluster_id": spec.clusterID, "node_ids": b.nodeIDs, "zone": spec.zone,
-				"batch": i + 1, "batches": len(res.batches)})
-			r, err := spec.client.RestartNodesOnce(ctx, spec.zone, spec.clusterID, b.nodeIDs)
-			if err != nil {
-				res.end, res.sendErr = rolloutSendFailed, err
-				if res.mayHaveSent() {
-					// Recorded as such, so that no later apply sends it blindly.
-					b.jobID, b.status = "", statusUnknown
-				}
-				return res
-			}
-			tflog.Info(ctx, "restart accepted", map[string]any{"job_id": r.JobID, "path": r.Path, "adopted": r.Adopted, "resent": r.Resent, "interrupted": r.Interrupted})
-			b.jobID, b.retCode, b.status = r.JobID, r.RetCode, ehpc.JobPending
-			note := restartNoteDiag(r)
-			if note != nil {
-				res.notes.Append(res.aboutBatch(note))
-			}
-			if hooks.sent != nil {
-				hooks.sent(i, *b, note)
-			}
-			if r.Interrupted {
-				res.end = rolloutSendCut
+			if !d.sendBatch(ctx, spec, &res, i, hooks) {
 				return res
 			}
 		}
 		if !spec.wait {
 			continue
 		}
-		var onCheck func(jobwatch.Check, time.Duration)
-		if hooks.check != nil {
-			onCheck = func(c jobwatch.Check, e time.Duration) { hooks.check(i, *b, c, e) }
-		}
-		w := d.waitForJob(ctx, spec.zone, spec.clusterID, b.jobID, time.Until(deadline), onCheck)
-		b.status = w.status
-		if w.end == waitUnreadable {
-			b.status = statusUnknown
-		}
-		if hooks.waited != nil {
-			hooks.waited(i, *b, w)
-		}
-		if w.end != waitSucceeded {
-			res.end, res.wait = rolloutWaitEnded, w
+		took, ok := d.waitBatch(ctx, spec, &res, i, deadline, hooks)
+		if !ok {
 			return res
 		}
-		lastTook = max(w.elapsed, time.Millisecond)
+		lastTook = took
 	}
 	res.end = rolloutDone
 	return res
+}
+
+// sendBatch sends batch i and records its job. It reports false when the
+// rollout stops there: the request failed (a request that may have reached the
+// API is recorded as unknown, so that no later apply sends it blindly), or the
+// apply was cancelled while a lost answer was reconciled.
+func (d *providerData) sendBatch(ctx context.Context, spec rolloutSpec, res *rolloutResult, i int, hooks rolloutHooks) bool {
+	b := &res.batches[i]
+	tflog.Info(ctx, "restarting cluster nodes", map[string]any{"cluster_id": spec.clusterID, "node_ids": b.nodeIDs, "zone": spec.zone,
+		"batch": i + 1, "batches": len(res.batches)})
+	r, err := spec.client.RestartNodesOnce(ctx, spec.zone, spec.clusterID, b.nodeIDs)
+	if err != nil {
+		res.end, res.sendErr = rolloutSendFailed, err
+		if res.mayHaveSent() {
+			b.jobID, b.status = "", statusUnknown
+		}
+		return false
+	}
+	tflog.Info(ctx, "restart accepted", map[string]any{"job_id": r.JobID, "path": r.Path, "adopted": r.Adopted, "resent": r.Resent, "interrupted": r.Interrupted})
+	b.jobID, b.retCode, b.status = r.JobID, r.RetCode, ehpc.JobPending
+	note := restartNoteDiag(r)
+	if note != nil {
+		res.notes.Append(res.aboutBatch(note))
+	}
+	if hooks.sent != nil {
+		hooks.sent(i, *b, note)
+	}
+	if r.Interrupted {
+		res.end = rolloutSendCut
+		return false
+	}
+	return true
+}
+
+// waitBatch waits for batch i's job within what is left of the rollout's
+// timeout and records its status. It reports how long the wait took, and false
+// when the job did not succeed (the rollout stops there).
+func (d *providerData) waitBatch(ctx context.Context, spec rolloutSpec, res *rolloutResult, i int, deadline time.Time, hooks rolloutHooks) (time.Duration, bool) {
+	b := &res.batches[i]
+	var onCheck func(jobwatch.Check, time.Duration)
+	if hooks.check != nil {
+		onCheck = func(c jobwatch.Check, e time.Duration) { hooks.check(i, *b, c, e) }
+	}
+	w := d.waitForJob(ctx, spec.zone, spec.clusterID, b.jobID, time.Until(deadline), onCheck)
+	b.status = w.status
+	if w.end == waitUnreadable {
+		b.status = statusUnknown
+	}
+	if hooks.waited != nil {
+		hooks.waited(i, *b, w)
+	}
+	if w.end != waitSucceeded {
+		res.end, res.wait = rolloutWaitEnded, w
+		return 0, false
+	}
+	return max(w.elapsed, time.Millisecond), true
 }
 
 // settle finds the job of batch i, whose request's outcome was unknown when an
