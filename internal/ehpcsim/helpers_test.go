@@ -2,6 +2,7 @@ package ehpcsim
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/md5"
 	"crypto/sha256"
@@ -12,7 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,12 +79,7 @@ func canonical(params url.Values) string {
 			kvs = append(kvs, kv{k, v})
 		}
 	}
-	sort.Slice(kvs, func(i, j int) bool {
-		if kvs[i].k != kvs[j].k {
-			return kvs[i].k < kvs[j].k
-		}
-		return kvs[i].v < kvs[j].v
-	})
+	slices.SortFunc(kvs, func(a, b kv) int { return cmp.Or(strings.Compare(a.k, b.k), strings.Compare(a.v, b.v)) })
 	parts := make([]string, len(kvs))
 	for i, p := range kvs {
 		parts[i] = testEscape(p.k) + "=" + testEscape(p.v)

@@ -32,12 +32,12 @@ const (
 // progress messages, so a long wait shows life without flooding the output.
 const defaultActionProgressInterval = 30 * time.Second
 
+// The optional interfaces, each with what it is for.
 var (
-	_ action.Action               = &ClusterNodeRestartAction{}
-	_ action.ActionWithConfigure  = &ClusterNodeRestartAction{}
-	_ action.ActionWithModifyPlan = &ClusterNodeRestartAction{}
-	// ValidateConfig refuses rolling without waiting, which needs two arguments.
-	_ action.ActionWithValidateConfig = &ClusterNodeRestartAction{}
+	_ action.Action                   = &ClusterNodeRestartAction{}
+	_ action.ActionWithConfigure      = &ClusterNodeRestartAction{} // the provider's client and poller
+	_ action.ActionWithModifyPlan     = &ClusterNodeRestartAction{} // no zone or credentials: refused before it runs
+	_ action.ActionWithValidateConfig = &ClusterNodeRestartAction{} // rolling without waiting, two arguments
 )
 
 // ClusterNodeRestartAction restarts nodes every time it is invoked (Terraform
@@ -61,7 +61,7 @@ func NewClusterNodeRestartAction() action.Action {
 }
 
 func (a *ClusterNodeRestartAction) Metadata(_ context.Context, req action.MetadataRequest, resp *action.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_cluster_node_restart"
+	resp.TypeName = req.ProviderTypeName + "_cluster_node_restart" // the resource's name too: Terraform tells them apart by block type
 }
 
 func (a *ClusterNodeRestartAction) Schema(_ context.Context, _ action.SchemaRequest, resp *action.SchemaResponse) {
@@ -92,18 +92,10 @@ func (a *ClusterNodeRestartAction) Schema(_ context.Context, _ action.SchemaRequ
 			},
 			"rolling": schema.SingleNestedAttribute{
 				MarkdownDescription: rollingDescription + " Progress is reported per batch.",
-				Optional:            true,
+				Optional:            true, // null: every node in one request
 				Attributes: map[string]schema.Attribute{
-					"batch_size": schema.Int64Attribute{
-						MarkdownDescription: batchSizeDescription,
-						Required:            true,
-						Validators:          batchSizeValidators,
-					},
-					"pause": schema.StringAttribute{
-						MarkdownDescription: pauseDescription,
-						Optional:            true,
-						Validators:          pauseValidators,
-					},
+					"batch_size": schema.Int64Attribute{MarkdownDescription: batchSizeDescription, Required: true, Validators: batchSizeValidators},
+					"pause":      schema.StringAttribute{MarkdownDescription: pauseDescription, Optional: true, Validators: pauseValidators},
 				},
 			},
 			"timeout": schema.Int64Attribute{

@@ -33,15 +33,15 @@ const statusUnknown = "unknown"
 // not set.
 const defaultCreateTimeout = 30 * time.Minute
 
+// The optional interfaces, each with what it is for. ImportState is implemented
+// only to refuse with a reason: without it the framework's answer says nothing
+// about why or what to do instead.
 var (
-	_ resource.Resource               = &ClusterNodeRestartResource{}
-	_ resource.ResourceWithConfigure  = &ClusterNodeRestartResource{}
-	_ resource.ResourceWithModifyPlan = &ClusterNodeRestartResource{}
-	// ValidateConfig refuses rolling without waiting, which needs two arguments.
-	_ resource.ResourceWithValidateConfig = &ClusterNodeRestartResource{}
-	// ImportState is implemented only to refuse with a reason: without it the
-	// framework's answer says nothing about why or what to do instead.
-	_ resource.ResourceWithImportState = &ClusterNodeRestartResource{}
+	_ resource.Resource                   = &ClusterNodeRestartResource{}
+	_ resource.ResourceWithConfigure      = &ClusterNodeRestartResource{} // the provider's client and poller
+	_ resource.ResourceWithModifyPlan     = &ClusterNodeRestartResource{} // zone and batches in the plan; the resume warning
+	_ resource.ResourceWithValidateConfig = &ClusterNodeRestartResource{} // rolling without waiting, two arguments
+	_ resource.ResourceWithImportState    = &ClusterNodeRestartResource{} // a refusal that says why
 )
 
 // ClusterNodeRestartResource restarts a set of nodes once, when it is created.
@@ -57,9 +57,9 @@ type ClusterNodeRestartResource struct {
 type restartArgs struct {
 	ClusterID         types.String `tfsdk:"cluster_id"`
 	NodeIDs           types.Set    `tfsdk:"node_ids"`
-	Zone              types.String `tfsdk:"zone"`
+	Zone              types.String `tfsdk:"zone"` // null: the provider's zone
 	WaitForCompletion types.Bool   `tfsdk:"wait_for_completion"`
-	Rolling           types.Object `tfsdk:"rolling"`
+	Rolling           types.Object `tfsdk:"rolling"` // null: one batch of every node
 }
 
 // ClusterNodeRestartResourceModel is the resource's state: the restart's
@@ -68,10 +68,10 @@ type ClusterNodeRestartResourceModel struct {
 	restartArgs
 	Triggers types.Map      `tfsdk:"triggers"`
 	Timeouts timeouts.Value `tfsdk:"timeouts"`
-	ID       types.String   `tfsdk:"id"`
+	ID       types.String   `tfsdk:"id"` // the first job, never changed
 	JobID    types.String   `tfsdk:"job_id"`
 	RetCode  types.Int64    `tfsdk:"ret_code"`
-	Status   types.String   `tfsdk:"status"`
+	Status   types.String   `tfsdk:"status"` // pending while a batch is unsent
 	Batches  types.List     `tfsdk:"batches"`
 }
 
@@ -81,7 +81,7 @@ func NewClusterNodeRestartResource() resource.Resource {
 }
 
 func (r *ClusterNodeRestartResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_cluster_node_restart"
+	resp.TypeName = req.ProviderTypeName + "_cluster_node_restart" // the action's name too
 }
 
 func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -137,16 +137,8 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 				MarkdownDescription: rollingDescription + " Changing `rolling` never restarts anything; it shapes the next restart.",
 				Optional:            true,
 				Attributes: map[string]schema.Attribute{
-					"batch_size": schema.Int64Attribute{
-						MarkdownDescription: batchSizeDescription,
-						Required:            true,
-						Validators:          batchSizeValidators,
-					},
-					"pause": schema.StringAttribute{
-						MarkdownDescription: pauseDescription,
-						Optional:            true,
-						Validators:          pauseValidators,
-					},
+					"batch_size": schema.Int64Attribute{MarkdownDescription: batchSizeDescription, Required: true, Validators: batchSizeValidators},
+					"pause":      schema.StringAttribute{MarkdownDescription: pauseDescription, Optional: true, Validators: pauseValidators},
 				},
 			},
 			"batches": schema.ListNestedAttribute{

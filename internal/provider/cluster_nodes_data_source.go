@@ -31,14 +31,14 @@ type ClusterNodesDataSource struct {
 
 // ClusterNodesDataSourceModel is the data source's configuration and result.
 type ClusterNodesDataSourceModel struct {
-	ID        types.String `tfsdk:"id"`
+	ID        types.String `tfsdk:"id"` // the cluster id
 	ClusterID types.String `tfsdk:"cluster_id"`
-	Zone      types.String `tfsdk:"zone"`
-	Role      types.String `tfsdk:"role"`
+	Zone      types.String `tfsdk:"zone"` // null: the provider's zone
+	Role      types.String `tfsdk:"role"` // the filters: null matches every node
 	Status    types.String `tfsdk:"status"`
 	NameRegex types.String `tfsdk:"name_regex"`
-	Nodes     types.List   `tfsdk:"nodes"`
-	IDs       types.List   `tfsdk:"ids"`
+	Nodes     types.List   `tfsdk:"nodes"` // of clusterNodeAttrTypes objects
+	IDs       types.List   `tfsdk:"ids"`   // the ids of nodes, sorted
 }
 
 // clusterNodeAttrTypes is the object type of one element of nodes.
@@ -61,7 +61,7 @@ func (d *ClusterNodesDataSource) Metadata(_ context.Context, req datasource.Meta
 }
 
 func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
-	nodeAttr := func(desc string) schema.StringAttribute {
+	computed := func(desc string) schema.StringAttribute {
 		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
 	}
 	resp.Schema = schema.Schema{
@@ -69,10 +69,7 @@ func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			"so that a restart can target, say, every compute node: `node_ids = data.hpc_cluster_nodes.compute.ids`. " +
 			"It is read once per `plan`, `apply`, `apply -refresh-only` and `destroy` (one `listNodes` request per 100 nodes; applying a saved plan reads nothing), and reading restarts nothing.",
 		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				MarkdownDescription: "The cluster id (same as `cluster_id`).",
-				Computed:            true,
-			},
+			"id": computed("The cluster id (same as `cluster_id`)."),
 			"cluster_id": schema.StringAttribute{
 				MarkdownDescription: "Id of the EHPC cluster, such as `ehpc-8jqdq0mz`.",
 				Required:            true,
@@ -107,12 +104,12 @@ func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 				Computed:            true,
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
-						"node_id":     nodeAttr("Node id, such as `cln-hzzvbtnh`."),
-						"name":        nodeAttr("Node name."),
-						"role":        nodeAttr("Node role, such as `compute`."),
-						"status":      nodeAttr("Node status when read, such as `active`."),
-						"private_ip":  nodeAttr("Private IP address."),
-						"instance_id": nodeAttr("Id of the node's instance, such as `i-cp1a5x7d`."),
+						"node_id":     computed("Node id, such as `cln-hzzvbtnh`."),
+						"name":        computed("Node name."),
+						"role":        computed("Node role, such as `compute`."),
+						"status":      computed("Node status when read, such as `active`."),
+						"private_ip":  computed("Private IP address."),
+						"instance_id": computed("Id of the node's instance, such as `i-cp1a5x7d`."),
 					},
 				},
 			},

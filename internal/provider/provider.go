@@ -76,11 +76,11 @@ type options struct {
 
 // HPCProviderModel is the provider block.
 type HPCProviderModel struct {
-	Endpoint   types.String `tfsdk:"endpoint"`
-	AccessKey  types.String `tfsdk:"access_key"`
-	SecretKey  types.String `tfsdk:"secret_key"`
-	Zone       types.String `tfsdk:"zone"`
-	ConfigFile types.String `tfsdk:"config_file"`
+	Endpoint   types.String `tfsdk:"endpoint"`    // else QINGCLOUD_HPC_ENDPOINT, else the public API
+	AccessKey  types.String `tfsdk:"access_key"`  // else QINGCLOUD_ACCESS_KEY, else the config file
+	SecretKey  types.String `tfsdk:"secret_key"`  // else QINGCLOUD_SECRET_KEY, else the config file
+	Zone       types.String `tfsdk:"zone"`        // else QINGCLOUD_ZONE, else the config file
+	ConfigFile types.String `tfsdk:"config_file"` // else QINGCLOUD_CONFIG_FILE, else ~/.qingcloud/config.yaml
 	// RequestsPerHour and RequestBurst size the instance's client-side rate limiter.
 	RequestsPerHour types.Int64 `tfsdk:"api_requests_per_hour"`
 	RequestBurst    types.Int64 `tfsdk:"api_request_burst"`

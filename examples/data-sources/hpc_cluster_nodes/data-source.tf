@@ -1,7 +1,7 @@
 # Every compute node of the cluster, sorted by node id.
 data "hpc_cluster_nodes" "compute" {
   cluster_id = "ehpc-8jqdq0mz"
-  role       = "compute"
+  role       = "compute" # a role as the API names it, such as login or controller
 }
 
 # Restart them all once; add a node to the cluster and the next plan restarts the

@@ -5,7 +5,7 @@
 # again; changing rolling alone restarts nothing.
 data "hpc_cluster_nodes" "compute" {
   cluster_id = "ehpc-8jqdq0mz"
-  role       = "compute"
+  role       = "compute" # the login node and the controller keep running
 }
 
 resource "hpc_cluster_node_restart" "kernel_rollout" {
