@@ -26,7 +26,7 @@ data "hpc_cluster_nodes" "compute" {
 # Restart the first two of them: cln-cmp00001 and cln-cmp00002.
 resource "hpc_cluster_node_restart" "compute" {
   cluster_id = data.hpc_cluster_nodes.compute.cluster_id
-  node_ids   = slice(data.hpc_cluster_nodes.compute.ids, 0, 2)
+  node_ids   = slice(data.hpc_cluster_nodes.compute.ids, 0, 2) # ids are sorted: the same two on every plan
 
   # Change this value (say, to a new kernel version) to restart the nodes again.
   triggers = {

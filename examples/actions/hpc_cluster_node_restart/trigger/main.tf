@@ -16,7 +16,7 @@ resource "terraform_data" "kernel" {
 
   lifecycle {
     action_trigger {
-      events  = [after_create, after_update]
+      events  = [after_create, after_update] # the first apply, then each new kernel_version
       actions = [action.hpc_cluster_node_restart.compute]
     }
   }
