@@ -13,9 +13,12 @@
 // joined: its first check comes about Schedule.First after the job started, and
 // the gap after a check at elapsed time e is First + (Factor-1)*e, capped at Max
 // (a geometric sequence of waits, expressed in elapsed time so that a check
-// answered early or late does not shift the waiter's schedule). A waiter due
-// within half its own gap is answered by the tick at hand instead of costing a
-// request of its own, which quickly brings the waiters of a group into step.
+// answered late does not push the waiter's schedule back). A waiter due within
+// half its own gap is answered by the tick at hand instead of costing a request
+// of its own; that answer stands for the check it was due, so its next check
+// stays where its own schedule puts it. The group's ticks therefore follow the
+// schedule of its earliest waiter, and jobs that started apart and last alike
+// are seen done as soon as a lone job would be (with the burst look below).
 //
 // Two looks come on top of that schedule. A new waiter gets a quick look
 // (QuickLook, 20 ms) after it joins, shared by every waiter that joined before
@@ -300,7 +303,7 @@ func (p *Poller) answer(g *group, results map[*Watch]Check) {
 		if _, ok := g.waiters[w]; !ok {
 			continue
 		}
-		w.due = after.Add(p.opts.Schedule.gap(after.Sub(w.joined)))
+		w.due = p.opts.Schedule.next(w.joined, w.due, after)
 		if c.Found && c.Job.Done() {
 			finished, w.finished = true, true
 		}

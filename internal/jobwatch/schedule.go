@@ -37,3 +37,20 @@ func (s Schedule) gap(e time.Duration) time.Duration {
 	}
 	return max(d, time.Millisecond)
 }
+
+// next is when a waiter that joined at joined and was due at due is checked
+// again, after a check made at at. A check made early, because a tick for
+// other waiters came within half a gap of due, stands for the one due: the
+// next comes a gap after due, not after at. Were it counted from at, every
+// early answer would pull the waiter's later checks forward, and the shared
+// ticks of a group would drift away from every waiter's own schedule: for jobs
+// that started apart and last alike, a tick could then land just before they
+// all end and leave them unseen for a whole gap. A check made late counts from
+// when it was made, so that a slow request never causes a volley of checks.
+func (s Schedule) next(joined, due, at time.Time) time.Time {
+	from := at
+	if due.After(at) {
+		from = due
+	}
+	return from.Add(s.gap(from.Sub(joined)))
+}

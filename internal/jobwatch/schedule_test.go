@@ -54,3 +54,34 @@ func TestTenMinuteWaitCostsUnderSixtyChecks(t *testing.T) {
 		t.Fatalf("last wait %v", last)
 	}
 }
+
+// A check answered early (a tick for other waiters came first) stands for the
+// check that was due: the waiter's next check stays on its own schedule. A
+// check answered late counts from when it was made.
+func TestNextCheckKeepsTheWaitersOwnSchedule(t *testing.T) {
+	s := DefaultSchedule
+	joined := time.Unix(1_700_000_000, 0)
+	at := func(d time.Duration) time.Time { return joined.Add(d) }
+	for _, c := range []struct {
+		name          string
+		due, answered time.Duration
+		want          time.Duration
+	}{
+		{"on time", time.Second, time.Second, time.Second + s.gap(time.Second)},                          // 2.12 s
+		{"early, sharing a tick", time.Second, 600 * time.Millisecond, time.Second + s.gap(time.Second)}, // still 2.12 s
+		{"late, after a slow request", time.Second, 1300 * time.Millisecond, 1300*time.Millisecond + s.gap(1300*time.Millisecond)},
+	} {
+		if got := s.next(joined, at(c.due), at(c.answered)).Sub(joined); got != c.want {
+			t.Errorf("%s: next check at %v after joining, want %v", c.name, got, c.want)
+		}
+	}
+	// Answered early at every tick, the waiter is still checked where a lone
+	// waiter is: after 7 checks at 10.09 s, just after a 10 s job ends.
+	due := at(time.Second)
+	for range 6 {
+		due = s.next(joined, due, due.Add(-400*time.Millisecond))
+	}
+	if got := due.Sub(joined).Round(10 * time.Millisecond); got != 10090*time.Millisecond {
+		t.Fatalf("7th check at %v after joining, want 10.09s", got)
+	}
+}
