@@ -13,12 +13,13 @@
 // joined: its first check comes about Schedule.First after the job started, and
 // the gap after a check at elapsed time e is First + (Factor-1)*e, capped at Max
 // (a geometric sequence of waits, expressed in elapsed time so that a check
-// answered late does not push the waiter's schedule back). A waiter due within
-// half its own gap is answered by the tick at hand instead of costing a request
-// of its own; that answer stands for the check it was due, so its next check
-// stays where its own schedule puts it. The group's ticks therefore follow the
-// schedule of its earliest waiter, and jobs that started apart and last alike
-// are seen done as soon as a lone job would be (with the burst look below).
+// answered late is followed by the gap its elapsed time calls for). A waiter
+// due within half its own gap is answered by the tick at hand instead of
+// costing a request of its own; that answer stands for the check it was due,
+// so its next check stays where its own schedule puts it. The group's ticks
+// therefore follow the schedule of its earliest waiter, and jobs that started
+// apart and last alike are seen done as soon as a lone job would be (with the
+// burst look below).
 //
 // Two looks come on top of that schedule. A new waiter gets a quick look
 // (QuickLook, 20 ms) after it joins, shared by every waiter that joined before
