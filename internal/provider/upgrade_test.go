@@ -1,12 +1,14 @@
 package provider
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
 
@@ -131,4 +133,114 @@ func TestAccUpgrade_fixturesPlanNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unfinishedDir holds states of rolling restarts that a release left
+// unfinished, each with its configuration (NAME.tf) and the simulator's jobs
+// at the time (NAME.jobs.json), so a later release can be tested resuming
+// them against a simulator that knows those jobs. Never edited, only added.
+const unfinishedDir = "testdata/upgrade/unfinished"
+
+// unfinishedFixtureConfig restarts the demo cluster's four compute nodes one
+// at a time.
+const unfinishedFixtureConfig = `
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = "ehpc-8jqdq0mz"
+  node_ids   = ["cln-cmp00004", "cln-cmp00003", "cln-cmp00002", "cln-cmp00001"]
+  zone       = "jn1a"
+  rolling    = { batch_size = 1 }
+}
+`
+
+// TestAccWriteUnfinishedRolloutFixtures adds two states of this version to
+// testdata/upgrade/unfinished, each a rolling restart left unfinished by a
+// real apply against the simulator:
+//
+//   - NAME-interrupted: Ctrl-C while batch 2's job runs (batch 1 successful,
+//     batch 2 pending, batches 3 and 4 never sent);
+//
+//   - NAME-unknown: then an apply that resumed it, waited for batch 2 and lost
+//     the answer to batch 3's request (not processed) while the operation log
+//     could not be read (batch 3 unknown without a job, batch 4 never sent).
+//
+//     HPC_WRITE_UPGRADE_FIXTURE=v0.2.0 TF_ACC=1 TF_ACC_TERRAFORM_PATH=... go test -run TestAccWriteUnfinishedRolloutFixtures ./internal/provider/
+func TestAccWriteUnfinishedRolloutFixtures(t *testing.T) {
+	name := os.Getenv("HPC_WRITE_UPGRADE_FIXTURE")
+	if name == "" {
+		t.Skip("set HPC_WRITE_UPGRADE_FIXTURE=<release> to add this version's unfinished rollouts to " + unfinishedDir)
+	}
+	if providerAddress() != fixtureProvider {
+		t.Fatalf("write fixtures with Terraform, not with TF_ACC_PROVIDER_HOST=%s", os.Getenv("TF_ACC_PROVIDER_HOST"))
+	}
+	for _, kind := range []string{"interrupted", "unknown"} {
+		for _, ext := range []string{".tf", ".tfstate", ".jobs.json"} {
+			if p := filepath.Join(unfinishedDir, name+"-"+kind+ext); fileExists(p) {
+				t.Fatalf("%s exists: fixtures are never edited, only added", p)
+			}
+		}
+	}
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: 3 * time.Second})
+	e.adjustClient(func(c *ehpc.Config) { c.RequestTimeout = time.Second })
+	c := e.newCLI(t)
+	c.write(e.providerBlock() + unfinishedFixtureConfig)
+	c.mustSucceed("init", "-input=false")
+	c.applyInterrupted(func() bool { return len(e.sim.Jobs()) >= 2 }, "the second batch was never sent")
+	if st, tainted := c.stateResource(); st == nil || tainted {
+		t.Fatalf("the interrupted rollout is not in state untainted: %v (tainted %v)", st, tainted)
+	}
+	writeUnfinishedFixture(t, e, c, name+"-interrupted")
+
+	// Batch 2's job is over by now, so the resume reads the log once for it;
+	// then batch 3's request is lost before it is processed, and every later
+	// read of the log fails.
+	for !allJobsEnded(e.sim.Jobs()) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
+	e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{HTTPStatus: 502, Count: 1000, Skip: 1})
+	out, code := c.run("apply", "-auto-approve", "-input=false")
+	st, tainted := c.stateResource()
+	if code == 0 || st == nil || tainted {
+		t.Fatalf("want a failed resume, in state untainted; exit %d, tainted %v, state %v:\n%s", code, tainted, st, out)
+	}
+	if _, statuses := stateBatches(t, st); statuses[2] != statusUnknown {
+		t.Fatalf("batch 3 is %q, want unknown:\n%s", statuses[2], out)
+	}
+	writeUnfinishedFixture(t, e, c, name+"-unknown")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func allJobsEnded(jobs []ehpcsim.Job) bool {
+	for _, j := range jobs {
+		if j.Ended.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// writeUnfinishedFixture writes c's state, configuration and e's jobs as name.
+func writeUnfinishedFixture(t *testing.T, e *testEnv, c *cli, name string) {
+	t.Helper()
+	state, err := os.ReadFile(filepath.Join(c.dir, "terraform.tfstate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := json.MarshalIndent(e.sim.Jobs(), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(unfinishedDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for ext, data := range map[string][]byte{".tf": []byte(strings.TrimPrefix(unfinishedFixtureConfig, "\n")), ".tfstate": state, ".jobs.json": append(jobs, '\n')} {
+		if err := os.WriteFile(filepath.Join(unfinishedDir, name+ext), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("wrote %s/%s.*", unfinishedDir, name)
 }
