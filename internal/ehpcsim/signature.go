@@ -18,8 +18,9 @@ import (
 // every time in a response.
 const TimestampLayout = "2006-01-02T15:04:05Z"
 
-// maxClockSkew is the documented validity window of a signed request.
-const maxClockSkew = 60 * time.Second
+// defaultTimestampValidity is the documented validity window of a signed
+// request (Options.TimestampValidity 0).
+const defaultTimestampValidity = 60 * time.Second
 
 // queryPair is one name=value of the raw query, decoded once. The simulator
 // parses RawQuery itself instead of using url.ParseQuery because the signature
@@ -236,12 +237,22 @@ func (s *Simulator) authenticate(method, escapedPath string, pairs []queryPair, 
 		return info, errf(1200, "AuthenticationFailed, signature not matched")
 	}
 
-	if skew := now.Sub(reqTime); skew > maxClockSkew {
-		return info, errf(1300, "RequestExpired, timestamp [%s] is older than 60 seconds", ts)
-	} else if skew < -maxClockSkew {
-		return info, errf(1300, "RequestExpired, timestamp [%s] is more than 60 seconds in the future", ts)
+	if skew := now.Sub(reqTime); skew > s.validity {
+		return info, errf(1300, "RequestExpired, timestamp [%s] is older than %s", ts, validityText(s.validity))
+	} else if skew < -s.validity {
+		return info, errf(1300, "RequestExpired, timestamp [%s] is more than %s in the future", ts, validityText(s.validity))
 	}
 	return info, nil
+}
+
+// validityText spells the validity window the way the API's message does
+// ("60 seconds"), falling back to Go's notation for a window a test chose
+// that is not whole seconds.
+func validityText(d time.Duration) string {
+	if d%time.Second == 0 {
+		return fmt.Sprintf("%d seconds", d/time.Second)
+	}
+	return d.String()
 }
 
 // signatureMatches undoes the documented double URL-encoding. After the first

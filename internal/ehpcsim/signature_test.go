@@ -201,6 +201,37 @@ func TestTimestampWindow(t *testing.T) {
 	}
 }
 
+// A shorter lease is checked like the documented one, both ways, and says
+// how long it is; the default stays 60 s (TestTimestampWindow).
+func TestTimestampValidity(t *testing.T) {
+	e := newEnv(t, Options{TimestampValidity: 2 * time.Second})
+	c := *e.c
+	for _, tc := range []struct {
+		off  time.Duration
+		want int
+		msg  string
+	}{
+		{-3 * time.Second, 1300, "older than 2 seconds"},
+		{-2 * time.Second, 0, ""},
+		{2 * time.Second, 0, ""},
+		{3 * time.Second, 1300, "more than 2 seconds in the future"},
+	} {
+		c.clock = func() time.Time { return e.clock.Now().Add(tc.off) }
+		m := c.get(pathOperation, nil)
+		wantRet(t, m, tc.want)
+		if tc.msg != "" && !strings.Contains(m["message"].(string), tc.msg) {
+			t.Fatalf("offset %s: %v", tc.off, m)
+		}
+	}
+
+	defer func() {
+		if recover() == nil {
+			t.Fatal("a negative validity did not panic")
+		}
+	}()
+	New(Options{TimestampValidity: -time.Second})
+}
+
 func TestCommonParameters(t *testing.T) {
 	e := newEnv(t, Options{})
 	for _, tc := range []struct {

@@ -13,8 +13,10 @@
 // operation log that lags (OperationLogLag) and already holds older restarts
 // (AddPastJob), short pages and another name or no total (PageCap,
 // TotalField), extra ids in resource_ids (QueueIDs), slow answers (Latency),
-// and requests processed after the client stopped listening
-// (Fault.LateEffect). As the oracle of the provider's "exactly once" promise,
+// requests processed after the client stopped listening (Fault.LateEffect),
+// and a timestamp lease shorter than the documented 60 s, checked when a
+// request is processed, so that a late request can expire
+// (TimestampValidity). As the oracle of the provider's "exactly once" promise,
 // it must be at least as unkind as the real API.
 package ehpcsim
 
@@ -38,6 +40,14 @@ type Options struct {
 	// QuotaPerHour limits accepted requests per access key over a sliding hour
 	// (2500 when exceeded); 0 = unlimited.
 	QuotaPerHour int
+	// TimestampValidity is how far a request's timestamp may be from the
+	// server's clock, either way, before the request is refused with 1300
+	// (0: the documented 60 s). A shorter lease lets a test that runs in real
+	// time see a request expire without waiting a minute. The check is made
+	// when the request is processed, so a request processed late
+	// (Fault.LateEffect) is checked against the clock of that moment: that is
+	// how a request delayed in transit expires. New panics on a negative value.
+	TimestampValidity time.Duration
 
 	// The options below make the simulator as unkind as API.md allows the real
 	// service to be. Each is off in the zero value.
@@ -131,11 +141,12 @@ type Request struct {
 type Simulator struct {
 	mu sync.Mutex
 
-	creds  map[string]string
-	now    func() time.Time // the server's clock, offset included; safe without mu
-	logf   func(format string, args ...any)
-	quota  int
-	jobDur time.Duration
+	creds    map[string]string
+	now      func() time.Time // the server's clock, offset included; safe without mu
+	logf     func(format string, args ...any)
+	quota    int
+	jobDur   time.Duration
+	validity time.Duration // the timestamp's validity window, either way
 
 	pageCap    int
 	totalField string
@@ -172,6 +183,7 @@ func New(opts Options) *Simulator {
 		now:        time.Now,
 		logf:       opts.Logf,
 		quota:      opts.QuotaPerHour,
+		validity:   opts.TimestampValidity,
 		jobDur:     opts.JobDuration,
 		pageCap:    max(opts.PageCap, 0),
 		totalField: opts.TotalField,
@@ -185,6 +197,12 @@ func New(opts Options) *Simulator {
 		for p, d := range opts.Latency {
 			s.latency[p] = max(d, 0)
 		}
+	}
+	switch {
+	case s.validity < 0:
+		panic(fmt.Sprintf("ehpcsim: Options.TimestampValidity %s is negative", s.validity))
+	case s.validity == 0:
+		s.validity = defaultTimestampValidity
 	}
 	switch opts.TotalField {
 	case "", TotalCount, TotalSum, TotalNone:

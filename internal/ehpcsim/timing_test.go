@@ -140,3 +140,42 @@ func TestLateEffect(t *testing.T) {
 		t.Fatalf("%v after %s", m, time.Since(start))
 	}
 }
+
+// A request is checked when it is processed: one that waited in transit
+// (LateEffect) while the server's clock moved past its lease expires, though
+// it was fresh on arrival, and the client sees 1300 with nothing restarted.
+func TestTimestampCheckedWhenProcessedLate(t *testing.T) {
+	for _, tc := range []struct {
+		validity, moved time.Duration
+		want            int
+	}{
+		{2 * time.Second, 3 * time.Second, 1300},
+		{2 * time.Second, 2 * time.Second, 0},
+		{0, 3 * time.Second, 0}, // the documented 60 s lease
+	} {
+		e := newEnv(t, Options{TimestampValidity: tc.validity})
+		e.sim.InjectFault(pathRestart, Fault{LateEffect: 300 * time.Millisecond})
+		type answer struct {
+			resp *http.Response
+			body []byte
+			err  error
+		}
+		got := make(chan answer, 1)
+		go func() {
+			resp, b, err := e.rawRestart("cln-cmp00001")
+			got <- answer{resp, b, err}
+		}()
+		if !waitFor(time.Second, func() bool { return len(e.sim.RequestLog()) == 1 }) {
+			t.Fatal("request never arrived")
+		}
+		e.clock.Advance(tc.moved) // before the late processing, 300 ms after arrival
+		a := <-got
+		if a.err != nil || retCodeOf(a.body) != tc.want {
+			t.Fatalf("validity %s, clock moved %s: %v %s", tc.validity, tc.moved, a.err, a.body)
+		}
+		wantDate(t, a.resp, t0.Add(tc.moved))
+		if restarted := e.sim.Restarts("cln-cmp00001") == 1; restarted != (tc.want == 0) {
+			t.Fatalf("validity %s, clock moved %s: restarted %v", tc.validity, tc.moved, restarted)
+		}
+	}
+}
