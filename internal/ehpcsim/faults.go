@@ -102,7 +102,7 @@ func (f Fault) onlyDelays() bool {
 // after a pure Delay, and never otherwise, so a fault that is neither
 // AfterEffect nor LateEffect provably has no effect. latency is the path's
 // Latency, waited before anything is sent.
-func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path string, f Fault, process func() *response, latency time.Duration, processedLate func(*response, time.Duration)) outcome {
+func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, backend int, path string, f Fault, process func() *response, latency time.Duration, processedLate func(*response, time.Duration)) outcome {
 	var processed *response
 	note := "fault"
 	switch {
@@ -139,7 +139,7 @@ func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path stri
 		return outcome{note: note + ": client went away during latency"}
 	}
 	if f.onlyDelays() {
-		out := s.writeResponse(w, processed, f.RetryAfter)
+		out := s.writeResponse(w, backend, processed, f.RetryAfter)
 		out.note = note
 		if f.Delay > 0 {
 			out.note = fmt.Sprintf("%s: delayed %s", note, f.Delay)
@@ -169,9 +169,9 @@ func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, path stri
 		resp = &response{status: resp.status, contentType: sniffContentType(f.Body), body: []byte(f.Body), retCode: retCodeOf([]byte(f.Body))}
 	}
 	if f.Truncate {
-		return s.writeTruncated(w, resp, f.RetryAfter, note+": truncated")
+		return s.writeTruncated(w, backend, resp, f.RetryAfter, note+": truncated")
 	}
-	out := s.writeResponse(w, resp, f.RetryAfter)
+	out := s.writeResponse(w, backend, resp, f.RetryAfter)
 	out.note = note
 	return out
 }
@@ -288,7 +288,7 @@ func dropConnection(w http.ResponseWriter, note string) outcome {
 // writeTruncated promises the full body in Content-Length, sends half and
 // closes, so the client's read fails with an unexpected EOF rather than
 // seeing a short but apparently complete body.
-func (s *Simulator) writeTruncated(w http.ResponseWriter, resp *response, retryAfter, note string) outcome {
+func (s *Simulator) writeTruncated(w http.ResponseWriter, backend int, resp *response, retryAfter, note string) outcome {
 	half := resp.body[:len(resp.body)/2]
 	out := outcome{status: resp.status, retCode: resp.retCode, note: note}
 	if hj, ok := w.(http.Hijacker); ok {
@@ -300,14 +300,14 @@ func (s *Simulator) writeTruncated(w http.ResponseWriter, resp *response, retryA
 			if retryAfter != "" {
 				fmt.Fprintf(brw, "Retry-After: %s\r\n", retryAfter)
 			}
-			fmt.Fprintf(brw, "Date: %s\r\nConnection: close\r\n\r\n", s.httpDate())
+			fmt.Fprintf(brw, "Date: %s\r\nConnection: close\r\n\r\n", s.httpDate(backend))
 			_, _ = brw.Write(half)
 			_ = brw.Flush()
 			return out
 		}
 	}
 	h := w.Header()
-	h.Set("Date", s.httpDate())
+	h.Set("Date", s.httpDate(backend))
 	h.Set("Content-Type", resp.contentType)
 	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
 	if retryAfter != "" {

@@ -36,7 +36,16 @@ type reqCtx struct {
 	query url.Values
 	body  []byte
 	auth  authInfo
-	now   time.Time
+	now   time.Time // the simulator's own clock: job progress, node status, quotas, the log's lag
+	at    arrival
+	stamp time.Time // the serving backend's clock, for what it writes on a job it creates
+}
+
+// arrival places a request: its index in the request log (valid while the
+// log generation is gen) and the backend that serves it.
+type arrival struct {
+	idx, gen int
+	backend  int
 }
 
 type route struct {
@@ -86,9 +95,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// method and escapedPath are copied because a LateEffect processes the
 	// request after the handler has returned.
 	method, escapedPath := r.Method, r.URL.EscapedPath()
-	idx, gen, fault := s.receive(method, path, pairs, body)
+	at, fault := s.receive(method, path, pairs, body)
+	idx, gen := at.idx, at.gen
 	process := func() *response {
-		resp, sts := s.process(method, escapedPath, path, pairs, queryErr, body, bodyErr)
+		resp, sts := s.process(at, method, escapedPath, path, pairs, queryErr, body, bodyErr)
 		s.mu.Lock()
 		if s.logGeneration == gen {
 			s.log[idx].StringToSign = sts
@@ -114,12 +124,12 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// job's create_time) is at arrival, however late the answer.
 		resp := process()
 		if sleepCtx(r.Context(), latency) {
-			out = s.writeResponse(w, resp, "")
+			out = s.writeResponse(w, at.backend, resp, "")
 		} else {
 			out = outcome{note: "client went away during latency, after processing"}
 		}
 	} else {
-		out = s.serveFault(w, r, path, *fault, process, latency, processedLate)
+		out = s.serveFault(w, r, at.backend, path, *fault, process, latency, processedLate)
 	}
 
 	s.mu.Lock()
@@ -164,27 +174,29 @@ func (s *Simulator) latencyFor(path string) time.Duration {
 	return s.latency["*"]
 }
 
-// receive counts and records the request and takes the fault, if any, that
-// applies to it, all under one lock so concurrent requests consume faults in
-// arrival order.
-func (s *Simulator) receive(method, path string, pairs []queryPair, body []byte) (idx, gen int, f *Fault) {
+// receive counts and records the request, picks its backend and takes the
+// fault, if any, that applies to it, all under one lock so concurrent
+// requests consume faults and backends in arrival order.
+func (s *Simulator) receive(method, path string, pairs []queryPair, body []byte) (arrival, *Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	at := arrival{idx: s.total, gen: s.logGeneration, backend: s.backendOf(s.total)}
 	s.total++
 	s.requests[path]++
 	s.log = append(s.log, Request{
-		Method: method,
-		Path:   path,
-		Query:  valuesOf(pairs),
-		Body:   append([]byte(nil), body...),
-		Time:   s.now(),
+		Method:  method,
+		Path:    path,
+		Query:   valuesOf(pairs),
+		Body:    append([]byte(nil), body...),
+		Time:    s.now(),
+		Backend: at.backend,
 	})
-	return len(s.log) - 1, s.logGeneration, s.popFaultLocked(path)
+	return at, s.popFaultLocked(path)
 }
 
 // process routes, authenticates and runs the action. It returns the string
 // to sign it computed (for RequestLog), if it got that far.
-func (s *Simulator) process(method, escapedPath, path string, pairs []queryPair, queryErr error, body []byte, bodyErr error) (*response, string) {
+func (s *Simulator) process(at arrival, method, escapedPath, path string, pairs []queryPair, queryErr error, body []byte, bodyErr error) (*response, string) {
 	rt, ok := routes[path]
 	if !ok {
 		resp := errorResponse("", 1101, fmt.Sprintf("InvalidAction, no such action [%s]", path))
@@ -206,15 +218,21 @@ func (s *Simulator) process(method, escapedPath, path string, pairs []queryPair,
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// One reading of the clock, so the backend's stamp and the shared state
+	// describe the same instant.
 	now := s.now()
-	info, aerr := s.authenticate(method, escapedPath, pairs, body, now)
+	stamp := now.Add(s.backendOffset(at.backend))
+	if s.logGeneration != at.gen {
+		at.idx = -1 // Reset cleared the log this request was in
+	}
+	info, aerr := s.authenticate(method, escapedPath, pairs, body, stamp)
 	if aerr != nil {
 		return errorResponse(rt.action, aerr.code, aerr.msg), info.stringToSign
 	}
 	if aerr := s.chargeQuotaLocked(info.accessKey, now); aerr != nil {
 		return errorResponse(rt.action, aerr.code, aerr.msg), info.stringToSign
 	}
-	result, aerr := rt.handle(s, &reqCtx{path: path, query: valuesOf(pairs), body: body, auth: info, now: now})
+	result, aerr := rt.handle(s, &reqCtx{path: path, query: valuesOf(pairs), body: body, auth: info, now: now, at: at, stamp: stamp})
 	if aerr != nil {
 		return errorResponse(rt.action, aerr.code, aerr.msg), info.stringToSign
 	}
@@ -265,12 +283,13 @@ func errorResponse(action string, code int, msg string) *response {
 	return jsonResponse(errorBody{Action: action, RetCode: code, Message: msg}, code)
 }
 
-// writeResponse sends resp with a Date header from the simulator's clock,
-// read at the moment of writing: left to net/http, Date would be the real
-// time, and a client measuring the server's clock would measure the wrong one.
-func (s *Simulator) writeResponse(w http.ResponseWriter, resp *response, retryAfter string) outcome {
+// writeResponse sends resp with a Date header from the serving backend's
+// clock, read at the moment of writing: left to net/http, Date would be the
+// real time, and a client measuring the server's clock would measure the
+// wrong one.
+func (s *Simulator) writeResponse(w http.ResponseWriter, backend int, resp *response, retryAfter string) outcome {
 	h := w.Header()
-	h.Set("Date", s.httpDate())
+	h.Set("Date", s.httpDate(backend))
 	h.Set("Content-Type", resp.contentType)
 	h.Set("Content-Length", strconv.Itoa(len(resp.body)))
 	if resp.allow != "" {
@@ -284,9 +303,9 @@ func (s *Simulator) writeResponse(w http.ResponseWriter, resp *response, retryAf
 	return outcome{status: resp.status, retCode: resp.retCode}
 }
 
-// httpDate is the simulator's clock in the Date header's format (whole seconds).
-func (s *Simulator) httpDate() string {
-	return s.now().UTC().Format(http.TimeFormat)
+// httpDate is backend's clock in the Date header's format (whole seconds).
+func (s *Simulator) httpDate(backend int) string {
+	return s.now().Add(s.backendOffset(backend)).UTC().Format(http.TimeFormat)
 }
 
 // ---- restartNodes ----
@@ -368,7 +387,7 @@ func (s *Simulator) restartNodes(c *reqCtx) (any, *apiError) {
 		}
 	}
 
-	j := s.createJobLocked(cs, nodeIDs, c.path, ownerOf(c.auth.accessKey), c.now)
+	j := s.createJobLocked(cs, nodeIDs, c, ownerOf(c.auth.accessKey))
 	return restartResponse{Action: actionRestart, JobID: j.id, RetCode: 0}, nil
 }
 
@@ -450,13 +469,15 @@ func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
 			len(resourceIDs) > 0 && !anyIn(resourceIDs, j.resourceIDs(s.queueIDs)) ||
 			len(statuses) > 0 && !contains(statuses, j.status(c.now)) ||
 			len(actions) > 0 && !contains(actions, JobActionRestart) ||
-			!start.IsZero() && j.created.Before(start) ||
-			!end.IsZero() && j.created.After(end) {
+			!start.IsZero() && j.stamped.Before(start) ||
+			!end.IsZero() && j.stamped.After(end) {
 			continue
 		}
 		matched = append(matched, j)
 	}
-	// s.jobs is in creation order already; reverse=1 means newest first.
+	// s.jobs is in order of true creation already (not of the stamped
+	// create_time, which backends' clocks can disorder); reverse=1 means
+	// newest first.
 	if page.reverse {
 		for i, k := 0, len(matched)-1; i < k; i, k = i+1, k-1 {
 			matched[i], matched[k] = matched[k], matched[i]
@@ -475,8 +496,8 @@ func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
 			JobAction:      JobActionRestart,
 			ActionDescribe: "Restart HPC cluster nodes",
 			Status:         st,
-			StatusTime:     jb.statusTime(c.now).UTC().Format(TimestampLayout),
-			CreateTime:     jb.created.UTC().Format(TimestampLayout),
+			StatusTime:     jb.wireStatusTime(c.now).UTC().Format(TimestampLayout),
+			CreateTime:     jb.stamped.UTC().Format(TimestampLayout),
 			ResourceIDs:    strings.Join(jb.resourceIDs(s.queueIDs), " "),
 			ErrorCodes:     errCodes,
 			Owner:          jb.owner,

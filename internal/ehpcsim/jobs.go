@@ -30,18 +30,28 @@ const (
 // job stores only what was decided at creation. Status is derived from the
 // clock when read, so the simulator needs no goroutines and an injected clock
 // moves every job forward consistently.
+//
+// A job has two creation times because the API is several machines: created
+// is when it really began, on the simulator's own clock, and drives its
+// progress, the log's lag and the log's order; stamped is what the backend
+// that processed the request wrote as create_time, by its own clock. They
+// are equal without Options.Backends.
 type job struct {
 	id        string
 	clusterID string
 	zone      string
 	nodeIDs   []string
-	created   time.Time // the wire's create_time: started, truncated to the second
-	started   time.Time // exact; created + duration is started + the job duration asked for
+	created   time.Time     // true creation: started, truncated to the second
+	stamped   time.Time     // the wire's create_time: the creating backend's clock, truncated to the second
+	skew      time.Duration // the creating backend's clock offset, which also stamps the wire's status_time
+	started   time.Time     // exact; created + duration is started + the job duration asked for
 	duration  time.Duration
 	outcome   jobOutcome
 	path      string
 	owner     string
 	past      bool // added by AddPastJob: finished whatever the clock says, not counted as a restart
+	backend   int  // which backend created it; -1 for a past job
+	request   int  // index in the request log of the request that created it; -1 for a past job
 }
 
 func (j *job) status(now time.Time) string {
@@ -59,13 +69,22 @@ func (j *job) status(now time.Time) string {
 	}
 }
 
-// statusTime is when the job last changed status: creation while pending,
-// the end of its duration once finished.
+// statusTime is when the job last changed status, on the simulator's own
+// clock: creation while pending, the end of its duration once finished.
 func (j *job) statusTime(now time.Time) time.Time {
 	if j.status(now) == statusPending {
 		return j.created
 	}
 	return j.created.Add(j.duration)
+}
+
+// wireStatusTime is statusTime as the creating backend writes it in the
+// operation log: its create_time while pending, the end by its clock after.
+func (j *job) wireStatusTime(now time.Time) time.Time {
+	if j.status(now) == statusPending {
+		return j.stamped
+	}
+	return j.created.Add(j.duration + j.skew)
 }
 
 func (j *job) public(now time.Time) Job {
@@ -81,11 +100,13 @@ func (j *job) public(now time.Time) Job {
 		Zone:      j.zone,
 		NodeIDs:   append([]string(nil), j.nodeIDs...),
 		Status:    status,
-		Created:   j.created,
+		Created:   j.stamped,
 		Started:   j.started,
 		Ended:     ended,
 		Path:      j.path,
 		Past:      j.past,
+		Backend:   j.backend,
+		Request:   j.request,
 	}
 }
 
@@ -159,18 +180,23 @@ func (s *Simulator) newJobIDLocked() string {
 	}
 }
 
-// createJobLocked records a restart job and counts the restart for each node.
-func (s *Simulator) createJobLocked(cs *clusterState, nodeIDs []string, path, owner string, now time.Time) *job {
+// createJobLocked records the restart job that request c creates and counts
+// the restart for each node.
+func (s *Simulator) createJobLocked(cs *clusterState, nodeIDs []string, c *reqCtx, owner string) *job {
 	j := &job{
 		id:        s.newJobIDLocked(),
 		clusterID: cs.ID,
 		zone:      cs.Zone,
 		nodeIDs:   nodeIDs,
-		created:   now.UTC().Truncate(time.Second),
-		started:   now.UTC(),
+		created:   c.now.UTC().Truncate(time.Second),
+		stamped:   c.stamp.UTC().Truncate(time.Second),
+		skew:      c.stamp.Sub(c.now),
+		started:   c.now.UTC(),
 		duration:  s.jobDur,
-		path:      path,
+		path:      c.path,
 		owner:     owner,
+		backend:   c.at.backend,
+		request:   c.at.idx,
 	}
 	// Truncating created to the wire's one-second resolution would make a
 	// short job finish early; keep its end where the duration says, exactly
@@ -228,9 +254,12 @@ func (s *Simulator) AddPastJob(clusterID string, nodeIDs []string, created time.
 		created:   created.UTC().Truncate(time.Second),
 		owner:     s.someOwnerLocked(),
 		past:      true,
+		backend:   -1,
+		request:   -1,
 	}
-	// History has no finer times than create_time; a zero duration makes it
-	// start and end there too.
+	// History has no finer times than create_time, and no backend to stamp
+	// it otherwise; a zero duration makes it start and end there too.
+	j.stamped = j.created
 	j.started = j.created
 	switch status {
 	case statusSuccessful:

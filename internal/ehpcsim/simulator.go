@@ -9,15 +9,16 @@
 // itself.
 //
 // By default it is a kind server. Options switch on, one by one, the unkind
-// sides API.md allows: a clock that is not the client's (ClockOffset), an
-// operation log that lags (OperationLogLag) and already holds older restarts
-// (AddPastJob), short pages and another name or no total (PageCap,
-// TotalField), extra ids in resource_ids (QueueIDs), slow answers (Latency),
-// requests processed after the client stopped listening (Fault.LateEffect),
-// and a timestamp lease shorter than the documented 60 s, checked when a
-// request is processed, so that a late request can expire
-// (TimestampValidity). As the oracle of the provider's "exactly once" promise,
-// it must be at least as unkind as the real API.
+// sides API.md allows: a clock that is not the client's (ClockOffset),
+// several machines behind the endpoint whose clocks disagree with each other
+// (Backends), an operation log that lags (OperationLogLag) and already holds
+// older restarts (AddPastJob), short pages and another name or no total
+// (PageCap, TotalField), extra ids in resource_ids (QueueIDs), slow answers
+// (Latency), requests processed after the client stopped listening
+// (Fault.LateEffect), and a timestamp lease shorter than the documented 60 s,
+// checked when a request is processed, so that a late request can expire
+// (TimestampValidity). As the oracle of the provider's "exactly once"
+// promise, it must be at least as unkind as the real API.
 package ehpcsim
 
 import (
@@ -90,14 +91,34 @@ type Options struct {
 	// Date equals create_time. Tests that want Date to run ahead use the real
 	// clock (or advance theirs while the request waits).
 	Latency map[string]time.Duration
+	// Backends makes the API several machines behind one endpoint, as API.md
+	// warns it is: two answers' Date can disagree by seconds, and the machine
+	// that stamps a job's create_time need not be the one that answered. Each
+	// entry is one machine's clock offset, on top of ClockOffset. Request n
+	// (arrival order, from 0 since New or Reset; every request counts, whatever
+	// its path or outcome) is served by backend n % len(Backends), whose clock
+	// gives that request's Date header (faulted, truncated and late answers
+	// too), its timestamp check (1300) and the create_time and status_time
+	// written on the wire for a job it creates. A LateEffect is processed by
+	// the backend that received the request, at the time it processes it.
+	//
+	// Everything that is one shared state rather than one machine's stamp
+	// keeps the simulator's own clock (Now + ClockOffset): job progress, the
+	// nodes' "restarting" status and their status_time, quotas, the operation
+	// log's lag (counted from the job's true creation) and its order (by true
+	// creation), Job.Started and Job.Ended. A client that orders jobs by
+	// create_time, or measures the server's clock from one Date, can therefore
+	// be visibly wrong. Empty means one machine, offset 0.
+	Backends []time.Duration
 }
 
 // Job is a restart job as the simulator sees it, with its status computed at
 // the time of the call.
 //
-// Created is what the operation log shows (whole seconds); Started and Ended
-// are exact, for measuring what a client did between jobs (how soon it sent
-// the next restart after one finished), which whole seconds cannot show.
+// Created is what the operation log shows (whole seconds, the creating
+// backend's clock); Started and Ended are exact, on the simulator's own clock,
+// for measuring what a client did between jobs (how soon it sent the next
+// restart after one finished), which whole seconds cannot show.
 type Job struct {
 	ID        string    `json:"job_id"`
 	Action    string    `json:"job_action"`
@@ -115,6 +136,14 @@ type Job struct {
 	Ended time.Time `json:"ended,omitzero"`
 	Path  string    `json:"path"`           // which path created it: restartNodes or the resatrtNodes alias ("" for a past job)
 	Past  bool      `json:"past,omitempty"` // added by AddPastJob: history, not a restart this simulator performed; Started and Ended are its Created
+	// Backend is the Options.Backends entry that processed the request and
+	// stamped Created (0 without Backends); -1 for a past job, which no
+	// backend of this simulator created.
+	Backend int `json:"backend"`
+	// Request is the index in RequestLog of the request that created the
+	// job; -1 for a past job, or when Reset cleared that log before a late
+	// request was processed.
+	Request int `json:"request"`
 }
 
 // Request is one request as received, for assertions on what a client sent.
@@ -125,7 +154,13 @@ type Request struct {
 	Body       []byte
 	RetCode    int // ret_code sent (0 when none was sent, e.g. dropped or non-JSON)
 	HTTPStatus int // HTTP status sent (0 when the connection was dropped or the client went away)
-	Time       time.Time
+	// Time is the arrival on the simulator's own clock (Now + ClockOffset,
+	// no backend offset), so the times of requests served by different
+	// backends compare.
+	Time time.Time
+	// Backend is the Options.Backends entry that served the request (0
+	// without Backends).
+	Backend int
 	// StringToSign is what the simulator signed to check the request (empty when
 	// it never got that far). It holds no secret and makes a 1200 debuggable.
 	StringToSign string
@@ -153,6 +188,7 @@ type Simulator struct {
 	queueIDs   bool
 	opLogLag   time.Duration
 	latency    map[string]time.Duration // never written after New: read without mu
+	backends   []time.Duration          // clock offsets on top of now; never written after New: read without mu
 
 	clusters     map[string]*clusterState
 	clusterOrder []string
@@ -191,6 +227,9 @@ func New(opts Options) *Simulator {
 		opLogLag:   max(opts.OperationLogLag, 0),
 		clusters:   map[string]*clusterState{},
 		jobByID:    map[string]*job{},
+	}
+	if len(opts.Backends) > 0 {
+		s.backends = append([]time.Duration(nil), opts.Backends...)
 	}
 	if len(opts.Latency) > 0 {
 		s.latency = make(map[string]time.Duration, len(opts.Latency))
@@ -235,8 +274,25 @@ func New(opts Options) *Simulator {
 }
 
 // Now returns the simulator's clock (Options.Now + ClockOffset): the clock its
-// Date headers, create_time and status_time are read from.
+// Date headers, create_time and status_time are read from, plus the serving
+// backend's offset with Options.Backends.
 func (s *Simulator) Now() time.Time { return s.now() }
+
+// backendOf is the backend that serves request n (counted from 0).
+func (s *Simulator) backendOf(n int) int {
+	if len(s.backends) == 0 {
+		return 0
+	}
+	return n % len(s.backends)
+}
+
+// backendOffset is backend b's clock offset from the simulator's own clock.
+func (s *Simulator) backendOffset(b int) time.Duration {
+	if len(s.backends) == 0 {
+		return 0
+	}
+	return s.backends[b]
+}
 
 // AddCluster adds c, replacing any cluster with the same id. Jobs already
 // created for a replaced cluster are kept: they are history.
