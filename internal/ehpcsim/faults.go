@@ -64,6 +64,46 @@ func (s *Simulator) InjectFault(path string, f Fault) {
 	s.faults[path] = append(s.faults[path], &f)
 }
 
+// outage is a span of the simulator's own clock, from inclusive, until
+// exclusive.
+type outage struct{ from, until time.Time }
+
+// LogOutage makes the operation log fail from `from` (inclusive) until `until`
+// (exclusive), on the simulator's own clock (Now + ClockOffset): every request
+// to /api/operation arriving then is answered HTTP 502 with the nginx page of
+// a failing gateway in front of the API, after the path's Latency like any
+// answer. The request never reaches the API: it is not processed, needs no
+// signature, is not charged to a quota and takes no queued Fault (one waits
+// for the next request that gets through). It is counted and logged like every
+// request, with Note "operation log outage".
+//
+// An outage of the log alone is the case a client must survive: its restart
+// went through, and for a while it cannot learn how the job is doing. Several
+// outages may be set, overlapping or not; Reset clears them. An empty or
+// reversed span panics: it is a mistake in the test's setup.
+func (s *Simulator) LogOutage(from, until time.Time) {
+	if !until.After(from) {
+		panic(fmt.Sprintf("ehpcsim: LogOutage: until %s is not after from %s", until, from))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outages = append(s.outages, outage{from, until})
+}
+
+// logDownLocked reports whether a request to path arriving at now (the
+// simulator's own clock) meets an operation log outage.
+func (s *Simulator) logDownLocked(path string, now time.Time) bool {
+	if path != pathOperation {
+		return false
+	}
+	for _, o := range s.outages {
+		if !now.Before(o.from) && now.Before(o.until) {
+			return true
+		}
+	}
+	return false
+}
+
 // ClearFaults drops all queued faults.
 func (s *Simulator) ClearFaults() {
 	s.mu.Lock()

@@ -95,7 +95,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// method and escapedPath are copied because a LateEffect processes the
 	// request after the handler has returned.
 	method, escapedPath := r.Method, r.URL.EscapedPath()
-	at, fault := s.receive(method, path, pairs, body)
+	at, fault, down := s.receive(method, path, pairs, body)
 	idx, gen := at.idx, at.gen
 	process := func() *response {
 		resp, sts := s.process(at, method, escapedPath, path, pairs, queryErr, body, bodyErr)
@@ -119,7 +119,16 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	latency := s.latencyFor(path)
 
 	var out outcome
-	if fault == nil {
+	switch {
+	case down:
+		const note = "operation log outage"
+		if sleepCtx(r.Context(), latency) {
+			out = s.writeResponse(w, at.backend, statusPage(http.StatusBadGateway), "")
+			out.note = note
+		} else {
+			out = outcome{note: note + ": client went away during latency"}
+		}
+	case fault == nil:
 		// Processing comes first and the latency after it: the effect (and a
 		// job's create_time) is at arrival, however late the answer.
 		resp := process()
@@ -128,7 +137,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} else {
 			out = outcome{note: "client went away during latency, after processing"}
 		}
-	} else {
+	default:
 		out = s.serveFault(w, r, at.backend, path, *fault, process, latency, processedLate)
 	}
 
@@ -176,11 +185,14 @@ func (s *Simulator) latencyFor(path string) time.Duration {
 
 // receive counts and records the request, picks its backend and takes the
 // fault, if any, that applies to it, all under one lock so concurrent
-// requests consume faults and backends in arrival order.
-func (s *Simulator) receive(method, path string, pairs []queryPair, body []byte) (arrival, *Fault) {
+// requests consume faults and backends in arrival order. down says that the
+// request meets an operation log outage, and then it takes no fault: the
+// fault is for a request that reaches the API.
+func (s *Simulator) receive(method, path string, pairs []queryPair, body []byte) (at arrival, f *Fault, down bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at := arrival{idx: s.total, gen: s.logGeneration, backend: s.backendOf(s.total)}
+	now := s.now()
+	at = arrival{idx: s.total, gen: s.logGeneration, backend: s.backendOf(s.total)}
 	s.total++
 	s.requests[path]++
 	s.log = append(s.log, Request{
@@ -188,10 +200,13 @@ func (s *Simulator) receive(method, path string, pairs []queryPair, body []byte)
 		Path:    path,
 		Query:   valuesOf(pairs),
 		Body:    append([]byte(nil), body...),
-		Time:    s.now(),
+		Time:    now,
 		Backend: at.backend,
 	})
-	return at, s.popFaultLocked(path)
+	if s.logDownLocked(path, now) {
+		return at, nil, true
+	}
+	return at, s.popFaultLocked(path), false
 }
 
 // process routes, authenticates and runs the action. It returns the string

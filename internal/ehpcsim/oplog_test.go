@@ -2,8 +2,10 @@ package ehpcsim
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -171,4 +173,70 @@ func TestAddPastJob(t *testing.T) {
 			bad()
 		}()
 	}
+}
+
+// During an outage every operation-log request, signed or not, meets a
+// failing gateway (502, nginx page, Date of its backend) and reaches nothing
+// behind it: no fault is spent, no quota charged. Other paths work, and
+// outside the spans the log answers again.
+func TestLogOutage(t *testing.T) {
+	e := newEnv(t, Options{Backends: []time.Duration{0, 5 * time.Second}, QuotaPerHour: 6})
+	e.sim.LogOutage(t0.Add(10*time.Second), t0.Add(20*time.Second))
+	e.sim.LogOutage(t0.Add(30*time.Second), t0.Add(31*time.Second))
+	id := e.c.restart("cln-cmp00001")["job_id"].(string) // request 0, backend 0
+	down := func(rawQuery string, date time.Time) {
+		t.Helper()
+		resp, b, err := e.c.send("GET", pathOperation, rawQuery, nil)
+		if err != nil || resp.StatusCode != http.StatusBadGateway || resp.Header.Get("Content-Type") != "text/html" ||
+			string(b) != string(statusPage(http.StatusBadGateway).body) || !strings.Contains(string(b), "nginx") {
+			t.Fatalf("at %s: %v %v %q", e.clock.Now(), err, resp, b)
+		}
+		wantDate(t, resp, date)
+	}
+	up := func() {
+		t.Helper()
+		if ids := opIDs(t, e.c.get(pathOperation, nil)); fmt.Sprint(ids) != "["+id+"]" {
+			t.Fatalf("at %s: %v", e.clock.Now(), ids)
+		}
+	}
+
+	e.clock.Advance(10*time.Second - time.Millisecond)
+	up() // request 1
+	e.clock.Advance(time.Millisecond)
+	e.sim.InjectFault(pathOperation, Fault{RetCode: 5100})
+	down(e.c.rawQuery("GET", pathOperation, nil, nil), t0.Add(10*time.Second)) // request 2, backend 0
+	down("zone=jn1a", t0.Add(15*time.Second))                                  // request 3, unsigned, backend 1
+	wantRet(t, e.c.get(pathListNodes, url.Values{"cluster_id": {DemoClusterID}}), 0)
+	wantRet(t, e.c.restart("cln-cmp00002"), 0)
+	e.clock.Advance(10*time.Second - time.Millisecond)
+	down(e.c.rawQuery("GET", pathOperation, nil, nil), t0.Add(20*time.Second-time.Millisecond)) // request 6, backend 0
+	e.clock.Advance(time.Millisecond)
+	wantRet(t, e.c.get(pathOperation, nil), 5100) // the fault waited for a request that got through
+	e.clock.Advance(10 * time.Second)
+	down(e.c.rawQuery("GET", pathOperation, url.Values{"jobs": {id}}, nil), t0.Add(30*time.Second))
+	e.clock.Advance(time.Second)
+	wantRet(t, e.c.get(pathOperation, url.Values{"jobs": {id}}), 0)
+
+	// Ten requests, seven to the log, four of those stopped at the gateway:
+	// all counted, none charged (five were, the sixth would have been refused).
+	if n := e.sim.Requests(pathOperation); n != 7 || e.sim.TotalRequests() != 10 {
+		t.Fatalf("%d operation requests, %d in all", n, e.sim.TotalRequests())
+	}
+	for i, r := range e.sim.RequestLog() {
+		if outage := r.Note == "operation log outage"; outage != (i == 2 || i == 3 || i == 6 || i == 8) ||
+			outage && (r.HTTPStatus != 502 || r.RetCode != 0 || r.StringToSign != "") {
+			t.Fatalf("request %d: %+v", i, r)
+		}
+	}
+
+	e.sim.Reset()
+	e.clock.Set(t0.Add(15 * time.Second))
+	wantRet(t, e.c.get(pathOperation, nil), 0)
+
+	defer func() {
+		if recover() == nil {
+			t.Fatal("an empty outage did not panic")
+		}
+	}()
+	e.sim.LogOutage(t0, t0)
 }

@@ -11,14 +11,15 @@
 // By default it is a kind server. Options switch on, one by one, the unkind
 // sides API.md allows: a clock that is not the client's (ClockOffset),
 // several machines behind the endpoint whose clocks disagree with each other
-// (Backends), an operation log that lags (OperationLogLag) and already holds
-// older restarts (AddPastJob), short pages and another name or no total
-// (PageCap, TotalField), extra ids in resource_ids (QueueIDs), slow answers
-// (Latency), requests processed after the client stopped listening
-// (Fault.LateEffect), and a timestamp lease shorter than the documented 60 s,
-// checked when a request is processed, so that a late request can expire
-// (TimestampValidity). As the oracle of the provider's "exactly once"
-// promise, it must be at least as unkind as the real API.
+// (Backends), an operation log that lags (OperationLogLag), fails for a while
+// at its gateway (LogOutage) and already holds older restarts (AddPastJob),
+// short pages and another name or no total (PageCap, TotalField), extra ids
+// in resource_ids (QueueIDs), slow answers (Latency), requests processed
+// after the client stopped listening (Fault.LateEffect), and a timestamp
+// lease shorter than the documented 60 s, checked when a request is
+// processed, so that a late request can expire (TimestampValidity). As the
+// oracle of the provider's "exactly once" promise, it must be at least as
+// unkind as the real API.
 package ehpcsim
 
 import (
@@ -199,6 +200,7 @@ type Simulator struct {
 	failNext int
 	hangNext int
 	faults   map[string][]*Fault // path ("*" for any) -> FIFO queue
+	outages  []outage            // when the operation log's gateway fails (LogOutage)
 
 	// FailJobsAfter's schedule: jobs still to pass before failing ones, and
 	// how many fail then.
@@ -470,7 +472,8 @@ func (s *Simulator) Summary() Summary {
 	return Summary{Requests: s.RequestCounts(), Restarts: s.RestartCounts(), Jobs: s.Jobs()}
 }
 
-// Reset clears counters, logs, faults, jobs, quotas and pending job outcomes.
+// Reset clears counters, logs, faults, outages, jobs, quotas and pending job
+// outcomes.
 // Nodes return to their configured status (active unless configured otherwise)
 // because a node's visible status is derived from the jobs that were dropped.
 func (s *Simulator) Reset() {
@@ -485,6 +488,7 @@ func (s *Simulator) resetLocked() {
 	s.failNext, s.hangNext = 0, 0
 	s.failSkip, s.failLater = 0, 0
 	s.faults = map[string][]*Fault{}
+	s.outages = nil
 	s.requests = map[string]int{}
 	s.total = 0
 	s.restarts = map[string]int{}
