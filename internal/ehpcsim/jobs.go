@@ -233,7 +233,8 @@ func (s *Simulator) createJobLocked(cs *clusterState, nodeIDs []string, c *reqCt
 // `created` (server clock) and ended with status ("successful" or "failed"; a
 // finished job, so its nodes are not busy). It is history from before the test:
 // it is listed by the operation log like any job, but is not counted by
-// Restarts/RestartCounts. It returns the job id. Jobs() includes it with Past: true.
+// Restarts/RestartCounts. It returns the job id. Jobs() includes it with
+// Past: true, Backend and Request -1.
 //
 // The node ids are not checked against the cluster (history may name nodes
 // since removed). An unknown cluster or another status panics: that is a
@@ -242,12 +243,36 @@ func (s *Simulator) createJobLocked(cs *clusterState, nodeIDs []string, c *reqCt
 func (s *Simulator) AddPastJob(clusterID string, nodeIDs []string, created time.Time, status string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.addPastJobLocked("AddPastJob", s.newJobIDLocked(), clusterID, nodeIDs, created, status).id
+}
+
+// RestorePastJob is AddPastJob with the job id given: it loads history saved
+// from an earlier simulator (its Jobs(), say), so that a state fixture naming
+// those job ids finds them in the operation log. It uses j.ID, j.ClusterID,
+// j.NodeIDs, j.Created and j.Status ("successful" or "failed") and ignores
+// the rest: the job is restored as history, like AddPastJob's. An empty or
+// taken id, an unknown cluster or another status panics.
+func (s *Simulator) RestorePastJob(j Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j.ID == "" {
+		panic("ehpcsim: RestorePastJob: the job has no id")
+	}
+	if _, taken := s.jobByID[j.ID]; taken {
+		panic(fmt.Sprintf("ehpcsim: RestorePastJob: job id %q is taken", j.ID))
+	}
+	s.addPastJobLocked("RestorePastJob", j.ID, j.ClusterID, j.NodeIDs, j.Created, j.Status)
+}
+
+// addPastJobLocked records a past job under id; caller names the exported
+// method in panics, as it is the test's setup that is wrong.
+func (s *Simulator) addPastJobLocked(caller, id, clusterID string, nodeIDs []string, created time.Time, status string) *job {
 	cs, ok := s.clusters[clusterID]
 	if !ok {
-		panic(fmt.Sprintf("ehpcsim: AddPastJob: unknown cluster %q", clusterID))
+		panic(fmt.Sprintf("ehpcsim: %s: unknown cluster %q", caller, clusterID))
 	}
 	j := &job{
-		id:        s.newJobIDLocked(),
+		id:        id,
 		clusterID: cs.ID,
 		zone:      cs.Zone,
 		nodeIDs:   append([]string(nil), nodeIDs...),
@@ -266,7 +291,7 @@ func (s *Simulator) AddPastJob(clusterID string, nodeIDs []string, created time.
 	case statusFailed:
 		j.outcome = outcomeFail
 	default:
-		panic(fmt.Sprintf("ehpcsim: AddPastJob: status %q is neither %q nor %q", status, statusSuccessful, statusFailed))
+		panic(fmt.Sprintf("ehpcsim: %s: status %q is neither %q nor %q", caller, status, statusSuccessful, statusFailed))
 	}
 	// s.jobs stays in creation order: the operation log's reverse=1 relies on it.
 	i := sort.Search(len(s.jobs), func(i int) bool { return s.jobs[i].created.After(j.created) })
@@ -274,7 +299,7 @@ func (s *Simulator) AddPastJob(clusterID string, nodeIDs []string, created time.
 	copy(s.jobs[i+1:], s.jobs[i:])
 	s.jobs[i] = j
 	s.jobByID[j.id] = j
-	return j.id
+	return j
 }
 
 // someOwnerLocked is the owner of a past job: the first configured key's,

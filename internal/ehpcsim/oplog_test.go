@@ -1,6 +1,7 @@
 package ehpcsim
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -239,4 +240,77 @@ func TestLogOutage(t *testing.T) {
 		}
 	}()
 	e.sim.LogOutage(t0, t0)
+}
+
+// History saved from one simulator (its Jobs(), through JSON as a fixture
+// keeps it) and restored into another answers the same job ids the same way
+// in the operation log, in its place among newer jobs, as history: its nodes
+// free, no restart counted.
+func TestRestorePastJob(t *testing.T) {
+	a := newEnv(t, Options{})
+	older := a.sim.AddPastJob(DemoClusterID, []string{"cln-cmp00004"}, t0.Add(-time.Hour), "successful")
+	ok := a.c.restart("cln-cmp00001")["job_id"].(string)
+	a.clock.Advance(3 * time.Second)
+	a.sim.FailNextJobs(1)
+	failed := a.c.restart("cln-cmp00001", "cln-cmp00002")["job_id"].(string)
+	saved, err := json.Marshal(a.sim.Jobs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := a.sim.Job(older); j.Request != -1 || j.Backend != -1 {
+		t.Fatalf("past job %+v", j)
+	}
+
+	b := newEnv(t, Options{})
+	b.clock.Advance(time.Hour)
+	newer := b.c.restart("cln-cmp00003")["job_id"].(string)
+	var jobs []Job
+	if err := json.Unmarshal(saved, &jobs); err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		b.sim.RestorePastJob(j)
+	}
+	for _, id := range []string{older, ok, failed} {
+		was, is := jobByID(t, a, id), jobByID(t, b, id)
+		if fmt.Sprint(was) != fmt.Sprint(is) {
+			t.Fatalf("saved %v\nrestored %v", was, is)
+		}
+		if j, _ := b.sim.Job(id); !j.Past || j.Request != -1 || j.Backend != -1 || j.Path != "" {
+			t.Fatalf("restored %+v", j)
+		}
+	}
+	if ids := opIDs(t, b.c.get(pathOperation, url.Values{"reverse": {"1"}})); fmt.Sprint(ids) != fmt.Sprint([]string{newer, failed, ok, older}) {
+		t.Fatalf("newest first %v", ids)
+	}
+	wantRet(t, b.c.restart("cln-cmp00001", "cln-cmp00002"), 0)
+	if n := b.sim.RestartCounts(); fmt.Sprint(n) != "map[cln-cmp00001:1 cln-cmp00002:1 cln-cmp00003:1]" {
+		t.Fatalf("restarts %v", n)
+	}
+
+	good := Job{ID: "j-fixture001", ClusterID: DemoClusterID, NodeIDs: []string{"cln-cmp00001"}, Created: t0, Status: "successful"}
+	for name, bad := range map[string]func(j *Job){
+		"taken id":        func(j *Job) { j.ID = ok },
+		"no id":           func(j *Job) { j.ID = "" },
+		"unknown cluster": func(j *Job) { j.ClusterID = "ehpc-nothere1" },
+		"pending":         func(j *Job) { j.Status = "pending" },
+	} {
+		j := good
+		bad(&j)
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatalf("%s: no panic", name)
+				}
+			}()
+			b.sim.RestorePastJob(j)
+		}()
+	}
+	if _, found := b.sim.Job(good.ID); found {
+		t.Fatal("a refused job was kept")
+	}
+	b.sim.RestorePastJob(good)
+	if j := jobByID(t, b, good.ID); j["create_time"] != wire(t0) || j["status"] != "successful" {
+		t.Fatalf("%v", j)
+	}
 }

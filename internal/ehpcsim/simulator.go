@@ -12,14 +12,14 @@
 // sides API.md allows: a clock that is not the client's (ClockOffset),
 // several machines behind the endpoint whose clocks disagree with each other
 // (Backends), an operation log that lags (OperationLogLag), fails for a while
-// at its gateway (LogOutage) and already holds older restarts (AddPastJob),
-// short pages and another name or no total (PageCap, TotalField), extra ids
-// in resource_ids (QueueIDs), slow answers (Latency), requests processed
-// after the client stopped listening (Fault.LateEffect), and a timestamp
-// lease shorter than the documented 60 s, checked when a request is
-// processed, so that a late request can expire (TimestampValidity). As the
-// oracle of the provider's "exactly once" promise, it must be at least as
-// unkind as the real API.
+// at its gateway (LogOutage) and already holds older restarts (AddPastJob,
+// RestorePastJob), short pages and another name or no total (PageCap,
+// TotalField), extra ids in resource_ids (QueueIDs), slow answers (Latency),
+// requests processed after the client stopped listening (Fault.LateEffect),
+// and a timestamp lease shorter than the documented 60 s, checked when a
+// request is processed, so that a late request can expire
+// (TimestampValidity). As the oracle of the provider's "exactly once"
+// promise, it must be at least as unkind as the real API.
 package ehpcsim
 
 import (
