@@ -3,9 +3,11 @@
 // configurations of the provider offline.
 //
 // Flags switch on the API's unkind sides that API.md warns of (a server clock
-// that is not the client's, a lagging operation log, short pages, another
-// total field, queue ids in resource_ids, slow answers, a restart processed
-// after its connection was dropped), so users can watch the provider cope.
+// that is not the client's, several machines behind the endpoint whose clocks
+// disagree, a lagging operation log, an operation log that fails for a while,
+// short pages, another total field, queue ids in resource_ids, slow answers,
+// a restart processed after its connection was dropped), so users can watch
+// the provider cope.
 //
 // It prints the endpoint and the demo credentials on start, logs one line per
 // request to stderr (never a signature or secret), and on SIGINT/SIGTERM
@@ -62,6 +64,8 @@ type config struct {
 	queueIDs    bool
 	latency     latencyFlag
 	lateEffect  time.Duration
+	backends    backendsFlag
+	outages     outagesFlag
 }
 
 // restartPath is where -late-effect drops the first restart request; it is
@@ -107,6 +111,83 @@ func (l *latencyFlag) Set(v string) error {
 	return nil
 }
 
+// backendsFlag is -backend-clocks OFFSET,OFFSET,...: one clock offset per
+// machine behind the endpoint. Given again, it replaces the list: the list is
+// the set of machines, not something to add to.
+type backendsFlag []time.Duration
+
+func (b *backendsFlag) String() string {
+	if b == nil {
+		return ""
+	}
+	parts := make([]string, len(*b))
+	for i, d := range *b {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (b *backendsFlag) Set(v string) error {
+	var offsets []time.Duration
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return fmt.Errorf("%q: give one clock offset per backend, comma-separated (e.g. 0s,0s,3s)", v)
+		}
+		d, err := time.ParseDuration(item)
+		if err != nil {
+			return fmt.Errorf("%q: %v", item, err)
+		}
+		offsets = append(offsets, d)
+	}
+	*b = offsets
+	return nil
+}
+
+// outageSpan is one -oplog-outage: from start after the simulator starts, for
+// length.
+type outageSpan struct{ start, length time.Duration }
+
+// outagesFlag collects -oplog-outage START+LENGTH, repeated or comma-separated.
+type outagesFlag []outageSpan
+
+func (o *outagesFlag) String() string {
+	if o == nil {
+		return ""
+	}
+	parts := make([]string, len(*o))
+	for i, sp := range *o {
+		parts[i] = sp.start.String() + "+" + sp.length.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (o *outagesFlag) Set(v string) error {
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		start, length, ok := strings.Cut(item, "+")
+		if !ok {
+			return fmt.Errorf("%q is not START+LENGTH (e.g. 30s+20s: from 30s after start, for 20s)", item)
+		}
+		var sp outageSpan
+		var err error
+		if sp.start, err = time.ParseDuration(start); err != nil {
+			return fmt.Errorf("%q: %v", item, err)
+		}
+		if sp.length, err = time.ParseDuration(length); err != nil {
+			return fmt.Errorf("%q: %v", item, err)
+		}
+		if sp.start < 0 {
+			return fmt.Errorf("%q: the start must not be negative", item)
+		}
+		if sp.length <= 0 {
+			return fmt.Errorf("%q: the length must be positive", item)
+		}
+		*o = append(*o, sp)
+	}
+	return nil
+}
+
 // options turns the flags into simulator options.
 func (c config) options() ehpcsim.Options {
 	return ehpcsim.Options{
@@ -117,6 +198,7 @@ func (c config) options() ehpcsim.Options {
 		TotalField:      c.totalField,
 		QueueIDs:        c.queueIDs,
 		Latency:         c.latency,
+		Backends:        c.backends,
 	}
 }
 
@@ -145,6 +227,12 @@ func (c config) unkindness() string {
 	if c.lateEffect > 0 {
 		parts = append(parts, "first restart dropped, processed "+c.lateEffect.String()+" later")
 	}
+	if len(c.backends) > 0 {
+		parts = append(parts, fmt.Sprintf("%d backends with clocks %s", len(c.backends), c.backends.String()))
+	}
+	for _, o := range c.outages {
+		parts = append(parts, fmt.Sprintf("operation log answers 502 from %s to %s after start", o.start, o.start+o.length))
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -165,6 +253,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&c.queueIDs, "queue-ids", false, "put a queue id between the cluster and node ids in operation-log resource_ids")
 	fs.Var(&c.latency, "latency", "answer requests to a path this late, after processing them: `PATH=DURATION` (repeatable or comma-separated; PATH * means every path)")
 	fs.DurationVar(&c.lateEffect, "late-effect", 0, "drop the first restart request's connection and process it this long later")
+	fs.Var(&c.backends, "backend-clocks", "serve requests in turn from several machines whose clocks are these `OFFSETS` (comma-separated, one per machine, added to -clock-offset, e.g. 0s,0s,3s); each answer's Date, the timestamp check and a new job's create_time come from the machine that served the request")
+	fs.Var(&c.outages, "oplog-outage", "answer every operation-log request with a gateway's 502 during `START+LENGTH` after the simulator starts (e.g. 30s+20s; repeatable or comma-separated)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: ehpc-sim [flags]\n\nServes a simulated QingCloud EHPC API on loopback, with demo credentials.\n\n")
 		fs.PrintDefaults()
@@ -285,6 +375,12 @@ func (c config) simulator(stderr io.Writer) (*ehpcsim.Simulator, error) {
 	}
 	if c.lateEffect > 0 {
 		sim.InjectFault(restartPath, ehpcsim.Fault{Drop: true, LateEffect: c.lateEffect})
+	}
+	// Outages count from now on the simulator's own clock, which is the
+	// clock LogOutage reads, offset included.
+	start := sim.Now()
+	for _, o := range c.outages {
+		sim.LogOutage(start.Add(o.start), start.Add(o.start+o.length))
 	}
 	return sim, nil
 }

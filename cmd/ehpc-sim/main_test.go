@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -159,6 +160,7 @@ func TestUnkindFlags(t *testing.T) {
 	cfg, err := parseFlags([]string{
 		"-clock-offset", "-30s", "-oplog-lag", "5s", "-page-cap", "7", "-total-field", "none", "-queue-ids",
 		"-latency", "/api/cluster/listNodes=8s", "-latency", "*=20ms,/api/operation=1s", "-late-effect", "2s",
+		"-backend-clocks", "0s,0s,3s", "-oplog-outage", "30s+20s", "-oplog-outage", "2m+1s,0s+500ms",
 	}, &stderr)
 	if err != nil {
 		t.Fatal(err, stderr.String())
@@ -169,7 +171,12 @@ func TestUnkindFlags(t *testing.T) {
 		o.Latency["/api/operation"] != time.Second || cfg.lateEffect != 2*time.Second || o.JobDuration != 3*time.Second {
 		t.Fatalf("%+v %+v", o, cfg)
 	}
-	if u := cfg.unkindness(); !strings.Contains(u, "clock offset -30s") || !strings.Contains(u, "first restart dropped, processed 2s later") {
+	if fmt.Sprint(o.Backends) != "[0s 0s 3s]" || cfg.outages.String() != "30s+20s,2m0s+1s,0s+500ms" {
+		t.Fatalf("%v %s", o.Backends, cfg.outages.String())
+	}
+	if u := cfg.unkindness(); !strings.Contains(u, "clock offset -30s") || !strings.Contains(u, "first restart dropped, processed 2s later") ||
+		!strings.Contains(u, "3 backends with clocks 0s,0s,3s") || !strings.Contains(u, "operation log answers 502 from 30s to 50s after start") ||
+		!strings.Contains(u, "operation log answers 502 from 2m0s to 2m1s after start") {
 		t.Fatal(u)
 	}
 	defaults, err := parseFlags(nil, &stderr)
@@ -189,6 +196,12 @@ func TestUnkindFlags(t *testing.T) {
 		{[]string{"-latency", "api/operation=1s"}, "must start with /"},
 		{[]string{"-latency", "*=-1s"}, "must not be negative"},
 		{[]string{"-latency", "*=soon"}, "invalid duration"},
+		{[]string{"-backend-clocks", "0s,soon"}, "invalid duration"},
+		{[]string{"-backend-clocks", "0s,,3s"}, "one clock offset per backend"},
+		{[]string{"-oplog-outage", "30s"}, "START+LENGTH"},
+		{[]string{"-oplog-outage", "30s+soon"}, "invalid duration"},
+		{[]string{"-oplog-outage", "-1s+20s"}, "the start must not be negative"},
+		{[]string{"-oplog-outage", "30s+0s"}, "the length must be positive"},
 	} {
 		var stdout, stderr syncBuffer
 		if code := run(context.Background(), tc.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
@@ -200,7 +213,8 @@ func TestUnkindFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, &usage, &usage); code != 0 {
 		t.Fatal(code)
 	}
-	for _, flag := range []string{"-clock-offset", "-oplog-lag", "-page-cap", "-total-field", "-queue-ids", "-latency PATH=DURATION", "-late-effect"} {
+	for _, flag := range []string{"-clock-offset", "-oplog-lag", "-page-cap", "-total-field", "-queue-ids", "-latency PATH=DURATION", "-late-effect",
+		"-backend-clocks OFFSETS", "-oplog-outage START+LENGTH"} {
 		if !strings.Contains(usage.String(), "  "+flag) {
 			t.Errorf("usage lacks %s:\n%s", flag, usage.String())
 		}
@@ -260,6 +274,70 @@ func TestUnkindFlagsServe(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if !strings.Contains(stderr.String(), want) {
+		t.Fatal(stderr.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatal(code, stderr.String())
+	}
+}
+
+// End to end, with unsigned requests: answers take turns on the backends'
+// clocks, and the operation log fails at its gateway during the outage that
+// starts with the simulator, not during the one that starts an hour later.
+func TestBackendAndOutageFlagsServe(t *testing.T) {
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr-file", addrFile, "-backend-clocks", "0s,1h", "-oplog-outage", "1h+1h,0s+1500ms"}, &stdout, &stderr)
+	}()
+	var endpoint string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && endpoint == ""; time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(addrFile); err == nil {
+			endpoint = string(b)
+		}
+	}
+	if endpoint == "" {
+		t.Fatal(stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "unkind: 2 backends with clocks 0s,1h0m0s, operation log answers 502 from 1h0m0s to 2h0m0s after start, operation log answers 502 from 0s to 1.5s after start\n") {
+		t.Fatal(stdout.String())
+	}
+	get := func(path string) (ahead time.Duration, status int, body string) {
+		t.Helper()
+		resp, err := http.Get(endpoint + path + "?zone=jn1a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		date, err := http.ParseTime(resp.Header.Get("Date"))
+		if err != nil {
+			t.Fatalf("Date %q: %v", resp.Header.Get("Date"), err)
+		}
+		return time.Until(date).Round(time.Hour), resp.StatusCode, string(b)
+	}
+
+	// Request 0, backend 0: the log is down.
+	if ahead, status, body := get("/api/operation"); ahead != 0 || status != http.StatusBadGateway || !strings.Contains(body, "nginx") {
+		t.Fatalf("%s %d %s", ahead, status, body)
+	}
+	// Request 1, backend 1, an hour ahead; other paths are up.
+	if ahead, status, body := get("/api/cluster/listNodes"); ahead != time.Hour || status != http.StatusOK || !strings.Contains(body, `"ret_code":1200`) {
+		t.Fatalf("%s %d %s", ahead, status, body)
+	}
+	// The outage ends 1.5 s after start; the next one is an hour away.
+	var body string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && !strings.Contains(body, `"ret_code":1200`); time.Sleep(50 * time.Millisecond) {
+		_, _, body = get("/api/operation")
+	}
+	if !strings.Contains(body, `"ret_code":1200`) {
+		t.Fatal("the log never came back: ", body)
+	}
+	if !strings.Contains(stderr.String(), "GET /api/operation ret_code=0 http=502") || !strings.Contains(stderr.String(), "(operation log outage)") {
 		t.Fatal(stderr.String())
 	}
 	cancel()
