@@ -49,7 +49,7 @@ type job struct {
 	outcome   jobOutcome
 	path      string
 	owner     string
-	past      bool // added by AddPastJob: finished whatever the clock says, not counted as a restart
+	past      bool // added by AddPastJob or RestorePastJob: finished whatever the clock says, not counted as a restart
 	backend   int  // which backend created it; -1 for a past job
 	request   int  // index in the request log of the request that created it; -1 for a past job
 }

@@ -42,14 +42,6 @@ type Options struct {
 	// QuotaPerHour limits accepted requests per access key over a sliding hour
 	// (2500 when exceeded); 0 = unlimited.
 	QuotaPerHour int
-	// TimestampValidity is how far a request's timestamp may be from the
-	// server's clock, either way, before the request is refused with 1300
-	// (0: the documented 60 s). A shorter lease lets a test that runs in real
-	// time see a request expire without waiting a minute. The check is made
-	// when the request is processed, so a request processed late
-	// (Fault.LateEffect) is checked against the clock of that moment: that is
-	// how a request delayed in transit expires. New panics on a negative value.
-	TimestampValidity time.Duration
 
 	// The options below make the simulator as unkind as API.md allows the real
 	// service to be. Each is off in the zero value.
@@ -111,6 +103,15 @@ type Options struct {
 	// create_time, or measures the server's clock from one Date, can therefore
 	// be visibly wrong. Empty means one machine, offset 0.
 	Backends []time.Duration
+	// TimestampValidity is how far a request's timestamp may be from the
+	// server's clock (the serving backend's), either way, before the request
+	// is refused with 1300 (0: the documented 60 s). A shorter lease lets a
+	// test that runs in real time see a request expire without waiting a
+	// minute. The check is made when the request is processed, so a request
+	// processed late (Fault.LateEffect) is checked against the clock of that
+	// moment: that is how a request delayed in transit expires. New panics on
+	// a negative value.
+	TimestampValidity time.Duration
 }
 
 // Job is a restart job as the simulator sees it, with its status computed at
@@ -136,7 +137,7 @@ type Job struct {
 	// (HangNextJobs). Status at the time of the call decides, like Status.
 	Ended time.Time `json:"ended,omitzero"`
 	Path  string    `json:"path"`           // which path created it: restartNodes or the resatrtNodes alias ("" for a past job)
-	Past  bool      `json:"past,omitempty"` // added by AddPastJob: history, not a restart this simulator performed; Started and Ended are its Created
+	Past  bool      `json:"past,omitempty"` // added by AddPastJob or RestorePastJob: history, not a restart this simulator performed; Started and Ended are its Created
 	// Backend is the Options.Backends entry that processed the request and
 	// stamped Created (0 without Backends); -1 for a past job, which no
 	// backend of this simulator created.
@@ -370,7 +371,8 @@ func (s *Simulator) TotalRequests() int {
 }
 
 // Restarts returns how many restart jobs have included nodeID (jobs added by
-// AddPastJob excluded: they are history from before the test).
+// AddPastJob or RestorePastJob excluded: they are history from before the
+// test).
 func (s *Simulator) Restarts(nodeID string) int {
 	return readLocked(s, func() int { return s.restarts[nodeID] })
 }
@@ -390,7 +392,7 @@ func readLocked[T any](s *Simulator, read func() T) T {
 }
 
 // Jobs returns all jobs in creation order, status computed now, including
-// those added by AddPastJob (Past: true).
+// those added by AddPastJob or RestorePastJob (Past: true).
 func (s *Simulator) Jobs() []Job {
 	return snapshot(s, func() []*job { return s.jobs }, (*job).public)
 }
