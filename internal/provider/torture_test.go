@@ -1,0 +1,623 @@
+package provider
+
+// The torture test (issue #18): randomized scenarios of internal/torture run
+// through the provider's protocol server as Terraform drives it, on fake time
+// (testing/synctest), each checked against what the simulator did. tfModel is
+// the part of Terraform that matters here: state saved as JSON between
+// commands and upgraded on load, a fresh provider instance for the plan and
+// another for the apply, replacement of a tainted resource, taint on a failed
+// create, an update's state saved with its error, and an interrupt as the
+// apply's context ending. The CLI replay (torture_cli_test.go) checks this
+// model against Terraform itself.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+	"github.com/qingcloud/terraform-provider-hpc/internal/memnet"
+	"github.com/qingcloud/terraform-provider-hpc/internal/torture"
+)
+
+const restartType = "hpc_cluster_node_restart"
+
+// steppingClock is this machine's clock as the provider reads it: fake time,
+// moved by the steps a scenario draws. Timers are not moved (a step changes
+// the wall clock, not how long a wait lasts), so only what the provider reads
+// from Now, its timestamps and the times it computes and compares, sees steps.
+type steppingClock struct{ off atomic.Int64 }
+
+func (c *steppingClock) Now() time.Time                         { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *steppingClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+func (c *steppingClock) step(d time.Duration)                   { c.off.Add(int64(d)) }
+
+// tortureRun is one scenario's world: the simulator on an in-memory network,
+// this machine's clock, and Terraform's state of the one resource.
+type tortureRun struct {
+	t   *testing.T
+	sc  torture.Scenario
+	sim *ehpcsim.Simulator
+	net *memnet.Network
+	clk *steppingClock
+
+	state   []byte // the resource's state as Terraform stores it (JSON); nil when not in state
+	private []byte
+	tainted bool
+	gen     int
+	// triggers is the triggers value; rolling says whether rolling is set.
+	triggers int
+	rolling  bool
+
+	obs []torture.Observation
+}
+
+func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
+	c := ehpcsim.Cluster{ID: torture.ClusterID, Zone: ehpcsim.DemoZone}
+	for i, id := range sc.NodeIDs() {
+		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: id, Name: fmt.Sprintf("compute-%d", i+1), Role: "compute", Status: "active"})
+	}
+	return c
+}
+
+// runTorture runs sc in a synctest bubble and returns the broken invariants,
+// with the observations for the report.
+func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violation, obs []torture.Observation) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := ehpcsim.New(ehpcsim.Options{
+			Clusters:        []ehpcsim.Cluster{tortureCluster(sc)},
+			JobDuration:     sc.JobDuration,
+			OperationLogLag: sc.LogLag,
+			PageCap:         sc.PageCap,
+			TotalField:      sc.TotalField,
+			QueueIDs:        sc.QueueIDs,
+			Backends:        sc.Backends,
+		})
+		r := &tortureRun{t: t, sc: sc, sim: sim, net: memnet.New(), clk: &steppingClock{}, rolling: sc.BatchSize > 0}
+		srv := &http.Server{Handler: sim}
+		go func() { _ = srv.Serve(r.net) }()
+		for i, st := range sc.Steps {
+			time.Sleep(st.Gap)
+			r.arm(st)
+			r.applyStep(fmt.Sprintf("step %d: %s", i+1, st.Action), st)
+		}
+		r.disarm()
+		// The faults are gone once the jobs they slowed have ended too: a node
+		// still restarting refuses a new restart, as it should.
+		for i := 0; i < 200 && r.pendingJobs(); i++ {
+			time.Sleep(time.Minute)
+		}
+		clean := 0
+		for ; clean < 2 && !r.planEmpty(); clean++ {
+			time.Sleep(time.Minute)
+			r.applyStep(fmt.Sprintf("clean apply %d", clean+1), torture.Step{})
+		}
+		empty := r.planEmpty()
+		// Let every job and every late request run out before judging.
+		time.Sleep(3 * time.Hour)
+		violations = torture.Check(sim.Jobs(), sim.RequestLog(), r.obs)
+		if !empty {
+			violations = append(violations, torture.Violation{Invariant: "no stuck resource",
+				Detail: fmt.Sprintf("with the faults gone, %d applies did not reach an empty plan; state %s (tainted %v)", clean, r.state, r.tainted)})
+		}
+		obs = r.obs
+		r.net.Close()
+		_ = srv.Close()
+	})
+	return violations, obs
+}
+
+// arm sets the step's faults on the simulator, replacing what an earlier step
+// left unused.
+func (r *tortureRun) arm(st torture.Step) {
+	r.disarm()
+	for _, f := range st.Faults {
+		restart := func(sf ehpcsim.Fault) {
+			sf.Skip = f.Skip
+			r.sim.InjectFault(ehpc.PathRestartNodes, sf)
+		}
+		switch f.Kind {
+		case torture.LostBefore:
+			restart(ehpcsim.Fault{Drop: true})
+		case torture.LostAfter:
+			restart(ehpcsim.Fault{Drop: true, AfterEffect: true})
+		case torture.LostLate:
+			restart(ehpcsim.Fault{Drop: true, LateEffect: f.Delay})
+		case torture.GatewayBefore:
+			restart(ehpcsim.Fault{HTTPStatus: http.StatusBadGateway})
+		case torture.GatewayAfter:
+			restart(ehpcsim.Fault{HTTPStatus: http.StatusBadGateway, AfterEffect: true})
+		case torture.InternalAfter:
+			restart(ehpcsim.Fault{RetCode: 5000, AfterEffect: true})
+		case torture.TruncatedAfter:
+			restart(ehpcsim.Fault{Truncate: true, AfterEffect: true})
+		case torture.SlowAfter:
+			restart(ehpcsim.Fault{Delay: f.Delay, AfterEffect: true})
+		case torture.Busy:
+			restart(ehpcsim.Fault{RetCode: 5100, Count: f.Count})
+		case torture.LogOutage:
+			from := r.sim.Now().Add(f.Delay)
+			r.sim.LogOutage(from, from.Add(f.Length))
+		case torture.LogNoList:
+			r.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Skip: f.Skip, Count: f.Count,
+				Body: `{"action":"HpcOperationListOperationResponse","ret_code":0,"total_count":0}`})
+		case torture.JobFails:
+			r.sim.FailJobsAfter(f.Skip, 1)
+		case torture.JobsSlow:
+			r.sim.SetJobDuration(f.Length)
+		}
+	}
+}
+
+func (r *tortureRun) disarm() {
+	r.sim.SetJobDuration(r.sc.JobDuration)
+	r.sim.ClearFaults()
+	r.sim.FailJobsAfter(0, 0)
+	r.sim.HangNextJobs(0)
+	r.sim.FailNextJobs(0)
+}
+
+// pendingJobs reports whether a job of the scenario still runs.
+func (r *tortureRun) pendingJobs() bool {
+	for _, j := range r.sim.Jobs() {
+		if j.Status == ehpc.JobPending {
+			return true
+		}
+	}
+	return false
+}
+
+// tfProvider is one provider instance, as Terraform starts one per command
+// phase.
+type tfProvider struct {
+	r      *tortureRun
+	srv    tfprotov6.ProviderServer
+	typ    tftypes.Object
+	schema *tfprotov6.Schema
+	msgs   *strings.Builder
+}
+
+func (r *tortureRun) newProvider(msgs *strings.Builder) *tfProvider {
+	t := r.t
+	opts := options{
+		Getenv:  func(string) string { return "" },
+		HomeDir: func() (string, error) { return t.TempDir(), nil },
+		ClientConfig: func(c *ehpc.Config) {
+			c.HTTPClient = r.net.Client()
+			c.Now = r.clk.Now
+		},
+	}
+	srv, err := providerserver.NewProtocol6WithError(newWithOptions("torture", opts)())()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sch, err := srv.GetProviderSchema(ctx, &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := sch.ResourceSchemas[restartType]
+	typ, _ := rs.ValueType().(tftypes.Object)
+	p := &tfProvider{r: r, srv: srv, typ: typ, schema: rs, msgs: msgs}
+	cfg := map[string]tftypes.Value{
+		"endpoint": str("http://127.0.0.1:80"), "access_key": str(ehpcsim.DemoAccessKeyID),
+		"secret_key": str(ehpcsim.DemoSecretKey), "zone": str(ehpcsim.DemoZone),
+	}
+	resp, err := srv.ConfigureProvider(ctx, &tfprotov6.ConfigureProviderRequest{
+		TerraformVersion: "1.8.5", Config: dynamic(t, sch.Provider.ValueType(), cfg),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.note(resp.Diagnostics)
+	return p
+}
+
+func (p *tfProvider) note(diags []*tfprotov6.Diagnostic) bool {
+	failed := false
+	for _, d := range diags {
+		sev := "Warning"
+		if d.Severity == tfprotov6.DiagnosticSeverityError {
+			sev, failed = "Error", true
+		}
+		fmt.Fprintf(p.msgs, "%s: %s: %s\n", sev, d.Summary, d.Detail)
+	}
+	return failed
+}
+
+// config is the resource's configuration now.
+func (p *tfProvider) config() tftypes.Value {
+	sc := p.r.sc
+	ids := sc.NodeIDs()
+	vals := map[string]tftypes.Value{
+		"cluster_id": str(torture.ClusterID),
+		"node_ids":   strSet(ids...),
+		"triggers":   tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, map[string]tftypes.Value{"n": str(strconv.Itoa(p.r.triggers))}),
+	}
+	if sc.NoWait {
+		vals["wait_for_completion"] = boolean(false)
+	}
+	if p.r.rolling && sc.BatchSize > 0 {
+		pause := tftypes.NewValue(tftypes.String, nil)
+		if sc.Pause > 0 {
+			pause = str(sc.Pause.String())
+		}
+		vals["rolling"] = tftypes.NewValue(p.typ.AttributeTypes["rolling"], map[string]tftypes.Value{"batch_size": num(int64(sc.BatchSize)), "pause": pause})
+	}
+	if sc.CreateTimeout > 0 {
+		vals["timeouts"] = tftypes.NewValue(p.typ.AttributeTypes["timeouts"], map[string]tftypes.Value{"create": str(sc.CreateTimeout.String())})
+	}
+	full := map[string]tftypes.Value{}
+	for name, at := range p.typ.AttributeTypes {
+		if v, ok := vals[name]; ok {
+			full[name] = v
+		} else {
+			full[name] = tftypes.NewValue(at, nil)
+		}
+	}
+	return tftypes.NewValue(p.typ, full)
+}
+
+// proposed is Terraform's proposed new state: the configuration, with the
+// prior state's value where the configuration leaves a computed attribute
+// unset.
+func (p *tfProvider) proposed(prior, config tftypes.Value) tftypes.Value {
+	if prior.IsNull() {
+		return config
+	}
+	var pv, cv map[string]tftypes.Value
+	_ = prior.As(&pv)
+	_ = config.As(&cv)
+	out := map[string]tftypes.Value{}
+	for _, a := range p.schema.Block.Attributes {
+		out[a.Name] = cv[a.Name]
+		if cv[a.Name].IsNull() && a.Computed {
+			out[a.Name] = pv[a.Name]
+		}
+	}
+	for _, b := range p.schema.Block.BlockTypes {
+		out[b.TypeName] = cv[b.TypeName]
+	}
+	return tftypes.NewValue(p.typ, out)
+}
+
+func (p *tfProvider) dv(v tftypes.Value) *tfprotov6.DynamicValue {
+	d, err := tfprotov6.NewDynamicValue(p.typ, v)
+	if err != nil {
+		p.r.t.Fatal(err)
+	}
+	return &d
+}
+
+func (p *tfProvider) value(d *tfprotov6.DynamicValue) tftypes.Value {
+	if d == nil {
+		return tftypes.NewValue(p.typ, nil)
+	}
+	v, err := d.Unmarshal(p.typ)
+	if err != nil {
+		p.r.t.Fatal(err)
+	}
+	return v
+}
+
+// load reads the stored state through UpgradeResourceState, as Terraform does
+// on every command; null when there is none.
+func (p *tfProvider) load() tftypes.Value {
+	if p.r.state == nil {
+		return tftypes.NewValue(p.typ, nil)
+	}
+	resp, err := p.srv.UpgradeResourceState(context.Background(), &tfprotov6.UpgradeResourceStateRequest{
+		TypeName: restartType, Version: 0, RawState: &tfprotov6.RawState{JSON: p.r.state},
+	})
+	if err != nil {
+		p.r.t.Fatal(err)
+	}
+	if p.note(resp.Diagnostics) {
+		p.r.t.Fatalf("UpgradeResourceState failed on %s", p.r.state)
+	}
+	return p.value(resp.UpgradedState)
+}
+
+func (p *tfProvider) plan(prior, config tftypes.Value) (tftypes.Value, []byte, bool, bool) {
+	resp, err := p.srv.PlanResourceChange(context.Background(), &tfprotov6.PlanResourceChangeRequest{
+		TypeName: restartType, PriorState: p.dv(prior), ProposedNewState: p.dv(p.proposed(prior, config)), Config: p.dv(config), PriorPrivate: p.r.private,
+	})
+	if err != nil {
+		p.r.t.Fatal(err)
+	}
+	failed := p.note(resp.Diagnostics)
+	return p.value(resp.PlannedState), resp.PlannedPrivate, len(resp.RequiresReplace) > 0, failed
+}
+
+// applyChange runs ApplyResourceChange, turning a panic into an observation.
+func (p *tfProvider) applyChange(ctx context.Context, prior, planned, config tftypes.Value, private []byte) (newState tftypes.Value, newPrivate []byte, failed bool, panicked string) {
+	defer func() {
+		if x := recover(); x != nil {
+			panicked = fmt.Sprint(x)
+			failed = true
+		}
+	}()
+	resp, err := p.srv.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{
+		TypeName: restartType, PriorState: p.dv(prior), PlannedState: p.dv(planned), Config: p.dv(config), PlannedPrivate: private,
+	})
+	if err != nil {
+		p.r.t.Fatal(err)
+	}
+	return p.value(resp.NewState), resp.Private, p.note(resp.Diagnostics), ""
+}
+
+type planAction int
+
+const (
+	noop planAction = iota
+	create
+	update
+	replace
+)
+
+// planStep is what `terraform plan` decides, with a fresh provider instance.
+func (r *tortureRun) planStep(msgs *strings.Builder) (act planAction, prior, planned, config tftypes.Value, private []byte, failed bool) {
+	p := r.newProvider(msgs)
+	prior = p.load()
+	config = p.config()
+	if resp, err := p.srv.ValidateResourceConfig(context.Background(), &tfprotov6.ValidateResourceConfigRequest{TypeName: restartType, Config: p.dv(config)}); err != nil {
+		r.t.Fatal(err)
+	} else if p.note(resp.Diagnostics) {
+		return noop, prior, prior, config, nil, true
+	}
+	if !prior.IsNull() && !r.tainted {
+		resp, err := p.srv.ReadResource(context.Background(), &tfprotov6.ReadResourceRequest{TypeName: restartType, CurrentState: p.dv(prior), Private: r.private})
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		if p.note(resp.Diagnostics) {
+			return noop, prior, prior, config, nil, true
+		}
+		prior = p.value(resp.NewState)
+	}
+	null := tftypes.NewValue(p.typ, nil)
+	if prior.IsNull() || r.tainted {
+		planned, private, _, failed = p.plan(null, config)
+		if prior.IsNull() {
+			return create, prior, planned, config, private, failed
+		}
+		return replace, prior, planned, config, private, failed
+	}
+	planned, private, replaces, failed := p.plan(prior, config)
+	switch {
+	case failed:
+		return noop, prior, planned, config, private, true
+	case replaces:
+		planned, private, _, failed = p.plan(null, config)
+		return replace, prior, planned, config, private, failed
+	case planned.Equal(prior):
+		return noop, prior, planned, config, private, false
+	}
+	return update, prior, planned, config, private, false
+}
+
+// planEmpty reports whether a plan now would change nothing.
+func (r *tortureRun) planEmpty() bool {
+	var msgs strings.Builder
+	act, _, _, _, _, failed := r.planStep(&msgs)
+	return act == noop && !failed && !r.tainted
+}
+
+// applyStep runs the user's action and one `terraform apply`, and records what
+// it left.
+func (r *tortureRun) applyStep(label string, st torture.Step) {
+	switch st.Action {
+	case torture.UntaintApply:
+		r.tainted = false
+	case torture.TaintApply:
+		r.tainted = r.state != nil
+	case torture.TriggersApply:
+		r.triggers++
+	case torture.ToggleRolling:
+		r.rolling = !r.rolling
+	}
+	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.sim.RequestLog())}
+	var msgs strings.Builder
+	act, prior, planned, config, private, failed := r.planStep(&msgs)
+	if !failed && act != noop {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if st.Interrupt > 0 {
+			timer := time.AfterFunc(st.Interrupt, cancel)
+			defer timer.Stop()
+		}
+		if st.ClockStep != 0 {
+			timer := time.AfterFunc(st.ClockStepAt, func() { r.clk.step(st.ClockStep) })
+			defer timer.Stop()
+		}
+		p := r.newProvider(&msgs)
+		null := tftypes.NewValue(p.typ, nil)
+		if act == replace {
+			// Destroy first (it calls no API), then create anew.
+			if _, _, bad, pn := p.applyChange(ctx, prior, null, null, r.private); bad {
+				o.Panic = pn
+			}
+			r.state, r.private, r.tainted = nil, nil, false
+			prior = null
+		}
+		if act != update {
+			r.gen++
+			o.Gen = r.gen
+		}
+		newState, newPrivate, bad, pn := p.applyChange(ctx, prior, planned, config, private)
+		o.Panic += pn
+		if !newState.IsNull() {
+			r.state, r.private = stateJSON(r.t, newState), newPrivate
+			// Terraform taints what a failed create left; a failed update keeps
+			// its state untainted.
+			r.tainted = act != update && bad
+		} else if act != update {
+			r.state, r.private = nil, nil
+		}
+	}
+	o.EndRequest = len(r.sim.RequestLog())
+	o.Messages, o.Tainted = msgs.String(), r.tainted
+	if r.state != nil {
+		_ = json.Unmarshal(r.state, &o.State)
+	}
+	r.obs = append(r.obs, o)
+}
+
+// stateJSON writes v as Terraform's state file holds a resource's attributes.
+func stateJSON(t *testing.T, v tftypes.Value) []byte {
+	b, err := json.Marshal(goValue(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// goValue turns a known value into plain Go: objects and maps as maps, lists
+// and sets as slices, numbers as json.Number.
+func goValue(v tftypes.Value) any {
+	if v.IsNull() || !v.IsKnown() {
+		return nil
+	}
+	switch typ := v.Type().(type) {
+	case tftypes.Object:
+		var m map[string]tftypes.Value
+		_ = v.As(&m)
+		out := map[string]any{}
+		for k := range typ.AttributeTypes {
+			out[k] = goValue(m[k])
+		}
+		return out
+	case tftypes.Map:
+		var m map[string]tftypes.Value
+		_ = v.As(&m)
+		out := map[string]any{}
+		for k, e := range m {
+			out[k] = goValue(e)
+		}
+		return out
+	case tftypes.List, tftypes.Set, tftypes.Tuple:
+		var l []tftypes.Value
+		_ = v.As(&l)
+		out := make([]any, len(l))
+		for i, e := range l {
+			out[i] = goValue(e)
+		}
+		return out
+	}
+	switch {
+	case v.Type().Is(tftypes.String):
+		var s string
+		_ = v.As(&s)
+		return s
+	case v.Type().Is(tftypes.Bool):
+		var b bool
+		_ = v.As(&b)
+		return b
+	case v.Type().Is(tftypes.Number):
+		var f big.Float
+		_ = v.As(&f)
+		return json.Number(f.Text('f', -1))
+	}
+	return nil
+}
+
+// tortureSeeds is how many seeds make test runs; TORTURE_SEEDS raises it.
+const tortureSeeds = 500
+
+// TestTorture runs a fixed set of seeds (TORTURE_SEEDS, from TORTURE_FIRST)
+// and, with TORTURE_TIME, new seeds until that much time has passed (make
+// torture). A failing seed is shrunk to a minimal replay.
+func TestTorture(t *testing.T) {
+	n, first := envInt("TORTURE_SEEDS", tortureSeeds), envInt("TORTURE_FIRST", 1)
+	deadline := time.Time{}
+	if d, err := time.ParseDuration(os.Getenv("TORTURE_TIME")); err == nil && d > 0 {
+		deadline = time.Now().Add(d)
+		n = 1 << 30
+	}
+	failed := 0
+	for seed := first; seed < first+n; seed++ {
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			t.Logf("ran %d seeds (%d..%d)", seed-first, first, seed-1)
+			break
+		}
+		sc := torture.Generate(uint64(seed), torture.Production)
+		v, _ := runTorture(t, sc)
+		if len(v) > 0 && os.Getenv("TORTURE_SURVEY") != "" {
+			// A survey lists every failing seed's first violation, unshrunk.
+			t.Errorf("seed %d: %s", seed, firstLine(v[0].String(), 300))
+			continue
+		}
+		if len(v) > 0 {
+			failed++
+			t.Errorf("%s", report(t, sc, v))
+			if failed >= 3 {
+				t.Fatal("stopping after 3 failing seeds")
+			}
+		}
+	}
+}
+
+// report shrinks a failing scenario, keeping the invariant its first
+// violation broke, and words the smallest replay with its violations.
+func report(t *testing.T, sc torture.Scenario, v []torture.Violation) string {
+	small, sv := sc, v
+	breaks := func(vs []torture.Violation) bool {
+		return slices.ContainsFunc(vs, func(x torture.Violation) bool { return x.Invariant == v[0].Invariant })
+	}
+	for changed := true; changed; {
+		changed = false
+		for _, s := range small.Shrink() {
+			if v2, _ := runTorture(t, s); breaks(v2) {
+				small, sv, changed = s, v2, true
+				break
+			}
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "seed %d breaks the invariants; smallest replay:\n%s", sc.Seed, small)
+	_, obs := runTorture(t, small)
+	for i, o := range obs {
+		fmt.Fprintf(&b, "  apply %d (%s): gen %d, tainted %v, state %v\n%s\n", i+1, o.Label, o.Gen, o.Tainted, o.State, indentText(o.Messages))
+	}
+	for _, x := range sv {
+		fmt.Fprintf(&b, "  VIOLATION %s\n", x)
+	}
+	return b.String()
+}
+
+func firstLine(s string, n int) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return s
+}
+
+func indentText(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return "      " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n      ")
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}

@@ -1,0 +1,294 @@
+package torture
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+)
+
+// Observation is what one apply left: the requests it made (a range of the
+// simulator's request log), everything it told the user, and the state after
+// it. The runner records one per apply, the final clean ones included.
+type Observation struct {
+	Label string
+	// Gen is the declared restart the apply's requests belong to: it starts
+	// at 1 and grows by one with every create (a replacement included).
+	Gen int
+	// FirstRequest and EndRequest bound the apply's requests in the
+	// simulator's request log (EndRequest excluded).
+	FirstRequest, EndRequest int
+	// Messages are every diagnostic of the plan and the apply, "summary:
+	// detail" a line.
+	Messages string
+	// State is the resource's attributes after the apply (nil: not in state).
+	State   map[string]any
+	Tainted bool
+	// Panic is what the provider panicked with, if it did.
+	Panic string
+}
+
+// Batch is one element of the state's batches, as the checker reads it.
+type Batch struct {
+	JobID   string
+	Jobs    []string // every job id the batch records (current and earlier)
+	Nodes   []string
+	Status  string
+	Created [2]string // the window of an unknown request, when recorded (from, until)
+}
+
+// Batches reads the state's batches; a state without batches (a restart of one
+// batch from before they were recorded) is its top-level job.
+func Batches(state map[string]any) []Batch {
+	raw, _ := state["batches"].([]any)
+	var out []Batch
+	for _, x := range raw {
+		m, _ := x.(map[string]any)
+		b := Batch{JobID: str(m["job_id"]), Status: str(m["status"]), Nodes: strs(m["node_ids"])}
+		for _, k := range []string{"job_ids", "earlier_job_ids"} {
+			b.Jobs = append(b.Jobs, strs(m[k])...)
+		}
+		if b.JobID != "" && !slices.Contains(b.Jobs, b.JobID) {
+			b.Jobs = append(b.Jobs, b.JobID)
+		}
+		b.Created = [2]string{str(m["job_created_after"]), str(m["job_created_before"])}
+		out = append(out, b)
+	}
+	return out
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func strs(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		out = append(out, str(x))
+	}
+	return out
+}
+
+// Violation is a broken invariant, with what shows it.
+type Violation struct {
+	Invariant string
+	Detail    string
+}
+
+func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
+
+// Check compares what the simulator did (jobs and requests) with what the
+// applies recorded and said, and returns every broken invariant:
+//   - at most once: in one declared restart, a node's jobs that did not fail
+//     number at most one, and one apply never makes two jobs of a node;
+//   - accounted: after every apply, every job of the current declared restart
+//     is in state (a failed batch's job too, after the batch was sent again), or
+//     is the job of a batch recorded as unknown with its nodes; with nothing in
+//     state, the apply's messages name it or say its restart may have happened;
+//   - settled right: every job a batch records restarted exactly its nodes, for
+//     the current declared restart, and no job is recorded by two batches;
+//   - no panic.
+//
+// Liveness (an empty plan after at most two clean applies) is the runner's to
+// check: only it can plan.
+func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation) []Violation {
+	var out []Violation
+	add := func(inv, format string, args ...any) {
+		out = append(out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
+	}
+	genOf := func(req int) (int, int) {
+		for i, o := range obs {
+			if req >= o.FirstRequest && req < o.EndRequest {
+				return o.Gen, i
+			}
+		}
+		return 0, -1
+	}
+	type nodeGen struct {
+		node string
+		gen  int
+	}
+	type nodeApply struct {
+		node  string
+		apply int
+	}
+	kept, failed := map[nodeGen][]string{}, map[nodeGen]int{}
+	perApply := map[nodeApply][]string{}
+	for _, j := range jobs {
+		if j.Past || j.Request < 0 {
+			continue
+		}
+		gen, apply := genOf(j.Request)
+		for _, n := range j.NodeIDs {
+			k := nodeGen{n, gen}
+			kept[k] = append(kept[k], j.ID)
+			if j.Status == jobFailed {
+				failed[k]++
+			}
+			pa := nodeApply{n, apply}
+			perApply[pa] = append(perApply[pa], j.ID)
+		}
+	}
+	for k, ids := range kept {
+		if len(ids)-failed[k] > 1 {
+			add("at most once", "node %s restarted %d times in declared restart %d (%d of those jobs failed): %v", k.node, len(ids), k.gen, failed[k], ids)
+		}
+	}
+	for k, ids := range perApply {
+		if len(ids) > 1 {
+			add("at most once", "apply %d (%s) made %d jobs of node %s: %v", k.apply+1, label(obs, k.apply), len(ids), k.node, ids)
+		}
+	}
+
+	out = append(out, checkAdoptions(jobs, obs)...)
+	for i, o := range obs {
+		if o.Panic != "" {
+			add("no panic", "apply %d (%s) panicked: %s", i+1, o.Label, o.Panic)
+		}
+		batches := Batches(o.State)
+		recordedBy := map[string]int{}
+		for bi, b := range batches {
+			for _, id := range b.Jobs {
+				if prev, dup := recordedBy[id]; dup && prev != bi {
+					add("settled right", "after apply %d (%s), job %s is recorded by batches %d and %d", i+1, o.Label, id, prev+1, bi+1)
+				}
+				recordedBy[id] = bi
+				j, ok := findJob(jobs, id)
+				if !ok {
+					add("settled right", "after apply %d (%s), batch %d records job %s, which the API never created", i+1, o.Label, bi+1, id)
+					continue
+				}
+				if g, _ := genOf(j.Request); g != o.Gen || j.Past {
+					add("settled right", "after apply %d (%s), batch %d records job %s of declared restart %d (past: %v), not of the current one (%d)",
+						i+1, o.Label, bi+1, id, g, j.Past, o.Gen)
+				}
+				if !slices.Equal(j.NodeIDs, b.Nodes) {
+					add("settled right", "after apply %d (%s), batch %d (%v) records job %s, which restarted %v", i+1, o.Label, bi+1, b.Nodes, id, j.NodeIDs)
+				}
+			}
+		}
+		// Every job of the current declared restart that exists when the
+		// apply is over must be accounted for by it.
+		for _, j := range jobs {
+			if j.Past || j.Request < 0 || j.Request >= o.EndRequest {
+				continue
+			}
+			if g, _ := genOf(j.Request); g != o.Gen {
+				continue
+			}
+			if !accounted(j, o, batches) {
+				add("accounted", "after apply %d (%s), job %s (%v, %s) is neither in state nor named to the user; state: %v; messages:\n%s",
+					i+1, o.Label, j.ID, j.NodeIDs, j.Status, o.State, indent(o.Messages))
+			}
+		}
+	}
+	return out
+}
+
+// accounted reports whether job j is in o's state, or stands there as a batch
+// of its nodes whose request's outcome is unknown, or (with nothing in state)
+// is named in o's messages.
+func accounted(j ehpcsim.Job, o Observation, batches []Batch) bool {
+	for _, b := range batches {
+		if slices.Contains(b.Jobs, j.ID) {
+			return true
+		}
+		if b.JobID == "" && b.Status == "unknown" && slices.Equal(b.Nodes, j.NodeIDs) {
+			return true
+		}
+	}
+	if o.State == nil || len(batches) == 0 {
+		if strings.Contains(o.Messages, j.ID) {
+			return true
+		}
+		if o.State == nil && strings.Contains(o.Messages, "may or may not have happened") && mentionsAll(o.Messages, j.NodeIDs) {
+			return true
+		}
+		if o.State != nil && str(o.State["job_id"]) == j.ID {
+			return true
+		}
+	}
+	return false
+}
+
+func mentionsAll(text string, ids []string) bool {
+	for _, id := range ids {
+		if !strings.Contains(text, id) {
+			return false
+		}
+	}
+	return true
+}
+
+func findJob(jobs []ehpcsim.Job, id string) (ehpcsim.Job, bool) {
+	for _, j := range jobs {
+		if j.ID == id {
+			return j, true
+		}
+	}
+	return ehpcsim.Job{}, false
+}
+
+func label(obs []Observation, i int) string {
+	if i < 0 || i >= len(obs) {
+		return "no apply"
+	}
+	return obs[i].Label
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimSpace(s), "\n", "\n    ")
+}
+
+// jobFailed is the operation log's status of a failed job (API.md).
+const jobFailed = "failed"
+
+// checkAdoptions: a batch recorded as lost (its answer lost, no job) that
+// later records a job must have found its own: a job no earlier apply of the
+// declared restart recorded, made by a request no older than the apply that
+// lost the answer.
+func checkAdoptions(jobs []ehpcsim.Job, obs []Observation) []Violation {
+	var out []Violation
+	recorded := map[string]bool{}
+	lostSince := map[string]int{} // batch nodes -> FirstRequest of the apply that lost it
+	for i, o := range obs {
+		if i > 0 && obs[i-1].Gen != o.Gen {
+			clear(recorded)
+			clear(lostSince)
+		}
+		batches := Batches(o.State)
+		for bi, b := range batches {
+			key := strings.Join(b.Nodes, " ")
+			from, wasLost := lostSince[key]
+			switch {
+			case b.JobID == "" && b.Status == "unknown":
+				if !wasLost {
+					lostSince[key] = o.FirstRequest
+				}
+				continue
+			case !wasLost:
+				continue
+			}
+			delete(lostSince, key)
+			if b.JobID == "" {
+				continue
+			}
+			j, ok := findJob(jobs, b.JobID)
+			switch {
+			case recorded[b.JobID]:
+				out = append(out, Violation{"settled right", fmt.Sprintf("after apply %d (%s), batch %d's lost request was settled by job %s, which an earlier apply had recorded already", i+1, o.Label, bi+1, b.JobID)})
+			case ok && j.Request < from:
+				out = append(out, Violation{"settled right", fmt.Sprintf("after apply %d (%s), batch %d's lost request was settled by job %s, made by an older request (#%d, before #%d)", i+1, o.Label, bi+1, b.JobID, j.Request, from)})
+			}
+		}
+		for _, b := range batches {
+			for _, id := range b.Jobs {
+				recorded[id] = true
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,385 @@
+// Package torture is the randomized fault test of the provider's promise that
+// a restart declared once runs once (our Jepsen): it draws scenarios from a
+// seed (a cluster, a restart's configuration, and a sequence of applies with
+// the faults, interrupts, clock steps and follow-ups a pipeline meets between
+// them), and checks what the simulator actually did against the invariants
+// (Check). Running a scenario is the caller's: the provider package runs it
+// through the provider's protocol server on fake time, and through the real
+// Terraform CLI.
+//
+// Scenarios only contain what API.md and the provider's documented bounds
+// allow: the operation log lags at most Bounds.LogLag, one of the API's
+// machines has a clock off by at most Bounds.Skew, and this machine's clock
+// steps by at most Bounds.Step. Everything else is fair: answers lost before
+// or after the API acted, requests processed long after the client gave up (the
+// simulator refuses them once their signed timestamp is too old, as the API
+// does), gateways failing, the log down for minutes, listings without their
+// list, jobs failing or hanging, interrupts anywhere, and the user's untaint,
+// taint and triggers changes between applies.
+package torture
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// Bounds are the assumptions a scenario keeps to: what the provider documents
+// it needs from the API and the machine it runs on.
+type Bounds struct {
+	// LogLag is the most the operation log lags behind a job's creation.
+	LogLag time.Duration
+	// Skew is how far one of the API's machines' clock may be off.
+	Skew time.Duration
+	// Step is how far this machine's clock may step during an apply.
+	Step time.Duration
+	// Scale shrinks every duration a scenario draws (job lengths, gaps,
+	// delays), so that scenarios for real time (the CLI) stay short; 1 for
+	// fake time.
+	Scale float64
+}
+
+// Production is the bounds the provider documents, at full scale.
+var Production = Bounds{LogLag: 6 * time.Second, Skew: 10 * time.Second, Step: 10 * time.Second, Scale: 1}
+
+// Action is what the user does before an apply.
+type Action int
+
+const (
+	Apply         Action = iota // terraform apply
+	UntaintApply                // terraform untaint, then apply
+	TaintApply                  // terraform taint, then apply
+	TriggersApply               // change triggers, then apply
+	ToggleRolling               // remove rolling if set (add it back if removed), then apply
+)
+
+func (a Action) String() string {
+	return [...]string{"apply", "untaint+apply", "taint+apply", "triggers+apply", "toggle-rolling+apply"}[a]
+}
+
+// FaultKind is one misbehaviour armed for a step.
+type FaultKind int
+
+const (
+	LostBefore     FaultKind = iota // a restart request's connection drops before the API acts
+	LostAfter                       // ... after the API acted
+	LostLate                        // dropped at once, processed Delay later (or refused, if its timestamp is too old by then)
+	GatewayBefore                   // HTML 502 from a gateway, the API never saw it
+	GatewayAfter                    // HTML 502 after the API acted
+	InternalAfter                   // ret_code 5000 after the API acted
+	TruncatedAfter                  // the answer cut in half after the API acted
+	SlowAfter                       // the answer comes Delay late (past the client's timeout) after the API acted
+	Busy                            // ret_code 5100 on a restart request, Count times
+	LogOutage                       // the operation log fails (HTML 502) from Delay after the step starts, for Length
+	LogNoList                       // Count operation-log answers say ret_code 0 without job_set
+	JobFails                        // the Skip+1-th job created from the step's start fails
+	JobsSlow                        // every job created in the step runs Length (longer than most timeouts)
+)
+
+var faultNames = [...]string{"lost-before", "lost-after", "lost-late", "gateway-before", "gateway-after", "internal-after",
+	"truncated-after", "slow-after", "busy", "log-outage", "log-no-list", "job-fails", "jobs-slow"}
+
+func (k FaultKind) String() string { return faultNames[k] }
+
+// Fault is one fault armed at the start of a step. Skip is how many requests
+// (restart requests, operation-log requests, or jobs, by kind) pass before it
+// applies.
+type Fault struct {
+	Kind   FaultKind
+	Skip   int
+	Count  int
+	Delay  time.Duration
+	Length time.Duration
+}
+
+func (f Fault) String() string {
+	s := f.Kind.String()
+	if f.Skip > 0 {
+		s += fmt.Sprintf(" skip=%d", f.Skip)
+	}
+	if f.Count > 1 {
+		s += fmt.Sprintf(" count=%d", f.Count)
+	}
+	if f.Delay > 0 {
+		s += " delay=" + f.Delay.String()
+	}
+	if f.Length > 0 {
+		s += " length=" + f.Length.String()
+	}
+	return s
+}
+
+// Step is one apply and what precedes it.
+type Step struct {
+	// Gap is the time that passes before the step (the pipeline's pause).
+	Gap    time.Duration
+	Action Action
+	Faults []Fault
+	// Interrupt, when set, cancels the apply this long after it starts.
+	Interrupt time.Duration
+	// ClockStep moves this machine's clock by ClockStep, ClockStepAt after the
+	// apply starts.
+	ClockStep, ClockStepAt time.Duration
+}
+
+// Scenario is one seed's test: a cluster of Nodes nodes, one restart resource
+// of all of them, and its steps. After the steps, the faults are gone and at
+// most two clean applies, once every job has ended, must reach an empty plan.
+type Scenario struct {
+	Seed  uint64
+	Nodes int
+	// BatchSize is rolling.batch_size; 0 means no rolling.
+	BatchSize int
+	Pause     time.Duration
+	// NoWait sets wait_for_completion = false (never with rolling).
+	NoWait bool
+	// CreateTimeout is timeouts.create; 0 means the default.
+	CreateTimeout time.Duration
+	JobDuration   time.Duration
+	// The simulator's unkind sides, for the whole scenario.
+	LogLag     time.Duration
+	PageCap    int
+	TotalField string
+	QueueIDs   bool
+	// Backends are the clock offsets of the API's machines (nil: one machine).
+	Backends []time.Duration
+	Steps    []Step
+}
+
+// Generate draws the scenario of seed within b.
+func Generate(seed uint64, b Bounds) Scenario {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) //nolint:gosec // a reproducible draw, not a secret
+	d := func(lo, hi time.Duration) time.Duration {
+		return b.scale(lo + time.Duration(r.Int64N(int64(hi-lo)+1)))
+	}
+	chance := func(p float64) bool { return r.Float64() < p }
+	sc := Scenario{Seed: seed, Nodes: 1 + r.IntN(6), JobDuration: d(5*time.Second, 90*time.Second)}
+	if chance(0.7) {
+		sc.BatchSize = 1 + r.IntN(max(1, sc.Nodes/2))
+		if chance(0.4) {
+			sc.Pause = d(time.Second, 30*time.Second).Round(time.Second)
+		}
+	} else if chance(0.15) {
+		sc.NoWait = true
+	}
+	if chance(0.2) {
+		// Short, but long enough for every batch when nothing is slowed: a
+		// timeout too short for the rollout is a mistake in the configuration,
+		// which no fault going away mends.
+		batches := time.Duration(1)
+		if sc.BatchSize > 0 {
+			batches = time.Duration((sc.Nodes + sc.BatchSize - 1) / sc.BatchSize)
+		}
+		need := batches*(sc.JobDuration*3/2+sc.Pause+b.scale(20*time.Second)) + b.scale(3*time.Minute)
+		sc.CreateTimeout = max(d(2*time.Minute, 10*time.Minute), need).Round(time.Second)
+	}
+	if chance(0.6) {
+		sc.LogLag = d(0, b.LogLag)
+	}
+	if chance(0.3) {
+		sc.PageCap = 1 + r.IntN(3)
+	}
+	sc.TotalField = []string{"", "total_sum", "none"}[r.IntN(3)]
+	sc.QueueIDs = chance(0.5)
+	if chance(0.5) {
+		sc.Backends = make([]time.Duration, 2+r.IntN(2))
+		skew := d(time.Second, b.Skew)
+		if chance(0.5) {
+			skew = -skew
+		}
+		sc.Backends[r.IntN(len(sc.Backends))] = skew
+	}
+	steps := 1 + r.IntN(5)
+	for i := range steps {
+		sc.Steps = append(sc.Steps, genStep(r, d, chance, b, i == 0))
+	}
+	return sc
+}
+
+func genStep(r *rand.Rand, d func(lo, hi time.Duration) time.Duration, chance func(float64) bool, b Bounds, first bool) Step {
+	var st Step
+	switch x := r.Float64(); {
+	case first:
+	case x < 0.4:
+		st.Action = Apply
+	case x < 0.7:
+		st.Action = UntaintApply
+	case x < 0.8:
+		st.Action = TaintApply
+	case x < 0.92:
+		st.Action = TriggersApply
+	default:
+		st.Action = ToggleRolling
+	}
+	switch x := r.Float64(); {
+	case first:
+	case x < 0.5:
+		st.Gap = d(0, 5*time.Second)
+	case x < 0.8:
+		st.Gap = d(5*time.Second, 2*time.Minute)
+	default:
+		st.Gap = d(10*time.Minute, time.Hour)
+	}
+	for range r.IntN(4) {
+		st.Faults = append(st.Faults, genFault(r, d, chance))
+	}
+	if chance(0.25) {
+		st.Interrupt = d(100*time.Millisecond, 4*time.Minute)
+	}
+	if chance(0.2) {
+		st.ClockStep = d(time.Second, b.Step)
+		if chance(0.5) {
+			st.ClockStep = -st.ClockStep
+		}
+		st.ClockStepAt = d(0, 3*time.Minute)
+	}
+	return st
+}
+
+// faultWeights make lost answers, the log going down and failed jobs, whose
+// combinations the resumes must survive, the most frequent draws.
+var faultWeights = [...]int{
+	LostBefore: 3, LostAfter: 3, LostLate: 2, GatewayBefore: 1, GatewayAfter: 2, InternalAfter: 1, TruncatedAfter: 1,
+	SlowAfter: 1, Busy: 1, LogOutage: 4, LogNoList: 1, JobFails: 3, JobsSlow: 1,
+}
+
+func genFault(r *rand.Rand, d func(lo, hi time.Duration) time.Duration, chance func(float64) bool) Fault {
+	total := 0
+	for _, w := range faultWeights {
+		total += w
+	}
+	kind, x := FaultKind(0), r.IntN(total)
+	for x >= faultWeights[kind] {
+		x -= faultWeights[kind]
+		kind++
+	}
+	f := Fault{Kind: kind, Skip: r.IntN(3), Count: 1}
+	switch f.Kind {
+	case LostLate:
+		f.Delay = d(500*time.Millisecond, 90*time.Second)
+	case SlowAfter:
+		f.Delay = d(31*time.Second, 45*time.Second)
+	case Busy:
+		f.Count = 1 + r.IntN(3)
+	case LogOutage:
+		f.Delay = d(0, 2*time.Minute)
+		if chance(0.5) {
+			f.Delay = d(0, 5*time.Second)
+		}
+		f.Length = d(5*time.Second, 4*time.Minute)
+	case LogNoList:
+		f.Skip = r.IntN(8)
+		f.Count = 1 + r.IntN(3)
+	case JobsSlow:
+		f.Length = d(20*time.Minute, 90*time.Minute)
+		if chance(0.5) { // rarer than a failure: a slow job costs a whole timeout
+			f.Kind, f.Length = JobFails, 0
+		}
+	}
+	return f
+}
+
+// scale shrinks a drawn duration for real-time runs.
+func (b Bounds) scale(v time.Duration) time.Duration {
+	if b.Scale <= 0 || b.Scale == 1 {
+		return v
+	}
+	return time.Duration(float64(v) * b.Scale)
+}
+
+// NodeIDs are the scenario cluster's nodes, sorted.
+func (sc Scenario) NodeIDs() []string {
+	ids := make([]string, sc.Nodes)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("cln-t%07d", i+1)
+	}
+	return ids
+}
+
+// ClusterID is the scenario's cluster.
+const ClusterID = "ehpc-torture1"
+
+// String is the scenario as a replay: every draw, one line a step.
+func (sc Scenario) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "seed %d: %d nodes", sc.Seed, sc.Nodes)
+	if sc.BatchSize > 0 {
+		fmt.Fprintf(&b, ", rolling batch_size=%d pause=%s", sc.BatchSize, sc.Pause)
+	}
+	if sc.NoWait {
+		b.WriteString(", wait_for_completion=false")
+	}
+	if sc.CreateTimeout > 0 {
+		fmt.Fprintf(&b, ", timeouts.create=%s", sc.CreateTimeout)
+	}
+	fmt.Fprintf(&b, ", jobs %s, log lag %s, page cap %d, total %q, queue ids %v, backends %v\n",
+		sc.JobDuration, sc.LogLag, sc.PageCap, sc.TotalField, sc.QueueIDs, sc.Backends)
+	for i, st := range sc.Steps {
+		fmt.Fprintf(&b, "  step %d: after %s, %s", i+1, st.Gap, st.Action)
+		for _, f := range st.Faults {
+			fmt.Fprintf(&b, "; %s", f)
+		}
+		if st.Interrupt > 0 {
+			fmt.Fprintf(&b, "; interrupt at %s", st.Interrupt)
+		}
+		if st.ClockStep != 0 {
+			fmt.Fprintf(&b, "; clock steps %s at %s", st.ClockStep, st.ClockStepAt)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("  then: faults gone, every job ended, at most two applies to an empty plan\n")
+	return b.String()
+}
+
+// Shrink returns the scenarios one simplification smaller than sc (a step
+// fewer, a fault fewer, no interrupt, no clock step, one backend), for finding
+// a minimal replay of a failure.
+func (sc Scenario) Shrink() []Scenario {
+	var out []Scenario
+	for i := range sc.Steps {
+		if i == 0 && len(sc.Steps) == 1 {
+			break
+		}
+		s := sc.clone()
+		s.Steps = append(s.Steps[:i], s.Steps[i+1:]...)
+		if i == 0 {
+			s.Steps[0].Action, s.Steps[0].Gap = Apply, 0
+		}
+		out = append(out, s)
+	}
+	for i, st := range sc.Steps {
+		for j := range st.Faults {
+			s := sc.clone()
+			s.Steps[i].Faults = append(s.Steps[i].Faults[:j], s.Steps[i].Faults[j+1:]...)
+			out = append(out, s)
+		}
+		if st.Interrupt > 0 {
+			s := sc.clone()
+			s.Steps[i].Interrupt = 0
+			out = append(out, s)
+		}
+		if st.ClockStep != 0 {
+			s := sc.clone()
+			s.Steps[i].ClockStep, s.Steps[i].ClockStepAt = 0, 0
+			out = append(out, s)
+		}
+	}
+	if len(sc.Backends) > 0 {
+		s := sc.clone()
+		s.Backends = nil
+		out = append(out, s)
+	}
+	return out
+}
+
+func (sc Scenario) clone() Scenario {
+	s := sc
+	s.Backends = append([]time.Duration(nil), sc.Backends...)
+	s.Steps = make([]Step, len(sc.Steps))
+	for i, st := range sc.Steps {
+		st.Faults = append([]Fault(nil), st.Faults...)
+		s.Steps[i] = st
+	}
+	return s
+}
