@@ -21,3 +21,16 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 
 // Real returns the wall clock.
 func Real() Clock { return realClock{} }
+
+// Offset returns base with its readings moved by d: a machine whose clock is
+// wrong by d. Its waits are base's, since a wrong clock still measures
+// durations right.
+func Offset(base Clock, d time.Duration) Clock { return offsetClock{base, d} }
+
+type offsetClock struct {
+	base Clock
+	d    time.Duration
+}
+
+func (c offsetClock) Now() time.Time                         { return c.base.Now().Add(c.d) }
+func (c offsetClock) After(d time.Duration) <-chan time.Time { return c.base.After(d) }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/clock"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
@@ -79,8 +80,8 @@ func TestErrorCodesReachCallerWithHints(t *testing.T) {
 		}
 	})
 	t.Run("1300 clock five minutes slow", func(t *testing.T) {
-		h := newHarness(t, ehpcsim.Options{})
-		c := h.client(func(cfg *ehpc.Config) { cfg.Now = func() time.Time { return time.Now().Add(-5 * time.Minute) } })
+		h := newHarness(t, ehpcsim.Options{TimestampValidity: time.Minute})
+		c := h.client(func(cfg *ehpc.Config) { cfg.Clock = clock.Offset(clock.Real(), -5*time.Minute) })
 		_, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone})
 		wantAPIError(t, err, ehpc.CodeRequestExpired, "older than 60 seconds")
 		if !strings.Contains(err.Error(), "clock") {
@@ -351,15 +352,11 @@ func TestEchoedSecretsNeverReachErrorsOrLogs(t *testing.T) {
 
 func TestReadRetriesSucceed(t *testing.T) {
 	t.Run("5100 twice, each retry freshly signed", func(t *testing.T) {
-		h := newHarness(t, ehpcsim.Options{})
+		h := newHarness(t, ehpcsim.Options{TimestampValidity: time.Minute})
 		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 2, RetCode: codeServerBusy})
 		// A clock that moves one second per signature makes every attempt's
 		// timestamp distinct, so a re-sent stale URL would be visible.
-		var tick atomic.Int64
-		start := time.Now()
-		c := h.client(func(cfg *ehpc.Config) {
-			cfg.Now = func() time.Time { return start.Add(time.Duration(tick.Add(1)) * time.Second) }
-		})
+		c := h.client(func(cfg *ehpc.Config) { cfg.Clock = &tickingClock{start: time.Now()} })
 		if _, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone}); err != nil {
 			t.Fatal(err)
 		}
@@ -436,7 +433,7 @@ func wantUnknown(t *testing.T, err error, node string) {
 	if !errors.As(err, &unknown) {
 		t.Fatalf("err = %T %v, want *ehpc.UnknownOutcomeError", err, err)
 	}
-	if unknown.ClusterID != simCluster || len(unknown.NodeIDs) != 1 || unknown.NodeIDs[0] != node || unknown.SentAt.IsZero() {
+	if unknown.ClusterID != simCluster || len(unknown.NodeIDs) != 1 || unknown.NodeIDs[0] != node || unknown.Request.SentAt.IsZero() || unknown.Request.Until.IsZero() {
 		t.Errorf("UnknownOutcomeError = %+v", unknown)
 	}
 	if !strings.Contains(err.Error(), "may or may not have been processed") || !strings.Contains(err.Error(), node) {
@@ -686,7 +683,7 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 	record(err)
 	_, err = h.client(func(cfg *ehpc.Config) { cfg.SecretKey = "wrong-secret-value" }).ListNodes(ctx, simCluster, ehpc.NodeFilter{Zone: simZone})
 	record(err)
-	_, err = h.client(func(cfg *ehpc.Config) { cfg.Now = func() time.Time { return time.Now().Add(-time.Hour) } }).ListNodes(ctx, simCluster, ehpc.NodeFilter{Zone: simZone})
+	_, err = h.client(func(cfg *ehpc.Config) { cfg.Clock = clock.Offset(clock.Real(), -time.Hour) }).ListNodes(ctx, simCluster, ehpc.NodeFilter{Zone: simZone})
 	record(err)
 
 	if len(errs) != 5 {
@@ -712,3 +709,16 @@ func TestLogsNeverHoldSecrets(t *testing.T) {
 		}
 	}
 }
+
+// tickingClock moves one second each time it is read, so every attempt's
+// timestamp differs; its waits are real.
+type tickingClock struct {
+	start time.Time
+	tick  atomic.Int64
+}
+
+func (c *tickingClock) Now() time.Time {
+	return c.start.Add(time.Duration(c.tick.Add(1)) * time.Second)
+}
+
+func (c *tickingClock) After(d time.Duration) <-chan time.Time { return time.After(d) }

@@ -55,8 +55,8 @@ func TestRestartNodesSendsDocumentedBody(t *testing.T) {
 	if res.Action != "HpcClusterRestartClusterNodesResponse" {
 		t.Errorf("result action = %q", res.Action)
 	}
-	if res.SentAt.IsZero() {
-		t.Error("result SentAt is zero")
+	if sent := res.Request.SentAt; sent.IsZero() || !sent.Equal(sent.Truncate(time.Second)) {
+		t.Errorf("result Request.SentAt = %v, want the request's timestamp, in whole seconds as signed", sent)
 	}
 
 	jobs := h.sim.Jobs()

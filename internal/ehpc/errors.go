@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // API ret_codes the client treats specially (API.md, "Responses and errors").
@@ -107,16 +106,15 @@ func (e *TransportError) Unwrap() error { return e.Err }
 
 // UnknownOutcomeError means a restart request may or may not have been processed:
 // the connection broke after the request was written, the response was cut short,
-// or the server answered with an error that does not say whether it acted. Resending
-// could restart the nodes twice, so the client never does; the caller decides (for
-// example by looking for the job in the operation log around SentAt).
+// or the server answered with an error that does not say whether it acted, and
+// the operation log has not settled it (yet). Resending could restart the nodes
+// twice, so the client never does; Request is what a later Settle needs.
 type UnknownOutcomeError struct {
 	ClusterID string
 	NodeIDs   []string
-	SentAt    time.Time
-	// WindowStart is the earliest create_time a job from this request can carry
-	// (the send time corrected for the server's clock), once reconciliation ran.
-	WindowStart time.Time
+	// Request is the request whose outcome is unknown, with the window its job
+	// is looked for in.
+	Request Request
 	// Checked reports that the operation log was read and did not settle the
 	// question (see Candidates); false when the log could not be read.
 	Checked bool
@@ -126,15 +124,32 @@ type UnknownOutcomeError struct {
 }
 
 func (e *UnknownOutcomeError) Error() string {
-	msg := fmt.Sprintf("restart of nodes %s in cluster %s may or may not have been processed (request sent at %s): %v",
-		strings.Join(e.NodeIDs, ", "), e.ClusterID, e.SentAt.UTC().Format(timestampLayout), e.Err)
+	sent := "in an earlier apply"
+	if !e.Request.SentAt.IsZero() {
+		sent = "at " + e.Request.SentAt.UTC().Format(timestampLayout)
+	}
+	msg := fmt.Sprintf("restart of nodes %s in cluster %s may or may not have been processed (request sent %s): %v",
+		strings.Join(e.NodeIDs, ", "), e.ClusterID, sent, e.Err)
 	if len(e.Candidates) > 0 {
-		msg += fmt.Sprintf("; several restart jobs of exactly these nodes match: %s", strings.Join(e.Candidates, ", "))
+		msg += fmt.Sprintf("; restart jobs of exactly these nodes that match: %s", strings.Join(e.Candidates, ", "))
 	}
 	return msg
 }
 
 func (e *UnknownOutcomeError) Unwrap() error { return e.Err }
+
+// asUnknown reports whether err is an *UnknownOutcomeError, and sets *u.
+func asUnknown(err error, u **UnknownOutcomeError) bool { return errors.As(err, u) }
+
+// Permanent reports whether a failed read will fail the same way if asked again
+// soon: a parameter, key, clock, id or quota problem that only the user can fix.
+func Permanent(err error) bool {
+	switch RetCode(err) {
+	case CodeBadParameter, CodeNoSuchAction, CodeAuthFailed, CodeRequestExpired, CodeNotFound, CodeQuotaExceeded:
+		return true
+	}
+	return false
+}
 
 // RetCode returns the API ret_code carried by err, or 0.
 func RetCode(err error) int {

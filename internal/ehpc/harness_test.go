@@ -112,11 +112,32 @@ type harness struct {
 	srv  *httptest.Server
 	logs *logRecorder
 	sigs *sigRecorder
+	// lease is how old a timestamp the simulator accepts; the client is told
+	// the same, so a lost answer settles in seconds.
+	lease time.Duration
+}
+
+// testLease is the simulator's timestamp validity in these tests: long enough
+// for a simulator clock that is off (ClockOffset), otherwise 2 s, so that a
+// lost answer settles in seconds rather than the documented minute.
+func testLease(offset time.Duration) time.Duration {
+	return max(2*time.Second, offset+2*time.Second, -offset+2*time.Second)
+}
+
+// leaseOf tells the client the lease a lost answer settles by, with short
+// margins.
+func leaseOf(lease time.Duration) func(*ehpc.Config) {
+	return func(c *ehpc.Config) {
+		c.RequestValidity, c.ClockMargin, c.LogLag = lease, 500*time.Millisecond, 500*time.Millisecond
+	}
 }
 
 func newHarness(t *testing.T, opts ehpcsim.Options) *harness {
 	t.Helper()
-	h := &harness{t: t, sim: ehpcsim.New(opts), logs: &logRecorder{}, sigs: &sigRecorder{}}
+	if opts.TimestampValidity == 0 {
+		opts.TimestampValidity = testLease(opts.ClockOffset)
+	}
+	h := &harness{t: t, sim: ehpcsim.New(opts), logs: &logRecorder{}, sigs: &sigRecorder{}, lease: opts.TimestampValidity}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.sigs.record(r.URL.RawQuery)
 		h.sim.ServeHTTP(w, r)
@@ -125,10 +146,11 @@ func newHarness(t *testing.T, opts ehpcsim.Options) *harness {
 	return h
 }
 
-// client returns a client for the harness's simulator; mods adjust the config.
+// client returns a client for the harness's simulator, told its lease; mods
+// adjust the config.
 func (h *harness) client(mods ...func(*ehpc.Config)) *ehpc.Client {
 	h.t.Helper()
-	return newClient(h.t, h.srv.URL, h.logs, mods...)
+	return newClient(h.t, h.srv.URL, h.logs, append([]func(*ehpc.Config){leaseOf(h.lease)}, mods...)...)
 }
 
 // noKeepAlive returns an http.Client that opens a new connection per request,

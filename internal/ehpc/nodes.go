@@ -43,8 +43,11 @@ type NodeFilter struct {
 
 type listNodesResponse struct {
 	listTotal
-	Nodes []Node `json:"hpc_app_nodes_set"`
+	Nodes *[]Node `json:"hpc_app_nodes_set"`
 }
+
+func (r *listNodesResponse) listed() bool      { return r.Nodes != nil }
+func (r *listNodesResponse) listField() string { return "hpc_app_nodes_set" }
 
 // ListNodes returns every node of clusterID that matches f. It pages by what
 // came back, not by what it asked for, since a server may serve fewer items than
@@ -77,7 +80,8 @@ func (c *Client) ListNodes(ctx context.Context, clusterID string, f NodeFilter) 
 		}
 		total, known := out.total()
 		added := 0
-		for _, n := range out.Nodes {
+		page := *out.Nodes
+		for _, n := range page {
 			// A node list that shifts between pages (a node added meanwhile) must
 			// not yield the same node twice.
 			if seen[n.NodeID] {
@@ -87,11 +91,11 @@ func (c *Client) ListNodes(ctx context.Context, clusterID string, f NodeFilter) 
 			nodes = append(nodes, n)
 			added++
 		}
-		offset += len(out.Nodes)
+		offset += len(page)
 		switch {
 		case known && offset >= total:
 			return nodes, nil
-		case len(out.Nodes) == 0 || added == 0:
+		case len(page) == 0 || added == 0:
 			if known {
 				return nil, fmt.Errorf("list nodes: cluster %s: the API reports %d nodes but stopped listing after %d; the list is incomplete, so it is not used", clusterID, total, len(nodes))
 			}

@@ -63,8 +63,11 @@ type OperationList struct {
 
 type operationResponse struct {
 	listTotal
-	JobSet []Job `json:"job_set"`
+	JobSet *[]Job `json:"job_set"`
 }
+
+func (r *operationResponse) listed() bool      { return r.JobSet != nil }
+func (r *operationResponse) listField() string { return "job_set" }
 
 func (q OperationQuery) params() url.Values {
 	v := url.Values{}
@@ -113,7 +116,8 @@ func (c *Client) Operations(ctx context.Context, q OperationQuery) (*OperationLi
 		return nil, err
 	}
 	total, known := out.total()
-	return &OperationList{TotalCount: total, TotalKnown: known, Jobs: out.JobSet}, nil
+	c.seen.add(*out.JobSet)
+	return &OperationList{TotalCount: total, TotalKnown: known, Jobs: *out.JobSet}, nil
 }
 
 // Job returns the operation log entry for jobID, or found=false when the log has no

@@ -1,6 +1,7 @@
 package ehpc_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -12,14 +13,11 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
 
-// RestartNodesOnce must end every ambiguous restart with exactly one restart (the
+// RestartOnce must end every ambiguous restart with exactly one restart (the
 // simulator's counters prove it) or an error that says the outcome is unknown.
-func TestRestartNodesOnce(t *testing.T) {
+func TestRestartOnce(t *testing.T) {
 	nodes := []string{"cln-cmp00002", "cln-cmp00001"}
-	settle := func(c *ehpc.Config) {
-		c.SettleWindow = 300 * time.Millisecond
-		c.RequestTimeout = 500 * time.Millisecond
-	}
+	shortTimeout := func(c *ehpc.Config) { c.RequestTimeout = 500 * time.Millisecond }
 	cases := []struct {
 		name    string
 		faults  []ehpcsim.Fault
@@ -39,15 +37,16 @@ func TestRestartNodesOnce(t *testing.T) {
 		{name: "5000 after processing: adopted", faults: []ehpcsim.Fault{{RetCode: 5000, AfterEffect: true}}, adopted: true, posts: 1, restarts: 1},
 		{name: "HTML 502 before processing: sent again", faults: []ehpcsim.Fault{{HTTPStatus: http.StatusBadGateway}}, resent: true, posts: 2, restarts: 1},
 		{name: "truncated body after processing: adopted", faults: []ehpcsim.Fault{{Truncate: true, AfterEffect: true}}, adopted: true, posts: 1, restarts: 1},
-		{name: "5100 twice: retried, no reconciliation", faults: []ehpcsim.Fault{{RetCode: 5100, Count: 2}}, posts: 3, restarts: 1},
+		{name: "5100 twice: retried, no settling", faults: []ehpcsim.Fault{{RetCode: 5100, Count: 2}}, posts: 3, restarts: 1},
 		{name: "429 with Retry-After: retried", faults: []ehpcsim.Fault{{HTTPStatus: http.StatusTooManyRequests, RetryAfter: "1"}}, posts: 2, restarts: 1},
+		{name: "lost twice, no job either time: sent a third time", faults: []ehpcsim.Fault{{Drop: true}, {HTTPStatus: http.StatusBadGateway}}, resent: true, posts: 3, restarts: 1},
 		{
-			name:   "ambiguous twice, no job either time: unknown",
-			faults: []ehpcsim.Fault{{Drop: true}, {HTTPStatus: http.StatusBadGateway}},
-			posts:  2, restarts: 0, errText: "sent again after",
+			name:   "lost three times, no job ever: unknown, not sent a fourth time",
+			faults: []ehpcsim.Fault{{Drop: true}, {Drop: true}, {Drop: true}},
+			posts:  3, restarts: 0, errText: "all lost their answers",
 		},
 		{
-			name:    "operation log unreadable: unknown, never resent",
+			name:    "operation log refuses the key: unknown at once, never resent",
 			faults:  []ehpcsim.Fault{{Drop: true, AfterEffect: true}},
 			opFault: &ehpcsim.Fault{RetCode: 1200, Count: 10},
 			posts:   1, restarts: 1, errText: "operation log could not be read",
@@ -63,8 +62,7 @@ func TestRestartNodesOnce(t *testing.T) {
 			if tc.opFault != nil {
 				h.sim.InjectFault(ehpc.PathOperations, *tc.opFault)
 			}
-			c := h.client(settle)
-			res, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, nodes)
+			res, err := h.client(shortTimeout).RestartOnce(testCtx(t), simZone, simCluster, nodes, nil)
 
 			if got := h.sim.Requests(ehpc.PathRestartNodes); got != tc.posts {
 				t.Errorf("restart POSTs = %d, want %d", got, tc.posts)
@@ -82,13 +80,13 @@ func TestRestartNodesOnce(t *testing.T) {
 				if !strings.Contains(err.Error(), tc.errText) {
 					t.Fatalf("error %q does not say %q", err, tc.errText)
 				}
-				if u.SentAt.IsZero() {
-					t.Fatal("the error must carry when the request was sent")
+				if u.Request.SentAt.IsZero() || u.Request.Until.IsZero() {
+					t.Fatalf("the error must carry when the request was sent and where its job may lie: %+v", u.Request)
 				}
 				return
 			}
 			if err != nil {
-				t.Fatalf("RestartNodesOnce: %v", err)
+				t.Fatalf("RestartOnce: %v", err)
 			}
 			jobs := h.sim.Jobs()
 			if len(jobs) != 1 || res.JobID != jobs[0].ID {
@@ -100,41 +98,66 @@ func TestRestartNodesOnce(t *testing.T) {
 			if res.Adopted && res.AdoptedReason == "" {
 				t.Fatal("an adopted job must say what was lost")
 			}
+			if res.Request.SentAt.IsZero() {
+				t.Fatal("the result must say when the request that made the job was sent")
+			}
 		})
 	}
 }
 
+// Nothing is decided before the API can no longer process the request: a
+// request processed late, and a log that shows its job late, are both found,
+// and the restart is sent again only after that point.
+func TestRestartOnceDecidesOnlyAfterTheLease(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{OperationLogLag: 300 * time.Millisecond, JobDuration: time.Minute})
+	// Processed 1.5 s after it arrived, well inside the 2 s lease.
+	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, LateEffect: 1500 * time.Millisecond})
+	start := time.Now()
+	res, err := h.client().RestartOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Adopted || h.sim.Restarts("cln-cmp00001") != 1 || h.sim.Requests(ehpc.PathRestartNodes) != 1 {
+		t.Fatalf("adopted=%v, restarts=%d, POSTs=%d; want the late job adopted and nothing sent again", res.Adopted, h.sim.Restarts("cln-cmp00001"), h.sim.Requests(ehpc.PathRestartNodes))
+	}
+	if took := time.Since(start); took < 2*time.Second {
+		t.Errorf("settled after %s, before the 2 s lease ended", took)
+	}
+}
+
 // A restart of the same nodes from before this request must not be mistaken for
-// this request's job, and two matching jobs are refused rather than guessed.
-func TestRestartNodesOnceIgnoresOlderAndAmbiguousJobs(t *testing.T) {
+// this request's job, and one refused as busy after a lost answer is never
+// taken for "not sent".
+func TestRestartOnceIgnoresOlderJobsAndBusyResends(t *testing.T) {
 	t.Run("older job of the same nodes is not adopted", func(t *testing.T) {
-		clock := time.Now()
-		h := newHarness(t, ehpcsim.Options{Now: func() time.Time { return clock }})
-		c := h.client(func(c *ehpc.Config) {
-			c.SettleWindow = 200 * time.Millisecond
-			c.Now = func() time.Time { return clock }
-		})
-		if _, err := c.RestartNodes(testCtx(t), simZone, simCluster, []string{"cln-cmp00003"}); err != nil {
-			t.Fatal(err)
-		}
-		clock = clock.Add(10 * time.Minute) // the first job is long finished
+		h := newHarness(t, ehpcsim.Options{})
+		past := h.sim.AddPastJob(simCluster, []string{"cln-cmp00003"}, h.sim.Now().Add(-10*time.Minute), "successful")
 		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
-		res, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00003"})
+		res, err := h.client().RestartOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00003"}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Adopted || !res.Resent {
-			t.Fatalf("adopted=%v resent=%v: the old job must not be adopted", res.Adopted, res.Resent)
-		}
-		if n := h.sim.Restarts("cln-cmp00003"); n != 2 {
-			t.Fatalf("restarts = %d, want 2 (the earlier one and this one)", n)
+		if res.JobID == past || res.Adopted || !res.Resent {
+			t.Fatalf("job %s adopted=%v resent=%v: the old job %s must not be adopted", res.JobID, res.Adopted, res.Resent, past)
 		}
 	})
-	t.Run("a 1400 on the resend means the first took effect", func(t *testing.T) {
-		sim := ehpcsim.New(ehpcsim.Options{JobDuration: time.Minute})
+	t.Run("a job the caller recorded is not adopted", func(t *testing.T) {
+		h := newHarness(t, ehpcsim.Options{})
+		mine := h.sim.AddPastJob(simCluster, []string{"cln-cmp00003"}, h.sim.Now(), "failed")
+		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
+		res, err := h.client().RestartOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00003"}, []string{mine})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.JobID == mine || !res.Resent {
+			t.Fatalf("job %s resent=%v: the recorded job %s must not be adopted", res.JobID, res.Resent, mine)
+		}
+	})
+	t.Run("a 1400 on the resend keeps the lost request's outcome unknown", func(t *testing.T) {
+		sim := ehpcsim.New(ehpcsim.Options{JobDuration: time.Minute, TimestampValidity: testLease(0)})
 		sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
-		// An operation log that lags: it lists nothing until the resend has
-		// been refused, as a real log might right after a restart.
+		// An operation log that lags past its documented bound: it lists
+		// nothing until the resend has been refused.
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == ehpc.PathOperations && sim.Requests(ehpc.PathRestartNodes) < 2 {
 				w.Header().Set("Content-Type", "application/json")
@@ -144,20 +167,54 @@ func TestRestartNodesOnceIgnoresOlderAndAmbiguousJobs(t *testing.T) {
 			sim.ServeHTTP(w, r)
 		}))
 		t.Cleanup(srv.Close)
-		h := &harness{t: t, sim: sim, srv: srv}
-		c := h.client(func(c *ehpc.Config) { c.SettleWindow = 200 * time.Millisecond })
-		res, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00004"})
-		if err != nil {
-			t.Fatalf("RestartNodesOnce: %v", err)
-		}
-		if !res.Adopted {
-			t.Fatalf("want the job adopted after the 1400, got %+v", res)
+		h := &harness{t: t, sim: sim, srv: srv, lease: testLease(0)}
+		_, err := h.client().RestartOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00004"}, nil)
+		var u *ehpc.UnknownOutcomeError
+		if !errors.As(err, &u) || ehpc.RetCode(errors.Unwrap(u)) != ehpc.CodePermissionDenied || !strings.Contains(err.Error(), "ret_code 1400") {
+			t.Fatalf("err = %v, want the lost request's unknown outcome, naming the 1400", err)
 		}
 		if n := h.sim.Restarts("cln-cmp00004"); n != 1 {
 			t.Fatalf("restarts = %d, want 1", n)
 		}
-		if n := h.sim.Requests(ehpc.PathRestartNodes); n != 2 {
-			t.Fatalf("restart POSTs = %d, want 2 (the lost one and the resend refused with 1400)", n)
-		}
 	})
+}
+
+// Ctrl-C while a lost answer settles ends the call at once, with the request
+// to settle later: nothing is sent again, and nothing waits out the lease.
+func TestInterruptedSettleEndsAtOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault ehpcsim.Fault
+		jobs  int
+	}{
+		{"processed", ehpcsim.Fault{Delay: 5 * time.Second, AfterEffect: true}, 1},
+		{"not processed", ehpcsim.Fault{Delay: 5 * time.Second}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, ehpcsim.Options{JobDuration: time.Minute, TimestampValidity: 20 * time.Second})
+			h.sim.InjectFault(ehpc.PathRestartNodes, tc.fault)
+			ctx, cancel := context.WithCancel(testCtx(t))
+			time.AfterFunc(300*time.Millisecond, cancel)
+			start := time.Now()
+			_, err := h.client().RestartOnce(ctx, simZone, simCluster, []string{"cln-cmp00004"}, nil)
+			var u *ehpc.UnknownOutcomeError
+			if !errors.As(err, &u) || !strings.Contains(err.Error(), "cancelled") {
+				t.Fatalf("err = %v, want an unknown outcome that says the apply was cancelled", err)
+			}
+			if u.Request.SentAt.IsZero() || u.Request.Until.IsZero() {
+				t.Errorf("the error must carry the request to settle later: %+v", u.Request)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("the interrupted restart took %s; it must end at once", d)
+			}
+			if n := h.sim.Requests(ehpc.PathRestartNodes); n != 1 {
+				t.Errorf("restart POSTs = %d, want 1", n)
+			}
+			time.Sleep(5 * time.Second) // the delayed request ends
+			if n := len(h.sim.Jobs()); n != tc.jobs {
+				t.Errorf("%d jobs, want %d", n, tc.jobs)
+			}
+		})
+	}
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"time"
 )
 
 // Restart paths. The seed page spells the action "resatrtNodes"; the current
@@ -29,17 +28,17 @@ type RestartResult struct {
 	Action  string
 	// Path is the path that accepted the request (one of the two spellings).
 	Path string
-	// SentAt is when the accepted request was signed and sent, for finding the job in
-	// the operation log.
-	SentAt time.Time
+	// Request is the request that made the job: its signed timestamp, and the
+	// window it was looked for in when its answer was lost.
+	Request Request
 	// Adopted reports that the request's answer was lost and the job was found in
-	// the operation log instead (RestartNodesOnce); AdoptedReason says what was lost.
+	// the operation log instead (RestartOnce); AdoptedReason says what was lost.
 	Adopted       bool
 	AdoptedReason string
-	// Resent reports that a first request provably had no effect and was sent again.
+	// Resent reports that an earlier request provably had no effect and was sent again.
 	Resent bool
 	// Interrupted reports that the caller's context ended while a lost answer was
-	// being reconciled, and the job was found all the same: the caller should
+	// being settled, and the job was found all the same: the caller should
 	// record it and not wait for it.
 	Interrupted bool
 }
@@ -111,83 +110,13 @@ func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, ids [
 	return res, err
 }
 
-// RestartNodesOnce restarts the nodes exactly once or reports clearly that it
-// could not tell. It calls RestartNodes; when that ends in an
-// *UnknownOutcomeError it looks in the operation log for a restart job of
-// exactly these nodes created since the request was sent:
-//   - one such job: it is adopted (RestartResult.Adopted) and nothing is resent;
-//   - none within the settle window: the restart is sent once more
-//     (RestartResult.Resent), unless ctx was cancelled meanwhile;
-//   - several, or the log cannot be read, or the second request is ambiguous too
-//     and still leaves no trace: an *UnknownOutcomeError that says how to check.
-//
-// The look at the log runs to its end even when ctx is cancelled (bounded by the
-// settle window plus a few seconds): a request that may have created a job must
-// not end with the job unaccounted for. A job found that way is returned with
-// Interrupted set.
-//
-// Unambiguous rejections (1100, 1200, 1300, 1400, 2100, 2500, ...) are returned as
-// they are and never retried. Its arguments are RestartNodes's.
-func (c *Client) RestartNodesOnce(ctx context.Context, zone, clusterID string, ids []string) (*RestartResult, error) {
-	res, err := c.RestartNodes(ctx, zone, clusterID, ids)
-	var first *UnknownOutcomeError
-	if err == nil || !errors.As(err, &first) {
-		return res, err
-	}
-
-	job, err := c.reconcileDetached(ctx, zone, clusterID, ids, first)
-	if err != nil || job != nil {
-		return job, err
-	}
-	if ctx.Err() != nil {
-		// The caller gave up: sending a restart now would act against that,
-		// and the log shows no job, so nothing is lost by not sending.
-		first.Checked = true
-		first.Err = fmt.Errorf("%v; the caller cancelled the call, no job of these nodes appeared in the operation log within %s, and the restart was not sent again", first.Err, c.settleWindow())
-		return nil, first
-	}
-
-	// The log shows no trace of the first request after the settle window: it was
-	// not processed, so one more request cannot make a second restart.
-	res, err = c.RestartNodes(ctx, zone, clusterID, ids)
-	if err == nil {
-		res.Resent = true
-		return res, nil
-	}
-	var second *UnknownOutcomeError
-	if !errors.As(err, &second) && RetCode(err) != CodePermissionDenied {
-		return nil, err
-	}
-	// Ambiguous again, or 1400 "already restarting", which means the first request
-	// did take effect after all: look once more before giving up.
-	job, rerr := c.reconcileDetached(ctx, zone, clusterID, ids, first)
-	if rerr != nil || job != nil {
-		return job, rerr
-	}
-	first.Err = fmt.Errorf("%v; sent again after %s with no job in the operation log: %w", first.Err, c.settleWindow(), err)
-	first.Checked = true
-	return nil, first
-}
-
-// reconcileDetached runs reconcile on a context that ctx's cancellation does not
-// end, bounded so a cancelled call still ends within seconds.
-func (c *Client) reconcileDetached(ctx context.Context, zone, clusterID string, ids []string, u *UnknownOutcomeError) (*RestartResult, error) {
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.settleWindow()+reconcileGrace)
-	defer cancel()
-	job, err := c.reconcile(rctx, zone, clusterID, ids, u)
-	if job != nil && ctx.Err() != nil {
-		job.Interrupted = true
-	}
-	return job, err
-}
-
 func (c *Client) restartAt(ctx context.Context, path, zone, clusterID string, ids []string, body []byte) (*RestartResult, error) {
-	sentAt := c.cfg.Now()
 	var out restartResponse
-	err := c.do(ctx, request{method: http.MethodPost, path: path, zone: zone, body: body}, &out)
+	sent := &sendTimes{}
+	err := c.do(ctx, request{method: http.MethodPost, path: path, zone: zone, body: body, sent: sent}, &out)
 	if err != nil {
 		if outcomeUnknown(err) {
-			return nil, &UnknownOutcomeError{ClusterID: clusterID, NodeIDs: ids, SentAt: sentAt, Err: err}
+			return nil, &UnknownOutcomeError{ClusterID: clusterID, NodeIDs: ids, Request: c.lostRequest(sent), Err: err}
 		}
 		return nil, err
 	}
@@ -195,10 +124,10 @@ func (c *Client) restartAt(ctx context.Context, path, zone, clusterID string, id
 	if jobID == "" {
 		// The API said yes without naming the job: the restart probably happened, but
 		// there is nothing to track. That is an unknown outcome, not a success.
-		return nil, &UnknownOutcomeError{ClusterID: clusterID, NodeIDs: ids, SentAt: sentAt,
+		return nil, &UnknownOutcomeError{ClusterID: clusterID, NodeIDs: ids, Request: c.lostRequest(sent),
 			Err: &ResponseError{Path: path, HTTPStatus: http.StatusOK, Reason: "ret_code 0 without a job_id"}}
 	}
-	return &RestartResult{JobID: jobID, RetCode: int(out.RetCode), Action: out.Action, Path: path, SentAt: sentAt}, nil
+	return &RestartResult{JobID: jobID, RetCode: int(out.RetCode), Action: out.Action, Path: path, Request: Request{SentAt: sent.last}}, nil
 }
 
 // isMissingAction reports whether err says the path does not exist.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Signature parameters fixed by signature_version 1 of the API.
@@ -102,9 +103,9 @@ func wireSignature(sig string) string {
 	return url.QueryEscape(url.QueryEscape(sig))
 }
 
-// signURL returns the full URL for req with a fresh timestamp and signature, and
-// the signature itself, for scrubbing.
-func (c *Client) signURL(req request) (string, string, error) {
+// signURL returns the full URL for req signed with timestamp stamp (whole
+// seconds, UTC), and the signature itself, for scrubbing.
+func (c *Client) signURL(req request, stamp time.Time) (string, string, error) {
 	if req.zone == "" {
 		return "", "", fmt.Errorf("EHPC API %s: the zone parameter is required", req.path)
 	}
@@ -114,7 +115,7 @@ func (c *Client) signURL(req request) (string, string, error) {
 	}
 	q.Set("access_key_id", c.cfg.AccessKeyID)
 	q.Set("zone", req.zone)
-	q.Set("timestamp", c.cfg.Now().UTC().Format(timestampLayout))
+	q.Set("timestamp", stamp.UTC().Format(timestampLayout))
 	q.Set("version", apiVersion)
 	q.Set("signature_method", signatureMethod)
 	q.Set("signature_version", signatureVersion)

@@ -30,7 +30,7 @@ func TestRedirectIsAClearErrorNotAnUnknownOutcome(t *testing.T) {
 	logs := &logRecorder{}
 	c := newClient(t, srv.URL, logs, func(cfg *ehpc.Config) { cfg.HTTPClient = nil })
 
-	_, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"})
+	_, err := c.RestartOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"}, nil)
 	var redirect *ehpc.RedirectError
 	if !errors.As(err, &redirect) {
 		t.Fatalf("err = %v (%T), want *RedirectError", err, err)
@@ -71,7 +71,7 @@ func TestTLSFailureIsPermanent(t *testing.T) {
 		run  func(c *ehpc.Client) error
 	}{
 		{"restart", func(c *ehpc.Client) error {
-			_, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"})
+			_, err := c.RestartOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"}, nil)
 			return err
 		}},
 		{"read", func(c *ehpc.Client) error {
@@ -106,7 +106,7 @@ func TestUnknownHostIsPermanent(t *testing.T) {
 		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "hpc-api.example.invalid", IsNotFound: true}}
 	}}
 	c := newClient(t, "https://hpc-api.example.invalid", nil, func(cfg *ehpc.Config) { cfg.HTTPClient = &http.Client{Transport: tr} })
-	_, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"})
+	_, err := c.RestartOnce(testCtx(t), simZone, simCluster, []string{"cln-cmp00001"}, nil)
 	var connect *ehpc.ConnectError
 	if !errors.As(err, &connect) || connect.Kind != "dns" {
 		t.Fatalf("err = %v (%T), want a DNS *ConnectError", err, err)

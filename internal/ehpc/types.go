@@ -159,3 +159,10 @@ func (t listTotal) total() (int, bool) {
 	}
 	return 0, false
 }
+
+// listing is an answer that must carry its list to be read: the operation
+// log's job_set, listNodes' hpc_app_nodes_set.
+type listing interface {
+	listed() bool
+	listField() string
+}

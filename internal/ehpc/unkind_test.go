@@ -1,7 +1,6 @@
 package ehpc_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,25 +21,25 @@ import (
 
 const unkindNode = "cln-cmp00004"
 
-// quickSettle keeps the reconcile short; the request timeout stays above any
-// latency a test injects on purpose unless the test says otherwise.
-func quickSettle(window time.Duration) func(*ehpc.Config) {
+// logLag tells the client how far the log may lag; the request timeout stays
+// above any latency a test injects on purpose unless the test says otherwise.
+func logLag(lag time.Duration) func(*ehpc.Config) {
 	return func(c *ehpc.Config) {
-		c.SettleWindow = window
+		c.LogLag = lag
 		c.RequestTimeout = 10 * time.Second
 	}
 }
 
-// restartOnce runs RestartNodesOnce for unkindNode and checks the node restarted
+// restartOnce runs RestartOnce for unkindNode and checks the node restarted
 // exactly once.
 func restartOnce(t *testing.T, h *harness, c *ehpc.Client) *ehpc.RestartResult {
 	t.Helper()
-	res, err := c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{unkindNode})
+	res, err := c.RestartOnce(testCtx(t), simZone, simCluster, []string{unkindNode}, nil)
 	if n := h.sim.Restarts(unkindNode); n != 1 {
 		t.Errorf("%s restarted %d times by this request, want exactly 1", unkindNode, n)
 	}
 	if err != nil {
-		t.Fatalf("RestartNodesOnce: %v", err)
+		t.Fatalf("RestartOnce: %v", err)
 	}
 	return res
 }
@@ -57,15 +56,15 @@ func TestRecentEarlierRestartIsNotAdopted(t *testing.T) {
 	}{
 		{"clocks agree, 20s before", 0, 20 * time.Second},
 		{"clocks agree, 3s before", 0, 3 * time.Second},
-		{"server 40s ahead, 5s before", 40 * time.Second, 5 * time.Second},
-		{"server 45s behind, 5s before", -45 * time.Second, 5 * time.Second},
+		{"server 4s ahead, 4s before", 4 * time.Second, 4 * time.Second},
+		{"server 4s behind, 4s before", -4 * time.Second, 4 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, ehpcsim.Options{ClockOffset: tc.offset})
 			past := h.sim.AddPastJob(simCluster, []string{unkindNode}, h.sim.Now().Add(-tc.before), "successful")
 			h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
-			c := h.client(quickSettle(500 * time.Millisecond))
+			c := h.client()
 			res := restartOnce(t, h, c)
 			if res.JobID == past || res.Adopted || !res.Resent {
 				t.Fatalf("job %s adopted=%v resent=%v; the earlier job %s must not be taken for this restart", res.JobID, res.Adopted, res.Resent, past)
@@ -77,12 +76,12 @@ func TestRecentEarlierRestartIsNotAdopted(t *testing.T) {
 // Our own job is never excluded from the window, whatever the skew, even when
 // the job is stamped in the same second as the request.
 func TestOwnJobIsAdoptedWhateverTheSkew(t *testing.T) {
-	for _, offset := range []time.Duration{-50 * time.Second, -1500 * time.Millisecond, 0, 700 * time.Millisecond, 50 * time.Second} {
+	for _, offset := range []time.Duration{-5 * time.Second, -1500 * time.Millisecond, 0, 700 * time.Millisecond, 5 * time.Second} {
 		t.Run(fmt.Sprint(offset), func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, ehpcsim.Options{ClockOffset: offset})
 			h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
-			res := restartOnce(t, h, h.client(quickSettle(500*time.Millisecond)))
+			res := restartOnce(t, h, h.client())
 			if !res.Adopted || res.Resent {
 				t.Fatalf("adopted=%v resent=%v, want our own job adopted", res.Adopted, res.Resent)
 			}
@@ -95,7 +94,7 @@ func TestOwnJobIsAdoptedWhateverTheSkew(t *testing.T) {
 // our own job and send the restart twice.
 func TestSlowAnswerDoesNotHideOwnJob(t *testing.T) {
 	h := newHarness(t, ehpcsim.Options{Latency: map[string]time.Duration{ehpc.PathListNodes: 7 * time.Second}})
-	c := h.client(quickSettle(500 * time.Millisecond))
+	c := h.client()
 	if _, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +110,7 @@ func TestSlowAnswerDoesNotHideOwnJob(t *testing.T) {
 func TestJobListingExtraResourceIDsIsAdopted(t *testing.T) {
 	h := newHarness(t, ehpcsim.Options{QueueIDs: true})
 	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
-	res := restartOnce(t, h, h.client(quickSettle(500*time.Millisecond)))
+	res := restartOnce(t, h, h.client())
 	if !res.Adopted {
 		t.Fatalf("adopted=%v resent=%v, want the job adopted", res.Adopted, res.Resent)
 	}
@@ -122,14 +121,14 @@ func TestJobOfMoreNodesIsNotAdopted(t *testing.T) {
 	h := newHarness(t, ehpcsim.Options{QueueIDs: true})
 	h.sim.AddPastJob(simCluster, []string{unkindNode, "cln-cmp00003"}, h.sim.Now(), "successful")
 	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
-	res := restartOnce(t, h, h.client(quickSettle(500*time.Millisecond)))
+	res := restartOnce(t, h, h.client())
 	if res.Adopted || !res.Resent {
 		t.Fatalf("adopted=%v resent=%v, want a fresh restart", res.Adopted, res.Resent)
 	}
 }
 
 // A lagging operation log and a request processed after the client gave up are
-// both absorbed by the settle window.
+// both absorbed: the one by LogLag, the other by the lease.
 func TestLateJobsAreFoundWithinTheSettleWindow(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -137,13 +136,15 @@ func TestLateJobsAreFoundWithinTheSettleWindow(t *testing.T) {
 		fault ehpcsim.Fault
 	}{
 		{"operation log 2s behind", ehpcsim.Options{OperationLogLag: 2 * time.Second}, ehpcsim.Fault{Drop: true, AfterEffect: true}},
-		{"processed 1.5s after the connection dropped", ehpcsim.Options{}, ehpcsim.Fault{Drop: true, LateEffect: 1500 * time.Millisecond}},
+		// Inside a 4 s lease: the timestamp is in whole seconds, so a request
+		// processed 1.5 s after it arrived may carry one 2.5 s old.
+		{"processed 1.5s after the connection dropped", ehpcsim.Options{TimestampValidity: 4 * time.Second}, ehpcsim.Fault{Drop: true, LateEffect: 1500 * time.Millisecond}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, tc.opts)
 			h.sim.InjectFault(ehpc.PathRestartNodes, tc.fault)
-			res := restartOnce(t, h, h.client(quickSettle(4*time.Second)))
+			res := restartOnce(t, h, h.client(logLag(2500*time.Millisecond)))
 			if !res.Adopted || res.Resent {
 				t.Fatalf("adopted=%v resent=%v, want the late job adopted", res.Adopted, res.Resent)
 			}
@@ -166,13 +167,13 @@ func TestReconcilePagesThroughShortPages(t *testing.T) {
 		h.sim.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	c := newClient(t, srv.URL, nil, quickSettle(500*time.Millisecond))
+	c := newClient(t, srv.URL, nil, leaseOf(h.lease))
 	done := make(chan struct{})
 	var res *ehpc.RestartResult
 	var err error
 	go func() {
 		defer close(done)
-		res, err = c.RestartNodesOnce(testCtx(t), simZone, simCluster, []string{unkindNode})
+		res, err = c.RestartOnce(testCtx(t), simZone, simCluster, []string{unkindNode}, nil)
 	}()
 	for h.sim.Requests(ehpc.PathRestartNodes) == 0 {
 		time.Sleep(5 * time.Millisecond)
@@ -186,7 +187,7 @@ func TestReconcilePagesThroughShortPages(t *testing.T) {
 	close(hold)
 	<-done
 	if err != nil {
-		t.Fatalf("RestartNodesOnce: %v", err)
+		t.Fatalf("RestartOnce: %v", err)
 	}
 	if !res.Adopted || h.sim.Restarts(unkindNode) != 1 {
 		t.Fatalf("adopted=%v, restarts=%d; want our job found on a later page", res.Adopted, h.sim.Restarts(unkindNode))
@@ -194,49 +195,6 @@ func TestReconcilePagesThroughShortPages(t *testing.T) {
 	if n := h.sim.Requests(ehpc.PathOperations); n < 3 {
 		t.Errorf("operation-log requests = %d; the job sits on the third page of 2 entries", n)
 	}
-}
-
-// Issue #10, point 3: Ctrl-C while the restart request is in flight. The look at
-// the log runs to its end on its own bounded context: a job that exists is
-// returned (Interrupted), and without one nothing is sent again.
-func TestInterruptedRestartStillReconciles(t *testing.T) {
-	t.Run("processed: the job is returned", func(t *testing.T) {
-		h := newHarness(t, ehpcsim.Options{JobDuration: time.Minute})
-		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Delay: 5 * time.Second, AfterEffect: true})
-		c := h.client(quickSettle(time.Second))
-		ctx, cancel := context.WithCancel(testCtx(t))
-		time.AfterFunc(300*time.Millisecond, cancel)
-		start := time.Now()
-		res, err := c.RestartNodesOnce(ctx, simZone, simCluster, []string{unkindNode})
-		if err != nil {
-			t.Fatalf("RestartNodesOnce: %v", err)
-		}
-		jobs := h.sim.Jobs()
-		if len(jobs) != 1 || res.JobID != jobs[0].ID || !res.Interrupted || !res.Adopted {
-			t.Fatalf("result %+v, simulator jobs %+v; want the job returned as interrupted", res, jobs)
-		}
-		if d := time.Since(start); d > 15*time.Second {
-			t.Errorf("the interrupted restart took %s; it must end within seconds", d)
-		}
-	})
-	t.Run("not processed: nothing is sent again", func(t *testing.T) {
-		h := newHarness(t, ehpcsim.Options{})
-		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Delay: 5 * time.Second})
-		c := h.client(quickSettle(time.Second))
-		ctx, cancel := context.WithCancel(testCtx(t))
-		time.AfterFunc(300*time.Millisecond, cancel)
-		_, err := c.RestartNodesOnce(ctx, simZone, simCluster, []string{unkindNode})
-		var u *ehpc.UnknownOutcomeError
-		if !errors.As(err, &u) || !strings.Contains(err.Error(), "not sent again") {
-			t.Fatalf("err = %v, want an unknown outcome that says it was not sent again", err)
-		}
-		if n := h.sim.Requests(ehpc.PathRestartNodes); n != 1 {
-			t.Errorf("restart POSTs = %d, want 1", n)
-		}
-		if h.sim.Requests(ehpc.PathOperations) == 0 {
-			t.Error("the operation log was never read")
-		}
-	})
 }
 
 // Issue #10, point 5: node lists page by what came back and accept either name
@@ -286,30 +244,90 @@ func TestListNodesUntidyPaging(t *testing.T) {
 	})
 }
 
-// RestartJobsSince (a rolling restart settling a batch whose answer was lost in
-// an earlier apply) finds exactly the restarts of these nodes created since a
-// server time, across pages of one with no total, past queue ids in
-// resource_ids, with the server's clock far from ours: the bound is the
-// server's own, so the client's clock plays no part.
-func TestRestartJobsSinceOnAnUnkindLog(t *testing.T) {
+// Settle, long after the fact (a later apply settling a batch whose answer
+// was lost), finds exactly the restart of these nodes inside the request's
+// window, across pages of one with no total, past queue ids in resource_ids,
+// with the server's clock far from ours: jobs older than the window, newer
+// than it, of other nodes, of more nodes, or recorded by the caller are not
+// the request's.
+func TestSettleOnAnUnkindLog(t *testing.T) {
 	h := newHarness(t, ehpcsim.Options{PageCap: 1, TotalField: "none", QueueIDs: true, ClockOffset: 45 * time.Second})
 	now := h.sim.Now()
-	since := now.Add(-30 * time.Second).Truncate(time.Second)
-	old := h.sim.AddPastJob(simCluster, []string{unkindNode}, since.Add(-time.Second), "successful")
-	at := h.sim.AddPastJob(simCluster, []string{unkindNode}, since, "successful")
-	recent := h.sim.AddPastJob(simCluster, []string{unkindNode}, now.Add(-5*time.Second), "failed")
-	h.sim.AddPastJob(simCluster, []string{"cln-cmp00003"}, now.Add(-3*time.Second), "successful")             // other node
-	h.sim.AddPastJob(simCluster, []string{unkindNode, "cln-cmp00003"}, now.Add(-2*time.Second), "successful") // more nodes
+	req := ehpc.Request{SentAt: time.Now().Add(-time.Hour).Truncate(time.Second), From: now.Add(-time.Hour - 10*time.Second), Until: now.Add(-time.Hour + time.Minute)}
+	h.sim.AddPastJob(simCluster, []string{unkindNode}, req.From.Add(-time.Second), "successful") // older
+	ours := h.sim.AddPastJob(simCluster, []string{unkindNode}, req.From.Add(20*time.Second), "successful")
+	recorded := h.sim.AddPastJob(simCluster, []string{unkindNode}, req.From.Add(5*time.Second), "failed")
+	h.sim.AddPastJob(simCluster, []string{unkindNode}, req.Until.Add(time.Second), "successful")                   // newer
+	h.sim.AddPastJob(simCluster, []string{"cln-cmp00003"}, req.From.Add(10*time.Second), "successful")             // other node
+	h.sim.AddPastJob(simCluster, []string{unkindNode, "cln-cmp00003"}, req.From.Add(15*time.Second), "successful") // more nodes
 
-	jobs, err := h.client(quickSettle(time.Second)).RestartJobsSince(testCtx(t), simZone, simCluster, []string{unkindNode}, since)
-	if err != nil {
-		t.Fatal(err)
+	job, err := h.client().Settle(testCtx(t), simZone, simCluster, []string{unkindNode}, req, []string{recorded})
+	if err != nil || job == nil || job.JobID != ours {
+		t.Fatalf("Settle = %+v, %v; want job %s, the only one of these nodes inside the window not recorded elsewhere", job, err, ours)
 	}
-	var got []string
-	for _, j := range jobs {
-		got = append(got, j.JobID)
+	if n := h.sim.Requests(ehpc.PathRestartNodes); n != 0 {
+		t.Fatalf("Settle sent %d restarts", n)
 	}
-	if want := []string{recent, at}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("RestartJobsSince = %v, want %v (newest first; %s is older than the bound)", got, want, old)
+}
+
+// Two jobs of exactly these nodes in the window: the one created after the
+// request was sent is its job; when neither or both were, the outcome stays
+// unknown and names both.
+func TestSettleBetweenTwoCandidates(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{})
+	c := h.client()
+	if _, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone}); err != nil {
+		t.Fatal(err) // an answer that bounds the server's clock
 	}
+	sent := time.Now().Add(-time.Minute).Truncate(time.Second)
+	req := ehpc.Request{SentAt: sent, From: sent.Add(-30 * time.Second), Until: sent.Add(time.Minute)}
+	before := h.sim.AddPastJob(simCluster, []string{unkindNode}, sent.Add(-20*time.Second), "successful")
+	after := h.sim.AddPastJob(simCluster, []string{unkindNode}, sent.Add(time.Second), "successful")
+	job, err := c.Settle(testCtx(t), simZone, simCluster, []string{unkindNode}, req, nil)
+	if err != nil || job.JobID != after {
+		t.Fatalf("Settle = %+v, %v; want %s (created after the request was sent), not %s", job, err, after, before)
+	}
+	h.sim.AddPastJob(simCluster, []string{unkindNode}, sent.Add(2*time.Second), "successful")
+	_, err = c.Settle(testCtx(t), simZone, simCluster, []string{unkindNode}, req, nil)
+	var u *ehpc.UnknownOutcomeError
+	if !errors.As(err, &u) || len(u.Candidates) != 3 || !strings.Contains(err.Error(), after) {
+		t.Fatalf("err = %v, want an unknown outcome naming every candidate", err)
+	}
+}
+
+// A listing that says ret_code 0 without its list is unreadable, never empty:
+// read as "no job", it would send a restart again.
+func TestListingWithoutItsListIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, body string
+		call             func(c *ehpc.Client) error
+	}{
+		{"operation log", ehpc.PathOperations, `{"action":"HpcOperationListOperationResponse","ret_code":0,"total_count":0}`, func(c *ehpc.Client) error {
+			_, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone, ResourceIDs: []string{simCluster}})
+			return err
+		}},
+		{"node list", ehpc.PathListNodes, `{"action":"HpcClusterGetClusterNodesResponse","ret_code":0}`, func(c *ehpc.Client) error {
+			_, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone})
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, ehpcsim.Options{})
+			h.sim.InjectFault(tc.path, ehpcsim.Fault{Body: tc.body, Count: 100})
+			err := tc.call(h.client())
+			var rerr *ehpc.ResponseError
+			if !errors.As(err, &rerr) || !strings.Contains(err.Error(), "has no") {
+				t.Fatalf("err = %v, want an unusable-response error saying the list is missing", err)
+			}
+		})
+	}
+	t.Run("a lost answer is not settled by it", func(t *testing.T) {
+		h := newHarness(t, ehpcsim.Options{JobDuration: time.Minute})
+		h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
+		h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Body: `{"ret_code":0}`, Count: 3})
+		res := restartOnce(t, h, h.client())
+		if !res.Adopted || h.sim.Requests(ehpc.PathRestartNodes) != 1 {
+			t.Fatalf("adopted=%v, POSTs=%d; want the job found once the log answered with its list", res.Adopted, h.sim.Requests(ehpc.PathRestartNodes))
+		}
+	})
 }

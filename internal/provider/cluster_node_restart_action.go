@@ -3,21 +3,19 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
+	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
 
 // Bounds of the action's timeout argument, in seconds. Actions have no timeouts
@@ -152,20 +150,17 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 	}
 	progress := newProgressSender(ctx, resp.SendProgress)
 	defer progress.close()
-	res := a.data.roll(ctx, spec, batches, a.hooks(progress, spec, len(batches)))
-	resp.Diagnostics.Append(res.notes...)
-	if res.end == rolloutDone && !spec.wait {
-		progress.send(fmt.Sprintf("Not waiting for job %s (wait_for_completion = false); follow it in the cluster's operation log.", res.batches[0].jobID))
+	res := a.data.engine.Run(ctx, spec, batches, a.observer(progress, spec, len(batches)))
+	if res.End == rollout.Done && !spec.Wait {
+		progress.send(fmt.Sprintf("Not waiting for job %s (wait_for_completion = false); follow it in the cluster's operation log.", res.Batches[0].JobID))
 	}
-	if d := a.outcome(res, spec); d != nil {
-		resp.Diagnostics.Append(d)
-	}
+	resp.Diagnostics.Append(report(res, spec, onAction, a.data.client.Scrub)...)
 }
 
-// hooks report a rollout's progress: each request, a check at most every
+// observer reports a rollout's progress: each request, a check at most every
 // ActionProgressInterval while a job runs, and each job's end. Messages of a
 // rollout of several batches begin with the batch ("Batch 2 of 5: ").
-func (a *ClusterNodeRestartAction) hooks(progress *progressSender, spec rolloutSpec, n int) rolloutHooks {
+func (a *ClusterNodeRestartAction) observer(progress *progressSender, spec rollout.Spec, n int) rollout.Observer {
 	interval := a.data.opts.ActionProgressInterval
 	if interval <= 0 {
 		interval = defaultActionProgressInterval
@@ -177,16 +172,18 @@ func (a *ClusterNodeRestartAction) hooks(progress *progressSender, spec rolloutS
 		return fmt.Sprintf("Batch %d of %d: ", i+1, n)
 	}
 	var lastReport time.Duration
-	return rolloutHooks{
-		sent: func(i int, b batch, note diag.Diagnostic) {
+	notes := ending{spec: spec, s: onAction, scrub: a.data.client.Scrub}
+	return rollout.Observer{
+		Sent: func(i int, b rollout.Batch, note *rollout.Note) {
 			lastReport = 0
-			progress.send(prefix(i) + fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(b.nodeIDs), spec.clusterID, spec.zone, b.jobID))
+			progress.send(prefix(i) + fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(b.Nodes), spec.ClusterID, spec.Zone, b.JobID))
 			if note != nil {
-				// Same exactly-once reconciliation as the resource; say so where it showed.
-				progress.send(prefix(i) + note.Summary() + ": " + note.Detail())
+				// Same exactly-once settling as the resource; say so where it showed.
+				d := notes.note(*note)
+				progress.send(prefix(i) + d.Summary() + ": " + d.Detail())
 			}
 		},
-		check: func(i int, b batch, c jobwatch.Check, elapsed time.Duration) {
+		Checked: func(i int, b rollout.Batch, c jobwatch.Check, elapsed time.Duration) {
 			if c.Found && c.Job.Done() || elapsed-lastReport < interval {
 				return // the outcome is reported once the wait ends
 			}
@@ -195,109 +192,25 @@ func (a *ClusterNodeRestartAction) hooks(progress *progressSender, spec rolloutS
 			if c.Found {
 				status = "status " + c.Job.Status
 			}
-			msg := fmt.Sprintf("Waiting for restart job %s: %s, %s elapsed.", b.jobID, status, roundElapsed(elapsed))
+			msg := fmt.Sprintf("Waiting for restart job %s: %s, %s elapsed.", b.JobID, status, roundElapsed(elapsed))
 			if c.Err != nil {
-				msg += " The last check failed and will be retried: " + c.Err.Error()
+				msg += " The last check failed and will be retried: " + a.data.client.Scrub(c.Err.Error())
 			}
 			progress.send(prefix(i) + msg)
 		},
-		waited: func(i int, b batch, w waitResult) {
-			elapsed := roundElapsed(w.elapsed)
-			switch w.end {
-			case waitSucceeded, waitFailed:
-				progress.send(prefix(i) + fmt.Sprintf("Restart job %s finished: %s after %s.", b.jobID, w.status, elapsed))
-			case waitUnreadable:
-				progress.send(prefix(i) + fmt.Sprintf("Cannot read the status of restart job %s after %s.", b.jobID, elapsed))
-			case waitTimedOut:
-				progress.send(prefix(i) + fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", b.jobID, elapsed, w.status))
+		Waited: func(i int, b rollout.Batch, w rollout.JobWait) {
+			elapsed := roundElapsed(w.Elapsed)
+			switch w.End {
+			case rollout.Done, rollout.Failed:
+				progress.send(prefix(i) + fmt.Sprintf("Restart job %s finished: %s after %s.", b.JobID, w.Status, elapsed))
+			case rollout.Unreadable:
+				progress.send(prefix(i) + fmt.Sprintf("Cannot read the status of restart job %s after %s.", b.JobID, elapsed))
+			case rollout.TimedOut:
+				progress.send(prefix(i) + fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", b.JobID, elapsed, w.Status))
 			}
 			// An interrupted wait sends nothing: Terraform no longer reads progress.
 		},
 	}
-}
-
-// outcome turns every end of a rollout but success into an error naming the
-// jobs: an action keeps no record, so the error is where they must be found.
-func (a *ClusterNodeRestartAction) outcome(res rolloutResult, spec rolloutSpec) diag.Diagnostic {
-	if res.end == rolloutDone {
-		return nil
-	}
-	if res.end == rolloutWaitEnded {
-		return a.finish(res, a.waitDiag(res.wait, res.batches[res.at], spec))
-	}
-	summary, detail := res.stopped(spec, "The action", "the action's timeout")
-	switch res.end {
-	case rolloutSendCut, rolloutPauseCut:
-		summary = "Restart Action Cancelled"
-		if res.end == rolloutSendCut {
-			detail += " Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes."
-		}
-	case rolloutOutOfTime:
-		detail += fmt.Sprintf(" For the next invocation, raise timeout (in seconds, up to %d).", maxActionTimeout)
-	}
-	return a.finish(res, diag.NewErrorDiagnostic(summary, detail))
-}
-
-// finish adds to the error that ended a rollout of several batches where it
-// stopped and how to finish it.
-func (a *ClusterNodeRestartAction) finish(res rolloutResult, d diag.Diagnostic) diag.Diagnostic {
-	if len(res.batches) < 2 {
-		return d
-	}
-	// The nodes to invoke again: every batch never sent, and the stopped batch
-	// when its job failed; one that may still run or succeed is left to the
-	// operator, who must look first.
-	stopped := res.batches[res.at]
-	var rest []string
-	for i, x := range res.batches {
-		if i > res.at || i == res.at && (x.status == ehpc.JobFailed || x.jobID == "" && !res.mayHaveSent()) {
-			rest = append(rest, x.nodeIDs...)
-		}
-	}
-	finish := "Invoking the action again restarts every node again; to finish the rollout without restarting the nodes that succeeded, " +
-		"invoke it with node_ids set to the nodes not restarted yet (" + nodeList(rest) + ")"
-	if stopped.status != ehpc.JobFailed && (stopped.jobID != "" || res.mayHaveSent()) {
-		finish += fmt.Sprintf(", adding the nodes of batch %d (%s) only once the operation log shows they did not restart successfully", res.at+1, nodeList(stopped.nodeIDs))
-	}
-	return withDetail(d, res.progress(), finish+".")
-}
-
-// waitDiag words a wait that ended without success for the action.
-func (a *ClusterNodeRestartAction) waitDiag(w waitResult, b batch, spec rolloutSpec) diag.Diagnostic {
-	summary, detail := w.describe(b.jobID, spec.clusterID, nodesPhrase(b.nodeIDs)+" of cluster "+spec.clusterID, "the action's timeout of "+spec.timeout.String(), spec.client.Scrub)
-	switch w.end {
-	case waitFailed:
-		return diag.NewErrorDiagnostic(summary, detail+" See the job in the cluster's operation log and fix the cause before invoking the action again.")
-	case waitInterrupted:
-		// Terraform was interrupted: no progress can be sent any more.
-		return diag.NewErrorDiagnostic("Restart Action Cancelled", "The action was cancelled while waiting for "+detail+". "+
-			"Check the job in the cluster's operation log before invoking the action again: each invocation restarts the nodes.")
-	case waitUnreadable:
-		return diag.NewErrorDiagnostic(summary, detail+" Do that before invoking the action again: each invocation restarts the nodes.")
-	default: // waitTimedOut
-		return diag.NewErrorDiagnostic(summary, detail+" Do not invoke the action again to wait for it: every invocation sends a new restart, so the nodes would restart a second time. "+
-			fmt.Sprintf("For the next invocation, raise timeout (in seconds, up to %d).", maxActionTimeout))
-	}
-}
-
-// nodesPhrase says "node cln-a" or "2 nodes (cln-a, cln-b)", cut short for long
-// lists so a progress line stays a line.
-func nodesPhrase(ids []string) string {
-	if len(ids) == 1 {
-		return "node " + ids[0]
-	}
-	const show = 5
-	if len(ids) <= show {
-		return fmt.Sprintf("%d nodes (%s)", len(ids), strings.Join(ids, ", "))
-	}
-	return fmt.Sprintf("%d nodes (%s, and %d more)", len(ids), strings.Join(ids[:show], ", "), len(ids)-show)
-}
-
-func roundElapsed(d time.Duration) time.Duration {
-	if d < 10*time.Second {
-		return d.Round(100 * time.Millisecond)
-	}
-	return d.Round(time.Second)
 }
 
 // progressSender wraps the framework's SendProgress, which blocks until Terraform

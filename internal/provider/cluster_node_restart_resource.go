@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -23,11 +22,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
-
-// statusUnknown is the status of a restart that the API accepted but whose job
-// cannot be read.
-const statusUnknown = "unknown"
 
 // defaultCreateTimeout bounds the wait for a restart job when timeouts.create is
 // not set.
@@ -85,6 +81,9 @@ func (r *ClusterNodeRestartResource) Metadata(_ context.Context, req resource.Me
 }
 
 func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	computed := func(desc string) schema.StringAttribute {
+		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
+	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Restarts nodes of an EHPC cluster, once, when the resource is created: all at once, or in batches with `rolling`. " +
 			"To restart again, change `triggers` (or any other argument that forces replacement). " +
@@ -143,23 +142,34 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			},
 			"batches": schema.ListNestedAttribute{
 				MarkdownDescription: "The restart requests, in the order they were sent: one for all `node_ids` without `rolling`, one per batch with it. " +
-					"With `rolling`, the plan shows each batch's nodes before anything is sent.",
+					"With `rolling`, the plan shows each batch's nodes before anything is sent. Each batch keeps what a later apply needs to finish it, " +
+					"so no job id is ever lost: see [What the next apply does](#what-the-next-apply-does).",
 				Computed: true,
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
-						"job_id": schema.StringAttribute{
-							MarkdownDescription: "The batch's restart job; null for a batch never sent.",
-							Computed:            true,
-						},
+						"job_id": computed("The batch's restart job; null for a batch never sent, or whose request's answer was lost and whose job is not found yet."),
 						"node_ids": schema.ListAttribute{
 							MarkdownDescription: "The batch's nodes, sorted.",
 							Computed:            true,
 							ElementType:         types.StringType,
 						},
-						"status": schema.StringAttribute{
-							MarkdownDescription: "The batch job's last status seen (as `status`); `not_sent` for a batch the rollout stopped before; " +
-								"`unknown` with a null `job_id` for a batch whose request's answer was lost and whose job was not found (the next apply that resumes the rollout looks for it before sending anything).",
-							Computed: true,
+						"status": computed("The batch job's last status seen (as `status`); `not_sent` for a batch never sent, or whose request the operation log proved had no effect; " +
+							"`unknown` with a null `job_id` for a batch whose request's answer was lost and whose job is not found yet (the next apply looks for it before anything else)."),
+						"earlier_job_ids": schema.ListAttribute{
+							MarkdownDescription: "Jobs the batch had before `job_id`, oldest first: a failed batch sent again keeps its failed job here. Null when there are none.",
+							Computed:            true,
+							ElementType:         types.StringType,
+						},
+						"sent_at": computed("When the batch's last restart request was sent, by this machine's clock (its signed timestamp, RFC 3339, UTC); null for a batch never sent."),
+						"job_created_after": computed("While the batch's status is `unknown` with a null `job_id`: its job, if the lost request made one, " +
+							"was created at or after this time by the API's clock (RFC 3339, UTC). The next apply looks for it in the operation log in this window."),
+						"job_created_before": computed("While the batch's status is `unknown` with a null `job_id`: its job, if any, was created at or before this time by the API's clock, " +
+							"which refuses a request whose timestamp is older than 60 seconds."),
+						"excluded_job_ids": schema.ListAttribute{
+							MarkdownDescription: "While the batch's status is `unknown` with a null `job_id`: restart jobs of exactly its nodes that the record this resource replaced made. " +
+								"The lost request's job cannot be one of them, even one created in its window. Null otherwise.",
+							Computed:    true,
+							ElementType: types.StringType,
 						},
 					},
 				},
@@ -204,30 +214,14 @@ func (r *ClusterNodeRestartResource) ValidateConfig(ctx context.Context, req res
 // from the provider when the configuration leaves it unset (and refuses a plan
 // with no zone from anywhere, before anything is sent), and lists the batches
 // the nodes will restart in. On update it keeps the record of the restart, or,
-// for a rolling restart that did not finish, shows that the apply resumes it.
+// for a restart the record shows unfinished, shows what the apply does to
+// finish it.
 func (r *ClusterNodeRestartResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
 	}
-	// Terraform plans every resource on every plan: read only what is needed,
-	// and the whole model only for a rolling restart.
-	var rollingV types.Object
-	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("rolling"), &rollingV)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
 	if req.State.Raw.IsNull() {
-		r.planCreate(ctx, req, resp, rollingV)
-		return
-	}
-	var plannedBatches types.List
-	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("batches"), &plannedBatches)...)
-	if rollingV.IsNull() {
-		if plannedBatches.IsUnknown() { // the record is kept (null in a state from before batches)
-			var recorded types.List
-			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("batches"), &recorded)...)
-			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), recorded)...)
-		}
+		r.planCreate(ctx, req, resp)
 		return
 	}
 	var plan, state ClusterNodeRestartResourceModel
@@ -246,20 +240,18 @@ func replaces(plan, state ClusterNodeRestartResourceModel) bool {
 		!plan.Zone.Equal(state.Zone) || !plan.Triggers.Equal(state.Triggers)
 }
 
-func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, rollingV types.Object) {
+func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	// With rolling, the plan lists the batches (without, the one batch is
 	// node_ids itself); unknown until node_ids and batch_size are known.
-	if !rollingV.IsNull() {
+	var rollingV types.Object
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("rolling"), &rollingV)...)
+	if !rollingV.IsNull() && !resp.Diagnostics.HasError() {
 		var nodeIDs types.Set
 		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("node_ids"), &nodeIDs)...)
 		size, _, diags := rolling(ctx, rollingV)
 		resp.Diagnostics.Append(diags...)
 		if ids, known := knownStrings(ctx, nodeIDs); known && !resp.Diagnostics.HasError() && !rollingV.IsUnknown() && !rollingSizeUnknown(rollingV) {
-			planned := splitBatches(ehpc.NormalizeIDs(ids), size)
-			for i := range planned {
-				planned[i].status = "" // known after apply
-			}
-			batches, diags := batchesValue(planned)
+			batches, diags := batchesValue(rollout.Split(ehpc.NormalizeIDs(ids), size), func(int) bool { return true })
 			resp.Diagnostics.Append(diags...)
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), batches)...)
 		}
@@ -283,51 +275,38 @@ func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resourc
 }
 
 // planUpdate keeps the recorded batches (null in a state from before they were
-// recorded), unless rolling is set and the recorded rollout did not finish:
-// then the apply resumes it, and the plan says which batches it waits for and
-// which it sends.
+// recorded), unless the record is unfinished and the apply resumes it
+// (resumption decides): then the batches the apply takes a step on, and the
+// top-level job, are known only after it, and a warning says what it does.
 func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, resp *resource.ModifyPlanResponse, plan, state ClusterNodeRestartResourceModel) {
-	batches, diags := batchesFrom(ctx, state.Batches)
+	batches, sending, resumes, diags := resumption(ctx, plan, state)
 	resp.Diagnostics.Append(diags...)
-	if plan.Rolling.IsNull() || !unfinished(batches) || resp.Diagnostics.HasError() {
+	if !resumes || resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), state.Batches)...)
 		return
 	}
-	var waits, settles, sends []string
-	for i := range batches {
-		b := &batches[i]
-		switch {
-		case b.done():
-			continue
-		case b.jobID == "" && b.status == statusUnknown:
-			settles = append(settles, fmt.Sprintf("%d", i+1))
-		case b.jobID == "" || b.status == ehpc.JobFailed:
-			sends = append(sends, fmt.Sprintf("%d", i+1))
-			b.jobID = ""
-		default:
-			waits = append(waits, fmt.Sprintf("%d (job %s)", i+1, b.jobID))
-		}
-		b.status = "" // known after apply
-	}
-	planned, diags := batchesValue(batches)
+	steps := rollout.Plan(batches, plan.waits(), sending)
+	planned, diags := batchesValue(batches, func(i int) bool { return steps[i] != rollout.Skip })
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), planned)...)
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("job_id"), types.StringUnknown())...)
+	for _, p := range []path.Path{path.Root("job_id"), path.Root("status")} {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, p, types.StringUnknown())...)
+	}
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("ret_code"), types.Int64Unknown())...)
-	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("status"), types.StringUnknown())...)
-	detail := fmt.Sprintf("The rolling restart recorded in state did not finish (status %q), so this apply resumes it with the batches recorded in state. ", state.Status.ValueString())
-	if len(waits) > 0 {
-		detail += "It waits for batch " + strings.Join(waits, ", ") + " without sending it again. "
+	if state.ID.IsNull() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), types.StringUnknown())...)
 	}
-	if len(settles) > 0 {
-		detail += "The answer to the request of batch " + strings.Join(settles, ", ") + " was lost: it looks for that batch's job in the operation log, " +
-			"adopts it if there is one, and sends the batch only if there is none. "
+	summary, what := "Unfinished Rolling Restart Resumes", "rolling restart"
+	if len(batches) < 2 {
+		summary, what = "Unfinished Restart Resumes", "restart"
 	}
-	if len(sends) > 0 {
-		detail += "It sends batch " + strings.Join(sends, ", ") + ", one after the other. "
+	detail := fmt.Sprintf("The %s recorded in state did not finish (status %q), so this apply resumes it with the batches recorded in state. %s Batches that succeeded are not restarted again.",
+		what, state.Status.ValueString(), strings.Join(resumeSentences(batches, steps), " "))
+	if len(batches) > 1 {
+		detail += " To leave the rollout unfinished instead, remove rolling from the configuration (a batch whose request's answer was lost is still looked for); " +
+			"to restart every node from the start, change triggers."
 	}
-	resp.Diagnostics.AddWarning("Unfinished Rolling Restart Resumes", detail+
-		"Batches that succeeded are not restarted again. To leave the rollout unfinished instead, remove rolling from the configuration; to restart every node from the start, change triggers.")
+	resp.Diagnostics.AddWarning(summary, detail)
 }
 
 // knownStrings reads a set of strings when it and every element are known.
@@ -374,30 +353,31 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	res := r.data.roll(ctx, spec, batches, rolloutHooks{})
-	resp.Diagnostics.Append(r.outcome(res, spec, true)...)
-	if res.lastSent() < 0 {
-		return // nothing was accepted, so there is nothing to record
+	spec.Replaced = r.data.replacedIn(spec.Zone, spec.ClusterID)
+	res := r.data.engine.Run(ctx, spec, batches, progressLog(ctx, spec, len(batches)))
+	resp.Diagnostics.Append(report(res, spec, onCreate, r.data.client.Scrub)...)
+	if !recorded(res) {
+		return // nothing was accepted or may have been, so there is nothing to record
 	}
-	plan.Zone = types.StringValue(spec.zone)
-	plan.ID = types.StringValue(res.batches[0].jobID)
+	plan.Zone = types.StringValue(spec.Zone)
 	resp.Diagnostics.Append(plan.record(res)...)
 	// State is saved even when the rollout failed: no job id may ever be lost,
 	// and an error beside it makes Terraform taint the resource so the next
-	// apply restarts again.
+	// apply restarts again (severity in outcome.go decides which ends do).
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// record writes a rollout's outcome: every batch, and job_id, ret_code and
+// record writes a rollout's outcome: every batch; job_id, ret_code and
 // status of the last batch sent (status "pending" while a later batch was
-// never sent).
-func (m *ClusterNodeRestartResourceModel) record(res rolloutResult) diag.Diagnostics {
-	last := res.batches[res.lastSent()]
-	m.JobID = types.StringValue(last.jobID)
-	m.RetCode = types.Int64Value(int64(last.retCode))
-	m.Status = types.StringValue(res.status())
+// never sent); and id, the first job recorded, once there is one.
+func (m *ClusterNodeRestartResourceModel) record(res rollout.Result) diag.Diagnostics {
+	jobID, retCode, status, _ := rollout.Summary(res.Batches)
+	m.JobID, m.RetCode, m.Status = optionalString(jobID), types.Int64Value(int64(retCode)), types.StringValue(status)
+	if m.ID.IsNull() || m.ID.IsUnknown() {
+		m.ID = optionalString(rollout.FirstJob(res.Batches))
+	}
 	var diags diag.Diagnostics
-	m.Batches, diags = batchesValue(res.batches)
+	m.Batches, diags = batchesValue(res.Batches, nil)
 	return diags
 }
 
@@ -406,8 +386,8 @@ func (m *ClusterNodeRestartResourceModel) record(res rolloutResult) diag.Diagnos
 func (r *ClusterNodeRestartResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {
 }
 
-// Update records new settings without calling the API, except for a rolling
-// restart that did not finish: ModifyPlan planned its resumption, and Update
+// Update records new settings without calling the API, except for a restart
+// the record shows unfinished: ModifyPlan planned its resumption, and Update
 // runs it from the batches in state (never sending a batch whose job may still
 // run). An error here does not taint the resource: the next apply resumes again.
 func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -417,23 +397,24 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	batches, diags := batchesFrom(ctx, state.Batches)
+	batches, sending, resumes, diags := resumption(ctx, plan, state)
 	resp.Diagnostics.Append(diags...)
-	if plan.Rolling.IsNull() || !unfinished(batches) || resp.Diagnostics.HasError() {
+	if !resumes || resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
 	// The batches are the recorded ones; the configuration gives the rest. Its
-	// cluster, nodes and zone are the state's (a change would be a replacement),
-	// and rolling implies waiting (ValidateConfig).
+	// cluster, nodes and zone are the state's (a change would be a replacement).
 	timeout, diags := createTimeout(plan.Timeouts)
 	resp.Diagnostics.Append(diags...)
 	spec, _ := r.data.prepare(ctx, plan.restartArgs, "resource", timeout, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	res := r.data.roll(ctx, spec, batches, rolloutHooks{})
-	resp.Diagnostics.Append(r.outcome(res, spec, false)...)
+	spec.Sending = sending
+	plan.ID = state.ID
+	res := r.data.engine.Run(ctx, spec, batches, progressLog(ctx, spec, len(batches)))
+	resp.Diagnostics.Append(report(res, spec, onResume, r.data.client.Scrub)...)
 	resp.Diagnostics.Append(plan.record(res)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -451,210 +432,19 @@ func (r *ClusterNodeRestartResource) ImportState(_ context.Context, req resource
 }
 
 // Delete makes no API call: a restart cannot be undone, and destroying the record
-// of one must not restart or stop anything.
-func (r *ClusterNodeRestartResource) Delete(ctx context.Context, _ resource.DeleteRequest, _ *resource.DeleteResponse) {
+// of one must not restart or stop anything. When Terraform replaces the
+// resource (triggers changed, or tainted), it creates the replacement right
+// after, in this provider instance: the record's jobs are kept there, so that
+// the create never takes one of them for its own lost request's job.
+func (r *ClusterNodeRestartResource) Delete(ctx context.Context, req resource.DeleteRequest, _ *resource.DeleteResponse) {
 	tflog.Debug(ctx, "removing restart record from state; no API call is made")
-}
-
-// restartErrorDiag turns a failed restart request into a diagnostic that says what
-// happened and what to do.
-func restartErrorDiag(clusterID string, ids []string, zone string, err error) diag.Diagnostic {
-	target := fmt.Sprintf("nodes %s of cluster %s in zone %s", strings.Join(ids, ", "), clusterID, zone)
-	var unknown *ehpc.UnknownOutcomeError
-	if errors.As(err, &unknown) {
-		from := unknown.WindowStart
-		if from.IsZero() {
-			from = unknown.SentAt.Add(-time.Minute)
-		}
-		return diag.NewErrorDiagnostic("Restart Outcome Unknown",
-			fmt.Sprintf("The restart of %s may or may not have happened, and it was not sent again blindly: %s. "+
-				"Check the operation log of cluster %s (zone %s) for a %s job of these nodes created since %s (for example in the console, or GET /api/operation with resource_ids=%s). "+
-				"If the restart happened and you want to keep it, do not apply again: the next apply sends a new restart.",
-				target, err.Error(), clusterID, zone, ehpc.JobActionRestart, from.UTC().Format(time.RFC3339), clusterID))
+	var m ClusterNodeRestartResourceModel
+	if req.State.Get(ctx, &m).HasError() || r.data == nil {
+		return
 	}
-	var redirect *ehpc.RedirectError
-	if errors.As(err, &redirect) {
-		return diag.NewErrorDiagnostic("Endpoint Redirects",
-			fmt.Sprintf("The restart of %s was not processed: %s. Set endpoint on the provider (or QINGCLOUD_HPC_ENDPOINT) to the API's final https:// URL; nothing was sent twice.", target, err.Error()))
+	if batches, diags := batchesFrom(ctx, m.Batches); !diags.HasError() {
+		r.data.replaced(m.Zone.ValueString(), m.ClusterID.ValueString(), batches)
 	}
-	var connect *ehpc.ConnectError
-	if errors.As(err, &connect) {
-		return diag.NewErrorDiagnostic("Cannot Connect To Endpoint",
-			fmt.Sprintf("The restart of %s was not sent: %s. %s", target, err.Error(), connectAdvice(connect)))
-	}
-	var apiErr *ehpc.APIError
-	if errors.As(err, &apiErr) {
-		return diag.NewErrorDiagnostic("Restart Request Rejected",
-			fmt.Sprintf("The EHPC API rejected the restart of %s: %s%s", target, err.Error(), terraformAdvice(apiErr.RetCode)))
-	}
-	return diag.NewErrorDiagnostic("Restart Request Failed",
-		fmt.Sprintf("The restart of %s could not be requested: %s. Nothing was restarted; check the endpoint and network, then apply again.", target, err.Error()))
-}
-
-// restartNoteDiag explains a restart that did not go the plain way: its answer was
-// lost and the job was found in the operation log, or a first request provably
-// had no effect and was sent again.
-func restartNoteDiag(res *ehpc.RestartResult) diag.Diagnostic {
-	switch {
-	case res.Adopted:
-		return diag.NewWarningDiagnostic("Restart Job Adopted From Operation Log",
-			fmt.Sprintf("The answer to the restart request was lost (%s), so the request was not sent again. "+
-				"Job %s in the operation log restarts exactly these nodes and was created after the request was sent; it was adopted as this restart.",
-				res.AdoptedReason, res.JobID))
-	case res.Resent:
-		return diag.NewWarningDiagnostic("Restart Request Sent Again",
-			fmt.Sprintf("The first restart request failed in a way that could not tell whether it was processed; no job for it appeared in the operation log, "+
-				"so it was sent once more and created job %s. If the first request was processed after all, the nodes restarted twice.", res.JobID))
-	}
-	return nil
-}
-
-// outcome turns how a restart ended into diagnostics. In Create only a failed
-// job, a timeout and a failed request are errors, which taint the resource so
-// the next apply restarts again. A cancelled apply (Ctrl-C) and a job that
-// cannot be read are warnings: the restart was accepted, so the resource must
-// stay in state untainted, or the next apply would restart the nodes a second
-// time. created is false when the apply resumed a rolling restart (Update),
-// where no error taints.
-func (r *ClusterNodeRestartResource) outcome(res rolloutResult, spec rolloutSpec, created bool) diag.Diagnostics {
-	diags := res.notes
-	if res.end == rolloutDone {
-		return diags
-	}
-	summary, detail := res.stopped(spec, "The apply", "timeouts.create")
-	var d diag.Diagnostic
-	switch res.end {
-	case rolloutWaitEnded:
-		// A rollout of several batches says what the next apply does in next().
-		d = r.waitDiag(res.wait, res.batches[res.at].jobID, spec, created && len(res.batches) == 1)
-	case rolloutSendCut:
-		// Found while the lost answer was reconciled: kept like an interrupted
-		// wait, untainted.
-		d = diag.NewWarningDiagnostic(summary, detail+fmt.Sprintf(" It is saved in state with status %q, so the next apply does not restart the nodes again. "+
-			"Check the job in the cluster's operation log; to restart again, change triggers.", ehpc.JobPending))
-	case rolloutPauseCut:
-		d = diag.NewWarningDiagnostic(summary, detail+" Every job sent is saved in state.")
-		if res.lastSent() < 0 {
-			d = diag.NewErrorDiagnostic(summary, detail) // nothing to keep: no resource is created
-		}
-	case rolloutOutOfTime:
-		d = diag.NewErrorDiagnostic(summary, detail+" Raise timeouts.create to cover every batch.")
-	default: // rolloutSendFailed
-		d = diag.NewErrorDiagnostic(summary, detail)
-	}
-	if next := res.next(created); next != "" || len(res.batches) > 1 {
-		d = withDetail(d, res.progress(), next)
-	}
-	diags.Append(d)
-	return diags
-}
-
-// waitDiag words a wait that ended without success. single adds what the next
-// apply does after a restart of one batch that Create ran; a rollout says it
-// in next() instead.
-func (r *ClusterNodeRestartResource) waitDiag(w waitResult, jobID string, spec rolloutSpec, single bool) diag.Diagnostic {
-	summary, detail := w.describe(jobID, spec.clusterID, "cluster "+spec.clusterID, spec.timeout.String(), spec.client.Scrub)
-	switch w.end {
-	case waitFailed:
-		if single {
-			detail += " The job id is saved in state and the resource is marked tainted, " +
-				"so the next apply restarts the nodes again: fix the cause first (see the job in the cluster's operation log)."
-		}
-		return diag.NewErrorDiagnostic(summary, detail)
-	case waitInterrupted:
-		detail = "The apply was cancelled while waiting for " + detail + "."
-		if single {
-			detail += fmt.Sprintf(" The job id is saved in state with status %q and the nodes will not be restarted again by the next apply. ", ehpc.JobPending) +
-				"Check the job in the cluster's operation log; to restart again, change triggers."
-		}
-		return diag.NewWarningDiagnostic("Wait For Restart Job Interrupted", detail)
-	case waitUnreadable:
-		if single {
-			detail += fmt.Sprintf(" The job id is saved in state with status %q and the resource is not tainted, so the next apply does not restart the nodes again. "+
-				"If the job failed and you want to restart again, change triggers (or run terraform taint on this resource) and apply.", statusUnknown)
-		}
-		return diag.NewWarningDiagnostic(summary, detail)
-	default: // waitTimedOut
-		if single {
-			detail += " The job id is saved in state and the resource is marked tainted. Choose one:\n" +
-				"- To keep this restart: run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME), " +
-				"then raise timeouts.create for the next restart. Raising it alone keeps nothing: the resource stays tainted and the next apply restarts the nodes a second time.\n" +
-				"- To restart the nodes again: apply again; the tainted resource is replaced by a new restart."
-		}
-		return diag.NewErrorDiagnostic(summary, detail)
-	}
-}
-
-// next says what the next apply does after a rolling restart stopped, and how
-// to finish it without restarting the batches that succeeded; "" for a restart
-// of one batch that Create ran, whose messages already say it. The next apply
-// resumes only a rollout with a batch never sent (unfinished); one whose
-// batches were all sent is final, as a lone restart is.
-func (r rolloutResult) next(created bool) string {
-	b := r.batches[r.at]
-	if created && len(r.batches) < 2 {
-		return ""
-	}
-	if r.lastSent() < 0 {
-		return "No job of this rollout is known, so nothing is saved in state: the next apply starts the rollout again from batch 1."
-	}
-	var caution string
-	if r.mayHaveSent() {
-		caution = fmt.Sprintf(" Batch %d may have restarted all the same (see above): it is recorded with status %q, and an apply that resumes the rollout "+
-			"looks for its job in the operation log first and sends it only if there is none.", r.at+1, statusUnknown)
-	}
-	tainted := created && (r.end == rolloutSendFailed || r.end == rolloutOutOfTime ||
-		r.end == rolloutWaitEnded && (r.wait.end == waitFailed || r.wait.end == waitTimedOut))
-	const replaced = "The jobs sent are saved in state and the resource is marked tainted, so the next apply restarts every node again, batch by batch. "
-	const untaint = "run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME)"
-	if !unfinished(r.batches) {
-		// Every batch was sent: the record is final, as a lone restart's is.
-		if tainted {
-			return replaced + "To keep this record instead, " + untaint + "."
-		}
-		return "Every batch was sent, so the record is final, as a lone restart's is: the next apply restarts no node again. To restart again, change triggers."
-	}
-	resume := fmt.Sprintf("resumes the rollout at batch %d", r.at+1)
-	switch {
-	case b.jobID != "" && b.status != ehpc.JobFailed:
-		resume += fmt.Sprintf(" by waiting for job %s (it is not sent again)", b.jobID)
-	case b.jobID != "":
-		resume += " by sending it again (its job failed)"
-	case b.status == statusUnknown:
-		resume += " by looking for its job in the operation log (it is sent only if there is none)"
-	}
-	resume += ", then sends the batches never sent; batches that succeeded are not restarted again."
-	switch {
-	case tainted && r.end == rolloutWaitEnded && r.wait.end == waitTimedOut:
-		return replaced + "To keep this rollout instead: " + untaint + " and raise timeouts.create; the next apply then " + resume
-	case tainted:
-		return replaced + "To finish the rollout instead, without restarting the batches that succeeded: fix the cause, " + untaint + ", and apply; that apply " + resume + caution
-	case !created:
-		return "This apply resumed a rolling restart, so the resource is not tainted: the next apply " + resume + " To stop the rollout instead, remove rolling from the configuration." + caution
-	default:
-		return "The resource is not tainted: the next apply " + resume + " To stop the rollout instead, remove rolling from the configuration."
-	}
-}
-
-// withDetail adds sentences to a diagnostic's detail, keeping its severity,
-// summary and attribute path.
-func withDetail(d diag.Diagnostic, sentences ...string) diag.Diagnostic {
-	detail := d.Detail()
-	for _, s := range sentences {
-		if s != "" {
-			detail += " " + s
-		}
-	}
-	if p, ok := d.(diag.DiagnosticWithPath); ok {
-		if d.Severity() == diag.SeverityError {
-			return diag.NewAttributeErrorDiagnostic(p.Path(), d.Summary(), detail)
-		}
-		return diag.NewAttributeWarningDiagnostic(p.Path(), d.Summary(), detail)
-	}
-	if d.Severity() == diag.SeverityError {
-		return diag.NewErrorDiagnostic(d.Summary(), detail)
-	}
-	return diag.NewWarningDiagnostic(d.Summary(), detail)
 }
 
 // Bounds of the resource's timeouts.create: the same as the action's timeout

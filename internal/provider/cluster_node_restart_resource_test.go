@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/clock"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
@@ -293,7 +294,7 @@ func TestAccClusterNodeRestart_apiErrors(t *testing.T) {
 			e.clientConfig = func(c *ehpc.Config) { c.SecretKey = "not-the-secret" }
 		}, `node_ids = ["cln-cmp00001"]`, `(?s)Restart Request Rejected.*ret_code 1200.*access_key and secret_key`},
 		{"1300 skewed clock", func(e *testEnv) {
-			e.clientConfig = func(c *ehpc.Config) { c.Now = func() time.Time { return time.Now().Add(-5 * time.Minute) } }
+			e.clientConfig = func(c *ehpc.Config) { c.Clock = clock.Offset(clock.Real(), -5*time.Minute) }
 		}, `node_ids = ["cln-cmp00001"]`, `(?s)ret_code 1300.*clock`},
 		{"2100 unknown node", nil, `node_ids = ["cln-nosuch01"]`, `(?s)ret_code 2100.*cln-nosuch01.*Check cluster_id, node_ids`},
 		{"2500 quota", func(e *testEnv) {

@@ -7,6 +7,7 @@ package provider
 // The CLI driver itself is in cli_test.go.
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -45,7 +46,15 @@ type testEnv struct {
 	clientConfig func(*ehpc.Config)
 	// optionsHook adjusts the provider's test knobs after the harness's own.
 	optionsHook func(*options)
+	// lease is how old a request's timestamp the simulator accepts: the
+	// client settles a lost answer by it, so tests keep it short.
+	lease time.Duration
 }
+
+// testLease is the simulator's timestamp validity in tests, unless a test's
+// simulator has a clock of its own (ClockOffset): 60 s as documented would make
+// a lost answer settle in over a minute. The client is told the same (options).
+const testLease = 3 * time.Second
 
 // adjustClient adds mod to the client adjustments, after those already set.
 func (e *testEnv) adjustClient(mod func(*ehpc.Config)) {
@@ -60,10 +69,13 @@ func (e *testEnv) adjustClient(mod func(*ehpc.Config)) {
 
 func newTestEnv(t *testing.T, opts ehpcsim.Options) *testEnv {
 	t.Helper()
+	if opts.TimestampValidity == 0 && opts.ClockOffset == 0 {
+		opts.TimestampValidity = testLease
+	}
 	sim := ehpcsim.New(opts)
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, sim: sim, srv: srv, env: map[string]string{}, home: t.TempDir()}
+	return &testEnv{t: t, sim: sim, srv: srv, env: map[string]string{}, home: t.TempDir(), lease: cmp.Or(opts.TimestampValidity, time.Minute)}
 }
 
 // testSchedule polls fast so tests of jobs that take a fraction of a second stay
@@ -81,6 +93,7 @@ func (e *testEnv) options() options {
 			c.RetryBaseDelay = 5 * time.Millisecond
 			c.RetryMaxDelay = 50 * time.Millisecond
 			c.RequestTimeout = 5 * time.Second
+			c.RequestValidity, c.ClockMargin, c.LogLag = e.lease, time.Second, time.Second
 			if e.clientConfig != nil {
 				e.clientConfig(c)
 			}

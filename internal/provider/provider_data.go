@@ -3,16 +3,18 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"golang.org/x/time/rate"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
+	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
 
 // providerData is what resources receive from Configure. A missing credential is
@@ -23,9 +25,14 @@ type providerData struct {
 	zone    string
 	missing []string // attributes with no value from any source
 	opts    options
-	// poller is this provider instance's coalesced job poller: every wait on the
-	// same zone and cluster shares its operation-log requests (internal/jobwatch).
-	poller *jobwatch.Poller
+	// engine runs this provider instance's rollouts, with its coalesced job
+	// poller: every wait on the same zone and cluster shares its operation-log
+	// requests (internal/jobwatch).
+	engine *rollout.Engine
+	// gone are the batches of the records this instance deleted, by zone and
+	// cluster: a create that replaces a record comes right after its delete.
+	gone   map[[2]string][]rollout.Batch
+	goneMu sync.Mutex
 	// configFile is the QingCloud config file consulted for missing values ("" when
 	// none was: nothing was missing, or no home directory); configFileFound says
 	// whether it existed.
@@ -97,44 +104,36 @@ func providerDataFrom(v any, diags *diag.Diagnostics) *providerData {
 	return data
 }
 
-// zoneFor is the zone of an operation whose own zone argument is own: that one
-// when it is set, else the provider's; "" when there is none. It is the one
-// place this fallback is decided (the client requires a zone on every call).
-func (d *providerData) zoneFor(own types.String) string {
-	if z := strings.TrimSpace(own.ValueString()); z != "" && !own.IsUnknown() {
-		return z
+// replaced keeps the batches of a record being deleted (see
+// ClusterNodeRestartResource.Delete).
+func (d *providerData) replaced(zone, clusterID string, batches []rollout.Batch) {
+	d.goneMu.Lock()
+	defer d.goneMu.Unlock()
+	if d.gone == nil {
+		d.gone = map[[2]string][]rollout.Batch{}
 	}
-	return d.zone
+	k := [2]string{zone, clusterID}
+	d.gone[k] = append(d.gone[k], batches...)
 }
 
-// operation returns what an operation that calls the API needs: the client and
-// the zone (zoneFor its own). Otherwise it adds one diagnostic per missing piece,
-// naming every way to set it, and returns nil. subject and owner word the zone
-// error ("this restart", "resource").
-func (d *providerData) operation(own types.String, subject, owner string, diags *diag.Diagnostics) (*ehpc.Client, string) {
-	if d == nil {
-		diags.AddError("Provider Not Configured", "The hpc provider was not configured before "+subject+". This is a bug in the provider; please report it.")
-		return nil, ""
-	}
-	zone := d.zoneFor(own)
-	if zone == "" {
-		diags.AddAttributeError(path.Root("zone"), "Missing Zone", d.missingZoneDetail(subject, owner))
-	}
-	client, err := d.Client()
-	if err != nil {
-		diags.AddError("Missing EHPC API Credentials", err.Error())
-	}
-	if zone == "" || err != nil {
-		return nil, ""
-	}
-	return client, zone
+// replacedIn returns the batches of records of a cluster this instance deleted.
+func (d *providerData) replacedIn(zone, clusterID string) []rollout.Batch {
+	d.goneMu.Lock()
+	defer d.goneMu.Unlock()
+	return slices.Clone(d.gone[[2]string{zone, clusterID}])
 }
 
-// newPoller returns the coalescing poller of a provider instance, on the
-// provider's schedule. Configure calls it once per instance and hands it to every
-// resource and action through providerData.
-func newPoller(client *ehpc.Client, opts options) *jobwatch.Poller {
-	return jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: opts.Clock})
+// newEngine returns the rollout engine of a provider instance, with its
+// coalescing poller on the provider's schedule, both on the client's clock.
+// Configure calls it once per instance and hands it to every resource and
+// action through providerData.
+func newEngine(client *ehpc.Client, opts options) *rollout.Engine {
+	return &rollout.Engine{
+		Client:          client,
+		Poller:          jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: client.Clock()}),
+		Clock:           client.Clock(),
+		JobMissingAfter: opts.JobMissingAfter,
+	}
 }
 
 // newProviderData builds what Configure hands to every resource, data source and
@@ -166,6 +165,7 @@ func (p *HPCProvider) newProviderData(ctx context.Context, s settings, cfg HPCPr
 		SecretKey:   s.secretKey,
 		UserAgent:   fmt.Sprintf("terraform-provider-hpc/%s terraform/%s", p.version, terraformVersion),
 		Logger:      clientLogger(s.secretKey),
+		Clock:       p.opts.Clock,
 	}
 	if p.opts.ClientConfig != nil {
 		p.opts.ClientConfig(&ccfg)
@@ -176,6 +176,6 @@ func (p *HPCProvider) newProviderData(ctx context.Context, s settings, cfg HPCPr
 		return nil, false
 	}
 	data.client = client
-	data.poller = newPoller(client, p.opts)
+	data.engine = newEngine(client, p.opts)
 	return data, true
 }

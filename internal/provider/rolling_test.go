@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
 
 // Rolling restarts (issue #13): batches of at most batch_size sorted nodes,
@@ -96,9 +99,14 @@ func batchChecks(batches [][]string) knownvalue.Check {
 			ids = append(ids, knownvalue.StringExact(id))
 		}
 		elems = append(elems, knownvalue.ObjectExact(map[string]knownvalue.Check{
-			"job_id":   jobIDValue,
-			"node_ids": knownvalue.ListExact(ids),
-			"status":   knownvalue.StringExact(ehpc.JobSuccessful),
+			"job_id":             jobIDValue,
+			"node_ids":           knownvalue.ListExact(ids),
+			"status":             knownvalue.StringExact(ehpc.JobSuccessful),
+			"sent_at":            knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)),
+			"earlier_job_ids":    knownvalue.Null(),
+			"excluded_job_ids":   knownvalue.Null(),
+			"job_created_after":  knownvalue.Null(),
+			"job_created_before": knownvalue.Null(),
 		}))
 	}
 	return knownvalue.ListExact(elems)
@@ -245,7 +253,7 @@ func TestAccClusterNodeRestart_rollingFailedBatch(t *testing.T) {
 	// Finish it: untaint, and the next apply resumes at the failed batch.
 	c.mustSucceed("untaint", restartAddr)
 	plan := c.mustSucceed("plan", "-input=false")
-	for _, want := range []string{"Unfinished Rolling Restart Resumes", "It sends batch 2, 3, 4", "update in-place"} {
+	for _, want := range []string{"Unfinished Rolling Restart Resumes", fmt.Sprintf("It sends batch 2 again (its job %s failed). It sends batch 3, 4, one after the other.", jobs[1].ID), "update in-place"} {
 		if !strings.Contains(strings.Join(strings.Fields(plan), " "), want) {
 			t.Errorf("plan output lacks %q:\n%s", want, plan)
 		}
@@ -261,6 +269,10 @@ func TestAccClusterNodeRestart_rollingFailedBatch(t *testing.T) {
 	st, tainted = c.stateResource()
 	if _, statuses := stateBatches(t, st); tainted || st["status"] != ehpc.JobSuccessful || !slices.Equal(statuses, []string{"successful", "successful", "successful", "successful"}) {
 		t.Errorf("after the resumed apply: tainted %v, status %v, batches %v", tainted, st["status"], statuses)
+	}
+	// The failed job is kept: no job id is ever dropped when its batch is sent again.
+	if earlier := st["batches"].([]any)[1].(map[string]any)["earlier_job_ids"]; fmt.Sprint(earlier) != fmt.Sprint([]any{jobs[1].ID}) {
+		t.Errorf("batch 2's earlier_job_ids = %v, want [%s]", earlier, jobs[1].ID)
 	}
 	if out := c.mustSucceed("plan", "-input=false", "-detailed-exitcode"); !strings.Contains(out, "No changes") {
 		t.Errorf("a finished rollout plans changes:\n%s", out)
@@ -286,7 +298,7 @@ func TestAccClusterNodeRestart_rollingInterrupted(t *testing.T) {
 	// The interrupt usually lands in the wait (Wait For Restart Job Interrupted);
 	// landing while the answer is in flight (Restart Interrupted) keeps the job
 	// the same way, so the test asserts what both say.
-	if want := fmt.Sprintf("resumes the rollout at batch 2 by waiting for job %s (it is not sent again)", jobs[1].ID); !strings.Contains(flat, want) {
+	if want := fmt.Sprintf("It waits for batch 2 (job %s) without sending it again. It sends batch 3, 4, one after the other.", jobs[1].ID); !strings.Contains(flat, want) {
 		t.Errorf("apply output lacks %q:\n%s", want, out)
 	}
 	st, tainted := c.stateResource()
@@ -407,7 +419,7 @@ func TestAccClusterNodeRestart_rollingInterruptedInLastBatch(t *testing.T) {
 	c.mustSucceed("init", "-input=false")
 
 	out := c.applyInterrupted(func() bool { return len(e.sim.Jobs()) >= 2 }, "the last batch was never sent")
-	if !strings.Contains(strings.Join(strings.Fields(out), " "), "Every batch was sent, so the record is final") {
+	if !strings.Contains(strings.Join(strings.Fields(out), " "), "every batch was sent, so the record is final") {
 		t.Errorf("the interrupted apply does not say the record is final:\n%s", out)
 	}
 	st, tainted := c.stateResource()
@@ -422,39 +434,47 @@ func TestAccClusterNodeRestart_rollingInterruptedInLastBatch(t *testing.T) {
 	}
 }
 
-// A batch whose answer is lost and whose job the log does not show in time is
-// recorded as unknown, never as not sent. The apply that resumes the rollout
-// looks for its job first and adopts it: no node restarts twice.
+// A batch whose answer is lost while the operation log cannot be read is
+// recorded as unknown, never as not sent, with the window its job lies in, and
+// the resource stays untainted (a warning: tainting would replace the record
+// and send the batch blindly). The next apply looks for its job first and
+// adopts it: no node restarts twice.
 func TestAccClusterNodeRestart_rollingUnknownOutcome(t *testing.T) {
 	t.Parallel()
-	e := newTestEnv(t, ehpcsim.Options{OperationLogLag: 5 * time.Second, JobDuration: 3 * time.Second})
-	e.adjustClient(func(c *ehpc.Config) {
-		c.RequestTimeout = time.Second
-		c.SettleWindow = 600 * time.Millisecond
-	})
-	// The second batch's request is processed, but its answer is lost; the
-	// log shows its job only after the settle window.
+	e := newTestEnv(t, ehpcsim.Options{OperationLogLag: 2 * time.Second, JobDuration: 3 * time.Second})
+	e.adjustClient(func(c *ehpc.Config) { c.RequestTimeout = time.Second })
+	// The second batch's request is processed but its answer is lost, and the
+	// log fails from then on.
 	e.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true, Skip: 1})
 	c := e.newCLI(t)
 	c.write(restartConfig(e, `  node_ids   = ["cln-cmp00003", "cln-cmp00002", "cln-cmp00001"]
   rolling    = { batch_size = 1 }`))
 	c.mustSucceed("init", "-input=false")
+	go func() {
+		for e.sim.Requests(ehpc.PathRestartNodes) < 2 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{HTTPStatus: http.StatusBadGateway, Count: 1000})
+	}()
 
 	out, code := c.run("apply", "-auto-approve", "-input=false")
 	flat := strings.Join(strings.Fields(out), " ")
-	if code == 0 || !strings.Contains(flat, "Restart Outcome Unknown") || !strings.Contains(flat, "its request's outcome is unknown, node cln-cmp00002") {
-		t.Fatalf("exit %d; want Restart Outcome Unknown naming batch 2:\n%s", code, out)
+	if code != 0 || !strings.Contains(flat, "Warning: Restart Outcome Unknown") || !strings.Contains(flat, "its request's outcome is unknown, node cln-cmp00002") {
+		t.Fatalf("exit %d; want a warning Restart Outcome Unknown naming batch 2:\n%s", code, out)
 	}
-	st, _ := c.stateResource()
+	st, tainted := c.stateResource()
 	jobs, statuses := stateBatches(t, st)
-	if want := []string{"successful", statusUnknown, "not_sent"}; !slices.Equal(statuses, want) || jobs[1] != "" {
-		t.Fatalf("batches %v %v, want statuses %v and no job for batch 2", jobs, statuses, want)
+	if want := []string{"successful", rollout.Unknown, "not_sent"}; tainted || !slices.Equal(statuses, want) || jobs[1] != "" {
+		t.Fatalf("batches %v %v (tainted %v), want statuses %v, no job for batch 2, untainted", jobs, statuses, tainted, want)
+	}
+	lost := st["batches"].([]any)[1].(map[string]any)
+	if lost["sent_at"] == nil || lost["job_created_after"] == nil || lost["job_created_before"] == nil {
+		t.Fatalf("batch 2 keeps no window to settle it by: %v", lost)
 	}
 
-	c.mustSucceed("untaint", restartAddr)
-	time.Sleep(5 * time.Second) // the log's lag: by now it shows the job
+	e.sim.ClearFaults()
 	plan := strings.Join(strings.Fields(c.mustSucceed("plan", "-input=false")), " ")
-	if !strings.Contains(plan, "looks for that batch's job in the operation log") {
+	if !strings.Contains(plan, "The answer to the request of batch 2 was lost: it looks for that batch's job in the operation log") {
 		t.Errorf("plan does not say it looks for batch 2's job:\n%s", plan)
 	}
 	out = c.mustSucceed("apply", "-auto-approve", "-input=false")
@@ -465,7 +485,7 @@ func TestAccClusterNodeRestart_rollingUnknownOutcome(t *testing.T) {
 		t.Errorf("restarts per node %v, want each once", got)
 	}
 	st, _ = c.stateResource()
-	if jobs, statuses := stateBatches(t, st); jobs[1] == "" || !slices.Equal(statuses, []string{"successful", "successful", "successful"}) {
+	if jobs, statuses := stateBatches(t, st); jobs[1] != e.sim.Jobs()[1].ID || !slices.Equal(statuses, []string{"successful", "successful", "successful"}) {
 		t.Errorf("after resuming: batches %v %v", jobs, statuses)
 	}
 }

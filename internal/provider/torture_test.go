@@ -65,6 +65,8 @@ type tortureRun struct {
 	rolling  bool
 
 	obs []torture.Observation
+	// outagesEnd is when the last log outage armed ends.
+	outagesEnd time.Time
 }
 
 func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
@@ -99,18 +101,18 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 		r.disarm()
 		// The faults are gone once the jobs they slowed have ended too: a node
 		// still restarting refuses a new restart, as it should.
-		for i := 0; i < 200 && r.pendingJobs(); i++ {
+		for i := 0; i < 200 && (r.pendingJobs() || r.sim.Now().Before(r.outagesEnd)); i++ {
 			time.Sleep(time.Minute)
 		}
-		clean := 0
-		for ; clean < 2 && !r.planEmpty(); clean++ {
+		clean, empty := 0, r.planEmpty()
+		for ; clean < 2 && !empty; clean++ {
 			time.Sleep(time.Minute)
 			r.applyStep(fmt.Sprintf("clean apply %d", clean+1), torture.Step{})
+			empty = r.planEmpty()
 		}
-		empty := r.planEmpty()
 		// Let every job and every late request run out before judging.
 		time.Sleep(3 * time.Hour)
-		violations = torture.Check(sim.Jobs(), sim.RequestLog(), r.obs)
+		violations = torture.Check(sim.Jobs(), sim.RequestLog(), r.obs, torture.Production)
 		if !empty {
 			violations = append(violations, torture.Violation{Invariant: "no stuck resource",
 				Detail: fmt.Sprintf("with the faults gone, %d applies did not reach an empty plan; state %s (tainted %v)", clean, r.state, r.tainted)})
@@ -153,6 +155,9 @@ func (r *tortureRun) arm(st torture.Step) {
 		case torture.LogOutage:
 			from := r.sim.Now().Add(f.Delay)
 			r.sim.LogOutage(from, from.Add(f.Length))
+			if end := from.Add(f.Length); end.After(r.outagesEnd) {
+				r.outagesEnd = end
+			}
 		case torture.LogNoList:
 			r.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Skip: f.Skip, Count: f.Count,
 				Body: `{"action":"HpcOperationListOperationResponse","ret_code":0,"total_count":0}`})
@@ -199,7 +204,7 @@ func (r *tortureRun) newProvider(msgs *strings.Builder) *tfProvider {
 		HomeDir: func() (string, error) { return t.TempDir(), nil },
 		ClientConfig: func(c *ehpc.Config) {
 			c.HTTPClient = r.net.Client()
-			c.Now = r.clk.Now
+			c.Clock = r.clk
 		},
 	}
 	srv, err := providerserver.NewProtocol6WithError(newWithOptions("torture", opts)())()
@@ -536,14 +541,23 @@ func goValue(v tftypes.Value) any {
 	return nil
 }
 
-// tortureSeeds is how many seeds make test runs; TORTURE_SEEDS raises it.
-const tortureSeeds = 500
+// tortureSeeds is how many seeds make test runs, in a run of its own without
+// the race detector (which makes each seed about four times slower); under the
+// race detector, the package's tests run tortureRaceSeeds of them, so the
+// provider's concurrency is raced on fault paths too. TORTURE_SEEDS sets it.
+const (
+	tortureSeeds     = 500
+	tortureRaceSeeds = 60
+)
 
 // TestTorture runs a fixed set of seeds (TORTURE_SEEDS, from TORTURE_FIRST)
 // and, with TORTURE_TIME, new seeds until that much time has passed (make
 // torture). A failing seed is shrunk to a minimal replay.
 func TestTorture(t *testing.T) {
 	n, first := envInt("TORTURE_SEEDS", tortureSeeds), envInt("TORTURE_FIRST", 1)
+	if raceEnabled && os.Getenv("TORTURE_SEEDS") == "" {
+		n = tortureRaceSeeds
+	}
 	deadline := time.Time{}
 	if d, err := time.ParseDuration(os.Getenv("TORTURE_TIME")); err == nil && d > 0 {
 		deadline = time.Now().Add(d)
@@ -564,7 +578,7 @@ func TestTorture(t *testing.T) {
 		}
 		if len(v) > 0 {
 			failed++
-			t.Errorf("%s", report(t, sc, v))
+			t.Errorf("%s", tortureReport(t, sc, v))
 			if failed >= 3 {
 				t.Fatal("stopping after 3 failing seeds")
 			}
@@ -572,9 +586,9 @@ func TestTorture(t *testing.T) {
 	}
 }
 
-// report shrinks a failing scenario, keeping the invariant its first
+// tortureReport shrinks a failing scenario, keeping the invariant its first
 // violation broke, and words the smallest replay with its violations.
-func report(t *testing.T, sc torture.Scenario, v []torture.Violation) string {
+func tortureReport(t *testing.T, sc torture.Scenario, v []torture.Violation) string {
 	small, sv := sc, v
 	breaks := func(vs []torture.Violation) bool {
 		return slices.ContainsFunc(vs, func(x torture.Violation) bool { return x.Invariant == v[0].Invariant })

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
 
 // upgradeDir holds one state per release, written by that release's provider
@@ -203,7 +205,7 @@ func TestAccWriteUnfinishedRolloutFixtures(t *testing.T) {
 	if code == 0 || st == nil || tainted {
 		t.Fatalf("want a failed resume, in state untainted; exit %d, tainted %v, state %v:\n%s", code, tainted, st, out)
 	}
-	if _, statuses := stateBatches(t, st); statuses[2] != statusUnknown {
+	if _, statuses := stateBatches(t, st); statuses[2] != rollout.Unknown {
 		t.Fatalf("batch 3 is %q, want unknown:\n%s", statuses[2], out)
 	}
 	writeUnfinishedFixture(t, e, c, name+"-unknown")
@@ -243,4 +245,153 @@ func writeUnfinishedFixture(t *testing.T, e *testEnv, c *cli, name string) {
 		}
 	}
 	t.Logf("wrote %s/%s.*", unfinishedDir, name)
+}
+
+// A rolling restart that the release before the rollout engine left
+// unfinished resumes after the upgrade, against a simulator that knows that
+// release's jobs: the plan says what the apply does, the apply restarts only
+// the batches never restarted, no job id is lost, and the next plan is empty.
+// One subtest per fixture, and one more where the lost request of the
+// "unknown" fixture did make a job, which must be adopted, not sent again.
+func TestAccUpgrade_unfinishedRolloutsResume(t *testing.T) {
+	terraformPath(t)
+	states, err := filepath.Glob(filepath.Join(unfinishedDir, "*.tfstate"))
+	if err != nil || len(states) == 0 {
+		t.Fatalf("no fixtures in %s (%v)", unfinishedDir, err)
+	}
+	for _, statePath := range states {
+		name := strings.TrimSuffix(filepath.Base(statePath), ".tfstate")
+		for _, lostJobMade := range []bool{false, true} {
+			if lostJobMade && !strings.HasSuffix(name, "-unknown") {
+				continue
+			}
+			sub := name
+			if lostJobMade {
+				sub += "-lost-request-made-a-job"
+			}
+			t.Run(sub, func(t *testing.T) { resumeFixture(t, strings.TrimSuffix(statePath, ".tfstate"), lostJobMade) })
+		}
+	}
+}
+
+func resumeFixture(t *testing.T, base string, lostJobMade bool) {
+	state, err := os.ReadFile(base + ".tfstate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config, err := os.ReadFile(base + ".tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs []ehpcsim.Job
+	if raw, err := os.ReadFile(base + ".jobs.json"); err != nil || json.Unmarshal(raw, &jobs) != nil {
+		t.Fatalf("reading %s.jobs.json: %v", base, err)
+	}
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: 200 * time.Millisecond})
+	for _, j := range jobs {
+		j.Status = ehpc.JobSuccessful // long over by the time anyone upgrades
+		e.sim.RestorePastJob(j)
+	}
+	// In the state, every batch with a job, and the lost one without.
+	before := fixtureBatches(t, state)
+	var lost int = -1
+	for i, b := range before {
+		if b.Status == rollout.Unknown && b.JobID == "" {
+			lost = i
+		}
+	}
+	madeByLost := ""
+	if lostJobMade {
+		// The lost request was processed after all: a job of its nodes,
+		// created after the previous batch's.
+		madeByLost = "j-lostreq001"
+		e.sim.RestorePastJob(ehpcsim.Job{ID: madeByLost, ClusterID: ehpcsim.DemoClusterID, NodeIDs: before[lost].Nodes,
+			Created: jobs[len(jobs)-1].Created.Add(2 * time.Second), Status: ehpc.JobSuccessful})
+	}
+	c := e.newCLI(t)
+	c.write(e.providerBlock() + string(config))
+	state = []byte(strings.ReplaceAll(string(state), fixtureProvider, providerAddress()))
+	if err := os.WriteFile(filepath.Join(c.dir, "terraform.tfstate"), state, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.mustSucceed("init", "-input=false")
+	plan := strings.Join(strings.Fields(c.mustSucceed("plan", "-input=false")), " ")
+	if !strings.Contains(plan, "Unfinished Rolling Restart Resumes") || !strings.Contains(plan, "update in-place") {
+		t.Fatalf("the plan does not resume the rollout:\n%s", plan)
+	}
+	if lost >= 0 && !strings.Contains(plan, fmt.Sprintf("The answer to the request of batch %d was lost: it looks for that batch's job", lost+1)) {
+		t.Errorf("the plan does not say it looks for batch %d's job first:\n%s", lost+1, plan)
+	}
+	out := c.mustSucceed("apply", "-auto-approve", "-input=false")
+
+	// Only the nodes of batches never restarted restart, once; no earlier job
+	// is sent again.
+	want := map[string]int{}
+	for i, b := range before {
+		if b.JobID == "" && !(lostJobMade && i == lost) {
+			for _, n := range b.Nodes {
+				want[n] = 1
+			}
+		}
+	}
+	if err := e.expectRestarts(want)(); err != nil {
+		t.Errorf("%v\n%s", err, out)
+	}
+	st, tainted := c.stateResource()
+	after := fixtureBatches(t, mustJSON(t, map[string]any{"resources": []any{map[string]any{"instances": []any{map[string]any{"attributes": st}}}}}))
+	for i, b := range after {
+		switch {
+		case b.Status != ehpc.JobSuccessful:
+			t.Errorf("batch %d is %s after the resume", i+1, b.Status)
+		case before[i].JobID != "" && b.JobID != before[i].JobID:
+			t.Errorf("batch %d's job %s became %s: a recorded job must never be replaced", i+1, before[i].JobID, b.JobID)
+		case lostJobMade && i == lost && b.JobID != madeByLost:
+			t.Errorf("batch %d's lost request made job %s, but the record holds %s", i+1, madeByLost, b.JobID)
+		}
+	}
+	if tainted || st["status"] != ehpc.JobSuccessful {
+		t.Errorf("after the resume: tainted %v, status %v", tainted, st["status"])
+	}
+	if out, code := c.run("plan", "-input=false", "-detailed-exitcode"); code != 0 {
+		t.Errorf("the plan after the resume exits %d, want 0 (no changes):\n%s", code, out)
+	}
+}
+
+// fixtureBatches reads the batches of the one resource in a state file.
+func fixtureBatches(t *testing.T, state []byte) []rollout.Batch {
+	t.Helper()
+	var st struct {
+		Resources []struct {
+			Instances []struct {
+				Attributes struct {
+					Batches []struct {
+						JobID   *string  `json:"job_id"`
+						NodeIDs []string `json:"node_ids"`
+						Status  string   `json:"status"`
+					} `json:"batches"`
+				} `json:"attributes"`
+			} `json:"instances"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(state, &st); err != nil || len(st.Resources) != 1 || len(st.Resources[0].Instances) != 1 {
+		t.Fatalf("state: %v\n%s", err, state)
+	}
+	var out []rollout.Batch
+	for _, b := range st.Resources[0].Instances[0].Attributes.Batches {
+		x := rollout.Batch{Nodes: b.NodeIDs, Status: b.Status}
+		if b.JobID != nil {
+			x.JobID = *b.JobID
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

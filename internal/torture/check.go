@@ -1,9 +1,11 @@
 package torture
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
@@ -94,7 +96,7 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 //
 // Liveness (an empty plan after at most two clean applies) is the runner's to
 // check: only it can plan.
-func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation) []Violation {
+func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound Bounds) []Violation {
 	var out []Violation
 	add := func(inv, format string, args ...any) {
 		out = append(out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
@@ -143,7 +145,7 @@ func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation) []Viol
 		}
 	}
 
-	out = append(out, checkAdoptions(jobs, obs)...)
+	out = append(out, checkAdoptions(jobs, obs, bound.ClockMargin, reqs)...)
 	for i, o := range obs {
 		if o.Panic != "" {
 			add("no panic", "apply %d (%s) panicked: %s", i+1, o.Label, o.Panic)
@@ -161,7 +163,7 @@ func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation) []Viol
 					add("settled right", "after apply %d (%s), batch %d records job %s, which the API never created", i+1, o.Label, bi+1, id)
 					continue
 				}
-				if g, _ := genOf(j.Request); g != o.Gen || j.Past {
+				if g, _ := genOf(j.Request); (g != o.Gen || j.Past) && !unknownElder(j, b.Nodes, obs[:i+1], reqs, jobs, bound.ClockMargin) {
 					add("settled right", "after apply %d (%s), batch %d records job %s of declared restart %d (past: %v), not of the current one (%d)",
 						i+1, o.Label, bi+1, id, g, j.Past, o.Gen)
 				}
@@ -250,7 +252,7 @@ const jobFailed = "failed"
 // later records a job must have found its own: a job no earlier apply of the
 // declared restart recorded, made by a request no older than the apply that
 // lost the answer.
-func checkAdoptions(jobs []ehpcsim.Job, obs []Observation) []Violation {
+func checkAdoptions(jobs []ehpcsim.Job, obs []Observation, margin time.Duration, reqs []ehpcsim.Request) []Violation {
 	var out []Violation
 	recorded := map[string]bool{}
 	lostSince := map[string]int{} // batch nodes -> FirstRequest of the apply that lost it
@@ -280,7 +282,7 @@ func checkAdoptions(jobs []ehpcsim.Job, obs []Observation) []Violation {
 			switch {
 			case recorded[b.JobID]:
 				out = append(out, Violation{"settled right", fmt.Sprintf("after apply %d (%s), batch %d's lost request was settled by job %s, which an earlier apply had recorded already", i+1, o.Label, bi+1, b.JobID)})
-			case ok && j.Request < from:
+			case ok && j.Request < from && !unknownElder(j, b.Nodes, obs[:i+1], reqs, jobs, margin):
 				out = append(out, Violation{"settled right", fmt.Sprintf("after apply %d (%s), batch %d's lost request was settled by job %s, made by an older request (#%d, before #%d)", i+1, o.Label, bi+1, b.JobID, j.Request, from)})
 			}
 		}
@@ -291,4 +293,52 @@ func checkAdoptions(jobs []ehpcsim.Job, obs []Observation) []Violation {
 		}
 	}
 	return out
+}
+
+// unknownElder reports whether job j, recorded by a batch of nodes after the
+// applies obs (the last is the one that recorded it), is the documented
+// exception: a restart of exactly these nodes that the applies of the current
+// declared restart could not know of (made for an earlier one they did not
+// replace themselves, or before the test), made less than margin before one of
+// their requests of the batch that made no job itself.
+func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcsim.Request, jobs []ehpcsim.Job, margin time.Duration) bool {
+	made := map[int]bool{}
+	for _, x := range jobs {
+		made[x.Request] = true
+	}
+	last := obs[len(obs)-1]
+	for k := len(obs) - 1; k >= 0 && obs[k].Gen == last.Gen; k-- {
+		// The apply that sent the request knew j if the state it started
+		// from recorded it (it then replaced that record itself).
+		if k > 0 && recordsJob(obs[k-1].State, j.ID) {
+			continue
+		}
+		for i := obs[k].FirstRequest; i < obs[k].EndRequest && i < len(reqs); i++ {
+			r := reqs[i]
+			if r.Method != "POST" || made[i] || !sameNodes(r.Body, nodes) {
+				continue
+			}
+			if !j.Started.After(r.Time) && !j.Started.Before(r.Time.Add(-margin)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func recordsJob(state map[string]any, id string) bool {
+	for _, b := range Batches(state) {
+		if slices.Contains(b.Jobs, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameNodes reports whether a restart request's body names exactly nodes.
+func sameNodes(body []byte, nodes []string) bool {
+	var b struct {
+		NodeIDs []string `json:"node_ids"`
+	}
+	return json.Unmarshal(body, &b) == nil && slices.Equal(b.NodeIDs, nodes)
 }

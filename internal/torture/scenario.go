@@ -34,6 +34,12 @@ type Bounds struct {
 	Skew time.Duration
 	// Step is how far this machine's clock may step during an apply.
 	Step time.Duration
+	// ClockMargin is how far before a request's send time (by the clocks) a
+	// job can be taken for it: the provider documents that a restart of
+	// exactly the same nodes that it does not know of, made that little before
+	// a request whose answer is lost and that made no job, may be adopted
+	// (missed, never doubled). Check allows exactly that.
+	ClockMargin time.Duration
 	// Scale shrinks every duration a scenario draws (job lengths, gaps,
 	// delays), so that scenarios for real time (the CLI) stay short; 1 for
 	// fake time.
@@ -41,7 +47,7 @@ type Bounds struct {
 }
 
 // Production is the bounds the provider documents, at full scale.
-var Production = Bounds{LogLag: 6 * time.Second, Skew: 10 * time.Second, Step: 10 * time.Second, Scale: 1}
+var Production = Bounds{LogLag: 6 * time.Second, Skew: 10 * time.Second, Step: 10 * time.Second, ClockMargin: 25 * time.Second, Scale: 1}
 
 // Action is what the user does before an apply.
 type Action int

@@ -1,0 +1,396 @@
+package ehpc
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// How a lost answer is settled. A restart request whose answer is lost may or
+// may not have been processed, and may still be processed after the client
+// gave up. Two facts of API.md end the doubt without trusting any one clock:
+//
+//   - the API refuses a request whose signed timestamp is more than 60 s old
+//     (1300), so a request is processed, if ever, within RequestValidity of its
+//     timestamp, by the clock of the machine that processes it; and
+//   - a job appears in the operation log within LogLag of its creation.
+//
+// So the job of a lost request, if any, is a restart job of exactly its nodes
+// whose create_time lies in [From, Until]: Until is the timestamp plus
+// RequestValidity (the API's own clock enforces it, so no estimate of that
+// clock enters) and From is the server's time when the request was sent,
+// estimated from the Date headers. Both reach ClockMargin further, for a
+// machine behind the endpoint whose clock is off, for this machine's clock
+// stepping, and for the wire's whole seconds. And once a listing made after
+// the settle deadline (timestamp + RequestValidity + LogLag + ClockMargin, on
+// the server's clock) shows no such job, the request provably had no effect:
+// only then may the restart be sent again.
+//
+// Jobs that cannot be the lost request's are left out by identity, not time:
+// those the caller recorded for other requests, and those a listing showed
+// before the request was sent (the client remembers every job it listed).
+
+// Defaults of the Config fields that settling relies on.
+const (
+	defaultRequestValidity = 60 * time.Second
+	defaultLogLag          = 6 * time.Second
+	defaultClockMargin     = 25 * time.Second
+)
+
+// Pacing of the looks at the log while a lost answer settles: one at once, to
+// bound the server's clock, then one at the deadline, and more only while the
+// log cannot be read.
+const (
+	settleFirstGap = time.Second
+	settleMaxGap   = 10 * time.Second
+	// maxReconcilePages bounds how far back one look at the log reads (100 jobs a
+	// page at most, often fewer).
+	maxReconcilePages = 20
+	// maxResends bounds how often RestartOnce sends again a restart whose
+	// every earlier request provably had no effect.
+	maxResends = 2
+)
+
+// nodeIDPrefix is how the API's node ids start ("cln-hzzvbtnh"). In an operation
+// log entry it tells a node from the other resources a job lists (the cluster
+// "ehpc-", a queue "ehpcq-").
+const nodeIDPrefix = "cln-"
+
+// Request is a restart request whose job may have to be found later, perhaps
+// by another process: what Settle needs, and what a caller keeps (in
+// Terraform's state) while the request's outcome is unknown.
+type Request struct {
+	// SentAt is the request's signed timestamp: this machine's clock, whole
+	// seconds. Zero for a request from a record that did not keep it; such a
+	// request is taken to have been sent long ago.
+	SentAt time.Time
+	// From and Until bound the create_time (server clock) of its job, if it
+	// has one. A zero From is not known yet (no answer has shown the server's
+	// clock); a zero Until is unbounded.
+	From, Until time.Time
+	// seq orders the request among the listings of the client that sent it
+	// (origin); a request from elsewhere (state) has neither.
+	seq    uint64
+	origin *seenJobs
+}
+
+// request returns what is known of a call's lost request.
+func (c *Client) lostRequest(t *sendTimes) Request {
+	r := Request{SentAt: t.last, Until: t.last.Add(c.cfg.RequestValidity + c.cfg.ClockMargin), seq: t.seq, origin: &c.seen}
+	r.From = c.windowFrom(t.first)
+	return r
+}
+
+// windowFrom is the earliest create_time (server clock) a job of a request
+// signed at sentAt can carry, or zero while no answer has bounded the server's
+// clock.
+func (c *Client) windowFrom(sentAt time.Time) time.Time {
+	lower, ok := c.offset.get()
+	if !ok {
+		return time.Time{}
+	}
+	return sentAt.Add(lower - c.cfg.ClockMargin).Truncate(time.Second)
+}
+
+// settleDeadline is when, on this machine's clock, a listing that shows no job
+// of req proves req had no effect: by then the API refuses req (its timestamp
+// is too old by the server's clock) and the log shows any job it made. Zero
+// (already passed) for a request sent long ago.
+func (c *Client) settleDeadline(req Request) time.Time {
+	if req.SentAt.IsZero() {
+		return time.Time{}
+	}
+	lower, _ := c.offset.get() // unknown: 0, and the margin covers a clock that is off
+	return req.SentAt.Add(c.cfg.RequestValidity + c.cfg.LogLag + c.cfg.ClockMargin - lower)
+}
+
+// Settle finds the job of req, a restart of exactly ids in clusterID whose
+// answer was lost. It decides only on a listing made after the settle
+// deadline, when the API can no longer process req and the log shows any job
+// it made; it waits for the deadline when it is called sooner (a resume right
+// after the apply that lost the answer). It returns:
+//   - the job, when one candidate lies in req's window; or, of several, the
+//     only one created after req was sent (by the bound the Date headers give,
+//     less the part of the margin a clock step takes);
+//   - nil and nil, when none does: req had no effect, and it never will;
+//   - an *UnknownOutcomeError when it cannot tell: several candidates, a log
+//     that cannot be read until well past the deadline, or ctx ending first.
+//
+// known are jobs that cannot be req's: those recorded for other requests. The
+// error carries req with its window filled in, for the caller to keep.
+func (c *Client) Settle(ctx context.Context, zone, clusterID string, ids []string, req Request, known []string) (*Job, error) {
+	u := &UnknownOutcomeError{ClusterID: clusterID, NodeIDs: ids, Request: req}
+	gap := settleFirstGap
+	var lastErr error
+	for {
+		if u.Request.From.IsZero() && !u.Request.SentAt.IsZero() {
+			u.Request.From = c.windowFrom(u.Request.SentAt)
+		}
+		looked := c.cfg.Clock.Now()
+		jobs, err := c.findRestartJobs(ctx, zone, clusterID, ids, &u.Request, known)
+		deadline := c.settleDeadline(u.Request)
+		switch {
+		case err != nil:
+			lastErr = err
+			// A log that cannot be read is tried for as long again as the
+			// lease, then the outcome stays unknown.
+			if Permanent(err) || !looked.Before(deadline.Add(c.cfg.RequestValidity)) {
+				u.Err = fmt.Errorf("the operation log could not be read to find its job: %w", err)
+				return nil, u
+			}
+		case !looked.Before(deadline):
+			return c.decide(jobs, u)
+		default:
+			lastErr = nil
+		}
+		wait := gap
+		if rest := deadline.Sub(c.cfg.Clock.Now()); err == nil && rest > 0 {
+			wait = rest // nothing is decided before the deadline: look again then
+		}
+		select {
+		case <-ctx.Done():
+			u.Err = fmt.Errorf("its job was still being looked for in the operation log (it is decided only once the API can no longer process the request, at %s by this machine's clock) when the apply was cancelled (%v)",
+				deadline.UTC().Format(timestampLayout), ctx.Err())
+			if lastErr != nil {
+				u.Err = fmt.Errorf("the operation log could not be read to find its job (%v), and the apply was cancelled (%v)", lastErr, ctx.Err())
+			}
+			return nil, u
+		case <-c.cfg.Clock.After(wait):
+		}
+		gap = min(gap*2, settleMaxGap)
+	}
+}
+
+// decide settles u's request from the candidates a listing after its settle
+// deadline showed.
+func (c *Client) decide(jobs []Job, u *UnknownOutcomeError) (*Job, error) {
+	switch len(jobs) {
+	case 0:
+		return nil, nil
+	case 1:
+		return &jobs[0], nil
+	}
+	// Of several, a job created before the request was sent is another
+	// restart's: the one created after it, by the tight bound (the margin
+	// left only for a step of this machine's clock), is the request's.
+	var after []Job
+	if lower, ok := c.offset.get(); ok && !u.Request.SentAt.IsZero() {
+		bound := u.Request.SentAt.Add(lower - c.cfg.ClockMargin*2/5).Truncate(time.Second)
+		for _, j := range jobs {
+			if j.CreateTime.IsZero() || !j.CreateTime.Before(bound) {
+				after = append(after, j)
+			}
+		}
+	}
+	if len(after) == 1 {
+		return &after[0], nil
+	}
+	u.Checked, u.Candidates = true, jobIDs(jobs)
+	u.Err = fmt.Errorf("several restart jobs of exactly these nodes lie in its window, and none of them alone was created after it was sent")
+	return nil, u
+}
+
+// findRestartJobs lists the restart jobs of exactly ids in clusterID that can
+// be req's: created inside its window, not known to be another request's, and
+// not listed before req was sent. Newest first. The log is filtered here
+// rather than with start_time, which a server whose clock is behind ours would
+// apply against us. A job whose create_time cannot be read is kept: missing a
+// restart that did happen would send it twice.
+func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, ids []string, req *Request, known []string) ([]Job, error) {
+	var out []Job
+	offset := 0
+	for page := 0; page < maxReconcilePages; page++ {
+		list, err := c.Operations(ctx, OperationQuery{Zone: zone, ResourceIDs: []string{clusterID}, Reverse: true, Limit: 100, Offset: offset})
+		if err != nil {
+			return nil, err
+		}
+		if req.From.IsZero() && !req.SentAt.IsZero() {
+			req.From = c.windowFrom(req.SentAt) // this page's Date bounds the server's clock
+		}
+		older := false
+		for _, j := range list.Jobs {
+			created := j.CreateTime.Time
+			switch {
+			case !created.IsZero() && !req.From.IsZero() && created.Before(req.From):
+				older = true
+				continue
+			case !created.IsZero() && !req.Until.IsZero() && created.After(req.Until):
+				continue
+			case !isRestartAction(j.JobAction) || !restartsExactly(j.ResourceIDs, ids) || listed(out, j.JobID):
+				continue
+			case contains(known, j.JobID) || req.origin == &c.seen && c.seen.before(j.JobID, req.seq):
+				continue
+			}
+			out = append(out, j)
+		}
+		offset += len(list.Jobs)
+		// Newest first: once a page reaches back past the window, no later page
+		// can hold a job inside it.
+		if older || len(list.Jobs) == 0 || (list.TotalKnown && offset >= list.TotalCount) {
+			return out, nil
+		}
+	}
+	from := "its start"
+	if !req.From.IsZero() {
+		from = req.From.UTC().Format(timestampLayout)
+	}
+	return nil, fmt.Errorf("the operation log of cluster %s holds more than %d entries newer than %s; cannot look further back", clusterID, offset, from)
+}
+
+// RestartOnce restarts the nodes exactly once or reports clearly that it could
+// not tell. It sends one restart request (RestartNodes); when its answer is
+// lost it settles it (Settle): the job found is adopted (Adopted); a request
+// proven to have had no effect is sent again (Resent), at most maxResends
+// times; anything else is an *UnknownOutcomeError carrying the request to
+// settle later. known are jobs that cannot be this restart's (the caller's
+// records of other requests).
+//
+// A resend refused with 1400 (the nodes are busy) after a lost answer is
+// reported as the lost request's unknown outcome, never as "not sent": busy
+// nodes may be restarting because of it. When ctx ends after the log proved
+// the lost request had no effect, the restart is not sent again and the error
+// says so; nothing was restarted.
+//
+// Unambiguous rejections (1100, 1200, 1300, 1400, 2100, 2500, ...) are returned as
+// they are and never retried.
+func (c *Client) RestartOnce(ctx context.Context, zone, clusterID string, ids []string, known []string) (*RestartResult, error) {
+	res, err := c.RestartNodes(ctx, zone, clusterID, ids)
+	for resends := 0; ; resends++ {
+		var u *UnknownOutcomeError
+		if err == nil || !asUnknown(err, &u) {
+			return res, err
+		}
+		job, serr := c.Settle(ctx, zone, clusterID, ids, u.Request, known)
+		switch {
+		case serr != nil:
+			return nil, serr
+		case job != nil:
+			return &RestartResult{JobID: job.JobID, Action: job.JobAction, Path: PathOperations, Request: u.Request,
+				Adopted: true, AdoptedReason: u.Err.Error(), Interrupted: ctx.Err() != nil}, nil
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("the answer to the restart request was lost, the operation log then showed it had no effect, and it was not sent again: %w", ctx.Err())
+		case resends == maxResends:
+			u.Checked = true
+			u.Err = fmt.Errorf("%v; this request and the %d before it all lost their answers", u.Err, maxResends)
+			return nil, u
+		}
+		res, err = c.RestartNodes(ctx, zone, clusterID, ids)
+		switch {
+		case err == nil:
+			res.Resent = true
+			return res, nil
+		case RetCode(err) == CodePermissionDenied:
+			u.Checked = true
+			u.Err = fmt.Errorf("%v; sent again once the operation log showed no job of it, and refused: %w", u.Err, err)
+			return nil, u
+		}
+	}
+}
+
+// seenJobs remembers, for every job a listing of this client showed, when it
+// was first listed, in the client's own order of events (tick): a job listed
+// before a request was sent existed before it, whatever any clock says.
+type seenJobs struct {
+	mu     sync.Mutex
+	events uint64
+	first  map[string]uint64
+}
+
+// maxSeenJobs bounds the memory: past it, the oldest sightings are forgotten
+// all at once, which only gives up an exclusion, never adds a candidate.
+const maxSeenJobs = 100000
+
+// tick counts an event (a request sent) and returns its number.
+func (s *seenJobs) tick() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events++
+	return s.events
+}
+
+// add records the jobs of a listing that just arrived.
+func (s *seenJobs) add(jobs []Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events++
+	if s.first == nil || len(s.first) > maxSeenJobs {
+		s.first = map[string]uint64{}
+	}
+	for _, j := range jobs {
+		if _, ok := s.first[j.JobID]; !ok {
+			s.first[j.JobID] = s.events
+		}
+	}
+}
+
+// before reports whether job id was listed before the event seq (0: unknown).
+func (s *seenJobs) before(id string, seq uint64) bool {
+	if seq == 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.first[id]
+	return ok && at < seq
+}
+
+// isRestartAction accepts the documented job_action and, since API.md infers that
+// name rather than stating it, any action that names a node restart.
+func isRestartAction(action string) bool {
+	a := strings.ToLower(action)
+	return action == JobActionRestart || (strings.Contains(a, "restart") && strings.Contains(a, "node"))
+}
+
+// restartsExactly reports whether a job's resource_ids name exactly the nodes ids.
+// The log lists every resource a job touched, not only what was sent: the cluster,
+// and in QingCloud's own example a queue ("ehpc-czkekzfz ehpcq-rg0vaycm
+// cln-w1xufnk9"). So an id counts as a node when it is one of ids or carries the
+// API's node prefix; any other id is tolerated. A job that restarted one node more
+// or one fewer is another restart.
+func restartsExactly(resourceIDs IDList, ids []string) bool {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = false
+	}
+	for _, r := range resourceIDs {
+		if _, ours := want[r]; ours {
+			want[r] = true
+			continue
+		}
+		if strings.HasPrefix(r, nodeIDPrefix) {
+			return false
+		}
+	}
+	for _, seen := range want {
+		if !seen {
+			return false
+		}
+	}
+	return len(want) > 0
+}
+
+// listed reports whether jobs holds id: a page that shifted under us may repeat
+// a job.
+func listed(jobs []Job, id string) bool {
+	_, ok := findJob(jobs, id)
+	return ok
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func jobIDs(jobs []Job) []string {
+	out := make([]string, len(jobs))
+	for i, j := range jobs {
+		out[i] = j.JobID
+	}
+	return out
+}

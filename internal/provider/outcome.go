@@ -1,0 +1,450 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
+)
+
+// How a rollout ended, in words: the one place that does it. For each surface
+// (the resource's create, its update that resumes a rollout, the action) the
+// summary, the detail, the severity and, on create, whether the resource is
+// tainted are decided together here, from the engine's End and the batches.
+
+// surface is where a rollout ran.
+type surface int
+
+const (
+	onCreate surface = iota // the resource's Create: an error taints
+	onResume                // the resource's Update, resuming a recorded rollout: nothing taints
+	onAction                // the action: nothing is recorded, so every end but Done is an error
+)
+
+// severity is the one decision of how a run's end is reported on a surface:
+// an error, a warning, or nothing (diag.SeverityInvalid). On create, an error
+// with a record saved taints the resource (Terraform's rule), and the next
+// apply replaces it: restarting again is right after a failed or timed-out
+// job or a refused request, and never right while a restart may still run or
+// may have happened unseen, so those ends are warnings there, with the record
+// kept untainted for the next apply to settle.
+func severity(res rollout.Result, s surface) diag.Severity {
+	switch {
+	case res.End == rollout.Done:
+		return diag.SeverityInvalid
+	case s == onAction:
+		return diag.SeverityError
+	}
+	switch res.End {
+	case rollout.Interrupted:
+		return diag.SeverityWarning
+	case rollout.Cancelled:
+		if !recorded(res) {
+			return diag.SeverityError // nothing to keep: no resource is created
+		}
+		return diag.SeverityWarning
+	case rollout.Lost, rollout.Unreadable:
+		if s == onCreate {
+			return diag.SeverityWarning
+		}
+	}
+	return diag.SeverityError
+}
+
+// recorded reports whether the run leaves anything to keep in state: a job, or
+// a request that may have made one.
+func recorded(res rollout.Result) bool {
+	_, _, _, sent := rollout.Summary(res.Batches)
+	return sent
+}
+
+// tainted reports whether Terraform taints the resource after this run.
+func tainted(res rollout.Result, s surface) bool {
+	return s == onCreate && severity(res, s) == diag.SeverityError && recorded(res)
+}
+
+// ending is a run's result with what wording it needs.
+type ending struct {
+	res   rollout.Result
+	spec  rollout.Spec
+	s     surface
+	scrub func(string) string
+}
+
+// report is every diagnostic a run gives on surface s: a warning per batch
+// whose request did not go the plain way, then its end's.
+func report(res rollout.Result, spec rollout.Spec, s surface, scrub func(string) string) diag.Diagnostics {
+	e := ending{res: res, spec: spec, s: s, scrub: scrub}
+	var diags diag.Diagnostics
+	for _, n := range res.Notes {
+		diags.Append(e.note(n))
+	}
+	sev := severity(res, s)
+	if sev == diag.SeverityInvalid {
+		return diags
+	}
+	summary, detail := e.words()
+	if sev == diag.SeverityError {
+		diags.AddError(summary, detail)
+	} else {
+		diags.AddWarning(summary, detail)
+	}
+	return diags
+}
+
+// note explains a batch whose request did not go the plain way.
+func (e ending) note(n rollout.Note) diag.Diagnostic {
+	if !n.Adopted {
+		return diag.NewWarningDiagnostic("Restart Request Sent Again", e.aboutBatch(n.Batch)+fmt.Sprintf(
+			"The answer to an earlier restart request was lost, and the operation log then proved it had no effect: no job of it by the time the API could no longer process it. "+
+				"So the restart was sent once more, and created job %s.", n.JobID))
+	}
+	return diag.NewWarningDiagnostic("Restart Job Adopted From Operation Log", e.aboutBatch(n.Batch)+fmt.Sprintf(
+		"The answer to the restart request was lost (%s), so the request was not sent again. Job %s in the operation log restarts exactly these nodes "+
+			"and was created when that request could have made it; it was adopted as this restart.", e.scrub(n.Reason), n.JobID))
+}
+
+// aboutBatch names the batch a message is about, in a rollout of several.
+func (e ending) aboutBatch(i int) string {
+	if len(e.res.Batches) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("Batch %d of %d (%s): ", i+1, len(e.res.Batches), nodesPhrase(e.res.Batches[i].Nodes))
+}
+
+// words is the end's summary and detail: what happened, where the rollout
+// stands, and what comes next on this surface.
+func (e ending) words() (summary, detail string) {
+	summary, what := e.what()
+	if e.s == onAction && (e.res.End == rollout.Interrupted || e.res.End == rollout.Cancelled) {
+		// Terraform was interrupted: what the action did matters less than
+		// that it did not finish.
+		summary = "Restart Action Cancelled"
+	}
+	return summary, joinSentences(what, e.progress(), e.next())
+}
+
+// what says what happened to the batch the run stopped at.
+func (e ending) what() (summary, detail string) {
+	r, b := e.res, e.res.Stopped()
+	who := map[surface]string{onCreate: "The apply", onResume: "The apply", onAction: "The action"}[e.s]
+	switch r.End {
+	case rollout.Failed:
+		detail = fmt.Sprintf("Restart job %s for %s finished with status %q", b.JobID, e.target(b), r.Wait.Status)
+		if r.Wait.Job.ErrorCodes != "" {
+			detail += fmt.Sprintf(" (error_codes: %s)", e.scrub(string(r.Wait.Job.ErrorCodes)))
+		}
+		return "Restart Job Failed", detail + "."
+	case rollout.TimedOut:
+		return "Timed Out Waiting For Restart Job", e.timedOut(b)
+	case rollout.Unreadable:
+		return "Cannot Check Restart Job", fmt.Sprintf("Restart job %s for cluster %s was accepted, but its status cannot be read: %s. "+
+			"The restart may have happened: check the job in the cluster's operation log (in the console, or GET /api/operation with jobs=%s).",
+			b.JobID, e.spec.ClusterID, e.scrub(errText(r.Err)), b.JobID)
+	case rollout.OutOfTime:
+		return "Timed Out Before Next Batch", fmt.Sprintf("Batch %d of %d was not sent: less of %s (%s) was left than batch %d took (%s), so it would most likely have timed out.",
+			r.At+1, len(r.Batches), e.timeoutName(), shortDuration(r.Timeout), r.At, roundElapsed(r.Took))
+	case rollout.Rejected:
+		return e.rejected(b)
+	case rollout.Lost:
+		return "Restart Outcome Unknown", e.lost(b)
+	case rollout.Interrupted:
+		if r.Wait.End != rollout.Interrupted {
+			return "Restart Interrupted", fmt.Sprintf("%s was cancelled while the restart request was in flight; its job %s was found in the operation log, "+
+				"so the restart was accepted and may still be running.", who, b.JobID)
+		}
+		return "Wait For Restart Job Interrupted", fmt.Sprintf("%s was cancelled while waiting for restart job %s (cluster %s) after %s; "+
+			"the restart had been accepted and may still be running (last status %q).", who, b.JobID, e.spec.ClusterID, r.Wait.Elapsed.Round(time.Second), r.Wait.Status)
+	case rollout.Cancelled:
+		if !recorded(r) {
+			return "Restart Cancelled", who + " was cancelled before the restart request was sent: nothing was restarted."
+		}
+		return "Rolling Restart Interrupted", fmt.Sprintf("%s was cancelled before batch %d of %d was sent.", who, r.At+1, len(r.Batches))
+	}
+	return "", ""
+}
+
+// target names what restarted: the cluster for the resource; the nodes too
+// for the action, which keeps no record of them.
+func (e ending) target(b rollout.Batch) string {
+	if e.s == onAction {
+		return nodesPhrase(b.Nodes) + " of cluster " + e.spec.ClusterID
+	}
+	return "cluster " + e.spec.ClusterID
+}
+
+func (e ending) timeoutName() string {
+	if e.s == onAction {
+		return "the action's timeout"
+	}
+	return "timeouts.create"
+}
+
+func (e ending) timedOut(b rollout.Batch) string {
+	w := e.res.Wait
+	last := fmt.Sprintf("last status %q", w.Status)
+	if !w.Seen {
+		last = "not in the operation log yet"
+	}
+	if w.LastErr != nil {
+		last += "; last error reading it: " + e.scrub(w.LastErr.Error())
+	}
+	within := shortDuration(e.res.Timeout)
+	if e.s == onAction {
+		within = "the action's timeout of " + within
+	}
+	return fmt.Sprintf("Restart job %s for cluster %s did not finish within %s (%s). The restart was accepted and job %s may still be running: follow it in the cluster's operation log.",
+		b.JobID, e.spec.ClusterID, within, last, b.JobID)
+}
+
+// rejected words a request that was refused or never reached the API: nothing
+// of it happened.
+func (e ending) rejected(b rollout.Batch) (summary, detail string) {
+	target := fmt.Sprintf("nodes %s of cluster %s in zone %s", strings.Join(b.Nodes, ", "), e.spec.ClusterID, e.spec.Zone)
+	err := e.res.Err
+	var redirect *ehpc.RedirectError
+	var connect *ehpc.ConnectError
+	var apiErr *ehpc.APIError
+	switch {
+	case errors.As(err, &redirect):
+		return "Endpoint Redirects", fmt.Sprintf("The restart of %s was not processed: %s. Set endpoint on the provider (or QINGCLOUD_HPC_ENDPOINT) to the API's final https:// URL; nothing was sent twice.",
+			target, e.scrub(err.Error()))
+	case errors.As(err, &connect):
+		return "Cannot Connect To Endpoint", fmt.Sprintf("The restart of %s was not sent: %s. %s", target, e.scrub(err.Error()), connectAdvice(connect))
+	case errors.As(err, &apiErr):
+		return "Restart Request Rejected", fmt.Sprintf("The EHPC API rejected the restart of %s: %s%s", target, e.scrub(err.Error()), terraformAdvice(apiErr.RetCode))
+	}
+	return "Restart Request Failed", fmt.Sprintf("The restart of %s could not be requested: %s. Nothing was restarted; check the endpoint and network, then apply again.",
+		target, e.scrub(errText(err)))
+}
+
+// lost words a request whose answer was lost and whose job was not found.
+func (e ending) lost(b rollout.Batch) string {
+	cluster, zone := e.spec.ClusterID, e.spec.Zone
+	detail := fmt.Sprintf("The restart of nodes %s of cluster %s in zone %s may or may not have happened, and it was not sent again: %s.",
+		strings.Join(b.Nodes, ", "), cluster, zone, e.scrub(errText(e.res.Err)))
+	window := "Its job, if any, is a " + ehpc.JobActionRestart + " job of exactly these nodes"
+	switch from, until, sent := b.Request.From, b.Request.Until, b.Request.SentAt; {
+	case !from.IsZero() && !until.IsZero():
+		window += fmt.Sprintf(" created between %s and %s by the API's clock", from.UTC().Format(time.RFC3339), until.UTC().Format(time.RFC3339))
+	case !until.IsZero():
+		// No answer has shown the server's clock yet.
+		window += fmt.Sprintf(" created by %s by the API's clock, after the request was sent at %s by this machine's clock", until.UTC().Format(time.RFC3339), sent.UTC().Format(time.RFC3339))
+	}
+	return detail + " " + window + fmt.Sprintf(", in the operation log of cluster %s (in the console, or GET /api/operation with resource_ids=%s).", cluster, cluster)
+}
+
+// progress says where a rollout of several batches stands: which nodes
+// restarted, which batch stopped it, which nodes were never restarted. It is
+// "" for a restart of one batch, whose messages already name its nodes.
+func (e ending) progress() string {
+	r := e.res
+	if len(r.Batches) < 2 {
+		return ""
+	}
+	var done, never []string
+	for _, b := range r.Batches {
+		switch {
+		case b.Status == ehpc.JobSuccessful:
+			done = append(done, b.Nodes...)
+		case b.JobID == "" && b.Status == rollout.NotSent:
+			never = append(never, b.Nodes...)
+		}
+	}
+	b := r.Stopped()
+	var at string
+	switch {
+	case b.JobID != "":
+		at = fmt.Sprintf("job %s, status %q, %s", b.JobID, b.Status, nodesPhrase(b.Nodes))
+	case b.Status == rollout.Unknown:
+		at = "its request's outcome is unknown, " + nodesPhrase(b.Nodes)
+	default:
+		at = "not sent, " + nodesPhrase(b.Nodes)
+	}
+	return fmt.Sprintf("Rolling restart stopped at batch %d of %d (%s). Restarted so far: %s. Never restarted: %s.",
+		r.At+1, len(r.Batches), at, nodeList(done), nodeList(never))
+}
+
+// next says what follows: on the resource, what the next apply does with what
+// this one saved; on the action, which keeps no record, what to invoke.
+func (e ending) next() string {
+	if e.s == onAction {
+		return e.actionNext()
+	}
+	r := e.res
+	if !recorded(r) {
+		return "Nothing is saved in state: the next apply starts the restart again" + map[bool]string{true: " from batch 1.", false: "."}[len(r.Batches) > 1]
+	}
+	const untaint = "run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME)"
+	resume := resumeText(r.Batches, e.spec.Wait, e.spec.Sending)
+	if !tainted(r, e.s) {
+		lead := "The resource is not tainted"
+		if e.s == onResume {
+			lead = "This apply resumed a recorded restart, so the resource is not tainted"
+		}
+		if resume == "" {
+			return lead + ": every batch was sent, so the record is final, as a lone restart's is, and the next apply restarts no node again. " +
+				"Check the job in the cluster's operation log; to restart again, change triggers."
+		}
+		return lead + ": the next apply " + resume
+	}
+	if len(r.Batches) == 1 {
+		switch r.End {
+		case rollout.TimedOut:
+			return "The job id is saved in state and the resource is marked tainted. Choose one:\n- To keep this restart: " + untaint + ", then raise timeouts.create for the next restart. " +
+				"Raising it alone keeps nothing: the resource stays tainted and the next apply restarts the nodes a second time.\n" +
+				"- To restart the nodes again: apply again; the tainted resource is replaced by a new restart."
+		case rollout.Failed:
+			return "The job id is saved in state and the resource is marked tainted, so the next apply restarts the nodes again: fix the cause first (see the job in the cluster's operation log)."
+		}
+	}
+	replaced := "The jobs sent are saved in state and the resource is marked tainted, so the next apply restarts every node again"
+	if len(r.Batches) > 1 {
+		replaced += ", batch by batch"
+	}
+	switch {
+	case resume == "":
+		return replaced + ". To keep this record instead, " + untaint + "."
+	case r.End == rollout.TimedOut || r.End == rollout.OutOfTime:
+		return replaced + ". To keep this rollout instead: " + untaint + " and raise timeouts.create; the next apply then " + resume
+	}
+	return replaced + ". To finish the rollout instead, without restarting the batches that succeeded: fix the cause, " + untaint + ", and apply; that apply " + resume
+}
+
+// resumeText is what an apply does with a recorded rollout, "resumes ..." to
+// complete a sentence; "" when it does nothing with it. rollout.Plan decides.
+func resumeText(batches []rollout.Batch, waiting, sending bool) string {
+	sentences := resumeSentences(batches, rollout.Plan(batches, waiting, sending))
+	if len(sentences) == 0 {
+		return ""
+	}
+	noun := "rolling restart"
+	if len(batches) < 2 {
+		noun = "restart"
+	}
+	return "resumes the " + noun + " recorded in state: " + strings.Join(sentences, " ") + " Batches that succeeded are not restarted again."
+}
+
+// resumeSentences word the steps a resume takes, one sentence each (the plan's
+// warning says the same), in the order they are taken.
+func resumeSentences(batches []rollout.Batch, steps []rollout.Step) []string {
+	var out, sends []string
+	flush := func() {
+		if len(sends) > 0 {
+			out = append(out, "It sends batch "+strings.Join(sends, ", ")+", one after the other.")
+			sends = nil
+		}
+	}
+	for i, step := range steps {
+		b := batches[i]
+		switch {
+		case step == rollout.Settle && len(batches) == 1:
+			out = append(out, "The answer to the restart request was lost: it looks for its job in the operation log, adopts it if there is one, "+
+				"and sends the restart only once the log proves the request had no effect.")
+		case step == rollout.Settle:
+			flush()
+			out = append(out, fmt.Sprintf("The answer to the request of batch %d was lost: it looks for that batch's job in the operation log, adopts it if there is one, "+
+				"and sends the batch only once the log proves the request had no effect.", i+1))
+		case step == rollout.Wait:
+			flush()
+			out = append(out, fmt.Sprintf("It waits for batch %d (job %s) without sending it again.", i+1, b.JobID))
+		case step == rollout.Send && b.JobID != "":
+			flush()
+			out = append(out, fmt.Sprintf("It sends batch %d again (its job %s failed).", i+1, b.JobID))
+		case step == rollout.Send:
+			sends = append(sends, fmt.Sprint(i+1))
+		}
+	}
+	flush()
+	return out
+}
+
+// actionNext tells the action's user what to do: every invocation restarts
+// its nodes, so a job that may still run or may have happened must be looked
+// at first, and a rollout is finished by invoking the action for the nodes
+// not restarted yet.
+func (e ending) actionNext() string {
+	r, b := e.res, e.res.Stopped()
+	var advice string
+	switch r.End {
+	case rollout.Failed:
+		advice = "See the job in the cluster's operation log and fix the cause before invoking the action again."
+	case rollout.TimedOut:
+		advice = "Do not invoke the action again to wait for it: every invocation sends a new restart, so the nodes would restart a second time. " +
+			"For the next invocation, raise timeout (in seconds, up to " + fmt.Sprint(maxActionTimeout) + ")."
+	case rollout.OutOfTime:
+		advice = "For the next invocation, raise timeout (in seconds, up to " + fmt.Sprint(maxActionTimeout) + ")."
+	case rollout.Unreadable, rollout.Lost, rollout.Interrupted:
+		advice = "The action keeps no record: check the cluster's operation log before invoking the action again, since each invocation restarts the nodes."
+	}
+	if len(r.Batches) < 2 {
+		return advice
+	}
+	// The nodes to invoke again: every batch never sent, and the stopped batch
+	// when its job failed or it was never sent; one that may still run or may
+	// have happened is left to the operator, who must look first.
+	mayRun := b.Status != ehpc.JobFailed && (b.JobID != "" || b.Status == rollout.Unknown)
+	var rest []string
+	for i, x := range r.Batches {
+		if i > r.At || i == r.At && !mayRun {
+			rest = append(rest, x.Nodes...)
+		}
+	}
+	finish := "Invoking the action again restarts every node again; to finish the rollout without restarting the nodes that succeeded, " +
+		"invoke it with node_ids set to the nodes not restarted yet (" + nodeList(rest) + ")"
+	if mayRun {
+		finish += fmt.Sprintf(", adding the nodes of batch %d (%s) only once the operation log shows they did not restart successfully", r.At+1, nodeList(b.Nodes))
+	}
+	return joinSentences(advice, finish+".")
+}
+
+// joinSentences joins the non-empty sentences with spaces.
+func joinSentences(parts ...string) string {
+	var kept []string
+	for _, p := range parts {
+		if p != "" {
+			kept = append(kept, p)
+		}
+	}
+	return strings.Join(kept, " ")
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "unknown error"
+	}
+	return err.Error()
+}
+
+// nodeList names every node: the lists are what an operator acts on.
+func nodeList(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
+}
+
+// nodesPhrase says "node cln-a" or "2 nodes (cln-a, cln-b)", cut short for long
+// lists so a progress line stays a line.
+func nodesPhrase(ids []string) string {
+	if len(ids) == 1 {
+		return "node " + ids[0]
+	}
+	const show = 5
+	if len(ids) <= show {
+		return fmt.Sprintf("%d nodes (%s)", len(ids), strings.Join(ids, ", "))
+	}
+	return fmt.Sprintf("%d nodes (%s, and %d more)", len(ids), strings.Join(ids[:show], ", "), len(ids)-show)
+}
+
+func roundElapsed(d time.Duration) time.Duration {
+	if d < 10*time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
+}

@@ -1,0 +1,137 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
+)
+
+// outcomeCase is a run's end as the engine reports it, for a rollout of three
+// batches stopped at the second, or of one batch.
+func outcomeCase(end rollout.End, batches int) rollout.Result {
+	nodes := []string{"cln-a", "cln-b", "cln-c"}[:batches]
+	bs := rollout.Split(nodes, 1)
+	at := min(1, batches-1)
+	if at > 0 {
+		bs[0].JobID, bs[0].Status = "j-first", ehpc.JobSuccessful
+	}
+	b := &bs[at]
+	sent := time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)
+	r := rollout.Result{Batches: bs, At: at, End: end, Timeout: 30 * time.Minute}
+	switch end {
+	case rollout.Done:
+		for i := range bs {
+			bs[i].JobID, bs[i].Status = fmt.Sprintf("j-%d", i), ehpc.JobSuccessful
+		}
+		r.At = len(bs) - 1
+	case rollout.Failed, rollout.TimedOut, rollout.Interrupted, rollout.Unreadable:
+		b.JobID, b.Status = "j-stopped", map[rollout.End]string{rollout.Failed: ehpc.JobFailed, rollout.Unreadable: rollout.Unknown}[end]
+		if b.Status == "" {
+			b.Status = ehpc.JobPending
+		}
+		r.Wait = rollout.JobWait{End: end, Status: b.Status, Seen: true, Elapsed: time.Minute}
+		if end == rollout.Unreadable {
+			r.Err = errors.New("the key may not read the log")
+		}
+	case rollout.OutOfTime:
+		r.Took = 20 * time.Minute
+	case rollout.Rejected:
+		r.Err = &ehpc.APIError{RetCode: ehpc.CodeQuotaExceeded, Message: "QuotaExceeded", Path: ehpc.PathRestartNodes}
+	case rollout.Lost:
+		b.Status = rollout.Unknown
+		b.Request = ehpc.Request{SentAt: sent, From: sent.Add(-25 * time.Second), Until: sent.Add(85 * time.Second)}
+		r.Err = &ehpc.UnknownOutcomeError{ClusterID: "ehpc-x", NodeIDs: b.Nodes, Request: b.Request, Err: errors.New("the log could not be read")}
+	}
+	return r
+}
+
+// Every end on every surface, for a lone restart and a rolling one, is
+// worded in one place with its severity and, on create, whether it taints;
+// the words say what the user must know.
+func TestOutcomeOfEveryEndOnEverySurface(t *testing.T) {
+	spec := rollout.Spec{ClusterID: "ehpc-x", Zone: "jn1a", Wait: true, Sending: true}
+	scrub := func(s string) string { return s }
+	for _, batches := range []int{1, 3} {
+		for _, end := range rollout.Ends {
+			for _, s := range []surface{onCreate, onResume, onAction} {
+				name := fmt.Sprintf("%d batches, %s, %s", batches, end, []string{"create", "resume", "action"}[s])
+				r := outcomeCase(end, batches)
+				if s == onResume && batches == 1 && end == rollout.Done {
+					continue
+				}
+				diags := report(r, spec, s, scrub)
+				sev := severity(r, s)
+				switch {
+				case end == rollout.Done:
+					if len(diags) != 0 {
+						t.Errorf("%s: diagnostics %v for a rollout that succeeded", name, diags)
+					}
+					continue
+				case len(diags) != 1 || diags[0].Severity() != sev || diags[0].Summary() == "" || diags[0].Detail() == "":
+					t.Errorf("%s: diagnostics %v, want one of severity %v", name, diags, sev)
+					continue
+				}
+				d := diags[0].Detail()
+				// The action keeps no record: every end but success is an error.
+				if s == onAction && sev != diag.SeverityError {
+					t.Errorf("%s: severity %v; the action keeps no record, so it must fail", name, sev)
+				}
+				// An update that resumes never taints; a create taints exactly when
+				// it errs with a record, and then says so.
+				if got, want := tainted(r, s), s == onCreate && sev == diag.SeverityError && recorded(r); got != want {
+					t.Errorf("%s: tainted %v, want %v", name, got, want)
+				}
+				if tainted(r, s) != strings.Contains(d, "marked tainted") {
+					t.Errorf("%s: tainted %v but the detail says otherwise:\n%s", name, tainted(r, s), d)
+				}
+				// Ends that may leave a restart running or unseen never taint:
+				// the next apply would restart the nodes again.
+				if tainted(r, s) && (end == rollout.Lost || end == rollout.Unreadable || end == rollout.Interrupted) {
+					t.Errorf("%s: taints a restart that may still run or may have happened", name)
+				}
+				if batches > 1 && !strings.Contains(d, "Rolling restart stopped at batch 2 of 3") {
+					t.Errorf("%s: the detail does not say where the rollout stopped:\n%s", name, d)
+				}
+				if end == rollout.Lost && !strings.Contains(d, "created between 2026-12-05T05:59:35Z and 2026-12-05T06:01:25Z") {
+					t.Errorf("%s: the detail does not give the lost request's window:\n%s", name, d)
+				}
+				if b := r.Stopped(); b.JobID != "" && !strings.Contains(d, b.JobID) {
+					t.Errorf("%s: the detail does not name job %s:\n%s", name, b.JobID, d)
+				}
+			}
+		}
+	}
+}
+
+// The next apply's words come from rollout.Plan: a lost batch is looked for
+// before anything is sent, a running one waited for, a failed one sent again.
+func TestResumeSentences(t *testing.T) {
+	batches := []rollout.Batch{
+		{JobID: "j-1", Status: ehpc.JobSuccessful},
+		{JobID: "j-2", Status: ehpc.JobFailed},
+		{Status: rollout.Unknown},
+		{JobID: "j-4", Status: ehpc.JobPending},
+		{Status: rollout.NotSent},
+		{Status: rollout.NotSent},
+	}
+	got := strings.Join(resumeSentences(batches, rollout.Plan(batches, true, true)), " ")
+	want := "It sends batch 2 again (its job j-2 failed). The answer to the request of batch 3 was lost: it looks for that batch's job in the operation log, " +
+		"adopts it if there is one, and sends the batch only once the log proves the request had no effect. It waits for batch 4 (job j-4) without sending it again. " +
+		"It sends batch 5, 6, one after the other."
+	if got != want {
+		t.Fatalf("resumeSentences:\n got: %s\nwant: %s", got, want)
+	}
+	if got := resumeText(batches, true, false); !strings.Contains(got, "batch 3 was lost") || strings.Contains(got, "It sends") {
+		t.Fatalf("without sending: %s", got)
+	}
+	if got := resumeText(batches[:2], true, true); got != "" {
+		t.Fatalf("a final record resumes: %s", got)
+	}
+}

@@ -1,0 +1,360 @@
+package rollout
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/clock"
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
+)
+
+// DefaultJobMissingAfter is how long a job that the API accepted may stay absent
+// from the operation log, asked for by listing and by id, before a wait gives up
+// on reading it. It is far beyond any lag the log is known to have.
+const DefaultJobMissingAfter = 2 * time.Minute
+
+// Engine runs rollouts against one API client, sharing its poller.
+type Engine struct {
+	Client *ehpc.Client
+	Poller *jobwatch.Poller
+	// Clock is the engine's one time source (the client's too); nil means the
+	// wall clock.
+	Clock clock.Clock
+	// JobMissingAfter is DefaultJobMissingAfter when zero.
+	JobMissingAfter time.Duration
+}
+
+// Spec is where and how a rollout runs.
+type Spec struct {
+	Zone, ClusterID string
+	// Wait is wait_for_completion.
+	Wait bool
+	// Sending says whether the run may send: false when rolling was removed
+	// from a record of several batches, which is then only settled.
+	Sending bool
+	// Pause is held before every batch sent but the first.
+	Pause time.Duration
+	// Timeout bounds the whole run.
+	Timeout time.Duration
+	// Replaced are the batches of records of this cluster that the run's
+	// caller replaced (Terraform destroys a resource just before creating its
+	// replacement): their jobs are other restarts', never a lost request's.
+	Replaced []Batch
+}
+
+// Observer hears about a run as it goes; every field may be nil.
+type Observer struct {
+	// Sent: batch i's request was accepted, or its job found (note says how,
+	// when it did not go the plain way).
+	Sent func(i int, b Batch, note *Note)
+	// Checked: one look at batch i's job while waiting for it.
+	Checked func(i int, b Batch, c jobwatch.Check, elapsed time.Duration)
+	// Waited: the wait for batch i's job ended.
+	Waited func(i int, b Batch, w JobWait)
+}
+
+func (e *Engine) clock() clock.Clock {
+	if e.Clock == nil {
+		return clock.Real()
+	}
+	return e.Clock
+}
+
+// Run brings the batches to success in order, each batch taking the steps
+// Next gives it until it needs nothing more: a batch that succeeded is left
+// alone; a lost request is settled first; one never sent, or whose job
+// failed, is sent (the pause held before every batch but the first); a job
+// that may still run is waited for and never sent again. The next batch is
+// taken only once the one before succeeded, so a run on a recorded rollout
+// goes on exactly where the last one stopped. batches are not modified.
+func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observer) Result {
+	clk := e.clock()
+	r := Result{Batches: cloneBatches(batches), Timeout: spec.Timeout}
+	deadline := clk.Now().Add(spec.Timeout)
+	// lastTook is how long the last batch this run waited for took: the next
+	// batch is sent only while at least that much of the timeout is left.
+	var lastTook time.Duration
+	for i := range r.Batches {
+		r.At = i
+		for step := Next(r.Batches[i], spec.Wait); step != Skip; step = Next(r.Batches[i], spec.Wait) {
+			ok := true
+			switch step {
+			case Settle:
+				ok = e.settle(ctx, spec, &r, i, obs)
+			case Send:
+				if !spec.Sending {
+					r.End = Done
+					return r
+				}
+				ok = e.beforeSend(ctx, spec, &r, i, deadline, lastTook) && e.send(ctx, spec, &r, i, obs)
+			case Wait:
+				var took time.Duration
+				took, ok = e.wait(ctx, spec, &r, i, deadline, obs)
+				lastTook = took
+			}
+			if !ok {
+				return r
+			}
+		}
+	}
+	r.End = Done
+	return r
+}
+
+// beforeSend holds batch i back for the pause, and refuses to send it when the
+// run was cancelled or less of the timeout is left than the batch before it
+// took: a batch sent only to time out would taint the resource, and the next
+// apply would restart every node again.
+func (e *Engine) beforeSend(ctx context.Context, spec Spec, r *Result, i int, deadline time.Time, lastTook time.Duration) bool {
+	clk := e.clock()
+	if i > 0 && spec.Pause > 0 {
+		select {
+		case <-ctx.Done():
+		case <-clk.After(min(spec.Pause, max(deadline.Sub(clk.Now()), 0))):
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		r.End = Cancelled
+	case lastTook > 0 && deadline.Sub(clk.Now()) < lastTook:
+		r.End, r.Took = OutOfTime, lastTook
+	default:
+		return true
+	}
+	return false
+}
+
+// send sends batch i once (ehpc.RestartOnce settles a lost answer inline) and
+// records what came of it. It reports false when the run stops there.
+func (e *Engine) send(ctx context.Context, spec Spec, r *Result, i int, obs Observer) bool {
+	b := &r.Batches[i]
+	res, err := e.Client.RestartOnce(ctx, spec.Zone, spec.ClusterID, b.Nodes, append(known(r.Batches), known(spec.Replaced)...))
+	var lost *ehpc.UnknownOutcomeError
+	switch {
+	case errors.As(err, &lost):
+		b.retire()
+		b.Status, b.Request = Unknown, lost.Request
+		// A later apply settles it without this run's knowledge of what was
+		// replaced: keep the replaced jobs that could be taken for its own.
+		for _, x := range spec.Replaced {
+			if slices.Equal(x.Nodes, b.Nodes) {
+				b.Excluded = append(b.Excluded, x.Jobs()...)
+			}
+		}
+		r.End, r.Err = Lost, err
+		return false
+	case err != nil && errors.Is(err, context.Canceled):
+		// Nothing of it happened (the log proved a lost answer had no
+		// effect, or nothing was sent): the batch stays as it was.
+		r.End, r.Err = Cancelled, err
+		return false
+	case err != nil:
+		r.End, r.Err = Rejected, err
+		return false
+	}
+	b.retire()
+	b.JobID, b.RetCode, b.Status, b.Request, b.Excluded = res.JobID, res.RetCode, ehpc.JobPending, ehpc.Request{SentAt: res.Request.SentAt}, nil
+	var note *Note
+	if res.Adopted || res.Resent {
+		note = &Note{Batch: i, JobID: res.JobID, Adopted: res.Adopted, Reason: res.AdoptedReason}
+		r.Notes = append(r.Notes, *note)
+	}
+	if obs.Sent != nil {
+		obs.Sent(i, *b, note)
+	}
+	if res.Interrupted {
+		r.End = Interrupted
+		return false
+	}
+	return true
+}
+
+// retire moves a job that is about to be replaced (a failed one sent again)
+// among the earlier ones: no job id is ever dropped.
+func (b *Batch) retire() {
+	if b.JobID != "" {
+		b.Earlier = append(b.Earlier, b.JobID)
+		b.JobID = ""
+	}
+}
+
+// settle finds the job of batch i's lost request in the operation log
+// (ehpc.Client.Settle, which waits out the request's settle window when this
+// run comes sooner). A job found is adopted; a log that proves the request had
+// no effect leaves the batch not sent; anything else stops the run with the
+// batch still lost.
+func (e *Engine) settle(ctx context.Context, spec Spec, r *Result, i int, obs Observer) bool {
+	b := &r.Batches[i]
+	req := b.Request
+	if req.SentAt.IsZero() && req.From.IsZero() {
+		req.From = e.legacyFrom(ctx, spec, r.Batches, i)
+	}
+	job, err := e.Client.Settle(ctx, spec.Zone, spec.ClusterID, b.Nodes, req, append(known(r.Batches), known(spec.Replaced)...))
+	var lost *ehpc.UnknownOutcomeError
+	switch {
+	case errors.As(err, &lost):
+		b.Request = lost.Request
+		r.End, r.Err = Lost, err
+		return false
+	case err != nil:
+		r.End, r.Err = Lost, err
+		return false
+	case job == nil:
+		b.Status, b.Request, b.Excluded = NotSent, ehpc.Request{}, nil
+		return true
+	}
+	b.JobID, b.Status, b.Request, b.Excluded = job.JobID, ehpc.JobPending, ehpc.Request{SentAt: req.SentAt}, nil
+	if job.Done() {
+		b.Status = job.Status
+	}
+	note := &Note{Batch: i, JobID: job.JobID, Adopted: true, Reason: "its answer was lost in an earlier apply"}
+	r.Notes = append(r.Notes, *note)
+	if obs.Sent != nil {
+		obs.Sent(i, *b, note)
+	}
+	if job.Status == ehpc.JobFailed {
+		// A failure stops the rollout, found by a wait or here: only a later
+		// apply the user asks for sends the batch again.
+		r.End, r.Wait = Failed, JobWait{End: Failed, Job: *job, Seen: true, Status: job.Status}
+		return false
+	}
+	return true
+}
+
+// legacyFrom bounds the job of a lost request recorded by a release that kept
+// no window: that release sent a batch only after the batch before it
+// succeeded, so its job was created after the previous batch's job. Zero (no
+// bound) when there is no previous job to read.
+func (e *Engine) legacyFrom(ctx context.Context, spec Spec, batches []Batch, i int) time.Time {
+	if i == 0 || batches[i-1].JobID == "" {
+		return time.Time{}
+	}
+	prev, found, err := e.Client.Job(ctx, spec.Zone, spec.ClusterID, batches[i-1].JobID)
+	if err != nil || !found {
+		return time.Time{}
+	}
+	return prev.CreateTime.Time
+}
+
+// wait waits for batch i's job until the run's deadline and records its
+// status. It reports how long the wait took, and false when the job did not
+// succeed (the run stops there).
+func (e *Engine) wait(ctx context.Context, spec Spec, r *Result, i int, deadline time.Time, obs Observer) (time.Duration, bool) {
+	b := &r.Batches[i]
+	var onCheck func(jobwatch.Check, time.Duration)
+	if obs.Checked != nil {
+		onCheck = func(c jobwatch.Check, elapsed time.Duration) { obs.Checked(i, *b, c, elapsed) }
+	}
+	w := e.waitForJob(ctx, spec.Zone, spec.ClusterID, b.JobID, deadline, onCheck)
+	b.Status = w.Status
+	if w.End == Unreadable {
+		b.Status = Unknown
+	}
+	if obs.Waited != nil {
+		obs.Waited(i, *b, w)
+	}
+	if w.End != Done {
+		r.End, r.Wait, r.Err = w.End, w, w.Err
+		return 0, false
+	}
+	return max(w.Elapsed, time.Millisecond), true
+}
+
+// JobWait is what waiting for one job saw.
+type JobWait struct {
+	// End is Done when the job succeeded, else Failed, TimedOut, Unreadable
+	// or Interrupted.
+	End End
+	// Job is the last entry seen; Seen says whether there was one.
+	Job  ehpc.Job
+	Seen bool
+	// Status is the last status seen: "pending" until the log says otherwise.
+	Status string
+	// LastErr is the last transient error reading the log; Err is what made
+	// the job unreadable.
+	LastErr, Err error
+	Elapsed      time.Duration
+}
+
+// waitForJob follows jobID until it is successful or failed, it cannot be read,
+// the deadline passes or ctx ends. Its checks come from the shared poller, which
+// makes one operation-log request per tick for every job waited on in the
+// cluster (internal/jobwatch). A job never seen is unreadable only once it has
+// been missing for JobMissingAfter; before that, the deadline is a timeout like
+// any other (a timeout already spent when the wait starts included).
+func (e *Engine) waitForJob(ctx context.Context, zone, clusterID, jobID string, deadline time.Time, onCheck func(jobwatch.Check, time.Duration)) JobWait {
+	clk := e.clock()
+	missingAfter := cmp.Or(e.JobMissingAfter, DefaultJobMissingAfter)
+	started := clk.Now()
+	w := JobWait{Status: ehpc.JobPending}
+	left := deadline.Sub(started)
+	if left <= 0 {
+		w.End = TimedOut
+		return w
+	}
+	timeout := clk.After(left)
+	sub := e.Poller.Watch(ctx, zone, clusterID, jobID)
+	defer sub.Stop()
+	for {
+		var c jobwatch.Check
+		select {
+		case <-ctx.Done():
+			w.End, w.Elapsed = Interrupted, clk.Now().Sub(started)
+			return w
+		case <-timeout:
+			w.End, w.Elapsed = TimedOut, clk.Now().Sub(started)
+			return w
+		case c = <-sub.C:
+		}
+		w.Elapsed = clk.Now().Sub(started)
+		if onCheck != nil {
+			onCheck(c, w.Elapsed)
+		}
+		switch {
+		case c.Err != nil && ehpc.Permanent(c.Err):
+			w.End, w.Err = Unreadable, c.Err
+			return w
+		case c.Err != nil:
+			// A flaky operation log must not fail a restart that is under way;
+			// keep the error for the final message and look again next tick.
+			w.LastErr = c.Err
+		case c.Found:
+			w.LastErr = nil
+			w.Job, w.Status, w.Seen = c.Job, c.Job.Status, true
+			if c.Job.Done() {
+				w.End = Done
+				if c.Job.Status == ehpc.JobFailed {
+					w.End = Failed
+				}
+				return w
+			}
+		case !w.Seen && c.Direct && w.Elapsed >= missingAfter:
+			w.End, w.Err = Unreadable, &MissingError{After: w.Elapsed}
+			return w
+		default:
+			w.LastErr = nil
+		}
+	}
+}
+
+// MissingError ends a wait whose job the operation log never showed.
+type MissingError struct{ After time.Duration }
+
+func (e *MissingError) Error() string {
+	return fmt.Sprintf("the job did not appear in the operation log within %s, neither in the cluster's listing nor when asked for by its id", e.After.Round(time.Second))
+}
+
+func cloneBatches(in []Batch) []Batch {
+	out := slices.Clone(in)
+	for i := range out {
+		out[i].Nodes = slices.Clone(out[i].Nodes)
+		out[i].Earlier = slices.Clone(out[i].Earlier)
+		out[i].Excluded = slices.Clone(out[i].Excluded)
+	}
+	return out
+}

@@ -1,0 +1,318 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
+	"github.com/qingcloud/terraform-provider-hpc/internal/memnet"
+)
+
+// The engine runs here against the simulator on an in-memory network, inside
+// a synctest bubble: fake time, so a rollout of minute-long jobs and the
+// documented one-minute lease take no real time, with the production defaults
+// of the client and the poller.
+
+const cluster = "ehpc-engine01"
+
+var nodes = []string{"cln-e0000001", "cln-e0000002", "cln-e0000003"}
+
+// world is one test's simulator and an engine wired to it, as a provider
+// instance has one.
+type world struct {
+	t   *testing.T
+	sim *ehpcsim.Simulator
+	net *memnet.Network
+}
+
+func newWorld(t *testing.T, opts ehpcsim.Options) *world {
+	c := ehpcsim.Cluster{ID: cluster, Zone: ehpcsim.DemoZone}
+	for _, id := range nodes {
+		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: id, Status: "active"})
+	}
+	opts.Clusters = []ehpcsim.Cluster{c}
+	if opts.JobDuration == 0 {
+		opts.JobDuration = time.Minute
+	}
+	w := &world{t: t, sim: ehpcsim.New(opts), net: memnet.New()}
+	srv := &http.Server{Handler: w.sim}
+	go func() { _ = srv.Serve(w.net) }()
+	t.Cleanup(func() {
+		time.Sleep(2 * time.Hour) // let late requests and jobs run out
+		w.net.Close()
+		_ = srv.Close()
+	})
+	return w
+}
+
+// engine is a new provider instance's engine: a fresh client and poller, as
+// each apply has.
+func (w *world) engine() *Engine {
+	client, err := ehpc.New(ehpc.Config{Endpoint: "http://127.0.0.1:80", AccessKeyID: ehpcsim.DemoAccessKeyID, SecretKey: ehpcsim.DemoSecretKey,
+		HTTPClient: w.net.Client(), RequestTimeout: 30 * time.Second})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return &Engine{Client: client, Poller: jobwatch.New(client, jobwatch.Options{})}
+}
+
+func spec(wait bool) Spec {
+	return Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Wait: wait, Sending: true, Timeout: 30 * time.Minute}
+}
+
+// statuses are the batches' statuses, for compact assertions.
+func statuses(bs []Batch) []string {
+	var out []string
+	for _, b := range bs {
+		out = append(out, b.Status)
+	}
+	return out
+}
+
+// A rolling run: one job per batch, in order, never overlapping, the pause
+// held between them.
+func TestRunRollsBatchByBatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{})
+		s := spec(true)
+		s.Pause = 30 * time.Second
+		var sent []int
+		r := w.engine().Run(context.Background(), s, Split(nodes, 1), Observer{Sent: func(i int, _ Batch, _ *Note) { sent = append(sent, i) }})
+		if r.End != Done || !slices.Equal(statuses(r.Batches), []string{"successful", "successful", "successful"}) || !slices.Equal(sent, []int{0, 1, 2}) {
+			t.Fatalf("end %s, statuses %v, sent %v", r.End, statuses(r.Batches), sent)
+		}
+		jobs := w.sim.Jobs()
+		for i, j := range jobs {
+			if !slices.Equal(j.NodeIDs, nodes[i:i+1]) || r.Batches[i].JobID != j.ID || r.Batches[i].Request.SentAt.IsZero() {
+				t.Errorf("batch %d: %+v, job %+v", i+1, r.Batches[i], j)
+			}
+			if i > 0 && j.Started.Before(jobs[i-1].Ended.Add(s.Pause)) {
+				t.Errorf("batch %d started %s after batch %d ended, before the pause", i+1, j.Started.Sub(jobs[i-1].Ended), i)
+			}
+		}
+	})
+}
+
+// The pause is held before the first batch a resume sends too (issue #18,
+// defect 6): the batch before it may have ended seconds ago.
+func TestRunHoldsThePauseBeforeTheFirstBatchOfAResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{})
+		first := w.engine().Run(context.Background(), spec(true), Split(nodes, 1)[:1], Observer{})
+		record := append(first.Batches, Split(nodes, 1)[1:]...)
+		s := spec(true)
+		s.Pause = 45 * time.Second
+		start := time.Now()
+		r := w.engine().Run(context.Background(), s, record, Observer{})
+		jobs := w.sim.Jobs()
+		if r.End != Done || len(jobs) != 3 || jobs[1].Started.Sub(start) < s.Pause {
+			t.Fatalf("end %s, %d jobs; batch 2 started %s into the resume, want at least the pause %s", r.End, len(jobs), jobs[1].Started.Sub(start), s.Pause)
+		}
+	})
+}
+
+// A failed batch stops the run; sent again by a later run (the user's untaint
+// and apply), its failed job is kept among the earlier ones (defect 3).
+func TestRunKeepsAFailedJobWhenItsBatchIsSentAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{})
+		w.sim.FailJobsAfter(1, 1)
+		r := w.engine().Run(context.Background(), spec(true), Split(nodes, 1), Observer{})
+		if r.End != Failed || r.At != 1 || !slices.Equal(statuses(r.Batches), []string{"successful", "failed", "not_sent"}) {
+			t.Fatalf("end %s at %d, statuses %v", r.End, r.At, statuses(r.Batches))
+		}
+		failed := r.Batches[1].JobID
+		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{})
+		if r.End != Done || r.Batches[1].JobID == failed || !slices.Equal(r.Batches[1].Earlier, []string{failed}) {
+			t.Fatalf("end %s, batch 2 %+v; want a new job, the failed %s kept as earlier", r.End, r.Batches[1], failed)
+		}
+		if n := w.sim.Restarts(nodes[0]); n != 1 {
+			t.Errorf("batch 1 restarted %d times, want once", n)
+		}
+	})
+}
+
+// Defect 1: the first batch fails, the user untaints and applies, and the
+// resend's answer is lost while the log cannot be read. No panic; the
+// resend's request is kept to settle, the failed job too; and the next run,
+// once the log is back, adopts the resend's job instead of sending a third
+// time.
+func TestRunResendLostWhileTheLogIsDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{})
+		w.sim.FailNextJobs(1)
+		r := w.engine().Run(context.Background(), spec(true), Split(nodes, 1), Observer{})
+		failed := r.Batches[0].JobID
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
+		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(10*time.Minute))
+		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{})
+		b := r.Batches[0]
+		var lost *ehpc.UnknownOutcomeError
+		if r.End != Lost || !errors.As(r.Err, &lost) || b.Status != Unknown || b.JobID != "" || !slices.Equal(b.Earlier, []string{failed}) ||
+			b.Request.SentAt.IsZero() || b.Request.Until.IsZero() {
+			t.Fatalf("end %s (%v), batch 1 %+v; want it lost, with its request and the failed job kept", r.End, r.Err, b)
+		}
+		if _, _, status, sent := Summary(r.Batches); status != Unknown || !sent {
+			t.Fatalf("Summary = %s, %v", status, sent)
+		}
+		time.Sleep(10 * time.Minute)
+		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{})
+		if r.End != Done || r.Batches[0].JobID == "" || len(r.Notes) != 1 || !r.Notes[0].Adopted {
+			t.Fatalf("end %s, batch 1 %+v, notes %+v; want the resend's job adopted", r.End, r.Batches[0], r.Notes)
+		}
+		if n := w.sim.Restarts(nodes[0]); n != 2 {
+			t.Errorf("batch 1 restarted %d times, want twice (the failed job and the resend)", n)
+		}
+	})
+}
+
+// Defect 2: a resume that comes while the log still lags behind the lost
+// request's job waits for the settle deadline instead of trusting one read,
+// and adopts the job; with long jobs, it never takes "busy" for "not sent".
+func TestRunSettlesOnlyAfterTheLease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{OperationLogLag: 5 * time.Second, JobDuration: 10 * time.Minute})
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true, Skip: 1})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(11*time.Minute, cancel) // during batch 2's settling
+		first := w.engine().Run(ctx, spec(true), Split(nodes, 1), Observer{})
+		if first.End != Lost || first.Batches[1].Status != Unknown {
+			t.Fatalf("end %s, statuses %v", first.End, statuses(first.Batches))
+		}
+		start := time.Now()
+		r := w.engine().Run(context.Background(), spec(true), first.Batches, Observer{})
+		if r.End != Done || len(w.sim.Jobs()) != 3 {
+			t.Fatalf("end %s (%v), %d jobs, batches %+v; want batch 2's job adopted and batch 3 sent", r.End, r.Err, len(w.sim.Jobs()), r.Batches)
+		}
+		if w.sim.Restarts(nodes[1]) != 1 {
+			t.Fatalf("batch 2 restarted %d times", w.sim.Restarts(nodes[1]))
+		}
+		if sinceSent := start.Sub(first.Batches[1].Request.SentAt); sinceSent > time.Minute {
+			t.Fatalf("the resume came %s after the request; the test wants it inside the lease", sinceSent)
+		}
+	})
+}
+
+// Defect 6: a timeout spent before the wait starts is a timeout, which taints,
+// not an unreadable job.
+func TestRunTimeoutSpentBeforeTheWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{})
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
+		s := spec(true)
+		s.Timeout = 30 * time.Second // less than the settle window
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
+		if r.End != TimedOut || r.Batches[0].JobID == "" || r.Batches[0].Status != ehpc.JobPending {
+			t.Fatalf("end %s, batch %+v; want a timeout with the adopted job pending", r.End, r.Batches[0])
+		}
+	})
+}
+
+// A batch is not sent when less of the timeout is left than the batch before
+// it took; a cancel before a batch is sent leaves it not sent.
+func TestRunStopsBeforeABatch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: 4 * time.Minute})
+		s := spec(true)
+		s.Timeout = 6 * time.Minute
+		r := w.engine().Run(context.Background(), s, Split(nodes, 1), Observer{})
+		if r.End != OutOfTime || r.At != 1 || r.Took < 4*time.Minute || len(w.sim.Jobs()) != 1 {
+			t.Fatalf("end %s at %d, took %s, %d jobs", r.End, r.At, r.Took, len(w.sim.Jobs()))
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s = spec(true)
+		s.Pause = time.Minute
+		time.AfterFunc(30*time.Second, cancel)
+		r = w.engine().Run(ctx, s, r.Batches, Observer{})
+		if r.End != Cancelled || r.At != 1 || r.Batches[1].Status != NotSent {
+			t.Fatalf("end %s at %d, statuses %v; want cancelled in the pause before batch 2", r.End, r.At, statuses(r.Batches))
+		}
+	})
+}
+
+// Interrupted while waiting: the job is kept, pending, never sent again.
+func TestRunInterruptedWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(30*time.Second, cancel)
+		r := w.engine().Run(ctx, spec(true), Split(nodes, 0), Observer{})
+		if r.End != Interrupted || r.Wait.End != Interrupted || r.Batches[0].JobID == "" || r.Batches[0].Status != ehpc.JobPending {
+			t.Fatalf("end %s, wait %s, batch %+v", r.End, r.Wait.End, r.Batches[0])
+		}
+	})
+}
+
+// A lost request whose job the log shows failed stops the run as a failed job
+// does: only a later apply the user asks for sends the batch again.
+func TestRunSettledJobThatFailed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
+		w.sim.FailNextJobs(1)
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
+		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(5*time.Minute))
+		r := w.engine().Run(context.Background(), spec(true), Split(nodes, 1), Observer{})
+		if r.End != Lost {
+			t.Fatalf("end %s", r.End)
+		}
+		time.Sleep(5 * time.Minute)
+		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{})
+		if r.End != Failed || r.At != 0 || r.Batches[0].Status != ehpc.JobFailed || len(w.sim.Jobs()) != 1 {
+			t.Fatalf("end %s at %d, statuses %v, %d jobs", r.End, r.At, statuses(r.Batches), len(w.sim.Jobs()))
+		}
+	})
+}
+
+// Without sending (rolling removed from a record of several batches), a lost
+// request is settled and nothing is sent.
+func TestRunWithoutSendingOnlySettles(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{})
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, Skip: 1})      // batch 2's, not processed
+		w.sim.LogOutage(w.sim.Now().Add(65*time.Second), w.sim.Now().Add(20*time.Minute)) // once batch 2 is sent
+		r := w.engine().Run(context.Background(), spec(true), Split(nodes, 1), Observer{})
+		if r.End != Lost || r.At != 1 {
+			t.Fatalf("end %s at %d", r.End, r.At)
+		}
+		time.Sleep(20 * time.Minute)
+		s := spec(true)
+		s.Sending = false
+		r = w.engine().Run(context.Background(), s, r.Batches, Observer{})
+		if r.End != Done || !slices.Equal(statuses(r.Batches), []string{"successful", "not_sent", "not_sent"}) || len(w.sim.Jobs()) != 1 {
+			t.Fatalf("end %s, statuses %v, %d jobs; want batch 2 proved not sent and nothing sent", r.End, statuses(r.Batches), len(w.sim.Jobs()))
+		}
+		if Resumes(r.Batches, false) {
+			t.Fatal("a record with nothing lost resumes without sending")
+		}
+	})
+}
+
+// A job of the record Terraform replaced is never a lost request's job, also
+// for a later apply that settles it.
+func TestRunNeverAdoptsAReplacedRecordsJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
+		old := w.engine().Run(context.Background(), spec(true), Split(nodes, 0), Observer{})
+		time.Sleep(3 * time.Second)
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true}) // not processed
+		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(5*time.Minute))
+		s := spec(true)
+		s.Replaced = old.Batches
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
+		if r.End != Lost || !slices.Equal(r.Batches[0].Excluded, []string{old.Batches[0].JobID}) {
+			t.Fatalf("end %s, batch %+v; want it lost, the replaced job excluded", r.End, r.Batches[0])
+		}
+		time.Sleep(5 * time.Minute)
+		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{}) // a later apply: no Replaced
+		if r.End != Done || r.Batches[0].JobID == old.Batches[0].JobID || len(w.sim.Jobs()) != 2 {
+			t.Fatalf("end %s, batch %+v, %d jobs; want the restart sent anew, not the replaced job adopted", r.End, r.Batches[0], len(w.sim.Jobs()))
+		}
+	})
+}

@@ -1,0 +1,256 @@
+// Package rollout is the restart engine that the resource and the action
+// share. A restart, lone or rolling, is a rollout: a list of batches (one
+// batch of every node without rolling), each sent as one restart request once
+// the batch before it succeeded, and each carrying the facts a later apply
+// needs to go on where this one stopped: every job it ever had, and for a
+// request whose answer was lost, when it was sent and where its job may lie.
+//
+// One function, Next, decides what a batch needs next (skip, settle, send or
+// wait) from those facts; running (Engine.Run), planning (Plan) and the words
+// the provider finds for an end all ask it. A run ends in one of a flat set of
+// End states, with the batches as they stand. The engine knows nothing of
+// Terraform: it takes a clock.Clock and reports through an Observer, and the
+// provider turns its Result into diagnostics in one place.
+package rollout
+
+import (
+	"slices"
+	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+)
+
+// Batch statuses besides the operation log's own (pending, successful, failed).
+const (
+	// NotSent is a batch whose restart was never sent, or whose request the
+	// log proved had no effect.
+	NotSent = "not_sent"
+	// Unknown is a batch whose request's answer was lost and whose job is not
+	// found yet (no JobID); or whose job is known but cannot be read (JobID).
+	Unknown = "unknown"
+)
+
+// Batch is one restart request of a rollout and what became of it.
+type Batch struct {
+	Nodes []string
+	// JobID is the job of its last request; "" when none is known.
+	JobID   string
+	Status  string
+	RetCode int
+	// Earlier are the jobs it had before JobID, oldest first: a failed batch
+	// sent again keeps its failed job here, so no job id is ever dropped.
+	Earlier []string
+	// Request is its last request: SentAt once sent, and the window its job
+	// is looked for in while its outcome is unknown.
+	Request ehpc.Request
+	// Excluded are, while its outcome is unknown, jobs of exactly its nodes
+	// that a record this one replaced made: its job cannot be one of them, even
+	// when one lies in its window, and a later apply must know that too.
+	Excluded []string
+}
+
+// Jobs are every job the batch ever had, oldest first.
+func (b Batch) Jobs() []string {
+	if b.JobID == "" {
+		return slices.Clone(b.Earlier)
+	}
+	return append(slices.Clone(b.Earlier), b.JobID)
+}
+
+// lost reports whether the batch's request may have restarted its nodes
+// although no job of it is known.
+func (b Batch) lost() bool { return b.JobID == "" && b.Status == Unknown }
+
+// Split cuts sorted, de-duplicated ids into batches of at most size nodes, in
+// order; size 0 means one batch of all.
+func Split(ids []string, size int) []Batch {
+	if size <= 0 || size > len(ids) {
+		size = len(ids)
+	}
+	var out []Batch
+	for chunk := range slices.Chunk(ids, max(size, 1)) {
+		out = append(out, Batch{Nodes: chunk, Status: NotSent})
+	}
+	return out
+}
+
+// Step is what a batch needs next.
+type Step int
+
+const (
+	// Skip: nothing; its job succeeded, or (not waiting) was accepted.
+	Skip Step = iota
+	// Settle: its request's answer was lost; find its job in the operation
+	// log, which may prove the request had no effect (then Send).
+	Settle
+	// Send: it was never sent, or its job failed and it is sent again.
+	Send
+	// Wait: its job may still run; wait for it, never sending it again.
+	Wait
+)
+
+func (s Step) String() string { return [...]string{"skip", "settle", "send", "wait"}[s] }
+
+// Next decides batch b's next step: the one place that does. waiting is
+// wait_for_completion.
+func Next(b Batch, waiting bool) Step {
+	switch {
+	case b.Status == ehpc.JobSuccessful:
+		return Skip
+	case b.lost():
+		return Settle
+	case b.JobID == "" || b.Status == ehpc.JobFailed:
+		return Send
+	case !waiting:
+		return Skip
+	}
+	return Wait
+}
+
+// Unfinished reports whether a record has a batch without a job: never sent,
+// or sent with its outcome unknown. A record whose batches all have a job is
+// final, as a lone restart's is: its last job is not waited for again, and a
+// failed job is restarted only by a replacement.
+func Unfinished(batches []Batch) bool {
+	return slices.ContainsFunc(batches, func(b Batch) bool { return b.JobID == "" })
+}
+
+// Resumes reports whether an apply has work on a recorded rollout. sending
+// says whether it may send (the configuration still rolls, or the record is
+// one batch); without it, only a lost request is settled, since settling only
+// reads the log.
+func Resumes(batches []Batch, sending bool) bool {
+	if !Unfinished(batches) {
+		return false
+	}
+	return sending || slices.ContainsFunc(batches, Batch.lost)
+}
+
+// Plan is the step each batch of a recorded rollout takes when an apply
+// resumes it (Skip for every batch when it does not), as far as the record
+// tells: a batch that settles may turn out not processed and be sent too.
+func Plan(batches []Batch, waiting, sending bool) []Step {
+	steps := make([]Step, len(batches))
+	if !Resumes(batches, sending) {
+		return steps
+	}
+	for i, b := range batches {
+		steps[i] = Next(b, waiting)
+		if steps[i] == Send && !sending {
+			steps[i] = Skip
+		}
+	}
+	return steps
+}
+
+// Summary is the rollout as a whole, for the resource's top-level attributes:
+// the job, ret_code and status of the last batch sent, with status "pending"
+// while a later batch was never sent, so "successful" always means every node;
+// sent is false when no batch was sent.
+func Summary(batches []Batch) (jobID string, retCode int, status string, sent bool) {
+	last := -1
+	for i, b := range batches {
+		if b.JobID != "" || b.lost() {
+			last = i
+		}
+	}
+	if last < 0 {
+		return "", 0, NotSent, false
+	}
+	b := batches[last]
+	status = b.Status
+	if status == ehpc.JobSuccessful && last < len(batches)-1 {
+		status = ehpc.JobPending
+	}
+	return b.JobID, b.RetCode, status, true
+}
+
+// FirstJob is the first job the rollout recorded, "" while none is.
+func FirstJob(batches []Batch) string {
+	for _, b := range batches {
+		if jobs := b.Jobs(); len(jobs) > 0 {
+			return jobs[0]
+		}
+	}
+	return ""
+}
+
+// known are every job the batches recorded, or excluded: none of them can be
+// another request's lost job.
+func known(batches []Batch) []string {
+	var ids []string
+	for _, b := range batches {
+		ids = append(append(ids, b.Jobs()...), b.Excluded...)
+	}
+	return ids
+}
+
+// End is how a run of a rollout ended: one flat set for every surface.
+type End int
+
+const (
+	// Done: every batch succeeded (or, not waiting, was accepted), or every
+	// batch the run may send (Spec.Sending false) was settled.
+	Done End = iota
+	// Failed: a batch's job failed.
+	Failed
+	// TimedOut: a batch's job did not finish within the timeout.
+	TimedOut
+	// OutOfTime: a batch was not sent, since less of the timeout was left
+	// than the batch before it took.
+	OutOfTime
+	// Rejected: a batch's request was refused or never reached the API;
+	// nothing of it happened.
+	Rejected
+	// Lost: a batch's request's answer was lost and its job was not found (the
+	// log could not be read, several jobs match, or the run was cancelled
+	// first): it may have restarted its nodes. It is recorded as Unknown, and
+	// the next run settles it before anything else.
+	Lost
+	// Unreadable: a batch's job is known but cannot be read.
+	Unreadable
+	// Interrupted: cancelled while a batch's job may run.
+	Interrupted
+	// Cancelled: cancelled before a batch was sent; nothing of it is in
+	// flight.
+	Cancelled
+)
+
+func (e End) String() string {
+	return [...]string{"done", "failed", "timed out", "out of time", "rejected", "lost", "unreadable", "interrupted", "cancelled"}[e]
+}
+
+// Ends are every End, for tables that must cover them all.
+var Ends = []End{Done, Failed, TimedOut, OutOfTime, Rejected, Lost, Unreadable, Interrupted, Cancelled}
+
+// Note is a batch whose request did not go the plain way.
+type Note struct {
+	Batch int
+	JobID string
+	// Adopted: its answer was lost and its job was found in the operation
+	// log (Reason says what was lost); otherwise an earlier request provably
+	// had no effect and it was sent again.
+	Adopted bool
+	Reason  string
+}
+
+// Result is what a run did: the batches as they stand, the batch it stopped
+// at (the last when Done), and how it ended.
+type Result struct {
+	Batches []Batch
+	At      int
+	End     End
+	// Err says why, for Rejected (the request's error), Lost (an
+	// *ehpc.UnknownOutcomeError) and Unreadable.
+	Err error
+	// Wait is the last wait, for the ends a wait gives.
+	Wait JobWait
+	// Took is how long the batch before At took, for OutOfTime.
+	Took time.Duration
+	// Timeout is the run's whole timeout.
+	Timeout time.Duration
+	Notes   []Note
+}
+
+// Stopped is the batch the run stopped at.
+func (r Result) Stopped() Batch { return r.Batches[r.At] }

@@ -1,0 +1,113 @@
+package rollout
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
+)
+
+// Next is the one decision of a batch's next step; every combination a record
+// can hold has one answer.
+func TestNext(t *testing.T) {
+	for _, tc := range []struct {
+		b       Batch
+		waiting bool
+		want    Step
+	}{
+		{Batch{Status: NotSent}, true, Send},
+		{Batch{Status: NotSent}, false, Send},
+		{Batch{Status: Unknown}, true, Settle},                           // lost answer: look before anything else
+		{Batch{Status: Unknown}, false, Settle},                          // even without waiting
+		{Batch{JobID: "j-1", Status: Unknown}, true, Wait},               // unreadable job: wait, never resend
+		{Batch{JobID: "j-1", Status: ehpc.JobPending}, true, Wait},       // may still run
+		{Batch{JobID: "j-1", Status: ehpc.JobPending}, false, Skip},      // not waited for
+		{Batch{JobID: "j-1", Status: ehpc.JobFailed}, true, Send},        // sent again (the user asked)
+		{Batch{JobID: "j-1", Status: ehpc.JobSuccessful}, true, Skip},    // done
+		{Batch{JobID: "j-1", Status: ehpc.JobSuccessful}, false, Skip},   // done
+		{Batch{Earlier: []string{"j-0"}, Status: Unknown}, true, Settle}, // resent after failing, lost
+		{Batch{Earlier: []string{"j-0"}, Status: NotSent}, true, Send},   // resend proved not processed
+		{Batch{JobID: "j-2", Earlier: []string{"j-0"}, Status: ehpc.JobFailed}, true, Send},
+	} {
+		if got := Next(tc.b, tc.waiting); got != tc.want {
+			t.Errorf("Next(%+v, waiting %v) = %s, want %s", tc.b, tc.waiting, got, tc.want)
+		}
+	}
+}
+
+// Plan: a record whose batches all have a job is final; one with a batch
+// without a job resumes, and without sending only a lost request is settled.
+func TestPlanAndResumes(t *testing.T) {
+	done := Batch{JobID: "j-1", Status: ehpc.JobSuccessful}
+	running := Batch{JobID: "j-2", Status: ehpc.JobPending}
+	failed := Batch{JobID: "j-3", Status: ehpc.JobFailed}
+	lost := Batch{Status: Unknown}
+	never := Batch{Status: NotSent}
+	for _, tc := range []struct {
+		name    string
+		batches []Batch
+		sending bool
+		want    []Step
+	}{
+		{"final: every batch has a job", []Batch{done, running}, true, []Step{Skip, Skip}},
+		{"final, the last failed", []Batch{done, failed}, true, []Step{Skip, Skip}},
+		{"interrupted in batch 2", []Batch{done, running, never}, true, []Step{Skip, Wait, Send}},
+		{"failed batch, then never sent", []Batch{done, failed, never}, true, []Step{Skip, Send, Send}},
+		{"lost batch", []Batch{done, lost, never}, true, []Step{Skip, Settle, Send}},
+		{"rolling removed: only the lost batch is settled", []Batch{done, lost, never}, false, []Step{Skip, Settle, Skip}},
+		{"rolling removed, nothing lost: nothing", []Batch{done, running, never}, false, []Step{Skip, Skip, Skip}},
+		{"a lone restart whose answer was lost", []Batch{lost}, true, []Step{Settle}},
+	} {
+		got := Plan(tc.batches, true, tc.sending)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Plan = %v, want %v", tc.name, got, tc.want)
+		}
+		resumes := slices.ContainsFunc(tc.want, func(s Step) bool { return s != Skip })
+		if Resumes(tc.batches, tc.sending) != resumes {
+			t.Errorf("%s: Resumes = %v, want %v", tc.name, !resumes, resumes)
+		}
+	}
+}
+
+// Summary: the last batch sent stands for the rollout, "pending" while a later
+// one was never sent, and a lost request counts as sent.
+func TestSummary(t *testing.T) {
+	for _, tc := range []struct {
+		batches     []Batch
+		job, status string
+		sent        bool
+		first       string
+	}{
+		{[]Batch{{Status: NotSent}, {Status: NotSent}}, "", NotSent, false, ""},
+		{[]Batch{{JobID: "j-1", Status: ehpc.JobSuccessful}, {Status: NotSent}}, "j-1", ehpc.JobPending, true, "j-1"},
+		{[]Batch{{JobID: "j-1", Status: ehpc.JobSuccessful}, {JobID: "j-2", Status: ehpc.JobSuccessful}}, "j-2", ehpc.JobSuccessful, true, "j-1"},
+		{[]Batch{{JobID: "j-1", Status: ehpc.JobSuccessful}, {Status: Unknown}, {Status: NotSent}}, "", Unknown, true, "j-1"},
+		{[]Batch{{Earlier: []string{"j-0"}, Status: Unknown}, {Status: NotSent}}, "", Unknown, true, "j-0"},
+		{[]Batch{{Status: Unknown}}, "", Unknown, true, ""},
+	} {
+		job, _, status, sent := Summary(tc.batches)
+		if job != tc.job || status != tc.status || sent != tc.sent || FirstJob(tc.batches) != tc.first {
+			t.Errorf("Summary(%+v) = %q %q %v, first %q; want %q %q %v, first %q", tc.batches, job, status, sent, FirstJob(tc.batches), tc.job, tc.status, tc.sent, tc.first)
+		}
+	}
+}
+
+func TestSplit(t *testing.T) {
+	ids := []string{"a", "b", "c", "d", "e"}
+	for _, tc := range []struct {
+		size int
+		want string
+	}{{0, "[[a b c d e]]"}, {2, "[[a b] [c d] [e]]"}, {5, "[[a b c d e]]"}, {9, "[[a b c d e]]"}, {1, "[[a] [b] [c] [d] [e]]"}} {
+		var got [][]string
+		for _, b := range Split(ids, tc.size) {
+			if b.Status != NotSent {
+				t.Errorf("a new batch is %q", b.Status)
+			}
+			got = append(got, b.Nodes)
+		}
+		if fmt.Sprint(got) != tc.want {
+			t.Errorf("Split(size %d) = %v, want %s", tc.size, got, tc.want)
+		}
+	}
+}
