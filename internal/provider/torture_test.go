@@ -563,16 +563,17 @@ func TestTorture(t *testing.T) {
 		deadline = time.Now().Add(d)
 		n = 1 << 30
 	}
-	failed := 0
-	for seed := first; seed < first+n; seed++ {
+	failed, seed := 0, first
+	defer func() { t.Logf("ran %d seeds (%d..%d), %d failed", seed-first, first, seed-1, failed) }()
+	for ; seed < first+n; seed++ {
 		if !deadline.IsZero() && time.Now().After(deadline) {
-			t.Logf("ran %d seeds (%d..%d)", seed-first, first, seed-1)
 			break
 		}
 		sc := torture.Generate(uint64(seed), torture.Production)
 		v, _ := runTorture(t, sc)
 		if len(v) > 0 && os.Getenv("TORTURE_SURVEY") != "" {
 			// A survey lists every failing seed's first violation, unshrunk.
+			failed++
 			t.Errorf("seed %d: %s", seed, firstLine(v[0].String(), 300))
 			continue
 		}

@@ -41,10 +41,15 @@ type Bounds struct {
 	// (missed, never doubled). Check allows exactly that.
 	ClockMargin time.Duration
 	// Scale shrinks every duration a scenario draws (job lengths, gaps,
-	// delays), so that scenarios for real time (the CLI) stay short; 1 for
-	// fake time.
+	// delays, and the bounds above), and Cap bounds it, so that scenarios for
+	// real time (the CLI) stay short; 1 and 0 (none) for fake time.
+	// ClockMargin, which only Check reads, is the caller's to scale.
 	Scale float64
+	Cap   time.Duration
 }
+
+// minCreateTimeout is the least timeouts.create the provider accepts.
+const minCreateTimeout = 10 * time.Second
 
 // Production is the bounds the provider documents, at full scale.
 var Production = Bounds{LogLag: 6 * time.Second, Skew: 10 * time.Second, Step: 10 * time.Second, ClockMargin: 25 * time.Second, Scale: 1}
@@ -178,7 +183,7 @@ func Generate(seed uint64, b Bounds) Scenario {
 			batches = time.Duration((sc.Nodes + sc.BatchSize - 1) / sc.BatchSize)
 		}
 		need := batches*(sc.JobDuration*3/2+sc.Pause+b.scale(20*time.Second)) + b.scale(3*time.Minute)
-		sc.CreateTimeout = max(d(2*time.Minute, 10*time.Minute), need).Round(time.Second)
+		sc.CreateTimeout = max(d(2*time.Minute, 10*time.Minute), need, minCreateTimeout).Round(time.Second)
 	}
 	if chance(0.6) {
 		sc.LogLag = d(0, b.LogLag)
@@ -288,10 +293,13 @@ func genFault(r *rand.Rand, d func(lo, hi time.Duration) time.Duration, chance f
 
 // scale shrinks a drawn duration for real-time runs.
 func (b Bounds) scale(v time.Duration) time.Duration {
-	if b.Scale <= 0 || b.Scale == 1 {
-		return v
+	if b.Scale > 0 && b.Scale != 1 {
+		v = time.Duration(float64(v) * b.Scale)
 	}
-	return time.Duration(float64(v) * b.Scale)
+	if b.Cap > 0 {
+		v = min(v, b.Cap)
+	}
+	return v
 }
 
 // NodeIDs are the scenario cluster's nodes, sorted.
