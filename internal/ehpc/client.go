@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -219,28 +218,6 @@ type attemptResult struct {
 	retryable bool
 }
 
-func (c *Client) log(ctx context.Context, sc scrubber, req request, attempt int, start time.Time, status, retCode int, err error) {
-	if c.cfg.Logger == nil {
-		return
-	}
-	fields := map[string]any{
-		"method":      req.method,
-		"path":        req.path,
-		"attempt":     attempt,
-		"duration_ms": c.cfg.Clock.Now().Sub(start).Milliseconds(),
-	}
-	if status != 0 {
-		fields["http_status"] = status
-	}
-	if retCode != 0 {
-		fields["ret_code"] = retCode
-	}
-	if err != nil {
-		fields["error"] = sc.scrub(err.Error())
-	}
-	c.cfg.Logger(ctx, "EHPC API request", fields)
-}
-
 // isDialError reports whether err happened while opening the connection, before
 // any byte of the request could be written.
 func isDialError(err error) bool {
@@ -250,22 +227,4 @@ func isDialError(err error) bool {
 	}
 	var dnsErr *net.DNSError
 	return errors.As(err, &dnsErr)
-}
-
-// parseRetryAfter reads a Retry-After header: delta seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.Atoi(v); err == nil {
-		if secs < 0 {
-			return 0
-		}
-		return min(time.Duration(secs)*time.Second, maxRetryAfter)
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return min(max(t.Sub(now), 0), maxRetryAfter)
-	}
-	return 0
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -149,4 +150,51 @@ func findJob(jobs []Job, id string) (Job, bool) {
 		}
 	}
 	return Job{}, false
+}
+
+// seenJobs remembers, for every job a listing of this client showed, when it
+// was first listed, in the client's own order of events (tick): a job listed
+// before a request was sent existed before it, whatever any clock says.
+type seenJobs struct {
+	mu     sync.Mutex
+	events uint64
+	first  map[string]uint64
+}
+
+// maxSeenJobs bounds the memory: past it, the oldest sightings are forgotten
+// all at once, which only gives up an exclusion, never adds a candidate.
+const maxSeenJobs = 100000
+
+// tick counts an event (a request sent) and returns its number.
+func (s *seenJobs) tick() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events++
+	return s.events
+}
+
+// add records the jobs of a listing that just arrived.
+func (s *seenJobs) add(jobs []Job) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events++
+	if s.first == nil || len(s.first) > maxSeenJobs {
+		s.first = map[string]uint64{}
+	}
+	for _, j := range jobs {
+		if _, ok := s.first[j.JobID]; !ok {
+			s.first[j.JobID] = s.events
+		}
+	}
+}
+
+// before reports whether job id was listed before the event seq (0: unknown).
+func (s *seenJobs) before(id string, seq uint64) bool {
+	if seq == 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at, ok := s.first[id]
+	return ok && at < seq
 }

@@ -110,6 +110,56 @@ func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, ids [
 	return res, err
 }
 
+// RestartOnce restarts the nodes exactly once or reports clearly that it could
+// not tell. It sends one restart request (RestartNodes); when its answer is
+// lost it settles it (Settle): the job found is adopted (Adopted); a request
+// proven to have had no effect is sent again (Resent), at most maxResends
+// times; anything else is an *UnknownOutcomeError carrying the request to
+// settle later. known are jobs that cannot be this restart's (the caller's
+// records of other requests).
+//
+// A resend refused with 1400 (the nodes are busy) after a lost answer is
+// reported as the lost request's unknown outcome, never as "not sent": busy
+// nodes may be restarting because of it. When ctx ends after the log proved
+// the lost request had no effect, the restart is not sent again and the error
+// says so; nothing was restarted.
+//
+// Unambiguous rejections (1100, 1200, 1300, 1400, 2100, 2500, ...) are returned as
+// they are and never retried.
+func (c *Client) RestartOnce(ctx context.Context, zone, clusterID string, ids []string, known []string) (*RestartResult, error) {
+	res, err := c.RestartNodes(ctx, zone, clusterID, ids)
+	for resends := 0; ; resends++ {
+		var u *UnknownOutcomeError
+		if err == nil || !asUnknown(err, &u) {
+			return res, err
+		}
+		job, serr := c.Settle(ctx, zone, clusterID, ids, u.Request, known)
+		switch {
+		case serr != nil:
+			return nil, serr
+		case job != nil:
+			return &RestartResult{JobID: job.JobID, Action: job.JobAction, Path: PathOperations, Request: u.Request,
+				Adopted: true, AdoptedReason: u.Err.Error(), Interrupted: ctx.Err() != nil}, nil
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("the answer to the restart request was lost, the operation log then showed it had no effect, and it was not sent again: %w", ctx.Err())
+		case resends == maxResends:
+			u.Checked = true
+			u.Err = fmt.Errorf("%v; this request and the %d before it all lost their answers", u.Err, maxResends)
+			return nil, u
+		}
+		res, err = c.RestartNodes(ctx, zone, clusterID, ids)
+		switch {
+		case err == nil:
+			res.Resent = true
+			return res, nil
+		case RetCode(err) == CodePermissionDenied:
+			u.Checked = true
+			u.Err = fmt.Errorf("%v; sent again once the operation log showed no job of it, and refused: %w", u.Err, err)
+			return nil, u
+		}
+	}
+}
+
 func (c *Client) restartAt(ctx context.Context, path, zone, clusterID string, ids []string, body []byte) (*RestartResult, error) {
 	var out restartResponse
 	sent := &sendTimes{}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -240,4 +241,46 @@ func (c *Client) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	d = min(d, c.cfg.RetryMaxDelay)
 	d = d/2 + time.Duration(c.cfg.Jitter()*float64(d/2))
 	return max(d, retryAfter)
+}
+
+// log writes one line per attempt to the Logger: never the secret, a
+// signature or the query string.
+func (c *Client) log(ctx context.Context, sc scrubber, req request, attempt int, start time.Time, status, retCode int, err error) {
+	if c.cfg.Logger == nil {
+		return
+	}
+	fields := map[string]any{
+		"method":      req.method,
+		"path":        req.path,
+		"attempt":     attempt,
+		"duration_ms": c.cfg.Clock.Now().Sub(start).Milliseconds(),
+	}
+	if status != 0 {
+		fields["http_status"] = status
+	}
+	if retCode != 0 {
+		fields["ret_code"] = retCode
+	}
+	if err != nil {
+		fields["error"] = sc.scrub(err.Error())
+	}
+	c.cfg.Logger(ctx, "EHPC API request", fields)
+}
+
+// parseRetryAfter reads a Retry-After header: delta seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(v); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		return min(time.Duration(secs)*time.Second, maxRetryAfter)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), maxRetryAfter)
+	}
+	return 0
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -237,103 +236,6 @@ func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, id
 		from = req.From.UTC().Format(timestampLayout)
 	}
 	return nil, fmt.Errorf("the operation log of cluster %s holds more than %d entries newer than %s; cannot look further back", clusterID, offset, from)
-}
-
-// RestartOnce restarts the nodes exactly once or reports clearly that it could
-// not tell. It sends one restart request (RestartNodes); when its answer is
-// lost it settles it (Settle): the job found is adopted (Adopted); a request
-// proven to have had no effect is sent again (Resent), at most maxResends
-// times; anything else is an *UnknownOutcomeError carrying the request to
-// settle later. known are jobs that cannot be this restart's (the caller's
-// records of other requests).
-//
-// A resend refused with 1400 (the nodes are busy) after a lost answer is
-// reported as the lost request's unknown outcome, never as "not sent": busy
-// nodes may be restarting because of it. When ctx ends after the log proved
-// the lost request had no effect, the restart is not sent again and the error
-// says so; nothing was restarted.
-//
-// Unambiguous rejections (1100, 1200, 1300, 1400, 2100, 2500, ...) are returned as
-// they are and never retried.
-func (c *Client) RestartOnce(ctx context.Context, zone, clusterID string, ids []string, known []string) (*RestartResult, error) {
-	res, err := c.RestartNodes(ctx, zone, clusterID, ids)
-	for resends := 0; ; resends++ {
-		var u *UnknownOutcomeError
-		if err == nil || !asUnknown(err, &u) {
-			return res, err
-		}
-		job, serr := c.Settle(ctx, zone, clusterID, ids, u.Request, known)
-		switch {
-		case serr != nil:
-			return nil, serr
-		case job != nil:
-			return &RestartResult{JobID: job.JobID, Action: job.JobAction, Path: PathOperations, Request: u.Request,
-				Adopted: true, AdoptedReason: u.Err.Error(), Interrupted: ctx.Err() != nil}, nil
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("the answer to the restart request was lost, the operation log then showed it had no effect, and it was not sent again: %w", ctx.Err())
-		case resends == maxResends:
-			u.Checked = true
-			u.Err = fmt.Errorf("%v; this request and the %d before it all lost their answers", u.Err, maxResends)
-			return nil, u
-		}
-		res, err = c.RestartNodes(ctx, zone, clusterID, ids)
-		switch {
-		case err == nil:
-			res.Resent = true
-			return res, nil
-		case RetCode(err) == CodePermissionDenied:
-			u.Checked = true
-			u.Err = fmt.Errorf("%v; sent again once the operation log showed no job of it, and refused: %w", u.Err, err)
-			return nil, u
-		}
-	}
-}
-
-// seenJobs remembers, for every job a listing of this client showed, when it
-// was first listed, in the client's own order of events (tick): a job listed
-// before a request was sent existed before it, whatever any clock says.
-type seenJobs struct {
-	mu     sync.Mutex
-	events uint64
-	first  map[string]uint64
-}
-
-// maxSeenJobs bounds the memory: past it, the oldest sightings are forgotten
-// all at once, which only gives up an exclusion, never adds a candidate.
-const maxSeenJobs = 100000
-
-// tick counts an event (a request sent) and returns its number.
-func (s *seenJobs) tick() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events++
-	return s.events
-}
-
-// add records the jobs of a listing that just arrived.
-func (s *seenJobs) add(jobs []Job) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.events++
-	if s.first == nil || len(s.first) > maxSeenJobs {
-		s.first = map[string]uint64{}
-	}
-	for _, j := range jobs {
-		if _, ok := s.first[j.JobID]; !ok {
-			s.first[j.JobID] = s.events
-		}
-	}
-}
-
-// before reports whether job id was listed before the event seq (0: unknown).
-func (s *seenJobs) before(id string, seq uint64) bool {
-	if seq == 0 {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	at, ok := s.first[id]
-	return ok && at < seq
 }
 
 // isRestartAction accepts the documented job_action and, since API.md infers that

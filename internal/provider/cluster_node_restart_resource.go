@@ -3,10 +3,12 @@ package provider
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -544,4 +546,163 @@ func createTimeout(v timeouts.Value) (time.Duration, diag.Diagnostics) {
 		return 0, diags
 	}
 	return d, diags
+}
+
+// resumption is what an update does with the rollout recorded in state: the
+// batches, and whether it may send (the configuration still rolls, or the
+// record is one batch; without that, a lost request is only settled). The one
+// place the resource decides whether an update resumes: ModifyPlan and Update
+// both ask it, and rollout.Resumes decides from the record.
+func resumption(ctx context.Context, plan, state ClusterNodeRestartResourceModel) (batches []rollout.Batch, sending, resumes bool, diags diag.Diagnostics) {
+	batches, diags = batchesFrom(ctx, state.Batches)
+	sending = !plan.Rolling.IsNull() || len(batches) == 1
+	return batches, sending, !diags.HasError() && rollout.Resumes(batches, sending), diags
+}
+
+// batchAttrTypes is the type of one element of the resource's batches.
+var batchAttrTypes = map[string]attr.Type{
+	"job_id":             types.StringType,
+	"node_ids":           types.ListType{ElemType: types.StringType},
+	"status":             types.StringType,
+	"earlier_job_ids":    types.ListType{ElemType: types.StringType},
+	"sent_at":            types.StringType,
+	"job_created_after":  types.StringType,
+	"job_created_before": types.StringType,
+	"excluded_job_ids":   types.ListType{ElemType: types.StringType},
+}
+
+var batchType = types.ObjectType{AttrTypes: batchAttrTypes}
+
+// batchesValue is the record of a rollout's batches, in state or in a plan.
+// planned says which batches an apply will change (nil: none): all of their
+// values but their nodes are known only after it.
+func batchesValue(batches []rollout.Batch, planned func(i int) bool) (types.List, diag.Diagnostics) {
+	var ds diag.Diagnostics
+	elems := make([]attr.Value, 0, len(batches))
+	for i, b := range batches {
+		ids, d := types.ListValueFrom(context.Background(), types.StringType, b.Nodes)
+		ds.Append(d...)
+		vals := map[string]attr.Value{"node_ids": ids}
+		if planned != nil && planned(i) {
+			for name, typ := range batchAttrTypes {
+				if name != "node_ids" {
+					vals[name] = unknownOf(typ)
+				}
+			}
+		} else {
+			vals["job_id"], vals["status"] = optionalString(b.JobID), types.StringValue(b.Status)
+			vals["earlier_job_ids"], vals["excluded_job_ids"] = optionalList(b.Earlier, &ds), optionalList(b.Excluded, &ds)
+			vals["sent_at"] = timeValue(b.Request.SentAt)
+			// The window matters only while the batch's outcome is unknown.
+			vals["job_created_after"], vals["job_created_before"] = types.StringNull(), types.StringNull()
+			if b.JobID == "" && b.Status == rollout.Unknown {
+				vals["job_created_after"], vals["job_created_before"] = timeValue(b.Request.From), timeValue(b.Request.Until)
+			}
+		}
+		obj, d := types.ObjectValue(batchAttrTypes, vals)
+		ds.Append(d...)
+		elems = append(elems, obj)
+	}
+	list, d := types.ListValue(batchType, elems)
+	ds.Append(d...)
+	return list, ds
+}
+
+// optionalList is a list of ids in state, null when empty.
+func optionalList(ids []string, diags *diag.Diagnostics) types.List {
+	if len(ids) == 0 {
+		return types.ListNull(types.StringType)
+	}
+	l, d := types.ListValueFrom(context.Background(), types.StringType, ids)
+	diags.Append(d...)
+	return l
+}
+
+func unknownOf(t attr.Type) attr.Value {
+	if t.Equal(types.StringType) {
+		return types.StringUnknown()
+	}
+	return types.ListUnknown(types.StringType)
+}
+
+func optionalString(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+// timeValue writes a time in state as RFC 3339 (UTC, whole seconds); null when
+// zero.
+func timeValue(t time.Time) types.String {
+	if t.IsZero() {
+		return types.StringNull()
+	}
+	return types.StringValue(t.UTC().Format(time.RFC3339))
+}
+
+// batchModel is one element of the resource's batches.
+type batchModel struct {
+	JobID            types.String `tfsdk:"job_id"`
+	NodeIDs          []string     `tfsdk:"node_ids"`
+	Status           types.String `tfsdk:"status"`
+	EarlierJobIDs    []string     `tfsdk:"earlier_job_ids"`
+	SentAt           types.String `tfsdk:"sent_at"`
+	JobCreatedAfter  types.String `tfsdk:"job_created_after"`
+	JobCreatedBefore types.String `tfsdk:"job_created_before"`
+	ExcludedJobIDs   []string     `tfsdk:"excluded_job_ids"`
+}
+
+// batchesFrom reads the state's batches back; nil for a state written before
+// batches were recorded. A state written before requests were recorded has no
+// times: rollout.Engine settles such a lost request from the batch before it.
+func batchesFrom(ctx context.Context, v types.List) ([]rollout.Batch, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	if v.IsNull() || v.IsUnknown() {
+		return nil, diags
+	}
+	var ms []batchModel
+	diags.Append(v.ElementsAs(ctx, &ms, false)...)
+	out := make([]rollout.Batch, 0, len(ms))
+	for i, m := range ms {
+		b := rollout.Batch{Nodes: m.NodeIDs, JobID: m.JobID.ValueString(), Status: m.Status.ValueString(), Earlier: m.EarlierJobIDs, Excluded: m.ExcludedJobIDs}
+		for _, t := range []struct {
+			name string
+			v    types.String
+			dst  *time.Time
+		}{{"sent_at", m.SentAt, &b.Request.SentAt}, {"job_created_after", m.JobCreatedAfter, &b.Request.From}, {"job_created_before", m.JobCreatedBefore, &b.Request.Until}} {
+			if t.v.IsNull() || t.v.IsUnknown() {
+				continue
+			}
+			parsed, err := time.Parse(time.RFC3339, t.v.ValueString())
+			if err != nil {
+				diags.AddAttributeError(path.Root("batches").AtListIndex(i).AtName(t.name), "Unreadable Restart Record",
+					fmt.Sprintf("batches[%d].%s = %q in state is not an RFC 3339 time (%v). The state was edited by hand or written by an unknown version; "+
+						"restore it from a backup, or remove the resource from state (terraform state rm) to forget this restart.", i, t.name, t.v.ValueString(), err))
+				continue
+			}
+			*t.dst = parsed
+		}
+		out = append(out, b)
+	}
+	return out, diags
+}
+
+// replaced keeps the batches of a record being deleted (see
+// ClusterNodeRestartResource.Delete).
+func (d *providerData) replaced(zone, clusterID string, batches []rollout.Batch) {
+	d.goneMu.Lock()
+	defer d.goneMu.Unlock()
+	if d.gone == nil {
+		d.gone = map[[2]string][]rollout.Batch{}
+	}
+	k := [2]string{zone, clusterID}
+	d.gone[k] = append(d.gone[k], batches...)
+}
+
+// replacedIn returns the batches of records of a cluster this instance deleted.
+func (d *providerData) replacedIn(zone, clusterID string) []rollout.Batch {
+	d.goneMu.Lock()
+	defer d.goneMu.Unlock()
+	return slices.Clone(d.gone[[2]string{zone, clusterID}])
 }

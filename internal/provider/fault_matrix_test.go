@@ -369,6 +369,7 @@ type matrixRow struct {
 	// in sorted order.
 	restarts string
 	posts    int
+	rolling  bool
 }
 
 type matrixTable struct {
@@ -391,9 +392,16 @@ func (m *matrixTable) String() string {
 	}
 	sort.SliceStable(m.rows, func(i, j int) bool { return order[m.rows[i].scenario] < order[m.rows[j].scenario] })
 	var b strings.Builder
-	b.WriteString("\n| runner | scenario | outcome | restarts of the node (each node, rolling) | restart POSTs | job id kept in |\n|---|---|---|---|---|---|\n")
-	for _, r := range m.rows {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s |\n", r.runner, r.scenario, r.outcome, r.restarts, r.posts, r.jobID)
+	for _, table := range []struct {
+		rolling bool
+		title   string
+	}{{false, "restarts of one node"}, {true, "rolling restarts (each node's restarts, sorted)"}} {
+		fmt.Fprintf(&b, "\n%s\n\n| runner | scenario | outcome | restarts | restart POSTs | job id kept in |\n|---|---|---|---|---|---|\n", table.title)
+		for _, r := range m.rows {
+			if r.rolling == table.rolling {
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s |\n", r.runner, r.scenario, r.outcome, r.restarts, r.posts, r.jobID)
+			}
+		}
 	}
 	return b.String()
 }
@@ -728,7 +736,7 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 					outcome = "interrupted"
 				}
 				table.add(matrixRow{runner: r.name, scenario: sc.name, outcome: outcome, jobID: keptIn(jobIDs, places...),
-					restarts: restartsText(e, sc), posts: e.sim.Requests(ehpc.PathRestartNodes)})
+					restarts: restartsText(e, sc), posts: e.sim.Requests(ehpc.PathRestartNodes), rolling: sc.rolling != nil})
 			})
 		}
 	})

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 
@@ -102,25 +101,6 @@ func providerDataFrom(v any, diags *diag.Diagnostics) *providerData {
 		diags.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", v))
 	}
 	return data
-}
-
-// replaced keeps the batches of a record being deleted (see
-// ClusterNodeRestartResource.Delete).
-func (d *providerData) replaced(zone, clusterID string, batches []rollout.Batch) {
-	d.goneMu.Lock()
-	defer d.goneMu.Unlock()
-	if d.gone == nil {
-		d.gone = map[[2]string][]rollout.Batch{}
-	}
-	k := [2]string{zone, clusterID}
-	d.gone[k] = append(d.gone[k], batches...)
-}
-
-// replacedIn returns the batches of records of a cluster this instance deleted.
-func (d *providerData) replacedIn(zone, clusterID string) []rollout.Batch {
-	d.goneMu.Lock()
-	defer d.goneMu.Unlock()
-	return slices.Clone(d.gone[[2]string{zone, clusterID}])
 }
 
 // newEngine returns the rollout engine of a provider instance, with its

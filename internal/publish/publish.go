@@ -8,8 +8,10 @@
 // Every step first reads what is there, so a rerun after a failure finishes the
 // job and a rerun after success changes nothing. A version that already exists
 // with other content (another key, other protocols, other checksums, other
-// platforms) is refused before anything is written: versions are immutable for
-// the users whose lock files recorded their hashes.
+// platforms) is refused before anything of that version is written (the
+// provider and the GPG key, which a rerun would create all the same, may be
+// created first): versions are immutable for the users whose lock files
+// recorded their hashes.
 package publish
 
 import (

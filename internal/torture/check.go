@@ -97,18 +97,45 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 // Liveness (an empty plan after at most two clean applies) is the runner's to
 // check: only it can plan.
 func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound Bounds) []Violation {
-	var out []Violation
-	add := func(inv, format string, args ...any) {
-		out = append(out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
-	}
-	genOf := func(req int) (int, int) {
-		for i, o := range obs {
-			if req >= o.FirstRequest && req < o.EndRequest {
-				return o.Gen, i
-			}
+	c := checker{jobs: jobs, reqs: reqs, obs: obs, margin: bound.ClockMargin}
+	c.atMostOnce()
+	c.out = append(c.out, checkAdoptions(jobs, obs, bound.ClockMargin, reqs)...)
+	for i, o := range obs {
+		if o.Panic != "" {
+			c.add("no panic", "apply %d (%s) panicked: %s", i+1, o.Label, o.Panic)
 		}
-		return 0, -1
+		c.records(i)
+		c.accountedAfter(i)
 	}
+	return c.out
+}
+
+// checker holds what Check compares and what it found.
+type checker struct {
+	jobs   []ehpcsim.Job
+	reqs   []ehpcsim.Request
+	obs    []Observation
+	margin time.Duration
+	out    []Violation
+}
+
+func (c *checker) add(inv, format string, args ...any) {
+	c.out = append(c.out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
+}
+
+// genOf is the declared restart and the apply a request belongs to.
+func (c *checker) genOf(req int) (gen, apply int) {
+	for i, o := range c.obs {
+		if req >= o.FirstRequest && req < o.EndRequest {
+			return o.Gen, i
+		}
+	}
+	return 0, -1
+}
+
+// atMostOnce: in one declared restart, a node's jobs that did not fail number
+// at most one, and one apply never makes two jobs of a node.
+func (c *checker) atMostOnce() {
 	type nodeGen struct {
 		node string
 		gen  int
@@ -119,11 +146,11 @@ func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound 
 	}
 	kept, failed := map[nodeGen][]string{}, map[nodeGen]int{}
 	perApply := map[nodeApply][]string{}
-	for _, j := range jobs {
+	for _, j := range c.jobs {
 		if j.Past || j.Request < 0 {
 			continue
 		}
-		gen, apply := genOf(j.Request)
+		gen, apply := c.genOf(j.Request)
 		for _, n := range j.NodeIDs {
 			k := nodeGen{n, gen}
 			kept[k] = append(kept[k], j.ID)
@@ -136,58 +163,60 @@ func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound 
 	}
 	for k, ids := range kept {
 		if len(ids)-failed[k] > 1 {
-			add("at most once", "node %s restarted %d times in declared restart %d (%d of those jobs failed): %v", k.node, len(ids), k.gen, failed[k], ids)
+			c.add("at most once", "node %s restarted %d times in declared restart %d (%d of those jobs failed): %v", k.node, len(ids), k.gen, failed[k], ids)
 		}
 	}
 	for k, ids := range perApply {
 		if len(ids) > 1 {
-			add("at most once", "apply %d (%s) made %d jobs of node %s: %v", k.apply+1, label(obs, k.apply), len(ids), k.node, ids)
+			c.add("at most once", "apply %d (%s) made %d jobs of node %s: %v", k.apply+1, label(c.obs, k.apply), len(ids), k.node, ids)
 		}
 	}
+}
 
-	out = append(out, checkAdoptions(jobs, obs, bound.ClockMargin, reqs)...)
-	for i, o := range obs {
-		if o.Panic != "" {
-			add("no panic", "apply %d (%s) panicked: %s", i+1, o.Label, o.Panic)
-		}
-		batches := Batches(o.State)
-		recordedBy := map[string]int{}
-		for bi, b := range batches {
-			for _, id := range b.Jobs {
-				if prev, dup := recordedBy[id]; dup && prev != bi {
-					add("settled right", "after apply %d (%s), job %s is recorded by batches %d and %d", i+1, o.Label, id, prev+1, bi+1)
-				}
-				recordedBy[id] = bi
-				j, ok := findJob(jobs, id)
-				if !ok {
-					add("settled right", "after apply %d (%s), batch %d records job %s, which the API never created", i+1, o.Label, bi+1, id)
-					continue
-				}
-				if g, _ := genOf(j.Request); (g != o.Gen || j.Past) && !unknownElder(j, b.Nodes, obs[:i+1], reqs, jobs, bound.ClockMargin) {
-					add("settled right", "after apply %d (%s), batch %d records job %s of declared restart %d (past: %v), not of the current one (%d)",
-						i+1, o.Label, bi+1, id, g, j.Past, o.Gen)
-				}
-				if !slices.Equal(j.NodeIDs, b.Nodes) {
-					add("settled right", "after apply %d (%s), batch %d (%v) records job %s, which restarted %v", i+1, o.Label, bi+1, b.Nodes, id, j.NodeIDs)
-				}
+// records: after apply i, every job a batch records restarted exactly its
+// nodes, for the current declared restart, and no job is recorded twice.
+func (c *checker) records(i int) {
+	o := c.obs[i]
+	recordedBy := map[string]int{}
+	for bi, b := range Batches(o.State) {
+		for _, id := range b.Jobs {
+			if prev, dup := recordedBy[id]; dup && prev != bi {
+				c.add("settled right", "after apply %d (%s), job %s is recorded by batches %d and %d", i+1, o.Label, id, prev+1, bi+1)
 			}
-		}
-		// Every job of the current declared restart that exists when the
-		// apply is over must be accounted for by it.
-		for _, j := range jobs {
-			if j.Past || j.Request < 0 || j.Request >= o.EndRequest {
+			recordedBy[id] = bi
+			j, ok := findJob(c.jobs, id)
+			if !ok {
+				c.add("settled right", "after apply %d (%s), batch %d records job %s, which the API never created", i+1, o.Label, bi+1, id)
 				continue
 			}
-			if g, _ := genOf(j.Request); g != o.Gen {
-				continue
+			if g, _ := c.genOf(j.Request); (g != o.Gen || j.Past) && !unknownElder(j, b.Nodes, c.obs[:i+1], c.reqs, c.jobs, c.margin) {
+				c.add("settled right", "after apply %d (%s), batch %d records job %s of declared restart %d (past: %v), not of the current one (%d)",
+					i+1, o.Label, bi+1, id, g, j.Past, o.Gen)
 			}
-			if !accounted(j, o, batches) {
-				add("accounted", "after apply %d (%s), job %s (%v, %s) is neither in state nor named to the user; state: %v; messages:\n%s",
-					i+1, o.Label, j.ID, j.NodeIDs, j.Status, o.State, indent(o.Messages))
+			if !slices.Equal(j.NodeIDs, b.Nodes) {
+				c.add("settled right", "after apply %d (%s), batch %d (%v) records job %s, which restarted %v", i+1, o.Label, bi+1, b.Nodes, id, j.NodeIDs)
 			}
 		}
 	}
-	return out
+}
+
+// accountedAfter: every job of the current declared restart that a request
+// of apply i or before made is accounted for after it.
+func (c *checker) accountedAfter(i int) {
+	o := c.obs[i]
+	batches := Batches(o.State)
+	for _, j := range c.jobs {
+		if j.Past || j.Request < 0 || j.Request >= o.EndRequest {
+			continue
+		}
+		if g, _ := c.genOf(j.Request); g != o.Gen {
+			continue
+		}
+		if !accounted(j, o, batches) {
+			c.add("accounted", "after apply %d (%s), job %s (%v, %s) is neither in state nor named to the user; state: %v; messages:\n%s",
+				i+1, o.Label, j.ID, j.NodeIDs, j.Status, o.State, indent(o.Messages))
+		}
+	}
 }
 
 // accounted reports whether job j is in o's state, or stands there as a batch

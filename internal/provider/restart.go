@@ -1,15 +1,170 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
+)
+
+// This file is the Terraform side of the restart that the resource and the
+// action share, run by the engine in internal/rollout: the rolling argument,
+// what a rollout needs before anything is sent (prepare), and, in one place for
+// every surface, how a rollout ended in words (report, below). The resource's
+// record in state is the resource's (cluster_node_restart_resource.go).
+
+// maxRollingPause bounds rolling.pause: longer pauses belong between applies.
+const maxRollingPause = time.Hour
+
+// rollingModel is the rolling argument of the resource and the action.
+type rollingModel struct {
+	BatchSize types.Int64  `tfsdk:"batch_size"`
+	Pause     types.String `tfsdk:"pause"`
+}
+
+// rolling reads the rolling argument: the batch size (0 without rolling) and the
+// pause between batches. The validators check both at plan; they are checked
+// again here because a value unknown then is known only now, and a batch size
+// below 1 must never fall back to one batch of every node.
+func rolling(ctx context.Context, v types.Object) (size int, pause time.Duration, diags diag.Diagnostics) {
+	if v.IsNull() || v.IsUnknown() {
+		return 0, 0, diags
+	}
+	var m rollingModel
+	diags.Append(v.As(ctx, &m, basetypes.ObjectAsOptions{})...)
+	if diags.HasError() || m.BatchSize.IsUnknown() || m.Pause.IsUnknown() {
+		return 0, 0, diags
+	}
+	size = int(m.BatchSize.ValueInt64())
+	if size < 1 {
+		diags.AddAttributeError(path.Root("rolling").AtName("batch_size"), "Invalid Rolling Batch Size",
+			fmt.Sprintf("rolling.batch_size = %d: a batch must hold at least 1 node. Use a batch size of 1 or more, or remove rolling to restart every node in one request.", size))
+	}
+	if s := m.Pause.ValueString(); !m.Pause.IsNull() {
+		var problem string
+		if pause, problem = checkPause(s); problem != "" {
+			diags.AddAttributeError(path.Root("rolling").AtName("pause"), invalidRollingPause, problem)
+		}
+	}
+	return size, pause, diags
+}
+
+// zoneFor is the zone of an operation whose own zone argument is own: that one
+// when it is set, else the provider's; "" when there is none. It is the one
+// place this fallback is decided (the client requires a zone on every call).
+func (d *providerData) zoneFor(own types.String) string {
+	if z := strings.TrimSpace(own.ValueString()); z != "" && !own.IsUnknown() {
+		return z
+	}
+	return d.zone
+}
+
+// operation returns what an operation that calls the API needs: the client and
+// the zone (zoneFor its own). Otherwise it adds one diagnostic per missing piece,
+// naming every way to set it, and returns nil. subject and owner word the zone
+// error ("this restart", "resource").
+func (d *providerData) operation(own types.String, subject, owner string, diags *diag.Diagnostics) (*ehpc.Client, string) {
+	if d == nil {
+		diags.AddError("Provider Not Configured", "The hpc provider was not configured before "+subject+". This is a bug in the provider; please report it.")
+		return nil, ""
+	}
+	zone := d.zoneFor(own)
+	if zone == "" {
+		diags.AddAttributeError(path.Root("zone"), "Missing Zone", d.missingZoneDetail(subject, owner))
+	}
+	if d.client == nil {
+		_, err := d.Client()
+		diags.AddError("Missing EHPC API Credentials", err.Error())
+	}
+	if zone == "" || d.client == nil {
+		return nil, ""
+	}
+	return d.client, zone
+}
+
+// prepare resolves what a rollout of args needs before anything is sent: the
+// zone, the wait, the pause and the timeout, and the node ids (sorted, without
+// duplicates) cut into batches. owner words the zone error ("resource",
+// "action"). It adds a diagnostic for anything missing.
+func (d *providerData) prepare(ctx context.Context, args restartArgs, owner string, timeout time.Duration, diags *diag.Diagnostics) (rollout.Spec, []rollout.Batch) {
+	_, zone := d.operation(args.Zone, "this restart", owner, diags)
+	var nodeIDs []string
+	diags.Append(args.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
+	size, pause, more := rolling(ctx, args.Rolling)
+	diags.Append(more...)
+	spec := rollout.Spec{Zone: zone, ClusterID: args.ClusterID.ValueString(), Wait: args.waits(), Sending: true, Pause: pause, Timeout: timeout}
+	// Checked at plan too, but a value unknown then is known only now.
+	if d := args.rollingWithoutWait(); d != nil {
+		diags.Append(d)
+	}
+	return spec, rollout.Split(ehpc.NormalizeIDs(nodeIDs), size)
+}
+
+// progressLog is the observer of a resource's rollout: a line at INFO for
+// each request accepted and each job's end, so TF_LOG_PROVIDER=INFO shows a
+// long rollout go.
+func progressLog(ctx context.Context, spec rollout.Spec, n int) rollout.Observer {
+	return rollout.Observer{
+		Sent: func(i int, b rollout.Batch, note *rollout.Note) {
+			tflog.Info(ctx, "restart accepted", map[string]any{"cluster_id": spec.ClusterID, "zone": spec.Zone, "node_ids": b.Nodes,
+				"batch": i + 1, "batches": n, "job_id": b.JobID, "adopted": note != nil && note.Adopted, "resent": note != nil && !note.Adopted})
+		},
+		Waited: func(i int, b rollout.Batch, w rollout.JobWait) {
+			tflog.Info(ctx, "restart job ended", map[string]any{"cluster_id": spec.ClusterID, "batch": i + 1, "batches": n, "job_id": b.JobID,
+				"status": w.Status, "end": w.End.String(), "elapsed": w.Elapsed.String()})
+		},
+	}
+}
+
+// waits is wait_for_completion, true unless set to false.
+func (a restartArgs) waits() bool {
+	return a.WaitForCompletion.IsNull() || a.WaitForCompletion.ValueBool()
+}
+
+// checkRollingConfig is the ValidateConfig of the resource and the action.
+func checkRollingConfig(ctx context.Context, cfg tfsdk.Config) diag.Diagnostics {
+	var args restartArgs
+	diags := cfg.GetAttribute(ctx, path.Root("rolling"), &args.Rolling)
+	diags.Append(cfg.GetAttribute(ctx, path.Root("wait_for_completion"), &args.WaitForCompletion)...)
+	if d := args.rollingWithoutWait(); d != nil {
+		diags.Append(d)
+	}
+	return diags
+}
+
+// rollingWithoutWait refuses rolling with wait_for_completion = false: a batch
+// is sent only once the previous batch's job succeeded, which only a wait can
+// tell. Unknown values pass; they cannot combine the two by accident.
+func (a restartArgs) rollingWithoutWait() diag.Diagnostic {
+	if a.Rolling.IsNull() || a.Rolling.IsUnknown() || a.WaitForCompletion.IsNull() || a.WaitForCompletion.IsUnknown() || a.WaitForCompletion.ValueBool() {
+		return nil
+	}
+	return diag.NewAttributeErrorDiagnostic(path.Root("wait_for_completion"), "Rolling Restart Needs Waiting",
+		"wait_for_completion = false cannot be combined with rolling: each batch is sent only after the previous batch's job succeeded, "+
+			"which the provider knows only by waiting for it. Remove wait_for_completion = false to restart in batches, "+
+			"or remove rolling to restart every node in one request without waiting.")
+}
+
+// Descriptions of the rolling argument, the same on the resource and the action.
+const (
+	rollingDescription = "Restart the nodes in batches, one restart request per batch, so the cluster keeps serving jobs: " +
+		"the nodes are sorted by id and cut into batches of `batch_size`; a batch is sent only once the previous batch's job is `successful` " +
+		"(and `pause` has passed). A failed batch stops the rollout: later batches are not sent. " +
+		"The timeout bounds the whole rollout. Requires waiting (`wait_for_completion` cannot be `false`). Without `rolling`, every node restarts in one request."
+	batchSizeDescription = "The most nodes restarted at once, at least 1. A `batch_size` of at least the number of nodes makes one batch."
+	pauseDescription     = "How long to wait after a batch succeeded before sending the next, such as `30s` or `5m`, from `0s` to `1h` (default none), " +
+		"for example to let a scheduler bring the restarted nodes back into service. It is also held before the first batch an apply resumes a rollout with."
 )
 
 // How a rollout ended, in words: the one place that does it. For each surface
