@@ -118,32 +118,16 @@ func New(cfg Config) (*Client, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	}
-	if cfg.RequestTimeout <= 0 {
-		cfg.RequestTimeout = defaultRequestTimeout
-	}
-	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = defaultMaxAttempts
-	}
-	if cfg.RetryBaseDelay <= 0 {
-		cfg.RetryBaseDelay = defaultRetryBaseDelay
-	}
-	if cfg.RetryMaxDelay <= 0 {
-		cfg.RetryMaxDelay = defaultRetryMaxDelay
-	}
-	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = defaultMaxBodyBytes
-	}
+	cfg.RequestTimeout = positive(cfg.RequestTimeout, defaultRequestTimeout)
+	cfg.MaxAttempts = positive(cfg.MaxAttempts, defaultMaxAttempts)
+	cfg.RetryBaseDelay = positive(cfg.RetryBaseDelay, defaultRetryBaseDelay)
+	cfg.RetryMaxDelay = positive(cfg.RetryMaxDelay, defaultRetryMaxDelay)
+	cfg.MaxBodyBytes = positive(cfg.MaxBodyBytes, defaultMaxBodyBytes)
+	cfg.RequestValidity = positive(cfg.RequestValidity, defaultRequestValidity)
+	cfg.LogLag = positive(cfg.LogLag, defaultLogLag)
+	cfg.ClockMargin = positive(cfg.ClockMargin, defaultClockMargin)
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
-	}
-	if cfg.RequestValidity <= 0 {
-		cfg.RequestValidity = defaultRequestValidity
-	}
-	if cfg.LogLag <= 0 {
-		cfg.LogLag = defaultLogLag
-	}
-	if cfg.ClockMargin <= 0 {
-		cfg.ClockMargin = defaultClockMargin
 	}
 	if cfg.Jitter == nil {
 		cfg.Jitter = defaultJitter
@@ -152,6 +136,14 @@ func New(cfg Config) (*Client, error) {
 		cfg.UserAgent = "ehpc-go-client"
 	}
 	return &Client{cfg: cfg, base: base, scrubber: scrubber{secret: cfg.SecretKey}}, nil
+}
+
+// positive is v, or def when v is not positive (a Config field left zero).
+func positive[T int | int64 | time.Duration](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // defaultTransport is http.DefaultTransport's settings with its own connection pool,

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
-	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 	"github.com/qingcloud/terraform-provider-hpc/internal/torture"
 )
 
@@ -105,16 +104,9 @@ type cliTorture struct {
 
 func newCLITorture(t *testing.T, sc torture.Scenario) *cliTorture {
 	lease := scaled(time.Minute)
-	e := newTestEnv(t, ehpcsim.Options{
-		Clusters:          []ehpcsim.Cluster{tortureCluster(sc)},
-		JobDuration:       sc.JobDuration,
-		OperationLogLag:   sc.LogLag,
-		PageCap:           sc.PageCap,
-		TotalField:        sc.TotalField,
-		QueueIDs:          sc.QueueIDs,
-		Backends:          sc.Backends,
-		TimestampValidity: lease,
-	})
+	opts := simOptions(sc)
+	opts.TimestampValidity = lease
+	e := newTestEnv(t, opts)
 	r := &cliTorture{t: t, sc: sc, e: e, clk: &steppingClock{}, rolling: sc.BatchSize > 0}
 	e.adjustClient(func(c *ehpc.Config) {
 		// The documented bounds, scaled as the scenario is.

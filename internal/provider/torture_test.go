@@ -77,19 +77,24 @@ func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
 	return c
 }
 
+// simOptions are the simulator of scenario sc: its cluster and its unkind sides.
+func simOptions(sc torture.Scenario) ehpcsim.Options {
+	return ehpcsim.Options{
+		Clusters:        []ehpcsim.Cluster{tortureCluster(sc)},
+		JobDuration:     sc.JobDuration,
+		OperationLogLag: sc.LogLag,
+		PageCap:         sc.PageCap,
+		TotalField:      sc.TotalField,
+		QueueIDs:        sc.QueueIDs,
+		Backends:        sc.Backends,
+	}
+}
+
 // runTorture runs sc in a synctest bubble and returns the broken invariants,
 // with the observations for the report.
 func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violation, obs []torture.Observation) {
 	synctest.Test(t, func(t *testing.T) {
-		sim := ehpcsim.New(ehpcsim.Options{
-			Clusters:        []ehpcsim.Cluster{tortureCluster(sc)},
-			JobDuration:     sc.JobDuration,
-			OperationLogLag: sc.LogLag,
-			PageCap:         sc.PageCap,
-			TotalField:      sc.TotalField,
-			QueueIDs:        sc.QueueIDs,
-			Backends:        sc.Backends,
-		})
+		sim := ehpcsim.New(simOptions(sc))
 		r := &tortureRun{t: t, sc: sc, sim: sim, net: memnet.New(), clk: &steppingClock{}, rolling: sc.BatchSize > 0}
 		srv := &http.Server{Handler: sim}
 		go func() { _ = srv.Serve(r.net) }()

@@ -294,7 +294,7 @@ func resumeFixture(t *testing.T, base string, lostJobMade bool) {
 	}
 	// In the state, every batch with a job, and the lost one without.
 	before := fixtureBatches(t, state)
-	var lost int = -1
+	lost := -1
 	for i, b := range before {
 		if b.Status == rollout.Unknown && b.JobID == "" {
 			lost = i
@@ -328,7 +328,7 @@ func resumeFixture(t *testing.T, base string, lostJobMade bool) {
 	// is sent again.
 	want := map[string]int{}
 	for i, b := range before {
-		if b.JobID == "" && !(lostJobMade && i == lost) {
+		if b.JobID == "" && (!lostJobMade || i != lost) {
 			for _, n := range b.Nodes {
 				want[n] = 1
 			}

@@ -63,8 +63,9 @@ func (w *world) engine() *Engine {
 	return &Engine{Client: client, Poller: jobwatch.New(client, jobwatch.Options{})}
 }
 
-func spec(wait bool) Spec {
-	return Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Wait: wait, Sending: true, Timeout: 30 * time.Minute}
+// spec is a rollout of the test cluster that waits, as rolling must.
+func spec() Spec {
+	return Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Wait: true, Sending: true, Timeout: 30 * time.Minute}
 }
 
 // statuses are the batches' statuses, for compact assertions.
@@ -81,7 +82,7 @@ func statuses(bs []Batch) []string {
 func TestRunRollsBatchByBatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
-		s := spec(true)
+		s := spec()
 		s.Pause = 30 * time.Second
 		var sent []int
 		r := w.engine().Run(context.Background(), s, Split(nodes, 1), Observer{Sent: func(i int, _ Batch, _ *Note) { sent = append(sent, i) }})
@@ -105,9 +106,9 @@ func TestRunRollsBatchByBatch(t *testing.T) {
 func TestRunHoldsThePauseBeforeTheFirstBatchOfAResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
-		first := w.engine().Run(context.Background(), spec(true), Split(nodes, 1)[:1], Observer{})
+		first := w.engine().Run(context.Background(), spec(), Split(nodes, 1)[:1], Observer{})
 		record := append(first.Batches, Split(nodes, 1)[1:]...)
-		s := spec(true)
+		s := spec()
 		s.Pause = 45 * time.Second
 		start := time.Now()
 		r := w.engine().Run(context.Background(), s, record, Observer{})
@@ -124,12 +125,12 @@ func TestRunKeepsAFailedJobWhenItsBatchIsSentAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
 		w.sim.FailJobsAfter(1, 1)
-		r := w.engine().Run(context.Background(), spec(true), Split(nodes, 1), Observer{})
+		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1), Observer{})
 		if r.End != Failed || r.At != 1 || !slices.Equal(statuses(r.Batches), []string{"successful", "failed", "not_sent"}) {
 			t.Fatalf("end %s at %d, statuses %v", r.End, r.At, statuses(r.Batches))
 		}
 		failed := r.Batches[1].JobID
-		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{})
+		r = w.engine().Run(context.Background(), spec(), r.Batches, Observer{})
 		if r.End != Done || r.Batches[1].JobID == failed || !slices.Equal(r.Batches[1].Earlier, []string{failed}) {
 			t.Fatalf("end %s, batch 2 %+v; want a new job, the failed %s kept as earlier", r.End, r.Batches[1], failed)
 		}
@@ -148,11 +149,11 @@ func TestRunResendLostWhileTheLogIsDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
 		w.sim.FailNextJobs(1)
-		r := w.engine().Run(context.Background(), spec(true), Split(nodes, 1), Observer{})
+		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1), Observer{})
 		failed := r.Batches[0].JobID
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
 		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(10*time.Minute))
-		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{})
+		r = w.engine().Run(context.Background(), spec(), r.Batches, Observer{})
 		b := r.Batches[0]
 		var lost *ehpc.UnknownOutcomeError
 		if r.End != Lost || !errors.As(r.Err, &lost) || b.Status != Unknown || b.JobID != "" || !slices.Equal(b.Earlier, []string{failed}) ||
@@ -163,7 +164,7 @@ func TestRunResendLostWhileTheLogIsDown(t *testing.T) {
 			t.Fatalf("Summary = %s, %v", status, sent)
 		}
 		time.Sleep(10 * time.Minute)
-		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{})
+		r = w.engine().Run(context.Background(), spec(), r.Batches, Observer{})
 		if r.End != Done || r.Batches[0].JobID == "" || len(r.Notes) != 1 || !r.Notes[0].Adopted {
 			t.Fatalf("end %s, batch 1 %+v, notes %+v; want the resend's job adopted", r.End, r.Batches[0], r.Notes)
 		}
@@ -182,12 +183,12 @@ func TestRunSettlesOnlyAfterTheLease(t *testing.T) {
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true, Skip: 1})
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(11*time.Minute, cancel) // during batch 2's settling
-		first := w.engine().Run(ctx, spec(true), Split(nodes, 1), Observer{})
+		first := w.engine().Run(ctx, spec(), Split(nodes, 1), Observer{})
 		if first.End != Lost || first.Batches[1].Status != Unknown {
 			t.Fatalf("end %s, statuses %v", first.End, statuses(first.Batches))
 		}
 		start := time.Now()
-		r := w.engine().Run(context.Background(), spec(true), first.Batches, Observer{})
+		r := w.engine().Run(context.Background(), spec(), first.Batches, Observer{})
 		if r.End != Done || len(w.sim.Jobs()) != 3 {
 			t.Fatalf("end %s (%v), %d jobs, batches %+v; want batch 2's job adopted and batch 3 sent", r.End, r.Err, len(w.sim.Jobs()), r.Batches)
 		}
@@ -206,7 +207,7 @@ func TestRunTimeoutSpentBeforeTheWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
-		s := spec(true)
+		s := spec()
 		s.Timeout = 30 * time.Second // less than the settle window
 		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
 		if r.End != TimedOut || r.Batches[0].JobID == "" || r.Batches[0].Status != ehpc.JobPending {
@@ -220,14 +221,14 @@ func TestRunTimeoutSpentBeforeTheWait(t *testing.T) {
 func TestRunStopsBeforeABatch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{JobDuration: 4 * time.Minute})
-		s := spec(true)
+		s := spec()
 		s.Timeout = 6 * time.Minute
 		r := w.engine().Run(context.Background(), s, Split(nodes, 1), Observer{})
 		if r.End != OutOfTime || r.At != 1 || r.Took < 4*time.Minute || len(w.sim.Jobs()) != 1 {
 			t.Fatalf("end %s at %d, took %s, %d jobs", r.End, r.At, r.Took, len(w.sim.Jobs()))
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		s = spec(true)
+		s = spec()
 		s.Pause = time.Minute
 		time.AfterFunc(30*time.Second, cancel)
 		r = w.engine().Run(ctx, s, r.Batches, Observer{})
@@ -243,7 +244,7 @@ func TestRunInterruptedWhileWaiting(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(30*time.Second, cancel)
-		r := w.engine().Run(ctx, spec(true), Split(nodes, 0), Observer{})
+		r := w.engine().Run(ctx, spec(), Split(nodes, 0), Observer{})
 		if r.End != Interrupted || r.Wait.End != Interrupted || r.Batches[0].JobID == "" || r.Batches[0].Status != ehpc.JobPending {
 			t.Fatalf("end %s, wait %s, batch %+v", r.End, r.Wait.End, r.Batches[0])
 		}
@@ -258,12 +259,12 @@ func TestRunSettledJobThatFailed(t *testing.T) {
 		w.sim.FailNextJobs(1)
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
 		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(5*time.Minute))
-		r := w.engine().Run(context.Background(), spec(true), Split(nodes, 1), Observer{})
+		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1), Observer{})
 		if r.End != Lost {
 			t.Fatalf("end %s", r.End)
 		}
 		time.Sleep(5 * time.Minute)
-		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{})
+		r = w.engine().Run(context.Background(), spec(), r.Batches, Observer{})
 		if r.End != Failed || r.At != 0 || r.Batches[0].Status != ehpc.JobFailed || len(w.sim.Jobs()) != 1 {
 			t.Fatalf("end %s at %d, statuses %v, %d jobs", r.End, r.At, statuses(r.Batches), len(w.sim.Jobs()))
 		}
@@ -277,12 +278,12 @@ func TestRunWithoutSendingOnlySettles(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, Skip: 1})      // batch 2's, not processed
 		w.sim.LogOutage(w.sim.Now().Add(65*time.Second), w.sim.Now().Add(20*time.Minute)) // once batch 2 is sent
-		r := w.engine().Run(context.Background(), spec(true), Split(nodes, 1), Observer{})
+		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1), Observer{})
 		if r.End != Lost || r.At != 1 {
 			t.Fatalf("end %s at %d", r.End, r.At)
 		}
 		time.Sleep(20 * time.Minute)
-		s := spec(true)
+		s := spec()
 		s.Sending = false
 		r = w.engine().Run(context.Background(), s, r.Batches, Observer{})
 		if r.End != Done || !slices.Equal(statuses(r.Batches), []string{"successful", "not_sent", "not_sent"}) || len(w.sim.Jobs()) != 1 {
@@ -299,18 +300,18 @@ func TestRunWithoutSendingOnlySettles(t *testing.T) {
 func TestRunNeverAdoptsAReplacedRecordsJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
-		old := w.engine().Run(context.Background(), spec(true), Split(nodes, 0), Observer{})
+		old := w.engine().Run(context.Background(), spec(), Split(nodes, 0), Observer{})
 		time.Sleep(3 * time.Second)
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true}) // not processed
 		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(5*time.Minute))
-		s := spec(true)
+		s := spec()
 		s.Replaced = old.Batches
 		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
 		if r.End != Lost || !slices.Equal(r.Batches[0].Excluded, []string{old.Batches[0].JobID}) {
 			t.Fatalf("end %s, batch %+v; want it lost, the replaced job excluded", r.End, r.Batches[0])
 		}
 		time.Sleep(5 * time.Minute)
-		r = w.engine().Run(context.Background(), spec(true), r.Batches, Observer{}) // a later apply: no Replaced
+		r = w.engine().Run(context.Background(), spec(), r.Batches, Observer{}) // a later apply: no Replaced
 		if r.End != Done || r.Batches[0].JobID == old.Batches[0].JobID || len(w.sim.Jobs()) != 2 {
 			t.Fatalf("end %s, batch %+v, %d jobs; want the restart sent anew, not the replaced job adopted", r.End, r.Batches[0], len(w.sim.Jobs()))
 		}

@@ -178,11 +178,12 @@ func Generate(seed uint64, b Bounds) Scenario {
 		// Short, but long enough for every batch when nothing is slowed: a
 		// timeout too short for the rollout is a mistake in the configuration,
 		// which no fault going away mends.
-		batches := time.Duration(1)
+		batches := int64(1)
 		if sc.BatchSize > 0 {
-			batches = time.Duration((sc.Nodes + sc.BatchSize - 1) / sc.BatchSize)
+			batches = int64((sc.Nodes + sc.BatchSize - 1) / sc.BatchSize)
 		}
-		need := batches*(sc.JobDuration*3/2+sc.Pause+b.scale(20*time.Second)) + b.scale(3*time.Minute)
+		perBatch := sc.JobDuration*3/2 + sc.Pause + b.scale(20*time.Second)
+		need := time.Duration(batches*int64(perBatch)) + b.scale(3*time.Minute)
 		sc.CreateTimeout = max(d(2*time.Minute, 10*time.Minute), need, minCreateTimeout).Round(time.Second)
 	}
 	if chance(0.6) {
