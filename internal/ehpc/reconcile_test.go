@@ -219,3 +219,12 @@ func TestInterruptedSettleEndsAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// A request recorded without its send time (by an earlier release) is not
+// said to have been sent in year 1 (issue #18, defect 6).
+func TestUnknownOutcomeWithoutSendTime(t *testing.T) {
+	err := &ehpc.UnknownOutcomeError{ClusterID: simCluster, NodeIDs: []string{"cln-cmp00001"}, Err: errors.New("lost")}
+	if msg := err.Error(); strings.Contains(msg, "0001-01-01") || !strings.Contains(msg, "sent in an earlier apply") {
+		t.Fatalf("%s", msg)
+	}
+}

@@ -102,6 +102,11 @@ func TestOutcomeOfEveryEndOnEverySurface(t *testing.T) {
 				if end == rollout.Lost && !strings.Contains(d, "created between 2026-12-05T05:59:35Z and 2026-12-05T06:01:25Z") {
 					t.Errorf("%s: the detail does not give the lost request's window:\n%s", name, d)
 				}
+				// Issue #18, defect 6: the next apply looks in the log first; it
+				// never just "sends a new restart".
+				if end == rollout.Lost && s != onAction && (strings.Contains(d, "sends a new restart") || !strings.Contains(d, "looks for")) {
+					t.Errorf("%s: the detail misstates what the next apply does:\n%s", name, d)
+				}
 				if b := r.Stopped(); b.JobID != "" && !strings.Contains(d, b.JobID) {
 					t.Errorf("%s: the detail does not name job %s:\n%s", name, b.JobID, d)
 				}
