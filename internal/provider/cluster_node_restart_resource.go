@@ -73,6 +73,9 @@ type ClusterNodeRestartResourceModel struct {
 	Batches  types.List     `tfsdk:"batches"`
 }
 
+// batchAttr is a computed string of a batch in the resource's schema.
+func batchAttr(desc string) schema.StringAttribute { return schema.StringAttribute{MarkdownDescription: desc, Computed: true} }
+
 // NewClusterNodeRestartResource is the resource factory.
 func NewClusterNodeRestartResource() resource.Resource {
 	return &ClusterNodeRestartResource{}
@@ -83,16 +86,15 @@ func (r *ClusterNodeRestartResource) Metadata(_ context.Context, req resource.Me
 }
 
 func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	computed := func(desc string) schema.StringAttribute {
-		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
-	}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Restarts nodes of an EHPC cluster, once, when the resource is created: all at once, or in batches with `rolling`. " +
 			"To restart again, change `triggers` (or any other argument that forces replacement). " +
-			"Reading and destroying this resource never call the API; updating it does only to resume a rolling restart that stopped before every batch was sent.",
+			"Reading and destroying this resource never call the API; updating it does only to finish a restart the record shows unfinished " +
+			"(a batch never sent, or a request whose answer was lost).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
-				MarkdownDescription: "The id of the first restart job this resource sent, set when it is created and never changed: the same as `job_id` without `rolling`.",
+				MarkdownDescription: "The id of the first restart job this resource recorded, never changed once set: the same as `job_id` without `rolling`. " +
+					"Null only while the first batch's request's outcome is unknown.",
 				Computed:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
@@ -149,23 +151,23 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 				Computed: true,
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
-						"job_id": computed("The batch's restart job; null for a batch never sent, or whose request's answer was lost and whose job is not found yet."),
+						"job_id": batchAttr("The batch's restart job; null for a batch never sent, or whose request's answer was lost and whose job is not found yet."),
 						"node_ids": schema.ListAttribute{
 							MarkdownDescription: "The batch's nodes, sorted.",
 							Computed:            true,
 							ElementType:         types.StringType,
 						},
-						"status": computed("The batch job's last status seen (as `status`); `not_sent` for a batch never sent, or whose request the operation log proved had no effect; " +
+						"status": batchAttr("The batch job's last status seen (as `status`); `not_sent` for a batch never sent, or whose request the operation log proved had no effect; " +
 							"`unknown` with a null `job_id` for a batch whose request's answer was lost and whose job is not found yet (the next apply looks for it before anything else)."),
 						"earlier_job_ids": schema.ListAttribute{
 							MarkdownDescription: "Jobs the batch had before `job_id`, oldest first: a failed batch sent again keeps its failed job here. Null when there are none.",
 							Computed:            true,
 							ElementType:         types.StringType,
 						},
-						"sent_at": computed("When the batch's last restart request was sent, by this machine's clock (its signed timestamp, RFC 3339, UTC); null for a batch never sent."),
-						"job_created_after": computed("While the batch's status is `unknown` with a null `job_id`: its job, if the lost request made one, " +
+						"sent_at": batchAttr("When the batch's last restart request was sent, by this machine's clock (its signed timestamp, RFC 3339, UTC); null for a batch never sent."),
+						"job_created_after": batchAttr("While the batch's status is `unknown` with a null `job_id`: its job, if the lost request made one, " +
 							"was created at or after this time by the API's clock (RFC 3339, UTC). The next apply looks for it in the operation log in this window."),
-						"job_created_before": computed("While the batch's status is `unknown` with a null `job_id`: its job, if any, was created at or before this time by the API's clock, " +
+						"job_created_before": batchAttr("While the batch's status is `unknown` with a null `job_id`: its job, if any, was created at or before this time by the API's clock, " +
 							"which refuses a request whose timestamp is older than 60 seconds."),
 						"excluded_job_ids": schema.ListAttribute{
 							MarkdownDescription: "While the batch's status is `unknown` with a null `job_id`: restart jobs of exactly its nodes that the record this resource replaced made. " +
