@@ -74,7 +74,9 @@ type ClusterNodeRestartResourceModel struct {
 }
 
 // batchAttr is a computed string of a batch in the resource's schema.
-func batchAttr(desc string) schema.StringAttribute { return schema.StringAttribute{MarkdownDescription: desc, Computed: true} }
+func batchAttr(desc string) schema.StringAttribute {
+	return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
+}
 
 // NewClusterNodeRestartResource is the resource factory.
 func NewClusterNodeRestartResource() resource.Resource {
@@ -95,8 +97,8 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			"id": schema.StringAttribute{
 				MarkdownDescription: "The id of the first restart job this resource recorded, never changed once set: the same as `job_id` without `rolling`. " +
 					"Null only while the first batch's request's outcome is unknown.",
-				Computed:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+				Computed:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"cluster_id": schema.StringAttribute{
 				MarkdownDescription: "Id of the EHPC cluster whose nodes restart, such as `ehpc-8jqdq0mz`. Changing it restarts the new cluster's nodes.",
