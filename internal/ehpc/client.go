@@ -72,6 +72,9 @@ type Config struct {
 	ClockMargin     time.Duration
 
 	Limiter Limiter
+	// OnPaced, if set, hears of every request the Limiter held back
+	// noticeably, with how long (the caller says so while it happens).
+	OnPaced func(ctx context.Context, waited time.Duration)
 	Logger  Logger
 	// Clock is the client's one time source: request timestamps, when answers
 	// arrived, and every wait (retries, settling). nil means the wall clock.

@@ -1,6 +1,7 @@
 package ehpc_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -379,5 +380,41 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 	if got := h.sim.Requests(ehpc.PathRestartNodes); got != workers+5 {
 		t.Errorf("restart POSTs = %d, want %d (one each plus one retry per busy answer)", got, workers+5)
+	}
+}
+
+// slowLimiter holds every request back for d.
+type slowLimiter struct{ d time.Duration }
+
+func (l slowLimiter) Wait(ctx context.Context) error {
+	select {
+	case <-time.After(l.d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A request the Limiter holds back noticeably counts in its operation's
+// Pacing and is told to OnPaced; a short wait is neither.
+func TestPacingIsTallied(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{})
+	for _, tc := range []struct {
+		wait     time.Duration
+		requests int
+	}{{300 * time.Millisecond, 1}, {10 * time.Millisecond, 0}} {
+		var heard []time.Duration
+		c := h.client(func(cfg *ehpc.Config) {
+			cfg.Limiter = slowLimiter{tc.wait}
+			cfg.OnPaced = func(_ context.Context, waited time.Duration) { heard = append(heard, waited) }
+		})
+		ctx, p := ehpc.WithPacing(testCtx(t))
+		if _, err := c.Operations(ctx, ehpc.OperationQuery{Zone: simZone}); err != nil {
+			t.Fatal(err)
+		}
+		total, requests := p.Waited()
+		if requests != tc.requests || len(heard) != tc.requests || (requests == 1 && (total < tc.wait || heard[0] < tc.wait)) {
+			t.Errorf("a %s wait: Pacing %s over %d requests, OnPaced heard %v", tc.wait, total, requests, heard)
+		}
 	}
 }

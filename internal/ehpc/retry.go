@@ -12,6 +12,7 @@ import (
 	"net/http/httptrace"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -43,7 +44,10 @@ func (c *Client) do(ctx context.Context, req request, out any) error {
 // attempt signs and sends req once.
 func (c *Client) attempt(ctx context.Context, req request, attempt int, out any) attemptResult {
 	if c.cfg.Limiter != nil {
-		if err := c.cfg.Limiter.Wait(ctx); err != nil {
+		start := c.cfg.Clock.Now()
+		err := c.cfg.Limiter.Wait(ctx)
+		c.paced(ctx, c.cfg.Clock.Now().Sub(start))
+		if err != nil {
 			return attemptResult{err: fmt.Errorf("EHPC API %s: waiting for the client's rate limiter: %w", req.path, err)}
 		}
 	}
@@ -283,4 +287,49 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return min(max(t.Sub(now), 0), maxRetryAfter)
 	}
 	return 0
+}
+
+// pacedNoticeable is the least wait for the Limiter that counts as pacing:
+// shorter waits are the limiter smoothing a burst, not holding it back.
+const pacedNoticeable = 250 * time.Millisecond
+
+// Pacing is how long the Limiter held the requests of one operation back
+// (WithPacing): the caller tells its user when that was noticeable.
+type Pacing struct {
+	mu       sync.Mutex
+	total    time.Duration
+	requests int
+}
+
+type pacingKey struct{}
+
+// WithPacing returns ctx with a new Pacing, which every request made under it
+// adds its noticeable waits for the Limiter to.
+func WithPacing(ctx context.Context) (context.Context, *Pacing) {
+	p := &Pacing{}
+	return context.WithValue(ctx, pacingKey{}, p), p
+}
+
+// Waited is how long the requests were held back in all, and how many were.
+func (p *Pacing) Waited() (time.Duration, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.total, p.requests
+}
+
+// paced records a wait for the Limiter: in the operation's Pacing, and to
+// Config.OnPaced, when it is noticeable.
+func (c *Client) paced(ctx context.Context, waited time.Duration) {
+	if waited < pacedNoticeable {
+		return
+	}
+	if p, ok := ctx.Value(pacingKey{}).(*Pacing); ok {
+		p.mu.Lock()
+		p.total += waited
+		p.requests++
+		p.mu.Unlock()
+	}
+	if c.cfg.OnPaced != nil {
+		c.cfg.OnPaced(ctx, waited)
+	}
 }

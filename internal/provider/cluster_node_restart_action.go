@@ -150,7 +150,7 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 	}
 	progress := newProgressSender(ctx, resp.SendProgress)
 	defer progress.close()
-	res := a.data.engine.Run(ctx, spec, batches, a.observer(progress, spec, len(batches)))
+	res := a.data.run(ctx, spec, batches, a.observer(progress, spec, len(batches)), &resp.Diagnostics)
 	if res.End == rollout.Done && !spec.Wait {
 		progress.send(fmt.Sprintf("Not waiting for job %s (wait_for_completion = false); follow it in the cluster's operation log.", res.Batches[0].JobID))
 	}

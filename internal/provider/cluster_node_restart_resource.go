@@ -360,7 +360,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		return
 	}
 	spec.Replaced = r.data.replacedIn(spec.Zone, spec.ClusterID)
-	res := r.data.engine.Run(ctx, spec, batches, progressLog(ctx, spec, len(batches)))
+	res := r.data.run(ctx, spec, batches, progressLog(ctx, spec, len(batches)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onCreate, r.data.client.Scrub)...)
 	if !recorded(res) {
 		return // nothing was accepted or may have been, so there is nothing to record
@@ -419,7 +419,7 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 	}
 	spec.Sending = sending
 	plan.ID = state.ID
-	res := r.data.engine.Run(ctx, spec, batches, progressLog(ctx, spec, len(batches)))
+	res := r.data.run(ctx, spec, batches, progressLog(ctx, spec, len(batches)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onResume, r.data.client.Scrub)...)
 	resp.Diagnostics.Append(plan.record(res)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)

@@ -150,7 +150,11 @@ func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRe
 	role := strings.TrimSpace(cfg.Role.ValueString())
 	status := strings.TrimSpace(cfg.Status.ValueString())
 
-	all, err := client.ListNodes(ctx, clusterID, ehpc.NodeFilter{Zone: zone, Status: status})
+	listCtx, paced := ehpc.WithPacing(ctx)
+	all, err := client.ListNodes(listCtx, clusterID, ehpc.NodeFilter{Zone: zone, Status: status})
+	if w := d.data.pacedWarning(paced, "this node list's"); w != nil {
+		resp.Diagnostics.Append(w)
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Cannot List Cluster Nodes", listErrorDetail(client.Endpoint(), clusterID, zone, err))
 		return

@@ -143,8 +143,10 @@ func (p *HPCProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *
 			},
 			"api_requests_per_hour": schema.Int64Attribute{
 				MarkdownDescription: fmt.Sprintf("Sustained rate of API requests this provider instance may send, shared by every resource, data source and action it serves "+
-					"(default `%d`). The API allows 2000 requests per hour per key and answers `2500` beyond that; the default keeps a long apply, "+
-					"together with `api_request_burst`, well inside that budget and leaves room for other users of the key.", defaultRequestsPerHour),
+					"(default `%d`). The API allows 2000 requests per hour per key and answers `2500` beyond that; the default, "+
+					"with `api_request_burst`, sends at most 1800 in any hour, leaving a tenth of the key's budget to other users of the key. "+
+					"When requests are held back noticeably, the apply says so (warning **API Requests Paced**); "+
+					"see the [large clusters guide](guides/large-clusters.md) for what each shape of restart costs.", defaultRequestsPerHour),
 				Optional:   true,
 				Validators: []validator.Int64{int64validator.Between(1, 1_000_000)},
 			},
@@ -179,9 +181,11 @@ func (p *HPCProvider) Actions(context.Context) []func() action.Action {
 	return []func() action.Action{NewClusterNodeRestartAction}
 }
 
-// Client-side rate limit defaults: at most 1100 requests in any hour, against the
-// API's 2000 per key, while 100 restarts applied in parallel still start at once.
+// Client-side rate limit defaults: at most 1800 requests in any hour, against the
+// API's 2000 per key (a tenth left for the console and other tools of the key),
+// while 300 restarts applied in parallel still start at once. The large clusters
+// guide says why.
 const (
-	defaultRequestsPerHour = 1000
-	defaultRequestBurst    = 100
+	defaultRequestsPerHour = 1500
+	defaultRequestBurst    = 300
 )

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -28,6 +29,8 @@ type providerData struct {
 	// poller: every wait on the same zone and cluster shares its operation-log
 	// requests (internal/jobwatch).
 	engine *rollout.Engine
+	// pacing is the instance's rate limit and what it held back.
+	pacing *pacing
 	// gone are the batches of the records this instance deleted, by zone and
 	// cluster: a create that replaces a record comes right after its delete.
 	gone   map[[2]string][]rollout.Batch
@@ -75,18 +78,59 @@ func clientLogger(secret string) ehpc.Logger {
 	}
 }
 
-// newLimiter is the token bucket one provider instance shares across everything it
-// serves, so many resources waiting in parallel cannot together exhaust the key's
+// pacing is the instance's client-side rate limit: a token bucket of perHour
+// requests an hour after a burst of burst, shared across everything it serves,
+// so many resources waiting in parallel cannot together exhaust the key's
 // hourly quota (which resets only at midnight, so running into it is costly).
-func newLimiter(perHour, burst types.Int64) *rate.Limiter {
-	r, b := int64(defaultRequestsPerHour), int64(defaultRequestBurst)
+// Pacing is silent while it is short; once a request is held back noticeably,
+// the user learns it while it happens (a line at INFO, at most every 10 s) and
+// at the end of each operation whose requests waited (restart.go, pacedWarning),
+// never once per request.
+type pacing struct {
+	perHour, burst int64
+
+	mu       sync.Mutex
+	total    time.Duration // every request's wait, the instance's life long
+	requests int
+	lastLog  time.Time
+}
+
+// pacedLogEvery spaces the INFO lines while requests are being paced.
+const pacedLogEvery = 10 * time.Second
+
+func newPacing(perHour, burst types.Int64) *pacing {
+	p := &pacing{perHour: defaultRequestsPerHour, burst: defaultRequestBurst}
 	if !perHour.IsNull() && !perHour.IsUnknown() {
-		r = perHour.ValueInt64()
+		p.perHour = perHour.ValueInt64()
 	}
 	if !burst.IsNull() && !burst.IsUnknown() {
-		b = burst.ValueInt64()
+		p.burst = burst.ValueInt64()
 	}
-	return rate.NewLimiter(rate.Limit(float64(r)/3600), int(b))
+	return p
+}
+
+func (p *pacing) limiter() *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(float64(p.perHour)/3600), int(p.burst))
+}
+
+// paced is the client's OnPaced: it keeps the instance's tally and logs it,
+// now and then, at INFO, with why and what to change.
+func (p *pacing) paced(ctx context.Context, waited time.Duration) {
+	p.mu.Lock()
+	p.total += waited
+	p.requests++
+	total, requests, log := p.total, p.requests, time.Since(p.lastLog) >= pacedLogEvery
+	if log {
+		p.lastLog = time.Now()
+	}
+	p.mu.Unlock()
+	if log {
+		tflog.Info(ctx, "API requests are being paced by the provider's rate limit", map[string]any{
+			"waited": waited.Round(time.Millisecond).String(), "requests_paced": requests, "paced_in_all": total.Round(time.Second).String(),
+			"api_requests_per_hour": p.perHour, "api_request_burst": p.burst,
+			"why": "the API key allows 2000 requests an hour; one resource restarting many nodes costs one request where one resource per node costs one each",
+		})
+	}
 }
 
 // providerDataFrom is the Configure step every resource, data source and action
@@ -105,12 +149,13 @@ func providerDataFrom(v any, diags *diag.Diagnostics) *providerData {
 
 // newEngine returns the rollout engine of a provider instance, with its
 // coalescing poller on the provider's schedule, both on the client's clock.
-// Configure calls it once per instance and hands it to every resource and
-// action through providerData.
-func newEngine(client *ehpc.Client, opts options) *rollout.Engine {
+// Configure calls it once per instance, with its context (the poller's
+// requests take their loggers from it, and belong to no one operation), and
+// hands it to every resource and action through providerData.
+func newEngine(ctx context.Context, client *ehpc.Client, opts options) *rollout.Engine {
 	return &rollout.Engine{
 		Client:          client,
-		Poller:          jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: client.Clock()}),
+		Poller:          jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: client.Clock(), Context: ctx}),
 		Clock:           client.Clock(),
 		JobMissingAfter: opts.JobMissingAfter,
 	}
@@ -138,8 +183,10 @@ func (p *HPCProvider) newProviderData(ctx context.Context, s settings, cfg HPCPr
 	if len(data.missing) > 0 {
 		return data, true
 	}
+	data.pacing = newPacing(cfg.RequestsPerHour, cfg.RequestBurst)
 	ccfg := ehpc.Config{
-		Limiter:     newLimiter(cfg.RequestsPerHour, cfg.RequestBurst),
+		Limiter:     data.pacing.limiter(),
+		OnPaced:     data.pacing.paced,
 		Endpoint:    s.endpoint,
 		AccessKeyID: s.accessKey,
 		SecretKey:   s.secretKey,
@@ -156,6 +203,6 @@ func (p *HPCProvider) newProviderData(ctx context.Context, s settings, cfg HPCPr
 		return nil, false
 	}
 	data.client = client
-	data.engine = newEngine(client, p.opts)
+	data.engine = newEngine(ctx, client, p.opts)
 	return data, true
 }

@@ -127,6 +127,38 @@ func progressLog(ctx context.Context, spec rollout.Spec, n int) rollout.Observer
 	}
 }
 
+// run runs a rollout on the instance's engine, and adds to diags the one
+// warning of its requests' pacing, if they were held back noticeably.
+func (d *providerData) run(ctx context.Context, spec rollout.Spec, batches []rollout.Batch, obs rollout.Observer, diags *diag.Diagnostics) rollout.Result {
+	ctx, paced := ehpc.WithPacing(ctx)
+	res := d.engine.Run(ctx, spec, batches, obs)
+	if w := d.pacedWarning(paced, "this restart's"); w != nil {
+		diags.Append(w)
+	}
+	return res
+}
+
+// pacedWarnAfter is how long an operation's requests must have been held
+// back in all before it ends with a warning.
+const pacedWarnAfter = time.Second
+
+// pacedWarning is the one message an operation gives when the rate limit held
+// its requests back noticeably; nil otherwise. what names the operation's
+// requests ("this restart's", "this node list's").
+func (d *providerData) pacedWarning(p *ehpc.Pacing, what string) diag.Diagnostic {
+	total, requests := p.Waited()
+	if total < pacedWarnAfter {
+		return nil
+	}
+	return diag.NewWarningDiagnostic("API Requests Paced", fmt.Sprintf(
+		"The provider held %s API requests back for %s in all (%d requests), to stay within the API key's quota of 2000 requests an hour: "+
+			"api_requests_per_hour = %d after a burst of api_request_burst = %d. To go faster, restart many nodes with one resource "+
+			"(list them all in node_ids, and add rolling for batches): it costs one request for all of them, where one resource per node costs one each. "+
+			"Or, when no other tool uses this key, raise api_requests_per_hour, keeping it plus api_request_burst within 2000. "+
+			"The large clusters guide (docs/guides/large-clusters.md) gives each shape's cost.",
+		what, total.Round(time.Second), requests, d.pacing.perHour, d.pacing.burst))
+}
+
 // waits is wait_for_completion, true unless set to false.
 func (a restartArgs) waits() bool {
 	return a.WaitForCompletion.IsNull() || a.WaitForCompletion.ValueBool()
