@@ -53,6 +53,7 @@ type config struct {
 	keep         bool
 	quick        bool
 	rolling      bool
+	scale        []int
 }
 
 func main() {
@@ -61,7 +62,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	report, err := run(ctx, cfg, os.Stderr)
 	if err != nil {
@@ -93,8 +94,21 @@ func parseFlags(args []string) (config, error) {
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory")
 	fs.BoolVar(&c.quick, "quick", false, "smoke run: N=1 (the rolling case: 2 nodes), one repetition, 1 s jobs")
 	fs.BoolVar(&c.rolling, "rolling", true, "run the rolling-restart case (-n nodes in one resource, batches of n/5, -job-duration jobs)")
+	var scale string
+	fs.StringVar(&scale, "scale", "100,200,500", "restart counts for the scale case: one resource per node against one resource with every node "+
+		"(rolling, batches of 50), at the provider's default rate limit; \"\" skips it (it takes about ten minutes)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	for _, s := range strings.Split(scale, ",") {
+		var n int
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n < 1 {
+			return c, fmt.Errorf("-scale: bad count %q", s)
+		}
+		c.scale = append(c.scale, n)
 	}
 	for _, s := range strings.Split(sizes, ",") {
 		var n int
@@ -105,6 +119,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.quick {
 		c.reps, c.sizes, c.longN, c.longJob = 1, []int{1}, 1, time.Second
+		c.scale = c.scale[:0]
 	}
 	return c, nil
 }
@@ -187,6 +202,9 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 	if err := b.planAndRefresh(ctx, &r); err != nil {
 		return "", err
 	}
+	if err := b.scale(ctx, &r); err != nil {
+		return "", err
+	}
 	return r.markdown(), nil
 }
 
@@ -212,7 +230,7 @@ func (b *bench) setup(ctx context.Context) error {
 
 	c := ehpcsim.Cluster{ID: benchCluster, Zone: ehpcsim.DemoZone}
 	rollingN, _ := b.cfg.rollingShape()
-	for i := range max(b.cfg.longN, slices.Max(b.cfg.sizes), rollingN) {
+	for i := range max(b.cfg.longN, slices.Max(b.cfg.sizes), rollingN, slices.Max(append(b.cfg.scale, 0))) {
 		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: nodeID(i), Role: "compute"})
 	}
 	b.sim = ehpcsim.New(ehpcsim.Options{Clusters: []ehpcsim.Cluster{c}})
@@ -606,4 +624,39 @@ func checkRolling(jobs []ehpcsim.Job, nodes []string, size int) (rollingCase, er
 	}
 	rc.batches = len(jobs)
 	return rc, nil
+}
+
+// scaleBatch is the batch size of the scale case's one resource.
+const scaleBatch = 50
+
+// scale restarts n nodes two ways, at the provider's default rate limit, each
+// apply with a fresh provider (so a full burst): one resource per node, not
+// waiting, at Terraform's default -parallelism (where the rate limit paces the
+// requests past its burst), and one resource with every node, rolling in
+// batches of scaleBatch with 1 s jobs (one request a batch, and the waits).
+func (b *bench) scale(ctx context.Context, r *report) error {
+	for _, n := range b.cfg.scale {
+		b.sim.SetJobDuration(0)
+		dir, err := b.dir(fmt.Sprintf("scale-%d-each", n), kindHPCNoWait, n)
+		if err != nil {
+			return err
+		}
+		each, err := b.apply(ctx, dir, 10)
+		if err != nil {
+			return err
+		}
+		b.sim.SetJobDuration(time.Second)
+		if dir, err = b.writeDir(fmt.Sprintf("scale-%d-one", n), b.rollingConfig(n, min(scaleBatch, n))); err != nil {
+			return err
+		}
+		one, err := b.apply(ctx, dir, 10)
+		if err != nil {
+			return err
+		}
+		b.sim.SetJobDuration(0)
+		fmt.Fprintf(b.log, "scale N=%d: one resource per node %v, %d requests; one resource %v, %d requests\n",
+			n, each.wall.Round(time.Millisecond), each.requests, one.wall.Round(time.Millisecond), one.requests)
+		r.scale = append(r.scale, scaleCase{n: n, eachWall: each.wall, eachRequests: each.requests, oneWall: one.wall, oneRequests: one.requests})
+	}
+	return nil
 }

@@ -27,8 +27,17 @@ type rollingCase struct {
 	loneRequests int // a lone restart of one node, waiting, same job duration: the baseline
 }
 
+// scaleCase is n restarts as one resource per node (no wait) and as one
+// resource with every node (rolling).
+type scaleCase struct {
+	n                         int
+	eachWall, oneWall         time.Duration
+	eachRequests, oneRequests int
+}
+
 type report struct {
 	cfg             config
+	scale           []scaleCase
 	wall            map[int]map[string][]time.Duration // N -> kind -> samples
 	long            []longCase
 	rolling         *rollingCase // nil when -rolling=false
@@ -121,6 +130,13 @@ func (r report) markdown() string {
 
 	if rc := r.rolling; rc != nil {
 		targets = append(targets, rc.markdown(&b, c.longJob)...)
+	}
+	if len(r.scale) > 0 {
+		fmt.Fprintf(&b, "\n| restarts | one resource per node, no wait: apply wall time | requests | one resource, rolling in batches of %d, 1 s jobs: apply wall time | requests |\n"+
+			"| ---: | ---: | ---: | ---: | ---: |\n", scaleBatch)
+		for _, sc := range r.scale {
+			fmt.Fprintf(&b, "| %d | %s | %d | %s | %d |\n", sc.n, secs(sc.eachWall), sc.eachRequests, secs(sc.oneWall), sc.oneRequests)
+		}
 	}
 
 	b.WriteString("\n| target | bound | measured | |\n| --- | ---: | ---: | --- |\n")
