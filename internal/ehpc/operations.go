@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -36,6 +37,22 @@ type Job struct {
 
 // Done reports whether the job reached a final status.
 func (j Job) Done() bool { return j.Status == JobSuccessful || j.Status == JobFailed }
+
+// RestartedNodes is how many nodes a restart job restarted, read from its
+// resource_ids the way RestartOnce matches jobs to nodes (ids with the API's
+// node prefix; the cluster and any queue it names are not nodes). ok is false
+// when j is not a restart job.
+func (j Job) RestartedNodes() (n int, ok bool) {
+	if !isRestartAction(j.JobAction) {
+		return 0, false
+	}
+	for _, r := range j.ResourceIDs {
+		if strings.HasPrefix(r, nodeIDPrefix) {
+			n++
+		}
+	}
+	return n, true
+}
 
 // OperationQuery selects operation log entries. Zero fields are not sent.
 type OperationQuery struct {

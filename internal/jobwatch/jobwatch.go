@@ -21,6 +21,39 @@
 // apart and last alike are seen done as soon as a lone job would be (with the
 // burst look below).
 //
+// # Learned durations
+//
+// The geometric sequence knows nothing of how long a restart takes, and a
+// real one takes minutes: 20 to 30 checks a wait. The listings the groups
+// make anyway show each finished job's create_time and status_time, so the
+// Poller learns from them (history.go): per cluster, the durations of the
+// newest 20 successful restart jobs it has seen listed, its own waiters' and
+// any others', those already in the log when it first listed the cluster
+// included. They are kept per node count, and a restart of n nodes is
+// estimated from restarts of n nodes once there are three, else from every
+// size. The estimate is their 10th, 50th and 90th percentiles (Lo, Mid, Hi),
+// which two outliers either side do not move. Failed jobs are not counted.
+// The history outlives the groups, so the batches of a rolling restart and
+// the later waves of a large apply learn from the earlier ones.
+//
+// With an estimate whose Lo is at least 2 × First, a new waiter skips the
+// quick look and Schedule.plan places its checks: sparse before Lo (every
+// Sparse, 30 s, and once at Mid/2 + First), dense across [Lo, Hi], then, if
+// the job runs long, waits from Dense (0.5 s) doubling until they meet the
+// geometric sequence. A ten-second restart then costs two checks, where the
+// sequence takes eight. What a job that ends early costs is bounded, and the
+// bounds are tested over generated estimates: ending before Lo, it is seen
+// within min(Sparse, Mid/2 + First), so within 30 s however long the
+// estimate; ending at half its estimate, within First (1 s); ending x past
+// Hi, within max(Dense, x), never more than Max. A check in the estimate's
+// window is never answered early by another waiter's tick, but the group may
+// hold a tick up to Dense/2 (0.25 s) for such checks due just after it, so a
+// wave of restarts sent milliseconds apart shares one check at its end. The
+// burst look leaves these checks alone. A job sent well before its wait
+// began (a rollout resumed in a later apply) still gets the quick look, and
+// its estimate counts from when it was sent. Without an estimate nothing
+// differs from the geometric sequence.
+//
 // Two looks come on top of that schedule. A new waiter gets a quick look
 // (QuickLook, 20 ms) after it joins, shared by every waiter that joined before
 // it happens, so that a job that finishes at once costs its apply 20 ms, not a
@@ -98,7 +131,10 @@ type Poller struct {
 
 	mu     sync.Mutex
 	groups map[groupKey]*group
-	loops  sync.WaitGroup
+	// history outlives the groups: the batches of a rolling restart, and the
+	// waves of a large apply, each start a group of their own.
+	history map[groupKey]*history
+	loops   sync.WaitGroup
 }
 
 type groupKey struct{ zone, cluster string }
@@ -125,8 +161,12 @@ type Watch struct {
 	p      *Poller
 	g      *group
 	jobID  string
+	nodes  int
 	joined time.Time
-	due    time.Time // guarded by p.mu
+	// origin is when the job started, for an estimated schedule: when it
+	// joined, unless it follows a job sent well before (a rollout resumed).
+	origin time.Time
+	next   slot // guarded by p.mu
 	// finished is set (under p.mu) once the waiter was sent a final status.
 	finished bool
 
@@ -160,24 +200,37 @@ func New(src Source, opts Options) *Poller {
 	if opts.MissGrace <= 0 {
 		opts.MissGrace = 2
 	}
-	return &Poller{src: src, opts: opts, groups: map[groupKey]*group{}}
+	return &Poller{src: src, opts: opts, groups: map[groupKey]*group{}, history: map[groupKey]*history{}}
 }
 
-// Watch starts following jobID of clusterID in zone. ctx supplies the values
+// Target is the job a waiter follows.
+type Target struct {
+	JobID string
+	// Nodes is how many nodes the job restarts: its duration is estimated
+	// from restarts of as many nodes (see Estimate).
+	Nodes int
+	// Sent is when its restart request was sent, on the Poller's clock. Zero
+	// means just now; a job sent well before (a rollout resumed in a later
+	// apply) may be done already, so it gets the quick look whatever the
+	// estimate says, and its schedule counts from Sent.
+	Sent time.Time
+}
+
+// Watch starts following job t of clusterID in zone. ctx supplies the values
 // (loggers) of the requests if this watch starts its group's loop; cancelling
 // it does not stop the watch: call Stop.
-func (p *Poller) Watch(ctx context.Context, zone, clusterID, jobID string) *Watch {
+func (p *Poller) Watch(ctx context.Context, zone, clusterID string, t Target) *Watch {
 	now := p.opts.Clock.Now()
-	first := p.opts.Schedule.gap(0)
-	if p.opts.QuickLook > 0 {
-		first = p.opts.QuickLook
+	w := &Watch{ch: make(chan Check, 1), p: p, jobID: t.JobID, nodes: t.Nodes, joined: now, origin: now}
+	if !t.Sent.IsZero() && now.Sub(t.Sent) > p.opts.Schedule.First {
+		w.origin = t.Sent
 	}
-	w := &Watch{ch: make(chan Check, 1), p: p, jobID: jobID, joined: now, due: now.Add(first)}
 	w.C = w.ch
+	k := groupKey{zone, clusterID}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	k := groupKey{zone, clusterID}
+	w.next = p.firstLocked(w, k)
 	g := p.groups[k]
 	if g == nil {
 		base := p.opts.Context
@@ -236,12 +289,7 @@ func (p *Poller) run(g *group) {
 			p.mu.Unlock()
 			return
 		}
-		var next time.Time
-		for w := range g.waiters {
-			if next.IsZero() || w.due.Before(next) {
-				next = w.due
-			}
-		}
+		next := tickTime(g.waiters)
 		p.mu.Unlock()
 
 		if d := next.Sub(p.opts.Clock.Now()); d > 0 {
@@ -267,7 +315,11 @@ func (p *Poller) tick(g *group) {
 	var viaList, viaDirect []*Watch
 	p.mu.Lock()
 	for w := range g.waiters {
-		if w.due.After(now.Add(p.opts.Schedule.gap(now.Sub(w.joined)) / 2)) {
+		early := w.next.early
+		if !w.next.guided {
+			early = p.opts.Schedule.gap(now.Sub(w.joined)) / 2
+		}
+		if w.next.at.After(now.Add(early)) {
 			continue
 		}
 		if w.direct || g.unsupported {
@@ -286,6 +338,9 @@ func (p *Poller) tick(g *group) {
 		}
 		j, found, err := p.src.Job(g.ctx, g.key.zone, g.key.cluster, w.jobID)
 		results[w] = Check{Job: j, Found: found, Err: err, Direct: true}
+		if found {
+			p.learn(g.key, []ehpc.Job{j})
+		}
 	}
 	if g.ctx.Err() != nil {
 		return // everyone left; a cancelled request answers no one
@@ -304,7 +359,7 @@ func (p *Poller) answer(g *group, results map[*Watch]Check) {
 		if _, ok := g.waiters[w]; !ok {
 			continue
 		}
-		w.due = p.opts.Schedule.next(w.joined, w.due, after)
+		w.next = w.plan(latest(w.next.at, after), p.estimateLocked(g.key, w.nodes))
 		if c.Found && c.Job.Done() {
 			finished, w.finished = true, true
 		}
@@ -314,8 +369,8 @@ func (p *Poller) answer(g *group, results map[*Watch]Check) {
 		// Jobs are finishing: the others of the burst are likely close behind.
 		soon := after.Add(p.opts.BurstGap)
 		for w := range g.waiters {
-			if !w.finished && w.due.After(soon) {
-				w.due = soon
+			if !w.finished && !w.next.guided && w.next.at.After(soon) {
+				w.next = slot{at: soon}
 			}
 		}
 	}
@@ -395,6 +450,7 @@ func (p *Poller) list(g *group, ws []*Watch) (map[string]ehpc.Job, error) {
 		if err != nil {
 			return found, err
 		}
+		p.learn(g.key, l.Jobs)
 		for _, j := range l.Jobs {
 			if _, ok := want[j.JobID]; ok {
 				found[j.JobID] = j
@@ -425,6 +481,81 @@ func (p *Poller) list(g *group, ws []*Watch) (map[string]ehpc.Job, error) {
 		}
 	}
 	return found, nil
+}
+
+// firstLocked is w's first check. A waiter whose estimate guides it and whose
+// job was just sent starts on its estimated schedule: the job is not expected
+// to be done for a while, so a quick look would be wasted. Any other starts
+// with the quick look, as a job that is already done (they can be) is then
+// seen at once, or else a gap into the geometric sequence.
+func (p *Poller) firstLocked(w *Watch, k groupKey) slot {
+	est := p.estimateLocked(k, w.nodes)
+	if w.origin.Equal(w.joined) && p.opts.Schedule.guides(est) {
+		return w.plan(w.joined, est)
+	}
+	if p.opts.QuickLook > 0 {
+		return slot{at: w.joined.Add(p.opts.QuickLook)}
+	}
+	return slot{at: w.joined.Add(p.opts.Schedule.gap(0))}
+}
+
+// plan is w's check after from. An estimate counts from when the job started;
+// without one, the geometric sequence counts from when the waiter joined, as
+// it always did, a resumed job included.
+func (w *Watch) plan(from time.Time, est Estimate) slot {
+	s := w.p.opts.Schedule
+	if s.guides(est) {
+		return s.plan(w.origin, from, est)
+	}
+	return s.plan(w.joined, from, est)
+}
+
+// tickTime is when the group's next tick is due: the earliest check, held as
+// long as every check it would answer allows (their late), so that checks due
+// a moment apart share one tick. Checks without a late tolerance are never
+// held: without estimates, ticks come exactly when the earliest waiter is due.
+func tickTime(ws map[*Watch]struct{}) time.Time {
+	var hold time.Time
+	for w := range ws {
+		if d := w.next.at.Add(w.next.late); hold.IsZero() || d.Before(hold) {
+			hold = d
+		}
+	}
+	var at time.Time
+	for w := range ws {
+		if !w.next.at.After(hold) && w.next.at.After(at) {
+			at = w.next.at
+		}
+	}
+	return at
+}
+
+// learn records the finished restarts among jobs, listed for cluster k.
+func (p *Poller) learn(k groupKey, jobs []ehpc.Job) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	h := p.history[k]
+	if h == nil {
+		h = &history{}
+		p.history[k] = h
+	}
+	h.learn(jobs)
+}
+
+// Estimate is what the Poller has learned of restarts of nodes nodes in
+// clusterID: from every restart its listings of the cluster have shown
+// finished, its waiters' and others'.
+func (p *Poller) Estimate(zone, clusterID string, nodes int) Estimate {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.estimateLocked(groupKey{zone, clusterID}, nodes)
+}
+
+func (p *Poller) estimateLocked(k groupKey, nodes int) Estimate {
+	if h := p.history[k]; h != nil {
+		return h.estimate(nodes)
+	}
+	return Estimate{}
 }
 
 // unsupported reports whether the API refused the listing's parameters.

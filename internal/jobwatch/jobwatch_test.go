@@ -64,7 +64,11 @@ func (e *env) restart(t *testing.T, clusterID, node string) string {
 // waitFor reads checks until the job is done or an error arrives, the way the
 // provider's watcher does, and returns the last check and how many arrived.
 func waitFor(ctx context.Context, p *jobwatch.Poller, clusterID, jobID string) (jobwatch.Check, int, error) {
-	w := p.Watch(ctx, ehpcsim.DemoZone, clusterID, jobID)
+	return waitForTarget(ctx, p, clusterID, jobwatch.Target{JobID: jobID, Nodes: 1})
+}
+
+func waitForTarget(ctx context.Context, p *jobwatch.Poller, clusterID string, job jobwatch.Target) (jobwatch.Check, int, error) {
+	w := p.Watch(ctx, ehpcsim.DemoZone, clusterID, job)
 	defer w.Stop()
 	n := 0
 	for {
@@ -284,7 +288,7 @@ func TestOneWaiterLeavingDoesNotAffectOthers(t *testing.T) {
 	}
 
 	// A watch stopped before its first check leaves no loop behind either.
-	w := p.Watch(ctx, ehpcsim.DemoZone, cluster, jobs[0])
+	w := p.Watch(ctx, ehpcsim.DemoZone, cluster, jobwatch.Target{JobID: jobs[0], Nodes: 1})
 	w.Stop()
 	w.Stop()
 	p.Wait()

@@ -250,7 +250,7 @@ func (e *Engine) wait(ctx context.Context, spec Spec, r *Result, i int, deadline
 	if obs.Checked != nil {
 		onCheck = func(c jobwatch.Check, elapsed time.Duration) { obs.Checked(i, *b, c, elapsed) }
 	}
-	w := e.waitForJob(ctx, spec.Zone, spec.ClusterID, b.JobID, deadline, onCheck)
+	w := e.waitForJob(ctx, spec.Zone, spec.ClusterID, jobwatch.Target{JobID: b.JobID, Nodes: len(b.Nodes), Sent: b.Request.SentAt}, deadline, onCheck)
 	b.Status = w.Status
 	if w.End == Unreadable {
 		b.Status = Unknown
@@ -281,13 +281,13 @@ type JobWait struct {
 	Elapsed      time.Duration
 }
 
-// waitForJob follows jobID until it is successful or failed, it cannot be read,
+// waitForJob follows job until it is successful or failed, it cannot be read,
 // the deadline passes or ctx ends. Its checks come from the shared poller, which
 // makes one operation-log request per tick for every job waited on in the
 // cluster (internal/jobwatch). A job never seen is unreadable only once it has
 // been missing for JobMissingAfter; before that, the deadline is a timeout like
 // any other (a timeout already spent when the wait starts included).
-func (e *Engine) waitForJob(ctx context.Context, zone, clusterID, jobID string, deadline time.Time, onCheck func(jobwatch.Check, time.Duration)) JobWait {
+func (e *Engine) waitForJob(ctx context.Context, zone, clusterID string, job jobwatch.Target, deadline time.Time, onCheck func(jobwatch.Check, time.Duration)) JobWait {
 	clk := e.clock()
 	missingAfter := cmp.Or(e.JobMissingAfter, DefaultJobMissingAfter)
 	started := clk.Now()
@@ -298,7 +298,7 @@ func (e *Engine) waitForJob(ctx context.Context, zone, clusterID, jobID string, 
 		return w
 	}
 	timeout := clk.After(left)
-	sub := e.Poller.Watch(ctx, zone, clusterID, jobID)
+	sub := e.Poller.Watch(ctx, zone, clusterID, job)
 	defer sub.Stop()
 	for {
 		var c jobwatch.Check
