@@ -11,6 +11,10 @@
 // can reach). A rolling restart (one resource, its nodes in batches) is
 // compared with a lone restart of one node, measured right before it.
 //
+// Waiting for jobs is measured on clusters of its own (see waits.go): one
+// whose operation log holds no restart, and one whose log holds earlier
+// restarts, since the provider learns how long restarts take from the log.
+//
 // Run it with `make bench`; flags: go run ./cmd/hpc-bench -h.
 package main
 
@@ -22,23 +26,27 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
 
-const (
-	benchCluster = "ehpc-bench001"
-	hpcSource    = "registry.example.com/qingcloud/hpc"
-)
+const hpcSource = "registry.example.com/qingcloud/hpc"
+
+// site is a cluster of the simulator whose nodes a case restarts.
+type site struct{ cluster, prefix string }
+
+// mainSite serves the cases that do not wait for jobs, and the scale case.
+var mainSite = site{"ehpc-bench001", "cln-b"}
+
+// node is the id of the site's node i.
+func (s site) node(i int) string { return fmt.Sprintf("%s%05d", s.prefix, i) }
 
 type config struct {
 	root         string
@@ -146,12 +154,11 @@ type bench struct {
 	srv  *httptest.Server
 	env  []string
 
-	mu       sync.Mutex
-	jobStart map[string]time.Time // job id -> when the restart request was answered
+	sites int // how many the bench has added
 }
 
 func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
-	b := &bench{cfg: cfg, log: log, jobStart: map[string]time.Time{}}
+	b := &bench{cfg: cfg, log: log}
 	var err error
 	for _, p := range []*string{&cfg.root, &cfg.terraform, &cfg.timeProvider} {
 		if *p, err = filepath.Abs(*p); err != nil {
@@ -191,11 +198,11 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 	if err := b.wallTimes(ctx, &r); err != nil {
 		return "", err
 	}
-	if err := b.longJobs(ctx, &r); err != nil {
+	if err := b.waits(ctx, &r); err != nil {
 		return "", err
 	}
 	if cfg.rolling {
-		if err := b.rolling(ctx, &r); err != nil {
+		if err := b.rolling(ctx, &r, b.site("roll", historySize, 0)); err != nil {
 			return "", err
 		}
 	}
@@ -228,13 +235,12 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 
-	c := ehpcsim.Cluster{ID: benchCluster, Zone: ehpcsim.DemoZone}
-	rollingN, _ := b.cfg.rollingShape()
-	for i := range max(b.cfg.longN, slices.Max(b.cfg.sizes), rollingN, slices.Max(append(b.cfg.scale, 0))) {
-		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: nodeID(i), Role: "compute"})
+	c := ehpcsim.Cluster{ID: mainSite.cluster, Zone: ehpcsim.DemoZone}
+	for i := range max(b.cfg.longN, slices.Max(b.cfg.sizes), slices.Max(append(b.cfg.scale, 0))) {
+		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: mainSite.node(i), Role: "compute"})
 	}
 	b.sim = ehpcsim.New(ehpcsim.Options{Clusters: []ehpcsim.Cluster{c}})
-	b.srv = httptest.NewServer(b.recordJobs(b.sim))
+	b.srv = httptest.NewServer(b.sim)
 
 	rc := filepath.Join(b.work, "terraformrc")
 	rcText := fmt.Sprintf(`disable_checkpoint = true
@@ -253,37 +259,8 @@ provider_installation {
 	return nil
 }
 
-func nodeID(i int) string { return fmt.Sprintf("cln-b%05d", i) }
-
-// recordJobs notes when each restart request was answered: the simulator's job
-// ends its duration after that moment (within the request's own time, well
-// under a millisecond on loopback).
-func (b *bench) recordJobs(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/cluster/re") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		rec := httptest.NewRecorder()
-		start := time.Now()
-		next.ServeHTTP(rec, r)
-		var out struct {
-			JobID string `json:"job_id"`
-		}
-		if json.Unmarshal(rec.Body.Bytes(), &out) == nil && out.JobID != "" {
-			b.mu.Lock()
-			b.jobStart[out.JobID] = start
-			b.mu.Unlock()
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	})
-}
-
-func (b *bench) config(k kind, n int) string {
+// config is n resources of kind k; ours restart one node of s each.
+func (b *bench) config(s site, k kind, n int) string {
 	switch k.name {
 	case kindTime.name:
 		return fmt.Sprintf(`terraform {
@@ -303,10 +280,10 @@ resource "time_static" "r" {
 resource "hpc_cluster_node_restart" "r" {
   count               = %d
   cluster_id          = %q
-  node_ids            = [format("cln-b%%05d", count.index)]
+  node_ids            = [format("%s%%05d", count.index)]
   wait_for_completion = %v
 }
-`, n, benchCluster, k.wait)
+`, n, s.cluster, s.prefix, k.wait)
 }
 
 // hpcProvider is the configuration's header for our provider, pointed at the
@@ -327,9 +304,10 @@ provider "hpc" {
 `, hpcSource, b.srv.URL, ehpcsim.DemoAccessKeyID, ehpcsim.DemoSecretKey, ehpcsim.DemoZone)
 }
 
-// dir writes a fresh working directory (empty state) for k with n resources.
-func (b *bench) dir(name string, k kind, n int) (string, error) {
-	return b.writeDir(name, b.config(k, n))
+// dir writes a fresh working directory (empty state) for k with n resources
+// restarting nodes of s.
+func (b *bench) dir(name string, s site, k kind, n int) (string, error) {
+	return b.writeDir(name, b.config(s, k, n))
 }
 
 // writeDir writes a fresh working directory (empty state) holding config.
@@ -427,7 +405,7 @@ func (b *bench) wallTimes(ctx context.Context, r *report) error {
 			// Go build, or on a warm page cache).
 			for i := range kinds {
 				k := kinds[(i+rep)%len(kinds)]
-				dir, err := b.dir("wall", k, n)
+				dir, err := b.dir("wall", mainSite, k, n)
 				if err != nil {
 					return err
 				}
@@ -443,46 +421,10 @@ func (b *bench) wallTimes(ctx context.Context, r *report) error {
 	return nil
 }
 
-// longJobs applies longN restarts of jobs lasting longJob, waiting, all
-// resources at once (-parallelism=N, so they wait together) and at Terraform's
-// default parallelism; it counts requests and measures completion lag.
-func (b *bench) longJobs(ctx context.Context, r *report) error {
-	b.sim.SetJobDuration(b.cfg.longJob)
-	defer b.sim.SetJobDuration(0)
-	n := b.cfg.longN
-	for _, p := range slices.Compact([]int{n, 10}) {
-		dir, err := b.dir(fmt.Sprintf("long-p%d", p), kindHPCWait, n)
-		if err != nil {
-			return err
-		}
-		res, err := b.apply(ctx, dir, p)
-		if err != nil {
-			return err
-		}
-		lc := longCase{parallelism: p, n: n, requests: res.requests, wall: res.wall}
-		b.mu.Lock()
-		for id, done := range res.done {
-			start, ok := b.jobStart[id]
-			if !ok {
-				b.mu.Unlock()
-				return fmt.Errorf("resource %s: no restart recorded for it", id)
-			}
-			lc.lags = append(lc.lags, done.Sub(start.Add(b.cfg.longJob)))
-		}
-		b.mu.Unlock()
-		if len(lc.lags) != n {
-			return fmt.Errorf("%d of %d resources reported complete", len(lc.lags), n)
-		}
-		fmt.Fprintf(b.log, "N=%d, %v jobs, -parallelism=%d: %d requests, %v\n", n, b.cfg.longJob, p, res.requests, res.wall.Round(time.Millisecond))
-		r.long = append(r.long, lc)
-	}
-	return nil
-}
-
 // planAndRefresh counts requests of plan and apply -refresh-only over longN
 // existing resources.
 func (b *bench) planAndRefresh(ctx context.Context, r *report) error {
-	dir, err := b.dir("refresh", kindHPCNoWait, b.cfg.longN)
+	dir, err := b.dir("refresh", mainSite, kindHPCNoWait, b.cfg.longN)
 	if err != nil {
 		return err
 	}
@@ -514,19 +456,20 @@ func (c config) rollingShape() (nodes, batchSize int) {
 // rollingConfig is one resource restarting n nodes in batches of batchSize.
 // The node ids are listed in reverse, so that batches in sorted order show
 // the provider sorted them rather than kept the order it was given.
-func (b *bench) rollingConfig(n, batchSize int) string {
+func (b *bench) rollingConfig(s site, n, batchSize int) string {
 	return b.hpcProvider() + fmt.Sprintf(`
 resource "hpc_cluster_node_restart" "rolling" {
   cluster_id = %q
-  node_ids   = [for i in range(%d) : format("cln-b%%05d", %d - i)]
+  node_ids   = [for i in range(%d) : format("%s%%05d", %d - i)]
   rolling    = { batch_size = %d }
 }
-`, benchCluster, n, n-1, batchSize)
+`, s.cluster, n, s.prefix, n-1, batchSize)
 }
 
 // validateRolling runs terraform validate on the rolling case's configuration.
 func (b *bench) validateRolling(ctx context.Context) error {
-	dir, err := b.writeDir("rolling", b.rollingConfig(b.cfg.rollingShape()))
+	n, size := b.cfg.rollingShape()
+	dir, err := b.writeDir("rolling", b.rollingConfig(mainSite, n, size))
 	if err != nil {
 		return err
 	}
@@ -537,22 +480,23 @@ func (b *bench) validateRolling(ctx context.Context) error {
 }
 
 // rolling measures a rolling restart: one resource restarting the rolling
-// case's nodes in batches, jobs lasting longJob, each batch sent once the one
-// before is successful. Right before it, as its baseline, a lone restart of
-// one node with the same job duration, whose request count bounds what a
-// batch may cost: a batch is one restart that waits, like the lone one.
+// case's nodes of s in batches, jobs lasting longJob, each batch sent once the
+// one before is successful. Right before it, as its baseline, a lone restart
+// of one node with the same job duration, whose request count bounds what a
+// batch may cost: a batch is one restart that waits, like the lone one. The
+// site's log holds earlier restarts, as a cluster in use does.
 //
 // How long the provider took between batches is read from the simulator's
 // exact job times (the gap from one job's Ended to the next one's Started),
 // not from Terraform's output, which reports the resource once at the end.
 // The same jobs show whether the batches overlapped or left sorted order,
 // which fails the run: a rolling restart that does either is wrong, not slow.
-func (b *bench) rolling(ctx context.Context, r *report) error {
+func (b *bench) rolling(ctx context.Context, r *report, s site) error {
 	b.sim.SetJobDuration(b.cfg.longJob)
 	defer b.sim.SetJobDuration(0)
 	n, size := b.cfg.rollingShape()
 
-	dir, err := b.dir("rolling-lone", kindHPCWait, 1)
+	dir, err := b.dir("rolling-lone", s, kindHPCWait, 1)
 	if err != nil {
 		return err
 	}
@@ -562,7 +506,7 @@ func (b *bench) rolling(ctx context.Context, r *report) error {
 	}
 	fmt.Fprintf(b.log, "lone restart, %v job: %d requests, %v\n", b.cfg.longJob, lone.requests, lone.wall.Round(time.Millisecond))
 
-	if dir, err = b.writeDir("rolling", b.rollingConfig(n, size)); err != nil {
+	if dir, err = b.writeDir("rolling", b.rollingConfig(s, n, size)); err != nil {
 		return err
 	}
 	first := len(b.sim.Jobs())
@@ -572,7 +516,7 @@ func (b *bench) rolling(ctx context.Context, r *report) error {
 	}
 	nodes := make([]string, n)
 	for i := range nodes {
-		nodes[i] = nodeID(i)
+		nodes[i] = s.node(i)
 	}
 	rc, err := checkRolling(b.sim.Jobs()[first:], nodes, size)
 	if err != nil {
@@ -637,7 +581,7 @@ const scaleBatch = 50
 func (b *bench) scale(ctx context.Context, r *report) error {
 	for _, n := range b.cfg.scale {
 		b.sim.SetJobDuration(0)
-		dir, err := b.dir(fmt.Sprintf("scale-%d-each", n), kindHPCNoWait, n)
+		dir, err := b.dir(fmt.Sprintf("scale-%d-each", n), mainSite, kindHPCNoWait, n)
 		if err != nil {
 			return err
 		}
@@ -646,7 +590,7 @@ func (b *bench) scale(ctx context.Context, r *report) error {
 			return err
 		}
 		b.sim.SetJobDuration(time.Second)
-		if dir, err = b.writeDir(fmt.Sprintf("scale-%d-one", n), b.rollingConfig(n, min(scaleBatch, n))); err != nil {
+		if dir, err = b.writeDir(fmt.Sprintf("scale-%d-one", n), b.rollingConfig(mainSite, n, min(scaleBatch, n))); err != nil {
 			return err
 		}
 		one, err := b.apply(ctx, dir, 10)

@@ -192,7 +192,7 @@ func (s *Simulator) createJobLocked(cs *clusterState, nodeIDs []string, c *reqCt
 		stamped:   c.stamp.UTC().Truncate(time.Second),
 		skew:      c.stamp.Sub(c.now),
 		started:   c.now.UTC(),
-		duration:  s.jobDur,
+		duration:  s.jobDurationLocked(),
 		path:      c.path,
 		owner:     owner,
 		backend:   c.at.backend,
@@ -244,6 +244,17 @@ func (s *Simulator) AddPastJob(clusterID string, nodeIDs []string, created time.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.addPastJobLocked("AddPastJob", s.newJobIDLocked(), clusterID, nodeIDs, created, status).id
+}
+
+// AddPastRestart is AddPastJob for a successful restart that took took: its
+// status_time is took after its create_time, as a finished restart's is, so
+// the history tells a client how long restarts take on the cluster.
+func (s *Simulator) AddPastRestart(clusterID string, nodeIDs []string, created time.Time, took time.Duration) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j := s.addPastJobLocked("AddPastRestart", s.newJobIDLocked(), clusterID, nodeIDs, created, statusSuccessful)
+	j.duration = took
+	return j.id
 }
 
 // RestorePastJob is AddPastJob with the job id given: it loads history saved

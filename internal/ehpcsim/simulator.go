@@ -25,6 +25,7 @@ package ehpcsim
 import (
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
@@ -178,12 +179,14 @@ type Request struct {
 type Simulator struct {
 	mu sync.Mutex
 
-	creds    map[string]string
-	now      func() time.Time // the server's clock, offset included; safe without mu
-	logf     func(format string, args ...any)
-	quota    int
-	jobDur   time.Duration
-	validity time.Duration // the timestamp's validity window, either way
+	creds  map[string]string
+	now    func() time.Time // the server's clock, offset included; safe without mu
+	logf   func(format string, args ...any)
+	quota  int
+	jobDur time.Duration
+	// jobSpread is SetJobDurationSpread's fraction.
+	jobSpread float64
+	validity  time.Duration // the timestamp's validity window, either way
 
 	pageCap    int
 	totalField string
@@ -321,6 +324,23 @@ func (s *Simulator) SetJobDuration(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.jobDur = d
+}
+
+// SetJobDurationSpread makes the restart jobs created from now on last
+// different times, as the restarts of one real cluster do: each job's
+// duration is drawn uniformly from the job duration ± frac of it. Zero (the
+// default) makes every job last exactly the job duration.
+func (s *Simulator) SetJobDurationSpread(frac float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobSpread = min(max(frac, 0), 1)
+}
+
+func (s *Simulator) jobDurationLocked() time.Duration {
+	if s.jobSpread == 0 {
+		return s.jobDur
+	}
+	return time.Duration(float64(s.jobDur) * (1 + s.jobSpread*(2*rand.Float64()-1)))
 }
 
 // FailNextJobs makes the next n restart jobs end "failed" after the job duration.
