@@ -38,10 +38,12 @@ func (m *logModel) add(id string, created time.Time, took time.Duration) {
 	m.jobs = append(m.jobs, modelJob{id, created, took})
 }
 
-// history adds n restarts that took took, the newest a minute ago.
-func (m *logModel) history(n int, took time.Duration) {
+// history adds five restarts that took 10 s, a minute apart, the newest a
+// minute ago.
+func (m *logModel) history() {
+	const n = 5
 	for i := range n {
-		m.add(fmt.Sprintf("j-past%d", i), time.Now().Add(-time.Duration(n-i)*time.Minute), took)
+		m.add(fmt.Sprintf("j-past%d", i), time.Now().Add(-time.Duration(n-i)*time.Minute), 10*time.Second)
 	}
 }
 
@@ -110,7 +112,7 @@ func waitDone(t *testing.T, m *logModel, p *jobwatch.Poller, job jobwatch.Target
 func TestHistoryMakesAWaitCheap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m, p := newModel()
-		m.history(5, 10*time.Second)
+		m.history()
 
 		start := time.Now()
 		m.add("j-1", start, 10*time.Second)
@@ -141,7 +143,7 @@ func TestJobEndingAtHalfItsEstimate(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			m, p := newModel()
 			if history {
-				m.history(5, 10*time.Second)
+				m.history()
 			}
 			start := time.Now()
 			m.add("j-half", start, 5*time.Second)
@@ -162,7 +164,7 @@ func TestJobEndingAtHalfItsEstimate(t *testing.T) {
 func TestAWaveSharesItsEstimatedChecks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m, p := newModel()
-		m.history(5, 10*time.Second)
+		m.history()
 		// The instance has read the history before the wave, as after an earlier wave.
 		m.add("j-0", time.Now(), 0)
 		waitDone(t, m, p, jobwatch.Target{JobID: "j-0", Nodes: 1})
@@ -189,7 +191,7 @@ func TestAWaveSharesItsEstimatedChecks(t *testing.T) {
 func TestResumedJobGetsTheQuickLook(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		m, p := newModel()
-		m.history(5, 10*time.Second)
+		m.history()
 		m.add("j-warm", time.Now(), 0)
 		waitDone(t, m, p, jobwatch.Target{JobID: "j-warm", Nodes: 1})
 

@@ -124,8 +124,8 @@ func (s Schedule) plan(origin, from time.Time, est Estimate) slot {
 		return s.window(origin, min(e+step, est.Hi))
 	}
 	at := est.Lo
-	if k := e/s.sparse() + 1; k*s.sparse() < at {
-		at = k * s.sparse()
+	if next := e - e%s.sparse() + s.sparse(); next < at { // the next multiple of Sparse
+		at = next
 	}
 	if h := est.Mid/2 + s.First; h > e && h < at {
 		at = h
