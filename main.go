@@ -3,13 +3,12 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
 	"os"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/provider"
 )
@@ -26,12 +25,13 @@ func main() {
 	if !debug {
 		quietUnlessShown(os.Getenv, os.Setenv)
 	}
-	opts := providerserver.ServeOpts{
-		Address: provider.Address,
-		Debug:   debug,
+	var opts []tf6server.ServeOpt
+	if debug {
+		opts = append(opts, tf6server.WithManagedDebug())
 	}
-
-	if err := providerserver.Serve(context.Background(), provider.New(version), opts); err != nil {
+	// What providerserver.Serve does, with the server that makes an
+	// interrupted action's error reach Terraform (provider.ProtocolServer).
+	if err := tf6server.Serve(provider.Address, provider.ProtocolServer(provider.New(version)), opts...); err != nil {
 		log.Fatal(err.Error())
 	}
 }

@@ -209,14 +209,6 @@ func regex(s string) *regexp.Regexp { return regexp.MustCompile(s) }
 // actionType is the action's type name in protocol requests.
 const actionType = "hpc_cluster_node_restart"
 
-// actionProviderServer is a provider server that serves actions; plugin-go's own
-// name for it (ProviderServerWithActions) is deprecated while it folds the action
-// RPCs into ProviderServer.
-type actionProviderServer interface {
-	tfprotov6.ProviderServer
-	tfprotov6.ActionServer
-}
-
 // protoProvider is the provider's protocol server plus its schemas, so tests can
 // encode configurations the way Terraform does.
 type protoProvider struct {
