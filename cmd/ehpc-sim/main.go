@@ -9,9 +9,14 @@
 // a restart processed after its connection was dropped), so users can watch
 // the provider cope.
 //
-// It prints the endpoint and the demo credentials on start, logs one line per
-// request to stderr (never a signature or secret), and on SIGINT/SIGTERM
-// prints what it received: requests per path and restarts per node.
+// It prints the endpoint and the demo credentials on start, then the same as
+// export lines of the environment variables the provider reads, ready to paste
+// into the shell terraform runs in; logs one line per request to stderr (never
+// a signature or secret); and on SIGINT/SIGTERM prints what it received:
+// requests per path and restarts per node.
+//
+// Each start listens on a free loopback port unless -port (or -listen
+// host:port) fixes one, and -compute-nodes sizes the demo cluster.
 //
 // GET /_sim/summary is a simulator-only endpoint, not part of the EHPC API:
 // unsigned, answered only to loopback clients, it returns
@@ -33,6 +38,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,12 +55,15 @@ func main() {
 }
 
 type config struct {
-	listen      string
-	clusters    string
-	jobDuration time.Duration
-	quiet       bool
-	addrFile    string
-	summaryFile string
+	listen       string
+	port         int  // -port, applied to listen by parseFlags
+	computeNodes int  // compute nodes of the demo cluster
+	computeSet   bool // -compute-nodes was given
+	clusters     string
+	jobDuration  time.Duration
+	quiet        bool
+	addrFile     string
+	summaryFile  string
 
 	// The API's unkind sides (API.md), off by default.
 	clockOffset time.Duration
@@ -67,6 +76,25 @@ type config struct {
 	backends    backendsFlag
 	outages     outagesFlag
 }
+
+// The demo cluster's compute nodes: ehpcsim.DemoCluster's four by default,
+// and at most maxComputeNodes, far more than a try needs and few enough that
+// listing the whole cluster (100 nodes a page) takes about a hundred requests.
+const (
+	defaultComputeNodes = 4
+	maxComputeNodes     = 10000
+)
+
+// Environment variables the provider reads (internal/provider/provider.go,
+// envEndpoint and the rest; main_test.go checks the names against it). The
+// provider is not imported for them: it would bring all of Terraform's
+// plugin framework into the simulator for four strings.
+const (
+	envEndpoint  = "QINGCLOUD_HPC_ENDPOINT"
+	envAccessKey = "QINGCLOUD_ACCESS_KEY"
+	envSecretKey = "QINGCLOUD_SECRET_KEY"
+	envZone      = "QINGCLOUD_ZONE"
+)
 
 // restartPath is where -late-effect drops the first restart request; it is
 // the documented spelling, which clients call first.
@@ -199,7 +227,40 @@ func (c config) options() ehpcsim.Options {
 		QueueIDs:        c.queueIDs,
 		Latency:         c.latency,
 		Backends:        c.backends,
+		Clusters:        []ehpcsim.Cluster{demoCluster(c.computeNodes)},
 	}
+}
+
+// demoCluster is ehpcsim.DemoCluster with n compute nodes: its login node and
+// controller, its four compute nodes as they are (ids, names and addresses
+// that the docs and examples use) as far as n goes, and past them more in the
+// same pattern, cln-cmp00005 on.
+func demoCluster(n int) ehpcsim.Cluster {
+	c := ehpcsim.DemoCluster()
+	var nodes, compute []ehpcsim.Node
+	for _, node := range c.Nodes {
+		if node.Role == "compute" {
+			compute = append(compute, node)
+		} else {
+			nodes = append(nodes, node)
+		}
+	}
+	for i := 1; i <= n; i++ {
+		if i <= len(compute) {
+			nodes = append(nodes, compute[i-1])
+			continue
+		}
+		nodes = append(nodes, ehpcsim.Node{
+			ID:         fmt.Sprintf("cln-cmp%05d", i),
+			Name:       fmt.Sprintf("compute-%d", i),
+			Role:       "compute",
+			Status:     "active",
+			PrivateIP:  fmt.Sprintf("10.16.%d.%d", (i-1)/200, 11+(i-1)%200), // compute-1 to -4 are 10.16.0.11 to .14
+			InstanceID: fmt.Sprintf("i-cp%06d", i),
+		})
+	}
+	c.Nodes = nodes
+	return c
 }
 
 // unkindness describes the non-default behaviours for the banner, so whoever
@@ -240,10 +301,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("ehpc-sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&c.listen, "listen", "127.0.0.1:0", "loopback `host:port` to listen on (port 0 picks a free one)")
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:0", "loopback `host:port` to listen on; port 0 picks a free one on every start, a fixed port (127.0.0.1:8080, or -port 8080) keeps the endpoint the same across restarts")
+	fs.IntVar(&c.port, "port", 0, "listen on this fixed loopback port `N`, so the endpoint and its export line stay the same across restarts: short for -listen 127.0.0.1:N (with -listen, its host on port N)")
+	fs.IntVar(&c.computeNodes, "compute-nodes", defaultComputeNodes, fmt.Sprintf("size the demo cluster %s to `N` compute nodes (1 to %d), cln-cmp00001 on, beside its login node and controller", ehpcsim.DemoClusterID, maxComputeNodes))
 	fs.StringVar(&c.clusters, "clusters", "", "JSON `file` of extra clusters, {\"clusters\": [...]}, served besides the demo cluster")
 	fs.DurationVar(&c.jobDuration, "job-duration", 3*time.Second, "how long a restart job stays pending")
-	fs.BoolVar(&c.quiet, "quiet", false, "do not log requests")
+	fs.BoolVar(&c.quiet, "quiet", false, "do not log requests (the endpoint, credentials and export lines are printed all the same)")
 	fs.StringVar(&c.addrFile, "addr-file", "", "write the endpoint URL to this `file` once listening")
 	fs.StringVar(&c.summaryFile, "summary-file", "", "write the summary as JSON to this `file` at shutdown")
 	fs.DurationVar(&c.clockOffset, "clock-offset", 0, "run the server's clock this far ahead (negative: behind); over 60s, correct clients get 1300")
@@ -256,7 +319,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Var(&c.backends, "backend-clocks", "serve requests in turn from several machines whose clocks are these `OFFSETS` (comma-separated, one per machine, added to -clock-offset, e.g. 0s,0s,3s); each answer's Date, the timestamp check and a new job's create_time come from the machine that served the request")
 	fs.Var(&c.outages, "oplog-outage", "answer every operation-log request with a gateway's 502 during `START+LENGTH` after the simulator starts (e.g. 30s+20s; repeatable or comma-separated)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: ehpc-sim [flags]\n\nServes a simulated QingCloud EHPC API on loopback, with demo credentials.\n\n")
+		fmt.Fprintf(stderr, "Usage: ehpc-sim [flags]\n\n"+
+			"Serves a simulated QingCloud EHPC API on loopback, with demo credentials, and prints\n"+
+			"the export lines of the provider's environment variables to paste into the shell\n"+
+			"you run terraform in. It picks a free port on every start: -port N fixes one.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -264,6 +330,25 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	portSet := false
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "port":
+			portSet = true
+		case "compute-nodes":
+			c.computeSet = true
+		}
+	})
+	if c.computeNodes < 1 || c.computeNodes > maxComputeNodes {
+		return c, fmt.Errorf("-compute-nodes %d: the demo cluster takes 1 to %d compute nodes (default %d)", c.computeNodes, maxComputeNodes, defaultComputeNodes)
+	}
+	if portSet {
+		listen, err := withPort(c.listen, c.port)
+		if err != nil {
+			return c, err
+		}
+		c.listen = listen
 	}
 	for _, d := range []struct {
 		name string
@@ -282,6 +367,41 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, fmt.Errorf("-total-field %q: use total_count, total_sum or none", c.totalField)
 	}
 	return c, checkLoopback(c.listen)
+}
+
+// withPort is -listen's address with -port's port. -listen's own port must be
+// 0 or the same: two different ports are a mistake, not a preference.
+func withPort(listen string, port int) (string, error) {
+	if port < 0 || port > 65535 {
+		return "", fmt.Errorf("-port %d: a port is 1 to 65535 (0 picks a free one)", port)
+	}
+	host, lport, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("-listen %q: %v", listen, err)
+	}
+	p := strconv.Itoa(port)
+	if lport != "0" && lport != p {
+		return "", fmt.Errorf("-listen %s and -port %d name two ports: give the port once, with -port N or -listen host:N", listen, port)
+	}
+	return net.JoinHostPort(host, p), nil
+}
+
+// listenError explains a failure to listen on addr, above all the usual one
+// with a fixed port: something already holds it.
+func listenError(addr string, err error) error {
+	host, port, _ := net.SplitHostPort(addr)
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		// Windows reports Winsock's codes, which syscall.EADDRINUSE and
+		// EACCES are not: WSAEADDRINUSE is 10048, WSAEACCES 10013.
+		switch errno {
+		case syscall.EADDRINUSE, 10048:
+			return fmt.Errorf("port %s on %s is already in use (another ehpc-sim still running?): stop whatever holds it, or give another port with -port N, or -port 0 for a free one", port, host)
+		case syscall.EACCES, 10013:
+			return fmt.Errorf("not allowed to listen on port %s on %s (ports below 1024 usually need privileges): give a port above 1023 with -port N, or -port 0 for a free one", port, host)
+		}
+	}
+	return fmt.Errorf("listening on %s: %v", addr, err)
 }
 
 // checkLoopback refuses anything but loopback: the simulator accepts a key
@@ -319,7 +439,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {
-		fmt.Fprintf(stderr, "ehpc-sim: %v\n", err)
+		fmt.Fprintf(stderr, "ehpc-sim: %v\n", listenError(cfg.listen, err))
 		return 1
 	}
 	endpoint := "http://" + ln.Addr().String()
@@ -329,6 +449,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if u := cfg.unkindness(); u != "" {
 		fmt.Fprintf(stdout, "unkind: %s\n", u)
 	}
+	printExports(stdout, endpoint)
 	if cfg.addrFile != "" {
 		if err := writeFileAtomic(cfg.addrFile, []byte(endpoint)); err != nil {
 			fmt.Fprintf(stderr, "ehpc-sim: writing -addr-file: %v\n", err)
@@ -371,6 +492,9 @@ func (c config) simulator(stderr io.Writer) (*ehpcsim.Simulator, error) {
 	if c.clusters != "" {
 		if err := sim.LoadClustersFile(c.clusters); err != nil {
 			return nil, err
+		}
+		if c.computeSet && demoReplaced(sim, opts.Clusters[0]) {
+			return nil, fmt.Errorf("-compute-nodes %d: the clusters file %s lists the demo cluster %s itself, which replaces the one -compute-nodes sizes; drop one or the other", c.computeNodes, c.clusters, ehpcsim.DemoClusterID)
 		}
 	}
 	if c.lateEffect > 0 {
@@ -435,12 +559,40 @@ func fromLoopback(r *http.Request) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// demoReplaced tells whether the demo cluster the simulator serves is no
+// longer the one it was given (a clusters file listed its id).
+func demoReplaced(sim *ehpcsim.Simulator, given ehpcsim.Cluster) bool {
+	for _, c := range sim.Clusters() {
+		if c.ID != given.ID {
+			continue
+		}
+		if c.Zone != given.Zone || len(c.Nodes) != len(given.Nodes) {
+			return true
+		}
+		for i := range c.Nodes {
+			if c.Nodes[i].ID != given.Nodes[i].ID {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// bannerNodes is how many node ids a cluster line lists in full; a larger
+// cluster's line gives the first few and the last, and the count.
+const bannerNodes = 8
+
+// printBanner prints the endpoint, the demo credentials and the clusters, one
+// "name: value" a line. scripts/demo.sh reads the access_key and secret_key
+// lines and shows the first six, so those keep their place and spelling.
 func printBanner(w io.Writer, endpoint string, sim *ehpcsim.Simulator) {
 	fmt.Fprintf(w, "endpoint: %s\n", endpoint)
 	fmt.Fprintf(w, "access_key: %s\n", ehpcsim.DemoAccessKeyID)
 	fmt.Fprintf(w, "secret_key: %s\n", ehpcsim.DemoSecretKey)
 	fmt.Fprintf(w, "zone: %s\n", ehpcsim.DemoZone)
-	for _, c := range sim.Clusters() {
+	clusters := sim.Clusters()
+	for _, c := range clusters {
 		ids := make([]string, len(c.Nodes))
 		for i, n := range c.Nodes {
 			ids[i] = n.ID
@@ -449,9 +601,86 @@ func printBanner(w io.Writer, endpoint string, sim *ehpcsim.Simulator) {
 		if c.Zone != ehpcsim.DemoZone {
 			zone = "zone " + c.Zone + ", "
 		}
-		fmt.Fprintf(w, "cluster: %s (%snodes %s)\n", c.ID, zone, strings.Join(ids, " "))
+		if len(ids) > bannerNodes {
+			fmt.Fprintf(w, "cluster: %s (%s%d nodes: %s ... %s)\n", c.ID, zone, len(ids), strings.Join(ids[:bannerNodes/2], " "), ids[len(ids)-1])
+		} else {
+			fmt.Fprintf(w, "cluster: %s (%snodes %s)\n", c.ID, zone, strings.Join(ids, " "))
+		}
 	}
 	fmt.Fprintf(w, "summary: %s%s\n", endpoint, summaryPath)
+	if id, nodes := tryNodes(clusters); len(nodes) > 0 {
+		fmt.Fprintf(w, "try: cluster_id = %q, node_ids = [%s]\n", id, quoteJoin(nodes))
+	}
+}
+
+// tryNodes picks a cluster and up to two of its nodes for a first
+// configuration: compute nodes of the demo cluster when it has them, else of
+// the first cluster that has some, else any two nodes.
+func tryNodes(clusters []ehpcsim.Cluster) (string, []string) {
+	pick := func(c ehpcsim.Cluster, role string) []string {
+		var ids []string
+		for _, n := range c.Nodes {
+			if (role == "" || n.Role == role) && len(ids) < 2 {
+				ids = append(ids, n.ID)
+			}
+		}
+		return ids
+	}
+	ordered := make([]ehpcsim.Cluster, 0, len(clusters))
+	for _, c := range clusters {
+		if c.ID == ehpcsim.DemoClusterID {
+			ordered = append([]ehpcsim.Cluster{c}, ordered...)
+		} else {
+			ordered = append(ordered, c)
+		}
+	}
+	for _, role := range []string{"compute", ""} {
+		for _, c := range ordered {
+			if ids := pick(c, role); len(ids) > 0 {
+				return c.ID, ids
+			}
+		}
+	}
+	return "", nil
+}
+
+func quoteJoin(ids []string) string {
+	q := make([]string, len(ids))
+	for i, id := range ids {
+		q[i] = strconv.Quote(id)
+	}
+	return strings.Join(q, ", ")
+}
+
+// printExports prints the provider's environment variables as export lines,
+// after a blank line, to paste into the shell terraform runs in. The comment
+// lines hold no quote, bracket or other character a shell would act on, so
+// that pasting them into zsh, where comments are off at the prompt by default,
+// costs a "command not found" and nothing else.
+func printExports(w io.Writer, endpoint string) {
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "# The provider reads these variables: paste them into the shell you run terraform in.")
+	fmt.Fprintln(w, "# The secret key is the public demo key of this simulator, accepted nowhere else.")
+	for _, v := range [][2]string{
+		{envEndpoint, endpoint},
+		{envAccessKey, ehpcsim.DemoAccessKeyID},
+		{envSecretKey, ehpcsim.DemoSecretKey},
+		{envZone, ehpcsim.DemoZone},
+	} {
+		fmt.Fprintf(w, "export %s=%s\n", v[0], shellQuote(v[1]))
+	}
+}
+
+// shellQuote leaves a value a POSIX shell reads as it is alone, and quotes
+// any other (an IPv6 endpoint's brackets, say, which zsh would glob).
+func shellQuote(s string) string {
+	plain := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && !strings.ContainsRune("-_./:@%+,=", r)
+	}) < 0
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func printSummary(w io.Writer, s ehpcsim.Summary) {

@@ -5,14 +5,23 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
 
 // syncBuffer lets the test read what run writes from another goroutine.
@@ -343,5 +352,314 @@ func TestBackendAndOutageFlagsServe(t *testing.T) {
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatal(code, stderr.String())
+	}
+}
+
+// startSim runs the simulator with args until the test ends, and returns its
+// endpoint (read from -addr-file, as scripts do) and its output so far.
+func startSim(t *testing.T, args ...string) (endpoint string, stdout *syncBuffer) {
+	t.Helper()
+	addrFile := filepath.Join(t.TempDir(), "addr")
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"-addr-file", addrFile}, args...), stdout, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("exit %d: %s", code, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("no shutdown")
+		}
+	})
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && endpoint == ""; time.Sleep(10 * time.Millisecond) {
+		if b, err := os.ReadFile(addrFile); err == nil {
+			endpoint = string(b)
+		}
+	}
+	if endpoint == "" {
+		t.Fatalf("no endpoint; stdout %s, stderr %s", stdout.String(), stderr.String())
+	}
+	return endpoint, stdout
+}
+
+// providerEnv reads the provider's environment variable names from its source,
+// so that the export lines cannot drift from what the provider reads.
+func providerEnv(t *testing.T) map[string]string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "..", "internal", "provider", "provider.go"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		vs, ok := n.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		for i, name := range vs.Names {
+			if i >= len(vs.Values) {
+				break
+			}
+			if lit, ok := vs.Values[i].(*ast.BasicLit); ok && strings.HasPrefix(name.Name, "env") && lit.Kind == token.STRING {
+				env[name.Name], _ = strconv.Unquote(lit.Value)
+			}
+		}
+		return false
+	})
+	return env
+}
+
+func TestExportBlock(t *testing.T) {
+	env := providerEnv(t)
+	for name, ours := range map[string]string{"envEndpoint": envEndpoint, "envAccessKey": envAccessKey, "envSecretKey": envSecretKey, "envZone": envZone} {
+		if env[name] == "" || env[name] != ours {
+			t.Errorf("internal/provider/provider.go has %s = %q, the simulator exports %q", name, env[name], ours)
+		}
+	}
+
+	// -quiet silences the request log, not the block: the block is what a user
+	// starts the simulator for.
+	endpoint, stdout := startSim(t, "-quiet")
+	if !strings.HasPrefix(endpoint, "http://127.0.0.1:") || strings.HasSuffix(endpoint, ":0") {
+		t.Fatalf("endpoint %q", endpoint)
+	}
+	block := "\n# The provider reads these variables: paste them into the shell you run terraform in.\n" +
+		"# The secret key is the public demo key of this simulator, accepted nowhere else.\n" +
+		"export QINGCLOUD_HPC_ENDPOINT=" + endpoint + "\n" +
+		"export QINGCLOUD_ACCESS_KEY=QYSIMULATORKEY0001\n" +
+		"export QINGCLOUD_SECRET_KEY=sim-secret-do-not-use-in-production\n" +
+		"export QINGCLOUD_ZONE=jn1a\n"
+	if !strings.Contains(stdout.String(), block) {
+		t.Fatalf("stdout lacks\n%s\nin\n%s", block, stdout.String())
+	}
+	// scripts/demo.sh shows the first six lines and reads the key lines.
+	lines := strings.Split(stdout.String(), "\n")
+	if lines[0] != "endpoint: "+endpoint || lines[1] != "access_key: QYSIMULATORKEY0001" || lines[2] != "secret_key: sim-secret-do-not-use-in-production" ||
+		lines[5] != "summary: "+endpoint+"/_sim/summary" ||
+		lines[6] != `try: cluster_id = "ehpc-8jqdq0mz", node_ids = ["cln-cmp00001", "cln-cmp00002"]` {
+		t.Fatalf("banner:\n%s", stdout.String())
+	}
+
+	// The endpoint is the one bound: the simulator answers there.
+	resp, err := http.Get(endpoint + "/_sim/summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+
+	// A shell given the whole block, comments and all, ends up with the values.
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh:", err)
+	}
+	_, block, _ = strings.Cut(stdout.String(), "\n\n")
+	out, err := exec.Command(sh, "-c", block+`printf '%s|%s|%s|%s' "$QINGCLOUD_HPC_ENDPOINT" "$QINGCLOUD_ACCESS_KEY" "$QINGCLOUD_SECRET_KEY" "$QINGCLOUD_ZONE"`).CombinedOutput()
+	if want := endpoint + "|QYSIMULATORKEY0001|sim-secret-do-not-use-in-production|jn1a"; err != nil || string(out) != want {
+		t.Fatalf("%v: %q, want %q", err, out, want)
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080": "http://127.0.0.1:8080",
+		"http://[::1]:8080":     "'http://[::1]:8080'",
+		"it's":                  `'it'\''s'`,
+		"":                      "''",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+		sh, err := exec.LookPath("sh")
+		if err != nil {
+			continue
+		}
+		if out, err := exec.Command(sh, "-c", "printf %s "+shellQuote(in)).Output(); err != nil || string(out) != in {
+			t.Errorf("sh reads %s as %q (%v)", shellQuote(in), out, err)
+		}
+	}
+}
+
+// freePort is a loopback port nothing listens on, most likely still free when
+// the test uses it.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func TestFixedPort(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "127.0.0.1:0"},
+		{[]string{"-port", "8080"}, "127.0.0.1:8080"},
+		{[]string{"-port", "0"}, "127.0.0.1:0"},
+		{[]string{"-listen", "127.0.0.1:8080"}, "127.0.0.1:8080"},
+		{[]string{"-listen", "[::1]:0", "-port", "8080"}, "[::1]:8080"},
+		{[]string{"-listen", "localhost:8080", "-port", "8080"}, "localhost:8080"},
+	} {
+		var stderr syncBuffer
+		cfg, err := parseFlags(tc.args, &stderr)
+		if err != nil || cfg.listen != tc.want {
+			t.Errorf("%v: listen %q, %v, want %q", tc.args, cfg.listen, err, tc.want)
+		}
+	}
+
+	port := strconv.Itoa(freePort(t))
+	endpoint, stdout := startSim(t, "-port", port)
+	if endpoint != "http://127.0.0.1:"+port || !strings.Contains(stdout.String(), "\nexport QINGCLOUD_HPC_ENDPOINT=http://127.0.0.1:"+port+"\n") {
+		t.Fatalf("endpoint %q for -port %s:\n%s", endpoint, port, stdout.String())
+	}
+	resp, err := http.Get("http://127.0.0.1:" + port + "/_sim/summary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+func TestTakenPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	for _, args := range [][]string{{"-port", port}, {"-listen", "127.0.0.1:" + port}} {
+		var stdout, stderr syncBuffer
+		code := run(context.Background(), args, &stdout, &stderr)
+		if want := "ehpc-sim: port " + port + " on 127.0.0.1 is already in use (another ehpc-sim still running?): stop whatever holds it, or give another port with -port N, or -port 0 for a free one\n"; code != 1 || stderr.String() != want {
+			t.Errorf("%v: exit %d, stderr %q, want %q", args, code, stderr.String(), want)
+		}
+		if stdout.String() != "" {
+			t.Errorf("%v: printed %q", args, stdout.String())
+		}
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-port", "-1"}, "-port -1: a port is 1 to 65535 (0 picks a free one)"},
+		{[]string{"-port", "65536"}, "-port 65536: a port is 1 to 65535"},
+		{[]string{"-port", "http"}, `invalid value "http" for flag -port`},
+		{[]string{"-listen", "127.0.0.1:9000", "-port", "8080"}, "-listen 127.0.0.1:9000 and -port 8080 name two ports: give the port once"},
+		{[]string{"-listen", "0.0.0.0:0", "-port", "8080"}, "non-loopback"},
+	} {
+		var stdout, stderr syncBuffer
+		if code := run(context.Background(), tc.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
+
+func TestComputeNodes(t *testing.T) {
+	var stderr syncBuffer
+	cfg, err := parseFlags(nil, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.options().Clusters; len(got) != 1 || !reflect.DeepEqual(got[0], ehpcsim.DemoCluster()) {
+		t.Fatalf("default demo cluster %+v, want ehpcsim.DemoCluster()", got)
+	}
+
+	for _, n := range []int{1, 4, 5, 250, maxComputeNodes} {
+		cfg, err := parseFlags([]string{"-compute-nodes", strconv.Itoa(n)}, &stderr)
+		if err != nil {
+			t.Fatal(n, err)
+		}
+		c := cfg.options().Clusters[0]
+		if c.ID != ehpcsim.DemoClusterID || c.Zone != ehpcsim.DemoZone || len(c.Nodes) != n+2 ||
+			c.Nodes[0].Role != "login" || c.Nodes[1].Role != "controller" || c.Nodes[n+1].ID != fmt.Sprintf("cln-cmp%05d", n) {
+			t.Fatalf("-compute-nodes %d: %d nodes, %+v ... %+v", n, len(c.Nodes), c.Nodes[0], c.Nodes[len(c.Nodes)-1])
+		}
+		demo := ehpcsim.DemoCluster().Nodes
+		ids, ips := map[string]bool{}, map[string]bool{}
+		for i, node := range c.Nodes {
+			if i < len(demo) && node != demo[i] {
+				t.Fatalf("-compute-nodes %d: node %d is %+v, not the demo cluster's %+v", n, i, node, demo[i])
+			}
+			if i >= 2 && (node.Role != "compute" || node.Status != "active") {
+				t.Fatalf("-compute-nodes %d: %+v", n, node)
+			}
+			if ids[node.ID] || ips[node.PrivateIP] || net.ParseIP(node.PrivateIP) == nil {
+				t.Fatalf("-compute-nodes %d: %+v repeats an id or address, or has none", n, node)
+			}
+			ids[node.ID], ips[node.PrivateIP] = true, true
+		}
+	}
+
+	endpoint, stdout := startSim(t, "-compute-nodes", "40", "-quiet")
+	for _, want := range []string{
+		"cluster: ehpc-8jqdq0mz (42 nodes: cln-login001 cln-ctrl0001 cln-cmp00001 cln-cmp00002 ... cln-cmp00040)\n",
+		`try: cluster_id = "ehpc-8jqdq0mz", node_ids = ["cln-cmp00001", "cln-cmp00002"]` + "\n",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if !strings.Contains(stdout.String(), "export QINGCLOUD_HPC_ENDPOINT="+endpoint+"\n") {
+		t.Fatal(stdout.String())
+	}
+	// The simulator the flags build serves them all.
+	cfg, err = parseFlags([]string{"-compute-nodes", "40"}, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := cfg.simulator(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nodes := sim.Nodes(ehpcsim.DemoClusterID); len(nodes) != 42 || nodes[41].ID != "cln-cmp00040" {
+		t.Fatalf("%d nodes", len(nodes))
+	}
+
+	dir := t.TempDir()
+	replace := filepath.Join(dir, "replace.json")
+	if err := os.WriteFile(replace, []byte(`{"clusters":[{"cluster_id":"ehpc-8jqdq0mz","zone":"jn1a","nodes":[{"node_id":"cln-own00001","role":"compute"}]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-compute-nodes", "0"}, "-compute-nodes 0: the demo cluster takes 1 to 10000 compute nodes (default 4)"},
+		{[]string{"-compute-nodes", "-3"}, "-compute-nodes -3: the demo cluster takes 1 to 10000 compute nodes"},
+		{[]string{"-compute-nodes", "10001"}, "-compute-nodes 10001: the demo cluster takes 1 to 10000 compute nodes"},
+		{[]string{"-compute-nodes", "many"}, `invalid value "many" for flag -compute-nodes`},
+		{[]string{"-compute-nodes", "8", "-clusters", replace}, "-compute-nodes 8: the clusters file " + replace + " lists the demo cluster ehpc-8jqdq0mz itself"},
+	} {
+		var stdout, stderr syncBuffer
+		if code := run(context.Background(), tc.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+
+	// Without -compute-nodes, a clusters file may replace the demo cluster,
+	// and the try line follows it.
+	_, stdout = startSim(t, "-clusters", replace, "-quiet")
+	if !strings.Contains(stdout.String(), "cluster: ehpc-8jqdq0mz (nodes cln-own00001)\n") ||
+		!strings.Contains(stdout.String(), `try: cluster_id = "ehpc-8jqdq0mz", node_ids = ["cln-own00001"]`+"\n") {
+		t.Fatal(stdout.String())
+	}
+}
+
+func TestUsageNamesPortAndSize(t *testing.T) {
+	var usage syncBuffer
+	if code := run(context.Background(), []string{"-h"}, &usage, &usage); code != 0 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{"  -port N\n", "  -compute-nodes N\n", "  -listen host:port\n", "-port N fixes one", "(default 4)", "export lines"} {
+		if !strings.Contains(usage.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, usage.String())
+		}
 	}
 }
