@@ -6,29 +6,20 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/action"
 	"github.com/hashicorp/terraform-plugin-framework/action/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
 
-// Bounds of the action's timeout argument, in seconds. Actions have no timeouts
-// block, so the wait is bounded by this argument instead.
-const (
-	defaultActionTimeout = 1800  // 30 minutes, as the resource's create timeout
-	minActionTimeout     = 10    // a restart takes longer; less is a mistake (seconds vs minutes)
-	maxActionTimeout     = 86400 // a day
-)
-
-// defaultActionProgressInterval is the least time between two "still waiting"
-// progress messages, so a long wait shows life without flooding the output.
-const defaultActionProgressInterval = 30 * time.Second
+// defaultProgressInterval is the least time between two "still waiting"
+// progress lines, so a long wait shows life without flooding the output.
+const defaultProgressInterval = 30 * time.Second
 
 // The optional interfaces, each with what it is for.
 var (
@@ -50,7 +41,7 @@ type ClusterNodeRestartAction struct {
 // arguments, with a timeout argument for the timeouts block actions lack.
 type ClusterNodeRestartActionModel struct {
 	restartArgs
-	Timeout types.Int64 `tfsdk:"timeout"`
+	Timeout types.String `tfsdk:"timeout"`
 }
 
 // NewClusterNodeRestartAction is the action factory.
@@ -96,11 +87,13 @@ func (a *ClusterNodeRestartAction) Schema(_ context.Context, _ action.SchemaRequ
 					"pause":      schema.StringAttribute{MarkdownDescription: pauseDescription, Optional: true, Validators: pauseValidators},
 				},
 			},
-			"timeout": schema.Int64Attribute{
-				MarkdownDescription: fmt.Sprintf("How long to wait for the restart job (with `rolling`, for the whole rollout), in seconds, from %d to %d (default %d, 30 minutes). "+
-					"Actions have no `timeouts` block, so this takes its place.", minActionTimeout, maxActionTimeout, defaultActionTimeout),
+			"timeout": schema.StringAttribute{
+				MarkdownDescription: fmt.Sprintf("How long to wait for the restart job (with `rolling`, for the whole rollout): a duration from `%s` to `%s` (default `%s`), such as `45m` or `2h`, "+
+					"written as the resource's `timeouts.create` is. Actions have no `timeouts` block, so this takes its place. "+
+					"A number without a unit is still read as seconds, with a warning: the action took seconds before it took durations.",
+					shortDuration(minWaitTimeout), shortDuration(maxWaitTimeout), shortDuration(defaultWaitTimeout)),
 				Optional:   true,
-				Validators: []validator.Int64{int64validator.Between(minActionTimeout, maxActionTimeout)},
+				Validators: []validator.String{actionTimeoutValidator{}},
 			},
 		},
 	}
@@ -140,77 +133,21 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout := time.Duration(defaultActionTimeout) * time.Second
-	if !cfg.Timeout.IsNull() {
-		timeout = time.Duration(cfg.Timeout.ValueInt64()) * time.Second
-	}
+	// The warning of a number without a unit came at validate; only an error counts here.
+	var timeoutDiags diag.Diagnostics
+	timeout := actionTimeout(cfg.Timeout, &timeoutDiags)
+	resp.Diagnostics.Append(timeoutDiags.Errors()...)
 	spec, batches := a.data.prepare(ctx, cfg.restartArgs, "action", timeout, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	progress := newProgressSender(ctx, resp.SendProgress)
 	defer progress.close()
-	res := a.data.run(ctx, spec, batches, a.observer(progress, spec, len(batches)), &resp.Diagnostics)
+	res := a.data.run(ctx, spec, batches, a.data.progressWords(spec, len(batches), progress.send), &resp.Diagnostics)
 	if res.End == rollout.Done && !spec.Wait {
 		progress.send(fmt.Sprintf("Not waiting for job %s (wait_for_completion = false); follow it in the cluster's operation log.", res.Batches[0].JobID))
 	}
 	resp.Diagnostics.Append(report(res, spec, onAction, a.data.client.Scrub)...)
-}
-
-// observer reports a rollout's progress: each request, a check at most every
-// ActionProgressInterval while a job runs, and each job's end. Messages of a
-// rollout of several batches begin with the batch ("Batch 2 of 5: ").
-func (a *ClusterNodeRestartAction) observer(progress *progressSender, spec rollout.Spec, n int) rollout.Observer {
-	interval := a.data.opts.ActionProgressInterval
-	if interval <= 0 {
-		interval = defaultActionProgressInterval
-	}
-	prefix := func(i int) string {
-		if n < 2 {
-			return ""
-		}
-		return fmt.Sprintf("Batch %d of %d: ", i+1, n)
-	}
-	var lastReport time.Duration
-	notes := ending{spec: spec, s: onAction, scrub: a.data.client.Scrub}
-	return rollout.Observer{
-		Sent: func(i int, b rollout.Batch, note *rollout.Note) {
-			lastReport = 0
-			progress.send(prefix(i) + fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(b.Nodes), spec.ClusterID, spec.Zone, b.JobID))
-			if note != nil {
-				// Same exactly-once settling as the resource; say so where it showed.
-				d := notes.note(*note)
-				progress.send(prefix(i) + d.Summary() + ": " + d.Detail())
-			}
-		},
-		Checked: func(i int, b rollout.Batch, c jobwatch.Check, elapsed time.Duration) {
-			if c.Found && c.Job.Done() || elapsed-lastReport < interval {
-				return // the outcome is reported once the wait ends
-			}
-			lastReport = elapsed
-			status := "not in the operation log yet"
-			if c.Found {
-				status = "status " + c.Job.Status
-			}
-			msg := fmt.Sprintf("Waiting for restart job %s: %s, %s elapsed.", b.JobID, status, roundElapsed(elapsed))
-			if c.Err != nil {
-				msg += " The last check failed and will be retried: " + a.data.client.Scrub(c.Err.Error())
-			}
-			progress.send(prefix(i) + msg)
-		},
-		Waited: func(i int, b rollout.Batch, w rollout.JobWait) {
-			elapsed := roundElapsed(w.Elapsed)
-			switch w.End {
-			case rollout.Done, rollout.Failed:
-				progress.send(prefix(i) + fmt.Sprintf("Restart job %s finished: %s after %s.", b.JobID, w.Status, elapsed))
-			case rollout.Unreadable:
-				progress.send(prefix(i) + fmt.Sprintf("Cannot read the status of restart job %s after %s.", b.JobID, elapsed))
-			case rollout.TimedOut:
-				progress.send(prefix(i) + fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", b.JobID, elapsed, w.Status))
-			}
-			// An interrupted wait sends nothing: Terraform no longer reads progress.
-		},
-	}
 }
 
 // progressSender wraps the framework's SendProgress, which blocks until Terraform

@@ -128,7 +128,7 @@ func TestAccAction_invoke(t *testing.T) {
 	const action = `Action action\.hpc_cluster_node_restart\.now \(triggered by CLI\): `
 	for _, want := range []string{
 		action + `Restart of 2 nodes \(cln-cmp00001, cln-cmp00003\) of cluster ehpc-8jqdq0mz \(zone jn1a\) requested: job ` + job + `\.`,
-		action + `Waiting for restart job ` + job + `: (status pending|not in the operation log yet), [0-9.]+m?s elapsed\.`,
+		action + `Waiting for restart job ` + job + ` of 2 nodes \(cln-cmp00001, cln-cmp00003\) to finish: (status pending|not in the operation log yet), [0-9.]+m?s elapsed\.`,
 		action + `Restart job ` + job + ` finished: successful after [0-9.]+m?s\.`,
 		`Action complete: action\.hpc_cluster_node_restart\.now`,
 	} {
@@ -248,7 +248,7 @@ func TestAccAction_invokeRolling(t *testing.T) {
 		nodes := regexp.QuoteMeta(strings.Join(job.NodeIDs, ", "))
 		for _, want := range []string{
 			action + batch + `Restart of 2 nodes \(` + nodes + `\) of cluster ehpc-8jqdq0mz \(zone jn1a\) requested: job ` + job.ID + `\.`,
-			action + batch + `Waiting for restart job ` + job.ID + `: (status pending|not in the operation log yet), [0-9.]+m?s elapsed\.`,
+			action + batch + `Waiting for restart job ` + job.ID + ` of 2 nodes \(` + nodes + `\) to finish: (status pending|not in the operation log yet), [0-9.]+m?s elapsed\.`,
 			action + batch + `Restart job ` + job.ID + ` finished: successful after [0-9.]+m?s\.`,
 		} {
 			loc := regexp.MustCompile(want).FindStringIndex(out[at:])

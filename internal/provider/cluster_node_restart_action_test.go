@@ -43,7 +43,7 @@ func TestAction_schemaListed(t *testing.T) {
 		"node_ids":            "required tftypes.Set[tftypes.String]",
 		"zone":                "optional tftypes.String",
 		"wait_for_completion": "optional tftypes.Bool",
-		"timeout":             "optional tftypes.Number",
+		"timeout":             "optional tftypes.String",
 		"rolling":             `optional tftypes.Object["batch_size":tftypes.Number, "pause":tftypes.String]`,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -82,15 +82,28 @@ func TestAction_validate(t *testing.T) {
 	e := newTestEnv(t, ehpcsim.Options{})
 	p := e.protoServer(nil)
 	expectNoErrors(t, "valid config", p.validate(actionArgs(map[string]tftypes.Value{
-		"zone": str("jn1a"), "timeout": num(600), "wait_for_completion": boolean(false),
+		"zone": str("jn1a"), "timeout": str("10m"), "wait_for_completion": boolean(false),
 	}, "cln-cmp00001")))
+	// A number of seconds, as the action took before durations (Terraform
+	// hands the number 600 to the string attribute as "600"), still works,
+	// with a warning that says how to write it now.
+	legacy := p.validate(actionArgs(map[string]tftypes.Value{"timeout": str("600")}, "cln-cmp00001"))
+	expectNoErrors(t, "timeout = 600", legacy)
+	if len(legacy) != 1 || legacy[0].Severity != tfprotov6.DiagnosticSeverityWarning || legacy[0].Summary != "Timeout Without A Unit" ||
+		!strings.Contains(legacy[0].Detail, `timeout = 600 is read as 600 seconds`) || !strings.Contains(legacy[0].Detail, `timeout = "10m"`) {
+		t.Fatalf("timeout = 600: want one warning that reads it as seconds and suggests \"10m\", got %+v", legacy)
+	}
 	cases := []struct {
 		name string
 		vals map[string]tftypes.Value
 		want string
 	}{
-		{"timeout too short", actionArgs(map[string]tftypes.Value{"timeout": num(5)}, "cln-cmp00001"), `timeout.*between 10 and 86400, got: 5`},
-		{"timeout too long", actionArgs(map[string]tftypes.Value{"timeout": num(86401)}, "cln-cmp00001"), `timeout.*between 10 and 86400`},
+		{"timeout too short", actionArgs(map[string]tftypes.Value{"timeout": str("5s")}, "cln-cmp00001"),
+			`^Invalid Action Timeout \[AttributeName\("timeout"\)\]: timeout = "5s" is shorter than the least timeout, "10s".*such as "30m" \(did you mean "5m"\?\)`},
+		{"timeout too long", actionArgs(map[string]tftypes.Value{"timeout": str("25h")}, "cln-cmp00001"), `timeout = "25h" is longer than the longest timeout, "24h"`},
+		{"timeout too short in seconds", actionArgs(map[string]tftypes.Value{"timeout": str("5")}, "cln-cmp00001"), `timeout = "5s" is shorter than the least timeout`},
+		{"timeout without a number", actionArgs(map[string]tftypes.Value{"timeout": str("half an hour")}, "cln-cmp00001"),
+			`timeout = "half an hour" is not a duration\. Write a number with a unit \(s, m or h\)`},
 		{"empty node_ids", actionArgs(nil), `Empty Node ID Set.*: node_ids is empty.*data\.hpc_cluster_nodes.*filters`},
 		{"node id with a space", actionArgs(nil, "cln cmp1"), `node_ids.*must be an id without whitespace`},
 		{"blank cluster_id", actionArgs(map[string]tftypes.Value{"cluster_id": str(" ")}, "cln-cmp00001"), `cluster_id.*must be an id without whitespace`},
@@ -152,7 +165,7 @@ func TestAction_invokeWaitsWithProgress(t *testing.T) {
 	if msgs[0] != want0 {
 		t.Errorf("first progress %q, want %q", msgs[0], want0)
 	}
-	waiting := regexp.MustCompile(`^Waiting for restart job ` + job + `: (status pending|not in the operation log yet), [0-9.]+m?s elapsed\.$`)
+	waiting := regexp.MustCompile(`^Waiting for restart job ` + job + ` of 2 nodes \(cln-cmp00001, cln-cmp00002\) to finish: (status pending|not in the operation log yet), [0-9.]+m?s elapsed\.$`)
 	for _, m := range msgs[1 : len(msgs)-1] {
 		if !waiting.MatchString(m) {
 			t.Errorf("middle progress %q does not match %s", m, waiting)
@@ -194,7 +207,7 @@ func TestAction_invokeShortJobNoWaitingNoise(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{JobDuration: 300 * time.Millisecond})
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"zone": str("jn1a"), "timeout": num(60)}, "cln-cmp00003"), nil)
+	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"zone": str("jn1a"), "timeout": str("1m")}, "cln-cmp00003"), nil)
 	expectNoErrors(t, "invoke", inv.diags)
 	if len(inv.progress) != 2 ||
 		!regexp.MustCompile(`^Restart of node cln-cmp00003 of cluster ehpc-8jqdq0mz \(zone jn1a\) requested: job j-[a-z0-9]+\.$`).MatchString(inv.progress[0]) ||
@@ -246,7 +259,7 @@ func TestAction_invokeTimeout(t *testing.T) {
 	e.sim.HangNextJobs(1)
 	p := e.protoServer(func(o *options) { o.ActionProgressInterval = 3 * time.Second }).mustConfigure(e.simProviderConfig())
 	started := time.Now()
-	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"timeout": num(minActionTimeout)}, "cln-cmp00001"), nil)
+	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"timeout": str(shortDuration(minWaitTimeout))}, "cln-cmp00001"), nil)
 	if took := time.Since(started); took < 10*time.Second || took > 20*time.Second {
 		t.Errorf("invoke took %s, want about the 10s timeout", took)
 	}

@@ -27,10 +27,6 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
 
-// defaultCreateTimeout bounds the wait for a restart job when timeouts.create is
-// not set.
-const defaultCreateTimeout = 30 * time.Minute
-
 // The optional interfaces, each with what it is for. ImportState is implemented
 // only to refuse with a reason: without it the framework's answer says nothing
 // about why or what to do instead.
@@ -360,7 +356,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		return
 	}
 	spec.Replaced = r.data.replacedIn(spec.Zone, spec.ClusterID)
-	res := r.data.run(ctx, spec, batches, progressLog(ctx, spec, len(batches)), &resp.Diagnostics)
+	res := r.data.run(ctx, spec, batches, r.data.progressWords(spec, len(batches), infoLine(ctx, spec)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onCreate, r.data.client.Scrub)...)
 	if !recorded(res) {
 		return // nothing was accepted or may have been, so there is nothing to record
@@ -419,7 +415,7 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 	}
 	spec.Sending = sending
 	plan.ID = state.ID
-	res := r.data.run(ctx, spec, batches, progressLog(ctx, spec, len(batches)), &resp.Diagnostics)
+	res := r.data.run(ctx, spec, batches, r.data.progressWords(spec, len(batches), infoLine(ctx, spec)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onResume, r.data.client.Scrub)...)
 	resp.Diagnostics.Append(plan.record(res)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -453,13 +449,6 @@ func (r *ClusterNodeRestartResource) Delete(ctx context.Context, req resource.De
 	}
 }
 
-// Bounds of the resource's timeouts.create: the same as the action's timeout
-// argument, so one restart is bounded the same way whichever runs it.
-const (
-	minCreateTimeout = minActionTimeout * time.Second
-	maxCreateTimeout = maxActionTimeout * time.Second
-)
-
 // createTimeoutPath is where a bad timeouts.create is reported.
 var createTimeoutPath = path.Root("timeouts").AtName("create")
 
@@ -474,7 +463,7 @@ func timeoutsBlock(ctx context.Context) schema.Block {
 	block := timeouts.Block(ctx, timeouts.Opts{
 		Create: true,
 		CreateDescription: fmt.Sprintf("How long to wait for the restart job to finish, from `%s` to `%s` (default `30m`), such as `45m` or `1h30m`. "+
-			"Changing it never restarts anything.", shortDuration(minCreateTimeout), shortDuration(maxCreateTimeout)),
+			"Changing it never restarts anything.", shortDuration(minWaitTimeout), shortDuration(maxWaitTimeout)),
 	})
 	b, ok := block.(schema.SingleNestedBlock)
 	if !ok {
@@ -487,30 +476,6 @@ func timeoutsBlock(ctx context.Context) schema.Block {
 	create.Validators = []validator.String{createTimeoutValidator{}}
 	b.Attributes["create"] = create
 	return b
-}
-
-// checkCreateTimeout parses a timeouts.create value and returns it, or a sentence
-// that names the value, the problem and the fix.
-func checkCreateTimeout(s string) (time.Duration, string) {
-	lo, hi := shortDuration(minCreateTimeout), shortDuration(maxCreateTimeout)
-	d, err := time.ParseDuration(s)
-	switch {
-	case err != nil:
-		return 0, fmt.Sprintf("timeouts.create = %q is not a duration. Write a number with a unit (s, m or h), from %q to %q, such as \"30m\" or \"1h30m\"; "+
-			"or remove it to wait the default 30m.", s, lo, hi)
-	case d <= 0:
-		return 0, fmt.Sprintf("timeouts.create = %q is not a positive duration: the restart would be sent and the wait would fail at once. "+
-			"Use a duration from %q to %q, such as \"30m\"; or remove it to wait the default 30m. "+
-			"To not wait for the job at all, set wait_for_completion = false instead.", s, lo, hi)
-	case d < minCreateTimeout:
-		return 0, fmt.Sprintf("timeouts.create = %q is shorter than the least timeout, %q: a node restart takes longer, so the wait would time out after the restart was sent. "+
-			"Use a duration from %q to %q, such as \"30m\" (is %q meant in minutes?); "+
-			"to not wait for the job at all, set wait_for_completion = false instead.", s, lo, lo, hi, s)
-	case d > maxCreateTimeout:
-		return 0, fmt.Sprintf("timeouts.create = %q is longer than the longest timeout, %q. Use a duration from %q to %q; "+
-			"to not wait for the job at all, set wait_for_completion = false instead.", s, hi, lo, hi)
-	}
-	return d, ""
 }
 
 // shortDuration writes 24h rather than Go's 24h0m0s.
@@ -531,11 +496,11 @@ func shortDuration(d time.Duration) string {
 func createTimeout(v timeouts.Value) (time.Duration, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if v.IsNull() {
-		return defaultCreateTimeout, diags
+		return defaultWaitTimeout, diags
 	}
 	raw, ok := v.Attributes()["create"]
 	if !v.IsUnknown() && (!ok || raw.IsNull()) {
-		return defaultCreateTimeout, diags
+		return defaultWaitTimeout, diags
 	}
 	s, ok := raw.(types.String)
 	if !ok || s.IsUnknown() {
@@ -544,7 +509,7 @@ func createTimeout(v timeouts.Value) (time.Duration, diag.Diagnostics) {
 				"Use a value known before apply, such as \"30m\".")
 		return 0, diags
 	}
-	d, problem := checkCreateTimeout(s.ValueString())
+	d, problem := checkWaitTimeout("timeouts.create", s.ValueString())
 	if problem != "" {
 		diags.AddAttributeError(createTimeoutPath, invalidCreateTimeout, problem+" Nothing was sent: the nodes were not restarted.")
 		return 0, diags

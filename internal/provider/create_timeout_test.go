@@ -27,7 +27,10 @@ func TestAccClusterNodeRestart_createTimeoutValidation(t *testing.T) {
 	}{
 		{"0s", `(?s)Invalid Create Timeout.*create = "0s".*timeouts.create = "0s" is not a positive duration.*from "10s" to "24h"`},
 		{"-5m", `(?s)Invalid Create Timeout.*timeouts.create = "-5m" is not a positive duration.*such as "30m"`},
-		{"5s", `(?s)Invalid Create Timeout.*timeouts.create = "5s" is shorter than the least timeout, "10s".*wait_for_completion = false`},
+		{"5s", `(?s)Invalid Create Timeout.*timeouts.create = "5s" is shorter than the least timeout, "10s".*such as "30m" \(did you mean "5m"\?\).*wait_for_completion = false`},
+		// No minutes to suggest when they would be out of bounds too.
+		{"1500s", ""},
+		{"0.1s", `(?s)timeouts.create = "0.1s" is shorter than the least timeout, "10s".*such as "30m"\. To not wait`},
 		{"48h", `(?s)Invalid Create Timeout.*timeouts.create = "48h" is longer than the longest timeout, "24h"`},
 		{"abc", `(?s)Invalid Create Timeout.*timeouts.create = "abc" is not a duration.*such as "30m" or "1h30m"`},
 		{"10s", ""},

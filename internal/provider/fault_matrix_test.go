@@ -946,7 +946,7 @@ func TestFaultMatrixAction(t *testing.T) {
 			p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
 			extra := map[string]tftypes.Value{}
 			if sc.shortTimeout() {
-				extra["timeout"] = num(minActionTimeout)
+				extra["timeout"] = str(shortDuration(minWaitTimeout))
 			}
 			var node string
 			var nodes []string

@@ -27,7 +27,7 @@ import (
 // Address is the provider's address, the one the code and the project's tools
 // use: main.go serves it, the docs are generated from it and the tests attach
 // under it. Users install from their own registry, so the examples and the
-// guide write registry.example.com/qingcloud/hpc instead (see the README's
+// guide write registry.example.com/qingcloud/hpc instead (see CONTRIBUTING.md,
 // "One provider address").
 const Address = "registry.terraform.io/qingcloud/hpc"
 
@@ -66,8 +66,9 @@ type options struct {
 	// HomeDir finds the home directory holding .qingcloud/config.yaml; nil means
 	// os.UserHomeDir. Tests point it at a temporary directory.
 	HomeDir func() (string, error)
-	// ActionProgressInterval is the least time between the action's "still
-	// waiting" progress messages; 0 means 30 s.
+	// ActionProgressInterval is the least time between two "still waiting"
+	// progress lines (the action's events, the resource's INFO lines); 0
+	// means 30 s.
 	ActionProgressInterval time.Duration
 	// JobMissingAfter is how long an accepted job may stay absent from the
 	// operation log before the wait reports it missing; 0 means 2 minutes.
@@ -106,7 +107,7 @@ func newWithOptions(version string, opts options) func() provider.Provider {
 		opts.HomeDir = os.UserHomeDir
 	}
 	if opts.ActionProgressInterval <= 0 {
-		opts.ActionProgressInterval = defaultActionProgressInterval
+		opts.ActionProgressInterval = defaultProgressInterval
 	}
 	return func() provider.Provider {
 		return &HPCProvider{version: version, opts: opts}

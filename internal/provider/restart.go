@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
@@ -47,14 +46,13 @@ func rolling(ctx context.Context, v types.Object) (size int, pause time.Duration
 		return 0, 0, diags
 	}
 	size = int(m.BatchSize.ValueInt64())
-	if size < 1 {
-		diags.AddAttributeError(path.Root("rolling").AtName("batch_size"), "Invalid Rolling Batch Size",
-			fmt.Sprintf("rolling.batch_size = %d: a batch must hold at least 1 node. Use a batch size of 1 or more, or remove rolling to restart every node in one request.", size))
+	if problem := checkBatchSize(m.BatchSize.ValueInt64()); problem != "" {
+		diags.AddAttributeError(rollingErrorPath, invalidBatchSize, problem)
 	}
 	if s := m.Pause.ValueString(); !m.Pause.IsNull() {
 		var problem string
 		if pause, problem = checkPause(s); problem != "" {
-			diags.AddAttributeError(path.Root("rolling").AtName("pause"), invalidRollingPause, problem)
+			diags.AddAttributeError(rollingErrorPath, invalidRollingPause, problem)
 		}
 	}
 	return size, pause, diags
@@ -109,22 +107,6 @@ func (d *providerData) prepare(ctx context.Context, args restartArgs, owner stri
 		diags.Append(d)
 	}
 	return spec, rollout.Split(ehpc.NormalizeIDs(nodeIDs), size)
-}
-
-// progressLog is the observer of a resource's rollout: a line at INFO for
-// each request accepted and each job's end, so TF_LOG_PROVIDER=INFO shows a
-// long rollout go.
-func progressLog(ctx context.Context, spec rollout.Spec, n int) rollout.Observer {
-	return rollout.Observer{
-		Sent: func(i int, b rollout.Batch, note *rollout.Note) {
-			tflog.Info(ctx, "restart accepted", map[string]any{"cluster_id": spec.ClusterID, "zone": spec.Zone, "node_ids": b.Nodes,
-				"batch": i + 1, "batches": n, "job_id": b.JobID, "adopted": note != nil && note.Adopted, "resent": note != nil && !note.Adopted})
-		},
-		Waited: func(i int, b rollout.Batch, w rollout.JobWait) {
-			tflog.Info(ctx, "restart job ended", map[string]any{"cluster_id": spec.ClusterID, "batch": i + 1, "batches": n, "job_id": b.JobID,
-				"status": w.Status, "end": w.End.String(), "elapsed": w.Elapsed.String()})
-		},
-	}
 }
 
 // run runs a rollout on the instance's engine, and adds to diags the one
@@ -313,7 +295,19 @@ func (e ending) words() (summary, detail string) {
 		// that it did not finish.
 		summary = "Restart Action Cancelled"
 	}
-	return summary, joinSentences(what, e.progress(), e.next())
+	return summary, joinSentences(e.supersedes(), what, e.progress(), e.next())
+}
+
+// supersedes is the lead of a resume that stopped short: the apply's output
+// holds the plan's warning of what the apply would do (Unfinished Rolling
+// Restart Resumes; users saw it printed again right before this message), so
+// this message says that it, not the warning, tells what was done and what is
+// left. "" otherwise.
+func (e ending) supersedes() string {
+	if e.s != onResume || len(e.res.Batches) < 2 || e.res.End == rollout.Done {
+		return ""
+	}
+	return "This apply stopped before it did all that the plan's \"Unfinished Rolling Restart Resumes\" warning said; this message says what was done and what is left."
 }
 
 // what says what happened to the batch the run stopped at.
@@ -563,9 +557,9 @@ func (e ending) actionNext() string {
 		advice = "See the job in the cluster's operation log and fix the cause before invoking the action again."
 	case rollout.TimedOut:
 		advice = "Do not invoke the action again to wait for it: every invocation sends a new restart, so the nodes would restart a second time. " +
-			"For the next invocation, raise timeout (in seconds, up to " + fmt.Sprint(maxActionTimeout) + ")."
+			"For the next invocation, raise timeout (up to \"" + shortDuration(maxWaitTimeout) + "\")."
 	case rollout.OutOfTime:
-		advice = "For the next invocation, raise timeout (in seconds, up to " + fmt.Sprint(maxActionTimeout) + ")."
+		advice = "For the next invocation, raise timeout (up to \"" + shortDuration(maxWaitTimeout) + "\")."
 	case rollout.Unreadable, rollout.Lost, rollout.Interrupted:
 		advice = "The action keeps no record: check the cluster's operation log before invoking the action again, since each invocation restarts the nodes."
 	}

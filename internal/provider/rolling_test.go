@@ -322,6 +322,21 @@ func TestAccClusterNodeRestart_rollingInterrupted(t *testing.T) {
 			t.Errorf("plan output lacks %q:\n%s", want, plan)
 		}
 	}
+
+	// The resume interrupted in its turn: Terraform shows the plan's warning
+	// again at the end of the apply, so the apply's message says it supersedes
+	// it, and what it did.
+	resumed := strings.Join(strings.Fields(c.applyInterrupted(func() bool { return len(e.sim.Jobs()) >= 3 }, "the third batch was never sent")), " ")
+	t.Logf("the interrupted resume printed the plan's warning %d times", strings.Count(resumed, "Warning: Unfinished Rolling Restart Resumes"))
+	for _, want := range []string{
+		`This apply stopped before it did all that the plan's "Unfinished Rolling Restart Resumes" warning said; this message says what was done and what is left.`,
+		"Rolling restart stopped at batch 3 of 4",
+	} {
+		if !strings.Contains(resumed, want) {
+			t.Errorf("interrupted resume's output lacks %q:\n%s", want, resumed)
+		}
+	}
+
 	c.mustSucceed("apply", "-auto-approve", "-input=false")
 	if got, want := e.sim.RestartCounts(), restartsOnce(rollNodes...); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("restarts per node %v, want every node once", got)
@@ -350,8 +365,10 @@ func TestAccClusterNodeRestart_rollingInvalid(t *testing.T) {
 		ProtoV6ProviderFactories: e.factories(),
 		Steps: []resource.TestStep{
 			step(`{ batch_size = 6 }`, "  wait_for_completion = false\n", `Rolling Restart Needs Waiting[\s\S]*wait_for_completion = false cannot be[\s\S]*combined with rolling`),
-			step(`{ batch_size = 0 }`, "", `rolling.batch_size[\s\S]*at least 1`),
-			step(`{ batch_size = 6, pause = "10 minutes" }`, "", `Invalid Rolling Pause[\s\S]*"10 minutes" is not a duration`),
+			// Terraform points at the rolling line (not the resource's first),
+			// and the message names the argument and a fix.
+			step(`{ batch_size = 0 }`, "", `Invalid Rolling Batch Size[\s\S]*\d+:\s+rolling\s+= \{ batch_size = 0 \}[\s\S]*rolling.batch_size = 0, but a batch must hold at least one node[\s\S]*batch_size = 1 to restart one[\s\S]*node at a time`),
+			step(`{ batch_size = 6, pause = "10 minutes" }`, "", `Invalid Rolling Pause[\s\S]*\d+:\s+rolling\s+= \{ batch_size = 6, pause = "10 minutes" \}[\s\S]*"10 minutes" is not a duration`),
 			step(`{ batch_size = 6, pause = "2h" }`, "", `Invalid Rolling Pause[\s\S]*outside 0s to "1h"`),
 		},
 		CheckDestroy: func(*terraform.State) error {
@@ -498,7 +515,7 @@ func TestAction_invokeRollingTimeoutBoundsRollout(t *testing.T) {
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
 	one := tftypes.NewValue(tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "pause": tftypes.String}},
 		map[string]tftypes.Value{"batch_size": num(1), "pause": tftypes.NewValue(tftypes.String, nil)})
-	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": one, "timeout": num(10)}, "cln-cmp00001", "cln-cmp00002", "cln-cmp00003"), nil)
+	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": one, "timeout": str("10s")}, "cln-cmp00001", "cln-cmp00002", "cln-cmp00003"), nil)
 	if n := len(e.sim.Jobs()); n != 2 {
 		t.Fatalf("%d jobs, want 2: the third batch does not fit in what is left of the timeout", n)
 	}
@@ -518,8 +535,8 @@ func TestAction_invokeRollingCheckedBeforeSending(t *testing.T) {
 		pause string
 		want  string
 	}{
-		{0, "0s", `Invalid Rolling Batch Size \[AttributeName\("rolling"\)\.AttributeName\("batch_size"\)\]: rolling\.batch_size = 0`},
-		{2, "10 minutes", `Invalid Rolling Pause \[AttributeName\("rolling"\)\.AttributeName\("pause"\)\]: rolling\.pause = "10 minutes" is not a duration`},
+		{0, "0s", `Invalid Rolling Batch Size \[AttributeName\("rolling"\)\]: rolling\.batch_size = 0, but a batch must hold at least one node`},
+		{2, "10 minutes", `Invalid Rolling Pause \[AttributeName\("rolling"\)\]: rolling\.pause = "10 minutes" is not a duration`},
 	} {
 		// InvokeAction straight away, as for a value unknown at plan.
 		v := tftypes.NewValue(typ, map[string]tftypes.Value{"batch_size": num(tc.size), "pause": str(tc.pause)})

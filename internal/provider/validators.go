@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -144,7 +143,7 @@ var _ validator.String = endpointValidator{}
 type createTimeoutValidator struct{}
 
 func (createTimeoutValidator) Description(context.Context) string {
-	return fmt.Sprintf("must be a duration from %s to %s, such as 30m", shortDuration(minCreateTimeout), shortDuration(maxCreateTimeout))
+	return fmt.Sprintf("must be a duration from %s to %s, such as 30m", shortDuration(minWaitTimeout), shortDuration(maxWaitTimeout))
 }
 func (v createTimeoutValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
@@ -156,7 +155,7 @@ func (createTimeoutValidator) ValidateString(_ context.Context, req validator.St
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if _, problem := checkCreateTimeout(req.ConfigValue.ValueString()); problem != "" {
+	if _, problem := checkWaitTimeout("timeouts.create", req.ConfigValue.ValueString()); problem != "" {
 		resp.Diagnostics.AddAttributeError(req.Path, invalidCreateTimeout, problem)
 	}
 }
@@ -266,9 +265,51 @@ func nodeValues(matched []ehpc.Node) (nodeList, idList types.List, diags diag.Di
 
 // Validators of the rolling argument, shared by the resource and the action.
 var (
-	batchSizeValidators = []validator.Int64{int64validator.AtLeast(1)}
+	batchSizeValidators = []validator.Int64{batchSizeValidator{}}
 	pauseValidators     = []validator.String{pauseValidator{}}
 )
+
+// batchSizeValidator checks rolling.batch_size at validate time, in the
+// words the rollout uses for a value known only at apply (checkBatchSize).
+// The framework's AtLeast(1) said "must be at least 1, got: 0", with no fix.
+type batchSizeValidator struct{}
+
+var _ validator.Int64 = batchSizeValidator{}
+
+func (batchSizeValidator) Description(context.Context) string {
+	return "must be 1 or more"
+}
+
+func (v batchSizeValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (batchSizeValidator) ValidateInt64(_ context.Context, req validator.Int64Request, resp *validator.Int64Response) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if problem := checkBatchSize(req.ConfigValue.ValueInt64()); problem != "" {
+		resp.Diagnostics.AddAttributeError(rollingErrorPath, invalidBatchSize, problem)
+	}
+}
+
+const invalidBatchSize = "Invalid Rolling Batch Size"
+
+// rollingErrorPath is where a bad batch size or pause is reported: rolling
+// itself, the line Terraform can point at. Terraform does not point inside
+// an object's braces, so an error on rolling.batch_size showed the
+// resource's first line; the message names the argument.
+var rollingErrorPath = path.Root("rolling")
+
+// checkBatchSize returns a sentence naming the value, the problem and the
+// fix; "" for a good size.
+func checkBatchSize(n int64) string {
+	if n >= 1 {
+		return ""
+	}
+	return fmt.Sprintf("rolling.batch_size = %d, but a batch must hold at least one node. Set it to the number of nodes to restart at once, "+
+		"such as batch_size = 1 to restart one node at a time, or remove rolling to restart every node in one request.", n)
+}
 
 // pauseValidator checks rolling.pause at plan time, so a typo fails before the
 // first batch is sent rather than between two batches.
@@ -287,7 +328,7 @@ func (pauseValidator) ValidateString(_ context.Context, req validator.StringRequ
 		return
 	}
 	if _, problem := checkPause(req.ConfigValue.ValueString()); problem != "" {
-		resp.Diagnostics.AddAttributeError(req.Path, invalidRollingPause, problem)
+		resp.Diagnostics.AddAttributeError(rollingErrorPath, invalidRollingPause, problem)
 	}
 }
 

@@ -56,6 +56,11 @@ type Observer struct {
 	Checked func(i int, b Batch, c jobwatch.Check, elapsed time.Duration)
 	// Waited: the wait for batch i's job ended.
 	Waited func(i int, b Batch, w JobWait)
+	// Pausing: batch i waits d (the rollout's pause) before it is sent.
+	Pausing func(i int, b Batch, d time.Duration)
+	// Settling: batch i's last request's answer was lost, and the operation
+	// log is read until it shows whether the request made a job.
+	Settling func(i int, b Batch)
 }
 
 func (e *Engine) clock() clock.Clock {
@@ -91,7 +96,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 					r.End = Done
 					return r
 				}
-				ok = e.beforeSend(ctx, spec, &r, i, deadline, lastTook) && e.send(ctx, spec, &r, i, obs)
+				ok = e.beforeSend(ctx, spec, &r, i, deadline, lastTook, obs) && e.send(ctx, spec, &r, i, obs)
 			case Wait:
 				var took time.Duration
 				took, ok = e.wait(ctx, spec, &r, i, deadline, obs)
@@ -110,12 +115,16 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 // run was cancelled or less of the timeout is left than the batch before it
 // took: a batch sent only to time out would taint the resource, and the next
 // apply would restart every node again.
-func (e *Engine) beforeSend(ctx context.Context, spec Spec, r *Result, i int, deadline time.Time, lastTook time.Duration) bool {
+func (e *Engine) beforeSend(ctx context.Context, spec Spec, r *Result, i int, deadline time.Time, lastTook time.Duration, obs Observer) bool {
 	clk := e.clock()
 	if i > 0 && spec.Pause > 0 {
+		d := min(spec.Pause, max(deadline.Sub(clk.Now()), 0))
+		if obs.Pausing != nil {
+			obs.Pausing(i, r.Batches[i], d)
+		}
 		select {
 		case <-ctx.Done():
-		case <-clk.After(min(spec.Pause, max(deadline.Sub(clk.Now()), 0))):
+		case <-clk.After(d):
 		}
 	}
 	switch {
@@ -193,6 +202,9 @@ func (e *Engine) settle(ctx context.Context, spec Spec, r *Result, i int, obs Ob
 	req := b.Request
 	if req.SentAt.IsZero() && req.From.IsZero() {
 		req.From = e.legacyFrom(ctx, spec, r.Batches, i)
+	}
+	if obs.Settling != nil {
+		obs.Settling(i, *b)
 	}
 	job, err := e.Client.Settle(ctx, spec.Zone, spec.ClusterID, b.Nodes, req, append(known(r.Batches), known(spec.Replaced)...))
 	var lost *ehpc.UnknownOutcomeError

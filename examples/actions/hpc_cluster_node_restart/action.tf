@@ -6,6 +6,6 @@ action "hpc_cluster_node_restart" "now" {
   config {
     cluster_id = "ehpc-8jqdq0mz"
     node_ids   = ["cln-hzzvbtnh", "cln-wx6w1ef2"]
-    timeout    = 1200
+    timeout    = "20m"
   }
 }

@@ -2,7 +2,7 @@
 #   terraform apply -invoke=action.hpc_cluster_node_restart.compute_rolling
 # Each batch is sent only once the previous batch's job is successful and a
 # minute has passed, and its progress lines begin with "Batch 1 of N: ".
-# timeout (in seconds) bounds the whole rollout, here 2 hours.
+# timeout bounds the whole rollout.
 
 data "hpc_cluster_nodes" "compute" {
   cluster_id = "ehpc-8jqdq0mz"
@@ -17,6 +17,6 @@ action "hpc_cluster_node_restart" "compute_rolling" {
       batch_size = 2
       pause      = "1m"
     }
-    timeout = 7200
+    timeout = "2h"
   }
 }

@@ -2,7 +2,8 @@
 # rest of the cluster keeps running jobs. The plan lists each batch's nodes
 # before anything is sent; each batch is sent only once the previous batch's
 # job is successful and the pause has passed. Changing the kernel version rolls
-# again; changing rolling alone restarts nothing.
+# again; changing rolling alone restarts nothing. To watch it go, batch by batch:
+#   TF_LOG_PROVIDER=INFO terraform apply
 data "hpc_cluster_nodes" "compute" {
   cluster_id = "ehpc-8jqdq0mz"
   role       = "compute" # the login node and the controller keep running

@@ -1,0 +1,88 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
+	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
+)
+
+// progressWords puts a rollout's progress into words, the same on both
+// surfaces: the action sends each line to Terraform as a progress event, and
+// the resource, which Terraform shows only as "Still creating... [10m0s
+// elapsed]", logs it at INFO, where TF_LOG_PROVIDER=INFO shows it. A line
+// says what was sent, what is waited for (the pause, a lost answer settling,
+// a job, with its status and the time so far, at most every progress
+// interval while it runs), and how each wait ended. Lines of a rollout of
+// several batches begin "Batch 2 of 5: ".
+func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)) rollout.Observer {
+	interval := d.opts.ActionProgressInterval
+	if interval <= 0 {
+		interval = defaultProgressInterval
+	}
+	prefix := func(i int) string {
+		if n < 2 {
+			return ""
+		}
+		return fmt.Sprintf("Batch %d of %d: ", i+1, n)
+	}
+	var lastReport time.Duration
+	notes := ending{spec: spec, s: onAction, scrub: d.client.Scrub}
+	return rollout.Observer{
+		Pausing: func(i int, b rollout.Batch, pause time.Duration) {
+			emit(prefix(i) + fmt.Sprintf("Waiting %s (rolling.pause) before restarting %s.", shortDuration(pause), nodesPhrase(b.Nodes)))
+		},
+		Settling: func(i int, b rollout.Batch) {
+			emit(prefix(i) + fmt.Sprintf("The answer to the restart request of %s was lost: reading the cluster's operation log until it shows "+
+				"whether that request made a job, before anything is sent again.", nodesPhrase(b.Nodes)))
+		},
+		Sent: func(i int, b rollout.Batch, note *rollout.Note) {
+			lastReport = 0
+			emit(prefix(i) + fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(b.Nodes), spec.ClusterID, spec.Zone, b.JobID))
+			if note != nil {
+				// The same exactly-once settling on both surfaces; say so where it showed.
+				d := notes.note(*note)
+				emit(prefix(i) + d.Summary() + ": " + d.Detail())
+			}
+		},
+		Checked: func(i int, b rollout.Batch, c jobwatch.Check, elapsed time.Duration) {
+			if c.Found && c.Job.Done() || elapsed-lastReport < interval {
+				return // the outcome is told once the wait ends
+			}
+			lastReport = elapsed
+			status := "not in the operation log yet"
+			if c.Found {
+				status = "status " + c.Job.Status
+			}
+			msg := fmt.Sprintf("Waiting for restart job %s of %s to finish: %s, %s elapsed.", b.JobID, nodesPhrase(b.Nodes), status, roundElapsed(elapsed))
+			if c.Err != nil {
+				msg += " The last check failed and will be retried: " + d.client.Scrub(c.Err.Error())
+			}
+			emit(prefix(i) + msg)
+		},
+		Waited: func(i int, b rollout.Batch, w rollout.JobWait) {
+			elapsed := roundElapsed(w.Elapsed)
+			switch w.End {
+			case rollout.Done, rollout.Failed:
+				emit(prefix(i) + fmt.Sprintf("Restart job %s finished: %s after %s.", b.JobID, w.Status, elapsed))
+			case rollout.Unreadable:
+				emit(prefix(i) + fmt.Sprintf("Cannot read the status of restart job %s after %s.", b.JobID, elapsed))
+			case rollout.TimedOut:
+				emit(prefix(i) + fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", b.JobID, elapsed, w.Status))
+			}
+			// An interrupted wait says nothing: Terraform no longer reads progress.
+		},
+	}
+}
+
+// infoLine logs a resource's progress line at INFO, with the cluster and
+// zone as fields for log tools.
+func infoLine(ctx context.Context, spec rollout.Spec) func(string) {
+	return func(msg string) {
+		tflog.Info(ctx, msg, map[string]any{"cluster_id": spec.ClusterID, "zone": spec.Zone})
+	}
+}
