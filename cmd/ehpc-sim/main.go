@@ -331,6 +331,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	err := c.settle(fs)
+	return c, err
+}
+
+// settle checks the parsed flags of fs and resolves those that depend on
+// others (-port into -listen).
+func (c *config) settle(fs *flag.FlagSet) error {
 	portSet := false
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
@@ -341,12 +348,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		}
 	})
 	if c.computeNodes < 1 || c.computeNodes > maxComputeNodes {
-		return c, fmt.Errorf("-compute-nodes %d: the demo cluster takes 1 to %d compute nodes (default %d)", c.computeNodes, maxComputeNodes, defaultComputeNodes)
+		return fmt.Errorf("-compute-nodes %d: the demo cluster takes 1 to %d compute nodes (default %d)", c.computeNodes, maxComputeNodes, defaultComputeNodes)
 	}
 	if portSet {
 		listen, err := withPort(c.listen, c.port)
 		if err != nil {
-			return c, err
+			return err
 		}
 		c.listen = listen
 	}
@@ -355,18 +362,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		v    time.Duration
 	}{{"job-duration", c.jobDuration}, {"oplog-lag", c.opLogLag}, {"late-effect", c.lateEffect}} {
 		if d.v < 0 {
-			return c, fmt.Errorf("-%s must not be negative (got %s)", d.name, d.v)
+			return fmt.Errorf("-%s must not be negative (got %s)", d.name, d.v)
 		}
 	}
 	if c.pageCap < 0 {
-		return c, fmt.Errorf("-page-cap must not be negative (got %d)", c.pageCap)
+		return fmt.Errorf("-page-cap must not be negative (got %d)", c.pageCap)
 	}
 	switch c.totalField {
 	case ehpcsim.TotalCount, ehpcsim.TotalSum, ehpcsim.TotalNone:
 	default:
-		return c, fmt.Errorf("-total-field %q: use total_count, total_sum or none", c.totalField)
+		return fmt.Errorf("-total-field %q: use total_count, total_sum or none", c.totalField)
 	}
-	return c, checkLoopback(c.listen)
+	return checkLoopback(c.listen)
 }
 
 // withPort is -listen's address with -port's port. -listen's own port must be
