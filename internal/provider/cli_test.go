@@ -70,6 +70,7 @@ func (e *testEnv) newCLI(t *testing.T) *cli {
 	if err != nil {
 		t.Fatal(err)
 	}
+	server = holdStop(server, stopGrace) // as main.go serves it (ProtocolServer)
 	ctx, cancel := context.WithCancel(context.Background())
 	reattach := make(chan *plugin.ReattachConfig, 1)
 	closed := make(chan struct{})
@@ -188,8 +189,16 @@ func (c *cli) stateResource() (map[string]any, bool) {
 // reports an interruption with a non-zero exit, so the exit code is not checked.
 func (c *cli) applyInterrupted(ready func() bool, notReady string) string {
 	c.t.Helper()
+	out, _ := c.interrupted(ready, notReady)
+	return out
+}
+
+// interrupted is applyInterrupted with more arguments for apply (-invoke=...),
+// returning the exit code too.
+func (c *cli) interrupted(ready func() bool, notReady string, args ...string) (string, int) {
+	c.t.Helper()
 	var out bytes.Buffer
-	cmd := c.command("apply", "-auto-approve", "-input=false", "-no-color")
+	cmd := c.command(append([]string{"apply", "-auto-approve", "-input=false", "-no-color"}, args...)...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -209,5 +218,5 @@ func (c *cli) applyInterrupted(ready func() bool, notReady string) string {
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		c.t.Fatal(err)
 	}
-	return out.String()
+	return out.String(), cmd.ProcessState.ExitCode()
 }

@@ -361,3 +361,23 @@ func TestAccAction_trigger(t *testing.T) {
 		},
 	})
 }
+
+// Ctrl-C during an invocation's wait fails the apply with the action's own
+// error, every time: Terraform 1.14 and 1.15 took the stream that plugin-go
+// cut short after the stop for a success, and exited 0 (see ProtocolServer).
+func TestAccAction_interruptedFails(t *testing.T) {
+	skipUnlessActions(t)
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: time.Minute})
+	c := e.newCLI(t)
+	for i, node := range []string{"cln-cmp00001", "cln-cmp00002", "cln-cmp00003"} {
+		c.write(actionConfig(e, node))
+		if i == 0 {
+			c.mustSucceed("init", "-input=false")
+		}
+		out, code := c.interrupted(func() bool { return e.sim.Restarts(node) == 1 }, "the restart was never sent", invokeNow)
+		flat := strings.Join(strings.Fields(out), " ")
+		if code == 0 || !strings.Contains(flat, "Restart Action Cancelled") || strings.Contains(flat, "Apply complete!") {
+			t.Fatalf("interrupted invocation %d of %s: exit code %d, want the action's Restart Action Cancelled error and a non-zero exit:\n%s", i+1, node, code, out)
+		}
+	}
+}
