@@ -315,11 +315,7 @@ func (p *Poller) tick(g *group) {
 	var viaList, viaDirect []*Watch
 	p.mu.Lock()
 	for w := range g.waiters {
-		early := w.next.early
-		if !w.next.guided {
-			early = p.opts.Schedule.gap(now.Sub(w.joined)) / 2
-		}
-		if w.next.at.After(now.Add(early)) {
+		if !w.answeredBy(now) {
 			continue
 		}
 		if w.direct || g.unsupported {
@@ -359,7 +355,7 @@ func (p *Poller) answer(g *group, results map[*Watch]Check) {
 		if _, ok := g.waiters[w]; !ok {
 			continue
 		}
-		w.next = w.plan(latest(w.next.at, after), p.estimateLocked(g.key, w.nodes))
+		w.next = w.plan(w.next.at, after, p.estimateLocked(g.key, w.nodes))
 		if c.Found && c.Job.Done() {
 			finished, w.finished = true, true
 		}
@@ -491,7 +487,7 @@ func (p *Poller) list(g *group, ws []*Watch) (map[string]ehpc.Job, error) {
 func (p *Poller) firstLocked(w *Watch, k groupKey) slot {
 	est := p.estimateLocked(k, w.nodes)
 	if w.origin.Equal(w.joined) && p.opts.Schedule.guides(est) {
-		return w.plan(w.joined, est)
+		return w.plan(w.joined, w.joined, est)
 	}
 	if p.opts.QuickLook > 0 {
 		return slot{at: w.joined.Add(p.opts.QuickLook)}
@@ -499,15 +495,26 @@ func (p *Poller) firstLocked(w *Watch, k groupKey) slot {
 	return slot{at: w.joined.Add(p.opts.Schedule.gap(0))}
 }
 
-// plan is w's check after from. An estimate counts from when the job started;
-// without one, the geometric sequence counts from when the waiter joined, as
-// it always did, a resumed job included.
-func (w *Watch) plan(from time.Time, est Estimate) slot {
+// plan is w's check after the one due at due, made at at. An estimate counts
+// from when the job started; without one, the geometric sequence counts from
+// when the waiter joined, as it always did, a resumed job included.
+func (w *Watch) plan(due, at time.Time, est Estimate) slot {
 	s := w.p.opts.Schedule
 	if s.guides(est) {
-		return s.plan(w.origin, from, est)
+		return s.after(w.origin, due, at, est)
 	}
-	return s.plan(w.joined, from, est)
+	return s.after(w.joined, due, at, est)
+}
+
+// answeredBy reports whether a tick at now answers w's next check: one due
+// by then, or due a little after, within the check's early tolerance (half
+// the geometric gap at now, or what an estimate allowed). Called under p.mu.
+func (w *Watch) answeredBy(now time.Time) bool {
+	early := w.next.early
+	if !w.next.guided {
+		early = w.p.opts.Schedule.gap(now.Sub(w.joined)) / 2
+	}
+	return !w.next.at.After(now.Add(early))
 }
 
 // tickTime is when the group's next tick is due: the earliest check, held as

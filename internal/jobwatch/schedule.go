@@ -142,10 +142,11 @@ func (s Schedule) window(origin time.Time, e time.Duration) slot {
 	return slot{at: origin.Add(e), late: s.dense() / 2, guided: true}
 }
 
-// next is plan without an estimate: the geometric sequence's check after a
-// check due at due was made at at.
-func (s Schedule) next(joined, due, at time.Time) time.Time {
-	return s.plan(joined, latest(due, at), Estimate{}).at
+// after is the check after one due at due that was made at at: plan from
+// the later of the two, so that an early answer stands for the check due
+// and a late one counts from when it was made (see plan).
+func (s Schedule) after(origin, due, at time.Time, est Estimate) slot {
+	return s.plan(origin, latest(due, at), est)
 }
 
 func latest(a, b time.Time) time.Time {

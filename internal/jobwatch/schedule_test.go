@@ -73,7 +73,7 @@ func TestNextCheckKeepsTheWaitersOwnSchedule(t *testing.T) {
 		{"early, sharing a tick", time.Second, 600 * time.Millisecond, time.Second + s.gap(time.Second)}, // still 2.12 s
 		{"late, after a slow request", time.Second, 1300 * time.Millisecond, 1300*time.Millisecond + s.gap(1300*time.Millisecond)},
 	} {
-		if got := s.next(joined, at(c.due), at(c.answered)).Sub(joined); got != c.want {
+		if got := s.after(joined, at(c.due), at(c.answered), Estimate{}).at.Sub(joined); got != c.want {
 			t.Errorf("%s: next check at %v after joining, want %v", c.name, got, c.want)
 		}
 	}
@@ -81,7 +81,7 @@ func TestNextCheckKeepsTheWaitersOwnSchedule(t *testing.T) {
 	// waiter is: after 7 checks at 10.09 s, just after a 10 s job ends.
 	due := at(time.Second)
 	for range 6 {
-		due = s.next(joined, due, due.Add(-400*time.Millisecond))
+		due = s.after(joined, due, due.Add(-400*time.Millisecond), Estimate{}).at
 	}
 	if got := due.Sub(joined).Round(10 * time.Millisecond); got != 10090*time.Millisecond {
 		t.Fatalf("7th check at %v after joining, want 10.09s", got)

@@ -93,7 +93,7 @@ func (a *ClusterNodeRestartAction) Schema(_ context.Context, _ action.SchemaRequ
 					"A number without a unit is still read as seconds, with a warning: the action took seconds before it took durations.",
 					shortDuration(minWaitTimeout), shortDuration(maxWaitTimeout), shortDuration(defaultWaitTimeout)),
 				Optional:   true,
-				Validators: []validator.String{actionTimeoutValidator{}},
+				Validators: []validator.String{waitTimeoutValidator{action: true}},
 			},
 		},
 	}

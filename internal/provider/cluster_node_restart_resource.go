@@ -455,7 +455,7 @@ var createTimeoutPath = path.Root("timeouts").AtName("create")
 const invalidCreateTimeout = "Invalid Create Timeout"
 
 // timeoutsBlock is the framework-timeouts block with its duration validator
-// replaced by createTimeoutValidator, which also checks the bounds: a timeout
+// replaced by waitTimeoutValidator, which also checks the bounds: a timeout
 // that cannot be waited with must fail the plan, not time out after the restart
 // was sent (which taints the resource, so the next apply restarts again).
 // The block's type, and so the state, is the library's.
@@ -473,7 +473,7 @@ func timeoutsBlock(ctx context.Context) schema.Block {
 	if !ok {
 		return block
 	}
-	create.Validators = []validator.String{createTimeoutValidator{}}
+	create.Validators = []validator.String{waitTimeoutValidator{}}
 	b.Attributes["create"] = create
 	return b
 }

@@ -138,28 +138,6 @@ var _ validator.Set = nonEmptyNodeIDs{}
 
 var _ validator.String = endpointValidator{}
 
-// createTimeoutValidator checks timeouts.create at plan time. Unknown values
-// (known only after apply) pass; Create checks them before sending anything.
-type createTimeoutValidator struct{}
-
-func (createTimeoutValidator) Description(context.Context) string {
-	return fmt.Sprintf("must be a duration from %s to %s, such as 30m", shortDuration(minWaitTimeout), shortDuration(maxWaitTimeout))
-}
-func (v createTimeoutValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-var _ validator.String = createTimeoutValidator{}
-
-func (createTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, problem := checkWaitTimeout("timeouts.create", req.ConfigValue.ValueString()); problem != "" {
-		resp.Diagnostics.AddAttributeError(req.Path, invalidCreateTimeout, problem)
-	}
-}
-
 // regexpValidator checks at validate time that a string compiles as a Go regular
 // expression, so a typo fails `terraform validate` rather than a read.
 type regexpValidator struct{}

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -65,8 +66,8 @@ func meantMinutes(s string) string {
 // to a string attribute as its decimal text ("600").
 func legacySeconds(s string) (time.Duration, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n > int64(maxWaitTimeout/time.Second)*1000 {
-		return 0, false
+	if err != nil || n > math.MaxInt64/int64(time.Second) {
+		return 0, false // not a number, or seconds no Duration holds
 	}
 	return time.Duration(n) * time.Second, true
 }
@@ -93,23 +94,30 @@ func actionTimeout(v types.String, diags *diag.Diagnostics) time.Duration {
 
 const invalidActionTimeout = "Invalid Action Timeout"
 
-// actionTimeoutValidator checks the action's timeout at plan time, as
-// createTimeoutValidator does timeouts.create, warning of a bare number.
-type actionTimeoutValidator struct{}
+// waitTimeoutValidator checks a wait's bound at validate time: the resource's
+// timeouts.create, or (action) the action's timeout, which also warns of a
+// number without a unit. Unknown values (known only after apply) pass; Create
+// and Invoke check them again before sending anything.
+type waitTimeoutValidator struct{ action bool }
 
-var _ validator.String = actionTimeoutValidator{}
+var _ validator.String = waitTimeoutValidator{}
 
-func (actionTimeoutValidator) Description(context.Context) string {
+func (waitTimeoutValidator) Description(context.Context) string {
 	return fmt.Sprintf("must be a duration from %s to %s, such as 30m", shortDuration(minWaitTimeout), shortDuration(maxWaitTimeout))
 }
 
-func (v actionTimeoutValidator) MarkdownDescription(ctx context.Context) string {
+func (v waitTimeoutValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
 
-func (actionTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
+func (v waitTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	switch {
+	case req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown():
+	case v.action:
+		actionTimeout(req.ConfigValue, &resp.Diagnostics)
+	default:
+		if _, problem := checkWaitTimeout("timeouts.create", req.ConfigValue.ValueString()); problem != "" {
+			resp.Diagnostics.AddAttributeError(req.Path, invalidCreateTimeout, problem)
+		}
 	}
-	actionTimeout(req.ConfigValue, &resp.Diagnostics)
 }
