@@ -492,21 +492,17 @@ func (b *bench) validateRolling(ctx context.Context) error {
 // The same jobs show whether the batches overlapped or left sorted order,
 // which fails the run: a rolling restart that does either is wrong, not slow.
 func (b *bench) rolling(ctx context.Context, r *report, s site) error {
-	b.sim.SetJobDuration(b.cfg.longJob)
-	defer b.sim.SetJobDuration(0)
-	n, size := b.cfg.rollingShape()
-
-	dir, err := b.dir("rolling-lone", s, kindHPCWait, 1)
-	if err != nil {
-		return err
-	}
-	lone, err := b.apply(ctx, dir, b.cfg.parallelism)
-	if err != nil {
+	lone := waitCase{key: "rolling-lone", job: b.cfg.longJob, n: 1, par: b.cfg.parallelism}
+	if err := b.wait(ctx, s, &lone); err != nil {
 		return err
 	}
 	fmt.Fprintf(b.log, "lone restart, %v job: %d requests, %v\n", b.cfg.longJob, lone.requests, lone.wall.Round(time.Millisecond))
 
-	if dir, err = b.writeDir("rolling", b.rollingConfig(s, n, size)); err != nil {
+	b.sim.SetJobDuration(b.cfg.longJob)
+	defer b.sim.SetJobDuration(0)
+	n, size := b.cfg.rollingShape()
+	dir, err := b.writeDir("rolling", b.rollingConfig(s, n, size))
+	if err != nil {
 		return err
 	}
 	first := len(b.sim.Jobs())

@@ -31,7 +31,7 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 		return fmt.Sprintf("Batch %d of %d: ", i+1, n)
 	}
 	var lastReport time.Duration
-	notes := ending{spec: spec, s: onAction, scrub: d.client.Scrub}
+	notes := ending{spec: spec, scrub: d.client.Scrub} // only for note(), which reads no surface
 	return rollout.Observer{
 		Pausing: func(i int, b rollout.Batch, pause time.Duration) {
 			emit(prefix(i) + fmt.Sprintf("Waiting %s (rolling.pause) before restarting %s.", shortDuration(pause), nodesPhrase(b.Nodes)))
