@@ -102,7 +102,41 @@ func (c *Client) settleDeadline(req Request) time.Time {
 		return time.Time{}
 	}
 	lower, _ := c.offset.get() // unknown: 0, and the margin covers a clock that is off
-	return req.SentAt.Add(c.cfg.RequestValidity + c.cfg.LogLag + c.cfg.ClockMargin - lower)
+	deadline := req.SentAt.Add(c.cfg.RequestValidity + c.cfg.LogLag + c.cfg.ClockMargin - lower)
+	// Until is SentAt + RequestValidity + ClockMargin for one request; for the
+	// union of several (see Merge) it is the latest one's, and rules.
+	if byUntil := req.Until.Add(c.cfg.LogLag - lower); !req.Until.IsZero() && byUntil.After(deadline) {
+		deadline = byUntil
+	}
+	return deadline
+}
+
+// Merge is one request standing for a and b, both of whose jobs it may hold:
+// sent when the first was, its window reaching from the earlier From (not
+// known yet when either is not) to the later Until, which also sets its settle
+// deadline. A zero a is b.
+func Merge(a, b Request) Request {
+	switch {
+	case a.SentAt.IsZero():
+		return b
+	case b.SentAt.IsZero():
+		return a
+	}
+	m := Request{SentAt: a.SentAt, From: a.From, Until: a.Until}
+	if b.SentAt.Before(m.SentAt) {
+		m.SentAt = b.SentAt
+	}
+	if m.From.IsZero() || b.From.IsZero() {
+		m.From = time.Time{}
+	} else if b.From.Before(m.From) {
+		m.From = b.From
+	}
+	if m.Until.IsZero() || b.Until.IsZero() {
+		m.Until = time.Time{}
+	} else if b.Until.After(m.Until) {
+		m.Until = b.Until
+	}
+	return m
 }
 
 // Settle finds the job of req, a restart of exactly ids in clusterID whose
@@ -112,14 +146,38 @@ func (c *Client) settleDeadline(req Request) time.Time {
 // after the apply that lost the answer). It returns:
 //   - the job, when one candidate lies in req's window; or, of several, the
 //     only one created after req was sent (by the bound the Date headers give,
-//     less the part of the margin a clock step takes);
+//     less the part of the margin a clock step takes), else the newest;
 //   - nil and nil, when none does: req had no effect, and it never will;
-//   - an *UnknownOutcomeError when it cannot tell: several candidates, a log
-//     that cannot be read until well past the deadline, or ctx ending first.
+//   - an *UnknownOutcomeError when it cannot tell: several candidates not all
+//     with a create_time, a log that cannot be read until well past the
+//     deadline, or ctx ending first.
 //
 // known are jobs that cannot be req's: those recorded for other requests. The
 // error carries req with its window filled in, for the caller to keep.
 func (c *Client) Settle(ctx context.Context, zone, clusterID string, ids []string, req Request, known []string) (*Job, error) {
+	jobs, u, err := c.candidates(ctx, zone, clusterID, ids, req, known)
+	if err != nil {
+		return nil, err
+	}
+	return c.decide(jobs, u)
+}
+
+// Candidates are every job that may be req's, from a listing made after its
+// settle deadline (waiting for it when called sooner): none of them, nor any
+// later job, can be the job of a request sent after this call. It is how a
+// restart sent for a record that replaced one whose request's outcome is
+// unknown keeps that request's job from ever being taken for its own. It
+// fails with an *UnknownOutcomeError when the log cannot be read, or ctx ends
+// first.
+func (c *Client) Candidates(ctx context.Context, zone, clusterID string, ids []string, req Request, known []string) ([]Job, error) {
+	jobs, _, err := c.candidates(ctx, zone, clusterID, ids, req, known)
+	return jobs, err
+}
+
+// candidates looks for req's job until a listing after its settle deadline,
+// and returns what that listing showed, with the error Settle fills in when it
+// cannot decide.
+func (c *Client) candidates(ctx context.Context, zone, clusterID string, ids []string, req Request, known []string) ([]Job, *UnknownOutcomeError, error) {
 	u := &UnknownOutcomeError{ClusterID: clusterID, NodeIDs: ids, Request: req}
 	gap := settleFirstGap
 	var lastErr error
@@ -137,10 +195,10 @@ func (c *Client) Settle(ctx context.Context, zone, clusterID string, ids []strin
 			// lease, then the outcome stays unknown.
 			if Permanent(err) || !looked.Before(deadline.Add(c.cfg.RequestValidity)) {
 				u.Err = fmt.Errorf("the operation log could not be read to find its job: %w", err)
-				return nil, u
+				return nil, nil, u
 			}
 		case !looked.Before(deadline):
-			return c.decide(jobs, u)
+			return jobs, u, nil
 		default:
 			lastErr = nil
 		}
@@ -155,7 +213,7 @@ func (c *Client) Settle(ctx context.Context, zone, clusterID string, ids []strin
 			if lastErr != nil {
 				u.Err = fmt.Errorf("the operation log could not be read to find its job (%v), and the apply was cancelled (%v)", lastErr, ctx.Err())
 			}
-			return nil, u
+			return nil, nil, u
 		case <-c.cfg.Clock.After(wait):
 		}
 		gap = min(gap*2, settleMaxGap)
@@ -186,9 +244,37 @@ func (c *Client) decide(jobs []Job, u *UnknownOutcomeError) (*Job, error) {
 	if len(after) == 1 {
 		return &after[0], nil
 	}
+	// Still several: another restart of exactly these nodes made within
+	// seconds of this one, which only the allowance for a clock step keeps
+	// from being told apart. The newest is taken. That never restarts the
+	// nodes twice, and no later listing could tell more, so an outcome left
+	// unknown here would stay unknown for good. At worst the job recorded is
+	// another restart of exactly these nodes made in the request's window, as
+	// when it is the only candidate.
+	pool := after
+	if len(pool) == 0 {
+		pool = jobs
+	}
+	if newest := newestOf(pool); newest != nil {
+		return newest, nil
+	}
 	u.Checked, u.Candidates = true, jobIDs(jobs)
-	u.Err = fmt.Errorf("several restart jobs of exactly these nodes lie in its window, and none of them alone was created after it was sent")
+	u.Err = fmt.Errorf("several restart jobs of exactly these nodes lie in its window, and the operation log gives no create_time for some of them, so the newest cannot be told")
 	return nil, u
+}
+
+// newestOf is the job created last, nil when a create_time is missing.
+func newestOf(jobs []Job) *Job {
+	var newest *Job
+	for i := range jobs {
+		switch {
+		case jobs[i].CreateTime.IsZero():
+			return nil
+		case newest == nil || jobs[i].CreateTime.After(newest.CreateTime.Time):
+			newest = &jobs[i]
+		}
+	}
+	return newest
 }
 
 // findRestartJobs lists the restart jobs of exactly ids in clusterID that can

@@ -162,14 +162,16 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 							Computed:            true,
 							ElementType:         types.StringType,
 						},
-						"sent_at": batchAttr("When the batch's last restart request was sent, by this machine's clock (its signed timestamp, RFC 3339, UTC); null for a batch never sent."),
+						"sent_at": batchAttr("When the batch's last restart request was sent, by this machine's clock (its signed timestamp, RFC 3339, UTC); null for a batch never sent. " +
+							"A `not_sent` batch may hold here, with `job_created_after` and `job_created_before`, a request of exactly its nodes that the record this resource replaced made and whose outcome was unknown."),
 						"job_created_after": batchAttr("While the batch's status is `unknown` with a null `job_id`: its job, if the lost request made one, " +
-							"was created at or after this time by the API's clock (RFC 3339, UTC). The next apply looks for it in the operation log in this window."),
+							"was created at or after this time by the API's clock (RFC 3339, UTC). The next apply looks for it in the operation log in this window. " +
+							"For a `not_sent` batch, the same of a replaced record's request (see `sent_at`): before the batch is sent, every job of exactly its nodes in that window is added to `excluded_job_ids`."),
 						"job_created_before": batchAttr("While the batch's status is `unknown` with a null `job_id`: its job, if any, was created at or before this time by the API's clock, " +
 							"which refuses a request whose timestamp is older than 60 seconds."),
 						"excluded_job_ids": schema.ListAttribute{
-							MarkdownDescription: "While the batch's status is `unknown` with a null `job_id`: restart jobs of exactly its nodes that the record this resource replaced made. " +
-								"The lost request's job cannot be one of them, even one created in its window. Null otherwise.",
+							MarkdownDescription: "While the batch has no job: restart jobs of exactly its nodes that the records this resource replaced made, or may have made. " +
+								"The batch's own job, should its request's answer be lost, cannot be one of them, even one created in its window. Null otherwise.",
 							Computed:    true,
 							ElementType: types.StringType,
 						},
@@ -189,7 +191,8 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			},
 			"status": schema.StringAttribute{
 				MarkdownDescription: "Last job status seen: `successful`, `failed`, `pending` (not waited for, or the wait was interrupted), " +
-					"or `unknown` (the API accepted the restart, but its job could not be read from the operation log; see the warning of that apply). " +
+					"or `unknown` (the API accepted the restart, but its job could not be read from the operation log; see the warning of that apply), " +
+					"or `not_sent` (nothing was sent: the record is kept only for what the record it replaced left behind, and the next apply sends the restart). " +
 					"In a rolling restart, the status of the last batch sent, except that it stays `pending` while a later batch was never sent: " +
 					"`successful` always means every node.",
 				Computed:      true,
@@ -562,9 +565,9 @@ func batchesValue(batches []rollout.Batch, planned func(i int) bool) (types.List
 			vals["job_id"], vals["status"] = optionalString(b.JobID), types.StringValue(b.Status)
 			vals["earlier_job_ids"], vals["excluded_job_ids"] = optionalList(b.Earlier, &ds), optionalList(b.Excluded, &ds)
 			vals["sent_at"] = timeValue(b.Request.SentAt)
-			// The window matters only while the batch's outcome is unknown.
+			// The window matters only while a request of the batch's nodes has an unknown outcome.
 			vals["job_created_after"], vals["job_created_before"] = types.StringNull(), types.StringNull()
-			if b.JobID == "" && b.Status == rollout.Unknown {
+			if b.JobID == "" && (b.Status == rollout.Unknown || b.Inherited()) {
 				vals["job_created_after"], vals["job_created_before"] = timeValue(b.Request.From), timeValue(b.Request.Until)
 			}
 		}

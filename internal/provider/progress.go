@@ -37,6 +37,11 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 			emit(prefix(i) + fmt.Sprintf("Waiting %s (rolling.pause) before restarting %s.", shortDuration(pause), nodesPhrase(b.Nodes)))
 		},
 		Settling: func(i int, b rollout.Batch) {
+			if b.Inherited() {
+				emit(prefix(i) + fmt.Sprintf("The restart this resource replaced requested a restart of %s whose outcome is unknown: reading the cluster's operation log until "+
+					"that request can no longer make a job, so that this restart never takes one of its jobs for its own.", nodesPhrase(b.Nodes)))
+				return
+			}
 			emit(prefix(i) + fmt.Sprintf("The answer to the restart request of %s was lost: reading the cluster's operation log until it shows "+
 				"whether that request made a job, before anything is sent again.", nodesPhrase(b.Nodes)))
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -228,6 +229,13 @@ func severity(res rollout.Result, s surface) diag.Severity {
 // recorded reports whether the run leaves anything to keep in state: a job, or
 // a request that may have made one.
 func recorded(res rollout.Result) bool {
+	return sent(res) || slices.ContainsFunc(res.Batches, rollout.Batch.Carries)
+}
+
+// sent reports whether any batch was sent: a job, or a request that may have
+// made one. A record with none is kept only for what it carries of the
+// records it replaced.
+func sent(res rollout.Result) bool {
 	_, _, _, sent := rollout.Summary(res.Batches)
 	return sent
 }
@@ -342,7 +350,7 @@ func (e ending) what() (summary, detail string) {
 		return "Wait For Restart Job Interrupted", fmt.Sprintf("%s was cancelled while waiting for restart job %s (cluster %s) after %s; "+
 			"the restart had been accepted and may still be running (last status %q).", who, b.JobID, e.spec.ClusterID, r.Wait.Elapsed.Round(time.Second), r.Wait.Status)
 	case rollout.Cancelled:
-		if !recorded(r) {
+		if !sent(r) {
 			return "Restart Cancelled", who + " was cancelled before the restart request was sent: nothing was restarted."
 		}
 		return "Rolling Restart Interrupted", fmt.Sprintf("%s was cancelled before batch %d of %d was sent.", who, r.At+1, len(r.Batches))
@@ -391,7 +399,10 @@ func (e ending) rejected(b rollout.Batch) (summary, detail string) {
 	var redirect *ehpc.RedirectError
 	var connect *ehpc.ConnectError
 	var apiErr *ehpc.APIError
+	var inherited *rollout.InheritedError
 	switch {
+	case errors.As(err, &inherited):
+		return "Restart Not Sent", fmt.Sprintf("The restart of %s was not sent: %s.", target, e.scrub(err.Error()))
 	case errors.As(err, &redirect):
 		return "Endpoint Redirects", fmt.Sprintf("The restart of %s was not processed: %s. Set endpoint on the provider (or QINGCLOUD_HPC_ENDPOINT) to the API's final https:// URL; nothing was sent twice.",
 			target, e.scrub(err.Error()))
@@ -460,6 +471,10 @@ func (e ending) next() string {
 	r := e.res
 	if !recorded(r) {
 		return "Nothing is saved in state: the next apply starts the restart again" + map[bool]string{true: " from batch 1.", false: "."}[len(r.Batches) > 1]
+	}
+	if tainted(r, e.s) && !sent(r) {
+		return "Nothing was sent, yet the record is saved in state, marked tainted, because it holds what the restart it replaced left behind (its jobs, or a request whose outcome is unknown): " +
+			"the next apply replaces it and restarts the nodes, and never takes one of those jobs for its own."
 	}
 	const untaint = "run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME)"
 	resume := resumeText(r.Batches, e.spec.Wait, e.spec.Sending)

@@ -140,3 +140,33 @@ func TestResumeSentences(t *testing.T) {
 		t.Fatalf("a final record resumes: %s", got)
 	}
 }
+
+// A create that sent nothing, yet carries what the record it replaced left
+// behind, keeps a record: refused, it is tainted (so the next apply replaces
+// it and knows the old jobs) and says so without claiming jobs were sent;
+// cancelled, it is kept untainted and the next apply sends the restart.
+func TestOutcomeOfACreateThatCarriesTheReplacedRecord(t *testing.T) {
+	spec := rollout.Spec{ClusterID: "ehpc-x", Zone: "jn1a", Wait: true, Sending: true}
+	carried := []rollout.Batch{{Nodes: []string{"cln-a"}, Status: rollout.NotSent, Excluded: []string{"j-old"},
+		Request: ehpc.Request{SentAt: time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC)}}}
+	refused := rollout.Result{Batches: carried, End: rollout.Rejected, Err: &rollout.InheritedError{SentAt: carried[0].Request.SentAt, Err: errors.New("the log could not be read")}}
+	diags := report(refused, spec, onCreate, func(s string) string { return s })
+	if !recorded(refused) || !tainted(refused, onCreate) || len(diags) != 1 {
+		t.Fatalf("recorded %v, tainted %v, diagnostics %v", recorded(refused), tainted(refused, onCreate), diags)
+	}
+	d := diags[0].Detail()
+	for _, want := range []string{"was not sent: the record this resource replaced requested a restart of exactly these nodes at 2026-12-05T06:00:00Z", "the log could not be read", "Nothing was sent, yet the record is saved in state, marked tainted"} {
+		if diags[0].Summary() != "Restart Not Sent" || !strings.Contains(d, want) {
+			t.Errorf("summary %q, detail lacks %q:\n%s", diags[0].Summary(), want, d)
+		}
+	}
+	if strings.Contains(d, "jobs sent") {
+		t.Errorf("the detail claims jobs were sent:\n%s", d)
+	}
+	cancelled := rollout.Result{Batches: carried, End: rollout.Cancelled}
+	diags = report(cancelled, spec, onCreate, func(s string) string { return s })
+	if tainted(cancelled, onCreate) || len(diags) != 1 || diags[0].Severity() != diag.SeverityWarning || diags[0].Summary() != "Restart Cancelled" ||
+		!strings.Contains(diags[0].Detail(), "the next apply resumes the restart recorded in state: It sends batch 1") {
+		t.Fatalf("diagnostics %v", diags)
+	}
+}

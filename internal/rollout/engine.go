@@ -80,6 +80,7 @@ func (e *Engine) clock() clock.Clock {
 func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observer) Result {
 	clk := e.clock()
 	r := Result{Batches: cloneBatches(batches), Timeout: spec.Timeout}
+	inherit(r.Batches, spec.Replaced)
 	deadline := clk.Now().Add(spec.Timeout)
 	// lastTook is how long the last batch this run waited for took: the next
 	// batch is sent only while at least that much of the timeout is left.
@@ -96,7 +97,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 					r.End = Done
 					return r
 				}
-				ok = e.beforeSend(ctx, spec, &r, i, deadline, lastTook, obs) && e.send(ctx, spec, &r, i, obs)
+				ok = e.beforeSend(ctx, spec, &r, i, deadline, lastTook, obs) && e.exclude(ctx, spec, &r, i, obs) && e.send(ctx, spec, &r, i, obs)
 			case Wait:
 				var took time.Duration
 				took, ok = e.wait(ctx, spec, &r, i, deadline, obs)
@@ -146,15 +147,10 @@ func (e *Engine) send(ctx context.Context, spec Spec, r *Result, i int, obs Obse
 	var lost *ehpc.UnknownOutcomeError
 	switch {
 	case errors.As(err, &lost):
+		// Excluded stays: a later apply settles it without this run's
+		// knowledge of what was replaced.
 		b.retire()
 		b.Status, b.Request = Unknown, lost.Request
-		// A later apply settles it without this run's knowledge of what was
-		// replaced: keep the replaced jobs that could be taken for its own.
-		for _, x := range spec.Replaced {
-			if slices.Equal(x.Nodes, b.Nodes) {
-				b.Excluded = append(b.Excluded, x.Jobs()...)
-			}
-		}
 		r.End, r.Err = Lost, err
 		return false
 	case err != nil && errors.Is(err, context.Canceled):
@@ -182,6 +178,50 @@ func (e *Engine) send(ctx context.Context, spec Spec, r *Result, i int, obs Obse
 	}
 	return true
 }
+
+// exclude readies an Inherited batch i for sending: the request the record
+// it replaced made of exactly its nodes may have made a job, or may still make
+// one, which a lost answer of its own could be taken for. So it waits until
+// that request can make no job, and adds every job the log then shows in its
+// window to the batch's Excluded. When the log cannot be read, nothing is sent
+// and the batch keeps the request for the next apply.
+func (e *Engine) exclude(ctx context.Context, spec Spec, r *Result, i int, obs Observer) bool {
+	b := &r.Batches[i]
+	if !b.Inherited() {
+		return true
+	}
+	if obs.Settling != nil {
+		obs.Settling(i, *b)
+	}
+	jobs, err := e.Client.Candidates(ctx, spec.Zone, spec.ClusterID, b.Nodes, b.Request, append(known(r.Batches), known(spec.Replaced)...))
+	switch {
+	case err != nil && ctx.Err() != nil:
+		r.End, r.Err = Cancelled, err
+		return false
+	case err != nil:
+		r.End, r.Err = Rejected, &InheritedError{SentAt: b.Request.SentAt, Err: err}
+		return false
+	}
+	for _, j := range jobs {
+		b.Excluded = append(b.Excluded, j.JobID)
+	}
+	b.Request = ehpc.Request{}
+	return true
+}
+
+// InheritedError is why an Inherited batch was not sent.
+type InheritedError struct {
+	SentAt time.Time
+	Err    error
+}
+
+func (e *InheritedError) Error() string {
+	return fmt.Sprintf("the record this resource replaced requested a restart of exactly these nodes at %s (this machine's clock) whose outcome is unknown, "+
+		"and every job that request may have made must be known first, so that this restart never takes one of them for its own: %v",
+		e.SentAt.UTC().Format(time.RFC3339), e.Err)
+}
+
+func (e *InheritedError) Unwrap() error { return e.Err }
 
 // retire moves a job that is about to be replaced (a failed one sent again)
 // among the earlier ones: no job id is ever dropped.
@@ -217,7 +257,9 @@ func (e *Engine) settle(ctx context.Context, spec Spec, r *Result, i int, obs Ob
 		r.End, r.Err = Lost, err
 		return false
 	case job == nil:
-		b.Status, b.Request, b.Excluded = NotSent, ehpc.Request{}, nil
+		// Excluded stays until the batch has a job: it is sent next, and its
+		// answer may be lost again.
+		b.Status, b.Request = NotSent, ehpc.Request{}
 		return true
 	}
 	b.JobID, b.Status, b.Request, b.Excluded = job.JobID, ehpc.JobPending, ehpc.Request{SentAt: req.SentAt}, nil

@@ -317,3 +317,88 @@ func TestRunNeverAdoptsAReplacedRecordsJob(t *testing.T) {
 		}
 	})
 }
+
+// A record replaced while its request's outcome was unknown: that request is
+// processed late, after the replacement's own request was sent and lost
+// before reaching the API. The late job lies in the replacement's window, yet
+// it is the replaced restart's: the replacement waits until the old request
+// can make no job, excludes what it made, and restarts the nodes itself
+// (torture seed 1796475410, where the late job was adopted and the nodes
+// restarted once for two declared restarts).
+func TestRunNeverAdoptsALateJobOfAReplacedLostRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, LateEffect: 55 * time.Second})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(12*time.Second, cancel) // the apply is interrupted while it settles
+		old := w.engine().Run(ctx, spec(), Split(nodes, 0), Observer{})
+		if old.End != Lost || old.Batches[0].Status != Unknown {
+			t.Fatalf("end %s, batch %+v; want the first request lost", old.End, old.Batches[0])
+		}
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true}) // the replacement's: never processed
+		s := spec()
+		s.Replaced = old.Batches
+		var settling []bool
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{Settling: func(_ int, b Batch) { settling = append(settling, b.Inherited()) }})
+		jobs := w.sim.Jobs()
+		if r.End != Done || len(jobs) != 2 || r.Batches[0].JobID != jobs[1].ID || r.Batches[0].Excluded != nil {
+			t.Fatalf("end %s (%v), batch %+v, jobs %+v; want the late job excluded and the restart sent anew", r.End, r.Err, r.Batches[0], jobs)
+		}
+		if !slices.Equal(settling, []bool{true}) {
+			t.Errorf("Settling calls (inherited?) = %v; want one, for the replaced request", settling)
+		}
+		if n := w.sim.Restarts(nodes[0]); n != 2 {
+			t.Errorf("nodes restarted %d times, want twice: once per declared restart", n)
+		}
+	})
+}
+
+// A replacement whose request is refused still keeps the replaced record's
+// job: the record is saved for it, and the replacement after it, whose answer
+// is lost, adopts its own job, not the old one that lies in its window too
+// (torture seed 1796475161, stuck on "several jobs" for ever).
+func TestRunKeepsReplacedJobsWhenNothingIsSent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: 20 * time.Second})
+		first := w.engine().Run(context.Background(), Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Sending: true, Timeout: time.Minute}, Split(nodes, 0), Observer{})
+		s := spec()
+		s.Replaced = first.Batches
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{}) // the nodes are busy restarting: 1400
+		b := r.Batches[0]
+		if r.End != Rejected || b.Status != NotSent || !b.Carries() || !slices.Equal(b.Excluded, []string{first.Batches[0].JobID}) {
+			t.Fatalf("end %s (%v), batch %+v; want it refused, carrying the replaced job", r.End, r.Err, b)
+		}
+		time.Sleep(5 * time.Second)
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, LateEffect: 20 * time.Second})
+		s.Replaced = r.Batches // the refused record, tainted, replaced in turn
+		r = w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
+		jobs := w.sim.Jobs()
+		if r.End != Done || len(jobs) != 2 || r.Batches[0].JobID != jobs[1].ID {
+			t.Fatalf("end %s (%v), batch %+v, jobs %+v; want the late job adopted", r.End, r.Err, r.Batches[0], jobs)
+		}
+	})
+}
+
+// A replaced request of unknown outcome that the log cannot settle: nothing is
+// sent, and the batch keeps the request for the next apply.
+func TestRunSendsNothingWhileAReplacedRequestIsUnsettled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
+		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(time.Hour))
+		old := w.engine().Run(context.Background(), spec(), Split(nodes, 0), Observer{})
+		s := spec()
+		s.Replaced = old.Batches
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
+		var inherited *InheritedError
+		b := r.Batches[0]
+		if r.End != Rejected || !errors.As(r.Err, &inherited) || !b.Inherited() || !b.Request.SentAt.Equal(old.Batches[0].Request.SentAt) || len(w.sim.Jobs()) != 0 {
+			t.Fatalf("end %s (%v), batch %+v, %d jobs; want nothing sent, the replaced request kept", r.End, r.Err, b, len(w.sim.Jobs()))
+		}
+		time.Sleep(time.Hour)
+		r = w.engine().Run(context.Background(), spec(), r.Batches, Observer{}) // a later apply, with the log back
+		if r.End != Done || len(w.sim.Jobs()) != 1 || r.Batches[0].JobID != w.sim.Jobs()[0].ID {
+			t.Fatalf("end %s (%v), batch %+v; want the restart sent once the old request is proved to have made nothing", r.End, r.Err, r.Batches[0])
+		}
+	})
+}

@@ -41,12 +41,53 @@ type Batch struct {
 	// sent again keeps its failed job here, so no job id is ever dropped.
 	Earlier []string
 	// Request is its last request: SentAt once sent, and the window its job
-	// is looked for in while its outcome is unknown.
+	// is looked for in while its outcome is unknown. A batch not sent may
+	// hold the request of exactly its nodes that a record this one replaced
+	// made and whose outcome was unknown (see Inherited).
 	Request ehpc.Request
-	// Excluded are, while its outcome is unknown, jobs of exactly its nodes
+	// Excluded are, while the batch has no job, jobs of exactly its nodes
 	// that a record this one replaced made: its job cannot be one of them, even
 	// when one lies in its window, and a later apply must know that too.
 	Excluded []string
+}
+
+// Inherited reports whether b, not sent, holds a replaced record's request
+// of exactly its nodes whose outcome is unknown: every job that request may
+// have made is added to Excluded before b is sent, so that b never takes it
+// for its own.
+func (b Batch) Inherited() bool {
+	return b.JobID == "" && b.Status == NotSent && !b.Request.SentAt.IsZero()
+}
+
+// Carries reports whether b, with no job, holds facts of a record its own
+// replaced, which a later apply needs as much as a job id.
+func (b Batch) Carries() bool {
+	return b.JobID == "" && (len(b.Excluded) > 0 || b.Inherited())
+}
+
+// inherit gives every batch of a new record that has no job what the records
+// it replaced knew of exactly its nodes: their jobs, and the request whose
+// outcome was unknown (of several, one standing for all).
+func inherit(batches []Batch, replaced []Batch) {
+	for i := range batches {
+		b := &batches[i]
+		if b.JobID != "" || b.Status != NotSent {
+			continue
+		}
+		for _, x := range replaced {
+			if !slices.Equal(x.Nodes, b.Nodes) {
+				continue
+			}
+			for _, id := range append(x.Jobs(), x.Excluded...) {
+				if !slices.Contains(b.Excluded, id) {
+					b.Excluded = append(b.Excluded, id)
+				}
+			}
+			if x.lost() || x.Inherited() {
+				b.Request = ehpc.Merge(b.Request, x.Request)
+			}
+		}
+	}
 }
 
 // Jobs are every job the batch ever had, oldest first.
