@@ -75,6 +75,53 @@ type config struct {
 	lateEffect  time.Duration
 	backends    backendsFlag
 	outages     outagesFlag
+
+	// How restarted nodes of the demo cluster come back (ehpcsim nodes.go).
+	bootTime, flapPeriod time.Duration
+	fates                fatesFlag
+	noHealthCheck        bool
+}
+
+// fatesFlag maps node ids of the demo cluster to their fate after a restart,
+// from -never-back, -unhealthy and -flapping (each repeatable or
+// comma-separated).
+type fatesFlag map[string]string
+
+// fate is the flag.Value of one fate's ids.
+type fate struct {
+	all  *fatesFlag
+	name string
+}
+
+func (f fate) String() string {
+	if f.all == nil {
+		return ""
+	}
+	var ids []string
+	for id, name := range *f.all {
+		if name == f.name {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ",")
+}
+
+func (f fate) Set(v string) error {
+	if *f.all == nil {
+		*f.all = fatesFlag{}
+	}
+	for _, id := range strings.Split(v, ",") {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
+		if prev, ok := (*f.all)[id]; ok && prev != f.name {
+			return fmt.Errorf("node %s is given two fates: %s and %s", id, prev, f.name)
+		}
+		(*f.all)[id] = f.name
+	}
+	return nil
 }
 
 // The demo cluster's compute nodes: ehpcsim.DemoCluster's four by default,
@@ -227,8 +274,24 @@ func (c config) options() ehpcsim.Options {
 		QueueIDs:        c.queueIDs,
 		Latency:         c.latency,
 		Backends:        c.backends,
-		Clusters:        []ehpcsim.Cluster{demoCluster(c.computeNodes)},
+		BootTime:        c.bootTime,
+		FlapPeriod:      c.flapPeriod,
+		Clusters:        []ehpcsim.Cluster{c.demo()},
 	}
+}
+
+// demo is the demo cluster the flags describe: its size, its nodes' fates and
+// its health check.
+func (c config) demo() ehpcsim.Cluster {
+	d := demoCluster(c.computeNodes)
+	for i := range d.Nodes {
+		d.Nodes[i].AfterRestart = c.fates[d.Nodes[i].ID]
+	}
+	if c.noHealthCheck {
+		off := false
+		d.HealthCheck = &off
+	}
+	return d
 }
 
 // demoCluster is ehpcsim.DemoCluster with n compute nodes: its login node and
@@ -294,6 +357,17 @@ func (c config) unkindness() string {
 	for _, o := range c.outages {
 		parts = append(parts, fmt.Sprintf("operation log answers 502 from %s to %s after start", o.start, o.start+o.length))
 	}
+	if c.bootTime > 0 {
+		parts = append(parts, "restarted nodes healthy "+c.bootTime.String()+" after their job")
+	}
+	for _, name := range []string{ehpcsim.FateNeverBack, ehpcsim.FateUnhealthy, ehpcsim.FateFlapping} {
+		if ids := (fate{&c.fates, name}).String(); ids != "" {
+			parts = append(parts, strings.ReplaceAll(name, "_", " ")+" after a restart: "+ids)
+		}
+	}
+	if c.noHealthCheck {
+		parts = append(parts, "no health check")
+	}
 	return strings.Join(parts, ", ")
 }
 
@@ -318,6 +392,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.lateEffect, "late-effect", 0, "drop the first restart request's connection and process it this long later")
 	fs.Var(&c.backends, "backend-clocks", "serve requests in turn from several machines whose clocks are these `OFFSETS` (comma-separated, one per machine, added to -clock-offset, e.g. 0s,0s,3s); each answer's Date, the timestamp check and a new job's create_time come from the machine that served the request")
 	fs.Var(&c.outages, "oplog-outage", "answer every operation-log request with a gateway's 502 during `START+LENGTH` after the simulator starts (e.g. 30s+20s; repeatable or comma-separated)")
+	fs.DurationVar(&c.bootTime, "boot-time", 0, "how long a restarted node, once its job ended, is active with no health yet before its health check passes (0: healthy at once)")
+	fs.DurationVar(&c.flapPeriod, "flap-period", 0, "how long a -flapping node stays healthy, then unhealthy (0: 20s)")
+	fs.Var(fate{&c.fates, ehpcsim.FateNeverBack}, "never-back", "demo cluster node `IDS` that never come back after a restart (status pending, transition starting; comma-separated or repeatable)")
+	fs.Var(fate{&c.fates, ehpcsim.FateUnhealthy}, "unhealthy", "demo cluster node `IDS` that come back active but never pass their health check")
+	fs.Var(fate{&c.fates, ehpcsim.FateFlapping}, "flapping", "demo cluster node `IDS` whose health flaps between healthy and unhealthy every -flap-period once booted")
+	fs.BoolVar(&c.noHealthCheck, "no-health-check", false, "turn the demo cluster's health check off: its nodes report no health (health_check null, missing or enable false)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: ehpc-sim [flags]\n\n"+
 			"Serves a simulated QingCloud EHPC API on loopback, with demo credentials, and prints\n"+
@@ -360,10 +440,13 @@ func (c *config) settle(fs *flag.FlagSet) error {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"job-duration", c.jobDuration}, {"oplog-lag", c.opLogLag}, {"late-effect", c.lateEffect}} {
+	}{{"job-duration", c.jobDuration}, {"oplog-lag", c.opLogLag}, {"late-effect", c.lateEffect}, {"boot-time", c.bootTime}, {"flap-period", c.flapPeriod}} {
 		if d.v < 0 {
 			return fmt.Errorf("-%s must not be negative (got %s)", d.name, d.v)
 		}
+	}
+	if err := c.fatesKnown(); err != nil {
+		return err
 	}
 	if c.pageCap < 0 {
 		return fmt.Errorf("-page-cap must not be negative (got %d)", c.pageCap)
@@ -374,6 +457,25 @@ func (c *config) settle(fs *flag.FlagSet) error {
 		return fmt.Errorf("-total-field %q: use total_count, total_sum or none", c.totalField)
 	}
 	return checkLoopback(c.listen)
+}
+
+// fatesKnown refuses a fate given to a node the demo cluster does not have.
+func (c *config) fatesKnown() error {
+	known := map[string]bool{}
+	for _, n := range demoCluster(c.computeNodes).Nodes {
+		known[n.ID] = true
+	}
+	var unknown []string
+	for id, name := range c.fates {
+		if !known[id] {
+			unknown = append(unknown, fmt.Sprintf("-%s %s", strings.ReplaceAll(name, "_", "-"), id))
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("%s: no such node in the demo cluster %s (its nodes: cln-login001, cln-ctrl0001, cln-cmp00001 to cln-cmp%05d)", strings.Join(unknown, ", "), ehpcsim.DemoClusterID, c.computeNodes)
+	}
+	return nil
 }
 
 // withPort is -listen's address with -port's port. -listen's own port must be

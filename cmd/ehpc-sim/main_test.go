@@ -663,3 +663,44 @@ func TestUsageNamesPortAndSize(t *testing.T) {
 		}
 	}
 }
+
+// The node-health flags: -boot-time and -flap-period reach the simulator,
+// the fates reach the demo cluster's nodes, -no-health-check turns its check
+// off, the banner says so, and a fate for a node the cluster lacks, or two
+// fates for one node, are refused.
+func TestNodeHealthFlags(t *testing.T) {
+	var stderr syncBuffer
+	cfg, err := parseFlags([]string{"-compute-nodes", "6", "-boot-time", "5s", "-flap-period", "30s", "-never-back", "cln-cmp00002",
+		"-unhealthy", "cln-cmp00003,cln-cmp00006", "-flapping", "cln-cmp00004", "-no-health-check"}, &stderr)
+	if err != nil {
+		t.Fatal(err, stderr.String())
+	}
+	o := cfg.options()
+	d := o.Clusters[0]
+	fates := map[string]string{}
+	for _, n := range d.Nodes {
+		fates[n.ID] = n.AfterRestart
+	}
+	if o.BootTime != 5*time.Second || o.FlapPeriod != 30*time.Second || d.HealthCheck == nil || *d.HealthCheck ||
+		fates["cln-cmp00002"] != ehpcsim.FateNeverBack || fates["cln-cmp00003"] != ehpcsim.FateUnhealthy || fates["cln-cmp00006"] != ehpcsim.FateUnhealthy ||
+		fates["cln-cmp00004"] != ehpcsim.FateFlapping || fates["cln-cmp00001"] != "" || fates["cln-login001"] != "" {
+		t.Fatalf("options %+v, fates %v", o, fates)
+	}
+	if u := cfg.unkindness(); !strings.Contains(u, "restarted nodes healthy 5s after their job") || !strings.Contains(u, "never back after a restart: cln-cmp00002") ||
+		!strings.Contains(u, "unhealthy after a restart: cln-cmp00003,cln-cmp00006") || !strings.Contains(u, "no health check") {
+		t.Fatal(u)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-never-back", "cln-cmp00009"}, "-never-back cln-cmp00009: no such node in the demo cluster"},
+		{[]string{"-unhealthy", "cln-cmp00001", "-flapping", "cln-cmp00001"}, "node cln-cmp00001 is given two fates: unhealthy and flapping"},
+		{[]string{"-boot-time", "-1s"}, "-boot-time must not be negative"},
+	} {
+		var stdout, stderr syncBuffer
+		if code := run(context.Background(), tc.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, code, stderr.String())
+		}
+	}
+}

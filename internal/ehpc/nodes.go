@@ -1,7 +1,9 @@
 package ehpc
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -30,8 +32,76 @@ type Node struct {
 	InstanceID       FlexString `json:"instance_id"`
 	ClusterID        FlexString `json:"cluster_id"`
 	HealthStatus     FlexString `json:"health_status"`
-	CreateTime       Time       `json:"create_time"`
-	StatusTime       Time       `json:"status_time"`
+	// HealthCheck says whether HealthStatus means anything.
+	HealthCheck HealthCheck `json:"health_check"`
+	CreateTime  Time        `json:"create_time"`
+	StatusTime  Time        `json:"status_time"`
+}
+
+// HealthReported reports whether n's health_status means anything: API.md
+// has a node report its health only while the application's health check is
+// enabled on it; otherwise health_status is to be ignored, whatever it holds.
+func (n Node) HealthReported() bool { return n.HealthCheck.Enabled }
+
+// InService reports whether n is in service: status active, no transition in
+// progress, and healthy wherever its health is reported. A restarted node is
+// back only once this holds: its job's success means it was restarted, not
+// that it booted or passed its health check.
+func (n Node) InService() bool {
+	return strings.EqualFold(strings.TrimSpace(string(n.Status)), NodeActive) && strings.TrimSpace(string(n.TransitionStatus)) == "" &&
+		(!n.HealthReported() || strings.EqualFold(strings.TrimSpace(string(n.HealthStatus)), NodeHealthy))
+}
+
+// Node status and health values that InService accepts (API.md).
+const (
+	NodeActive  = "active"
+	NodeHealthy = "healthy"
+)
+
+// HealthCheck is a node's health_check: null or missing when no check is
+// configured, else an object with enable (the reference types the field as a
+// string, so an object inside a string is read too). Enabled errs on the
+// side of a check: an object whose enable cannot be read, or a value that is
+// not an object at all, counts as enabled, since taking a sick node's
+// meaningless health for "not reported" would let a rollout go on past it.
+type HealthCheck struct {
+	Enabled bool
+}
+
+func (h *HealthCheck) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var inner string
+		if err := json.Unmarshal(b, &inner); err != nil {
+			return err
+		}
+		b = bytes.TrimSpace([]byte(inner))
+	}
+	if len(b) == 0 || string(b) == "null" {
+		*h = HealthCheck{}
+		return nil
+	}
+	var obj struct {
+		Enable json.RawMessage `json:"enable"`
+	}
+	// Not an object counts as a check: see the type's comment.
+	object := json.Unmarshal(b, &obj) == nil
+	*h = HealthCheck{Enabled: !object || !falsy(obj.Enable)}
+	return nil
+}
+
+// falsy reports whether an enable value clearly says no: false, 0, "false",
+// "0", "no" or "off". Anything else, a missing value included, is not.
+func falsy(v json.RawMessage) bool {
+	var s FlexString
+	if len(v) == 0 || s.UnmarshalJSON(v) != nil {
+		return false
+	}
+	switch strings.ToLower(strings.TrimSpace(string(s))) {
+	case "false", "0", "no", "off":
+		return true
+	}
+	return false
 }
 
 // NodeFilter narrows ListNodes on the server side. Zero fields are not sent.

@@ -25,8 +25,10 @@ const (
 // job_action is exercised.
 const JobActionRestart = "HpcClusterRestartClusterNodes"
 
-// Node is a cluster node as configured. Status is the node's resting status;
-// while a restart job is pending the simulator reports "restarting" instead.
+// Node is a cluster node as configured. Status and HealthStatus are the
+// node's resting state, before any restart; once restarted, its state follows
+// its last restart job (see nodes.go). Read back from Nodes or Clusters, they
+// are the state now, with TransitionStatus.
 type Node struct {
 	ID         string `json:"node_id"`
 	Name       string `json:"name"`
@@ -34,6 +36,13 @@ type Node struct {
 	Status     string `json:"status"`
 	PrivateIP  string `json:"private_ip"`
 	InstanceID string `json:"instance_id"`
+	// HealthStatus is the resting health ("" means healthy while the
+	// cluster's health check is on, and is reported as is when it is off).
+	HealthStatus string `json:"health_status,omitempty"`
+	// AfterRestart is the node's fate after a restart: one of the Fate
+	// constants ("" comes back healthy).
+	AfterRestart     string `json:"after_restart,omitempty"`
+	TransitionStatus string `json:"-"`
 }
 
 // Cluster is a cluster as configured: the unit the clusters file and AddCluster
@@ -42,7 +51,14 @@ type Cluster struct {
 	ID    string `json:"cluster_id"`
 	Zone  string `json:"zone"`
 	Nodes []Node `json:"nodes"`
+	// HealthCheck is the application's health check (API.md): nil or true is
+	// on, and health_status means what it says; false is off, and it means
+	// nothing.
+	HealthCheck *bool `json:"health_check,omitempty"`
 }
+
+// healthCheck reports whether the cluster's health check is on.
+func (c Cluster) healthCheck() bool { return c.HealthCheck == nil || *c.HealthCheck }
 
 // DemoCluster returns the cluster the simulator serves when given no other: one
 // login node, one controller and four compute nodes, all active, so a demo can
@@ -63,8 +79,8 @@ func DemoCluster() Cluster {
 }
 
 // clusterState is a configured cluster plus what the simulator needs to answer
-// for it. The configured Node values are never mutated: a node's visible status
-// is derived from the jobs, so Reset only has to drop the jobs.
+// for it. The configured Node values change only by SetNodeFate: a node's
+// visible state is derived from the jobs, so Reset only has to drop the jobs.
 type clusterState struct {
 	Cluster
 	created time.Time
@@ -75,6 +91,7 @@ func newClusterState(c Cluster, created time.Time) *clusterState {
 	cs := &clusterState{created: created, byID: make(map[string]int, len(c.Nodes))}
 	cs.ID = c.ID
 	cs.Zone = c.Zone
+	cs.HealthCheck = c.HealthCheck
 	cs.Nodes = make([]Node, len(c.Nodes))
 	copy(cs.Nodes, c.Nodes)
 	for i := range cs.Nodes {
@@ -102,6 +119,9 @@ func validateCluster(c Cluster) error {
 		}
 		if seen[n.ID] {
 			return fmt.Errorf("cluster %s: node %s is listed twice", c.ID, n.ID)
+		}
+		if !validFate(n.AfterRestart) {
+			return fmt.Errorf("cluster %s: node %s: after_restart %q is not one of %q, %q, %q (or empty: back and healthy)", c.ID, n.ID, n.AfterRestart, FateNeverBack, FateUnhealthy, FateFlapping)
 		}
 		seen[n.ID] = true
 	}

@@ -537,6 +537,7 @@ type nodeView struct {
 	CreateTime       string   `json:"create_time"`
 	StatusTime       string   `json:"status_time"`
 	HealthStatus     string   `json:"health_status"`
+	HealthCheck      any      `json:"health_check,omitempty"`
 	Zone             string   `json:"zone"`
 	Hostname         string   `json:"hostname"`
 	NodeType         string   `json:"node_type"`
@@ -560,6 +561,27 @@ type listNodesResponse struct {
 	RetCode int    `json:"ret_code"`
 	listTotal
 	NodeSet []nodeView `json:"hpc_app_nodes_set"`
+}
+
+// healthCheckView is a node's health_check on the wire, spelled the ways the
+// reference allows: the object of its example, or that object inside a
+// string (its field table types it as a string); when the check is off, a
+// missing field, null, or enable false. The i-th node listed gets the i-th
+// spelling, so one listing holds them all.
+func healthCheckView(on bool, i int) any {
+	check := map[string]any{"enable": on, "check_cmd": "appctl check", "interval_sec": 60, "timeout_sec": 10, "healthy_threshold": 3, "unhealthy_threshold": 3}
+	switch {
+	case on && i%2 == 1:
+		b, _ := json.Marshal(check)
+		return string(b)
+	case on:
+		return check
+	case i%3 == 0:
+		return nil
+	case i%3 == 1:
+		return json.RawMessage("null")
+	}
+	return check
 }
 
 // roleShape gives nodes realistic, role-dependent sizes; the numbers only have
@@ -612,14 +634,11 @@ func (s *Simulator) listNodes(c *reqCtx) (any, *apiError) {
 	statuses := listParam(q, "status")
 	roles := listParam(q, "role")
 
-	busy := s.restartingLocked(c.now)
 	created := cs.created.UTC().Format(TimestampLayout)
 	var views []nodeView
 	for _, n := range cs.Nodes {
-		status, transition := n.Status, ""
-		if _, ok := busy[nodeKey{cs.ID, n.ID}]; ok {
-			status, transition = statusRestarting, statusRestarting
-		}
+		st := s.nodeStateLocked(cs, n, c.now)
+		status := st.status
 		if search != "" && !strings.Contains(strings.ToLower(n.Name), search) ||
 			len(statuses) > 0 && !contains(statuses, status) ||
 			len(roles) > 0 && !contains(roles, n.Role) {
@@ -635,13 +654,14 @@ func (s *Simulator) listNodes(c *reqCtx) (any, *apiError) {
 			Name:             n.Name,
 			Role:             n.Role,
 			Status:           status,
-			TransitionStatus: transition,
+			TransitionStatus: st.transition,
 			PrivateIP:        n.PrivateIP,
 			InstanceID:       n.InstanceID,
 			ClusterID:        cs.ID,
 			CreateTime:       created,
-			StatusTime:       s.nodeStatusTimeLocked(cs, n.ID, c.now).UTC().Format(TimestampLayout),
-			HealthStatus:     "healthy",
+			StatusTime:       st.statusTime.UTC().Format(TimestampLayout),
+			HealthStatus:     st.health,
+			HealthCheck:      healthCheckView(cs.healthCheck(), len(views)),
 			Zone:             cs.Zone,
 			Hostname:         hostname,
 			NodeType:         nodeType,

@@ -573,15 +573,18 @@ func TestResetAndLog(t *testing.T) {
 func TestLoadClustersFile(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "clusters.json")
-	if err := os.WriteFile(good, []byte(`{"clusters":[{"cluster_id":"ehpc-file0001","zone":"jn1a","nodes":[{"node_id":"cln-file0001","name":"compute-1","role":"compute","private_ip":"10.0.0.5","instance_id":"i-file0001"}]}]}`), 0o600); err != nil {
+	if err := os.WriteFile(good, []byte(`{"clusters":[{"cluster_id":"ehpc-file0001","zone":"jn1a","health_check":false,"nodes":[{"node_id":"cln-file0001","name":"compute-1","role":"compute","private_ip":"10.0.0.5","instance_id":"i-file0001","health_status":"unhealthy","after_restart":"flapping"}]}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := New(Options{})
 	if err := s.LoadClustersFile(good); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.Nodes("ehpc-file0001"); len(n) != 1 || n[0].Status != "active" {
+	if n := s.Nodes("ehpc-file0001"); len(n) != 1 || n[0].Status != "active" || n[0].HealthStatus != "unhealthy" || n[0].AfterRestart != FateFlapping {
 		t.Fatalf("%+v", n)
+	}
+	if c := s.Clusters(); c[len(c)-1].HealthCheck == nil || *c[len(c)-1].HealthCheck {
+		t.Fatalf("health_check not read: %+v", c[len(c)-1])
 	}
 	if len(s.Nodes(DemoClusterID)) != 6 {
 		t.Fatal("demo cluster lost")
@@ -592,6 +595,7 @@ func TestLoadClustersFile(t *testing.T) {
 		"empty.json":   `{}`,
 		"nozone.json":  `{"clusters":[{"cluster_id":"x"}]}`,
 		"dupnode.json": `{"clusters":[{"cluster_id":"x","zone":"a","nodes":[{"node_id":"n"},{"node_id":"n"}]}]}`,
+		"fate.json":    `{"clusters":[{"cluster_id":"x","zone":"a","nodes":[{"node_id":"n","after_restart":"sometimes"}]}]}`,
 	} {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {

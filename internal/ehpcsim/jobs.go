@@ -148,21 +148,6 @@ func (s *Simulator) restartingLocked(now time.Time) map[nodeKey]time.Time {
 	return busy
 }
 
-// nodeStatusTimeLocked is the last time a job changed the node's status, or
-// the cluster's creation time if none did.
-func (s *Simulator) nodeStatusTimeLocked(cs *clusterState, nodeID string, now time.Time) time.Time {
-	t := cs.created
-	for _, j := range s.jobs {
-		if j.clusterID != cs.ID || !contains(j.nodeIDs, nodeID) {
-			continue
-		}
-		if st := j.statusTime(now); st.After(t) {
-			t = st
-		}
-	}
-	return t
-}
-
 const jobIDAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 // newJobIDLocked makes ids of the documented shape (j- and lower-case

@@ -23,6 +23,7 @@
 package ehpcsim
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -104,6 +105,11 @@ type Options struct {
 	// create_time, or measures the server's clock from one Date, can therefore
 	// be visibly wrong. Empty means one machine, offset 0.
 	Backends []time.Duration
+	// BootTime is how long a restarted node, once its job ended, is active
+	// with no health yet before its health check passes (see nodes.go); 0:
+	// healthy at once. FlapPeriod is how long a flapping node stays healthy,
+	// then unhealthy (0: 20 s).
+	BootTime, FlapPeriod time.Duration
 	// TimestampValidity is how far a request's timestamp may be from the
 	// server's clock (the serving backend's), either way, before the request
 	// is refused with 1300 (0: the documented 60 s). A shorter lease lets a
@@ -187,6 +193,8 @@ type Simulator struct {
 	// jobSpread is SetJobDurationSpread's fraction.
 	jobSpread float64
 	validity  time.Duration // the timestamp's validity window, either way
+	// bootTime and flapPeriod shape a restarted node's health (nodes.go).
+	bootTime, flapPeriod time.Duration
 
 	pageCap    int
 	totalField string
@@ -226,6 +234,8 @@ func New(opts Options) *Simulator {
 		logf:       opts.Logf,
 		quota:      opts.QuotaPerHour,
 		validity:   opts.TimestampValidity,
+		bootTime:   max(opts.BootTime, 0),
+		flapPeriod: cmp.Or(max(opts.FlapPeriod, 0), defaultFlapPeriod),
 		jobDur:     opts.JobDuration,
 		pageCap:    max(opts.PageCap, 0),
 		totalField: opts.TotalField,
@@ -315,7 +325,7 @@ func (s *Simulator) AddCluster(c Cluster) {
 func (s *Simulator) Clusters() []Cluster {
 	return snapshot(s, func() []string { return s.clusterOrder }, func(id string, now time.Time) Cluster {
 		cs := s.clusters[id]
-		return Cluster{ID: cs.ID, Zone: cs.Zone, Nodes: s.nodesLocked(cs, now)}
+		return Cluster{ID: cs.ID, Zone: cs.Zone, Nodes: s.nodesLocked(cs, now), HealthCheck: cs.HealthCheck}
 	})
 }
 
@@ -442,9 +452,9 @@ func (s *Simulator) Job(id string) (Job, bool) {
 	return j.public(s.now()), true
 }
 
-// Nodes returns the nodes of a cluster, in configured order, with their status
-// now ("restarting" while a restart job including them is pending). It returns
-// nil for an unknown cluster.
+// Nodes returns the nodes of a cluster, in configured order, with their state
+// now ("restarting" while a restart job including them is pending, then as
+// nodes.go says). It returns nil for an unknown cluster.
 func (s *Simulator) Nodes(clusterID string) []Node {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -456,13 +466,11 @@ func (s *Simulator) Nodes(clusterID string) []Node {
 }
 
 func (s *Simulator) nodesLocked(cs *clusterState, now time.Time) []Node {
-	busy := s.restartingLocked(now)
 	out := make([]Node, len(cs.Nodes))
 	copy(out, cs.Nodes)
 	for i := range out {
-		if _, ok := busy[nodeKey{cs.ID, out[i].ID}]; ok {
-			out[i].Status = statusRestarting
-		}
+		st := s.nodeStateLocked(cs, out[i], now)
+		out[i].Status, out[i].TransitionStatus, out[i].HealthStatus = st.status, st.transition, st.health
 	}
 	return out
 }
