@@ -37,18 +37,23 @@ type ClusterNodesDataSourceModel struct {
 	Role      types.String `tfsdk:"role"` // the filters: null matches every node
 	Status    types.String `tfsdk:"status"`
 	NameRegex types.String `tfsdk:"name_regex"`
+	Health    types.String `tfsdk:"health_status"`
+	InService types.Bool   `tfsdk:"in_service"`
 	Nodes     types.List   `tfsdk:"nodes"` // of clusterNodeAttrTypes objects
 	IDs       types.List   `tfsdk:"ids"`   // the ids of nodes, sorted
 }
 
 // clusterNodeAttrTypes is the object type of one element of nodes.
 var clusterNodeAttrTypes = map[string]attr.Type{
-	"node_id":     types.StringType,
-	"name":        types.StringType,
-	"role":        types.StringType,
-	"status":      types.StringType,
-	"private_ip":  types.StringType,
-	"instance_id": types.StringType,
+	"node_id":           types.StringType,
+	"name":              types.StringType,
+	"role":              types.StringType,
+	"status":            types.StringType,
+	"private_ip":        types.StringType,
+	"instance_id":       types.StringType,
+	"transition_status": types.StringType,
+	"health_status":     types.StringType,
+	"in_service":        types.BoolType,
 }
 
 // NewClusterNodesDataSource is the data source factory.
@@ -65,7 +70,7 @@ func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 		return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
 	}
 	resp.Schema = schema.Schema{
-		MarkdownDescription: "Lists the nodes of an EHPC cluster, optionally only those with a given role, status or name, " +
+		MarkdownDescription: "Lists the nodes of an EHPC cluster, optionally only those with a given role, status, name or health, " +
 			"so that a restart can target, say, every compute node: `node_ids = data.hpc_cluster_nodes.compute.ids`. " +
 			"It is read once per `plan`, `apply`, `apply -refresh-only` and `destroy` (one `listNodes` request per 100 nodes; applying a saved plan reads nothing), and reading restarts nothing.",
 		Attributes: map[string]schema.Attribute{
@@ -99,17 +104,36 @@ func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 				Optional:   true,
 				Validators: []validator.String{regexpValidator{}},
 			},
+			"health_status": schema.StringAttribute{
+				MarkdownDescription: "Only nodes whose health check reports this health, such as `healthy` or `unhealthy` (compared without regard to case). " +
+					"A node whose health check is off reports no health (its `health_status` is null) and never matches.",
+				Optional:   true,
+				Validators: []validator.String{stringvalidator.RegexMatches(notBlank, "must not be blank: give a health such as \"unhealthy\", or leave health_status unset for every node")},
+			},
+			"in_service": schema.BoolAttribute{
+				MarkdownDescription: "Only nodes in service (`true`) or out of it (`false`): in service is `status = \"active\"`, no `transition_status`, " +
+					"and `health_status = \"healthy\"` wherever the node's health check is on. `false` finds the nodes worth restarting: " +
+					"sick, stopped, or stuck in a transition.",
+				Optional: true,
+			},
 			"nodes": schema.ListNestedAttribute{
 				MarkdownDescription: "The matching nodes, sorted by `node_id`. Empty when no node matches.",
 				Computed:            true,
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
-						"node_id":     computed("Node id, such as `cln-hzzvbtnh`."),
-						"name":        computed("Node name."),
-						"role":        computed("Node role, such as `compute`."),
-						"status":      computed("Node status when read, such as `active`."),
-						"private_ip":  computed("Private IP address."),
-						"instance_id": computed("Id of the node's instance, such as `i-cp1a5x7d`."),
+						"node_id":           computed("Node id, such as `cln-hzzvbtnh`."),
+						"name":              computed("Node name."),
+						"role":              computed("Node role, such as `compute`."),
+						"status":            computed("Node status when read, such as `active`."),
+						"private_ip":        computed("Private IP address."),
+						"instance_id":       computed("Id of the node's instance, such as `i-cp1a5x7d`."),
+						"transition_status": computed("The operation in progress on the node when read, such as `restarting`; empty when none is."),
+						"health_status": computed("The node's health when read, such as `healthy` or `unhealthy` (`\"\"` before its first check after a restart); " +
+							"null when its health check is off, since the API's value then means nothing."),
+						"in_service": schema.BoolAttribute{
+							MarkdownDescription: "Whether the node was in service when read: `status = \"active\"`, no `transition_status`, and healthy wherever its health check is on.",
+							Computed:            true,
+						},
 					},
 				},
 			},
@@ -149,6 +173,7 @@ func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRe
 	clusterID := cfg.ClusterID.ValueString()
 	role := strings.TrimSpace(cfg.Role.ValueString())
 	status := strings.TrimSpace(cfg.Status.ValueString())
+	health := strings.TrimSpace(cfg.Health.ValueString())
 
 	listCtx, paced := ehpc.WithPacing(ctx)
 	all, err := client.ListNodes(listCtx, clusterID, ehpc.NodeFilter{Zone: zone, Status: status})
@@ -166,7 +191,9 @@ func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRe
 		// so an API that ignores the filter cannot widen the result.
 		if role != "" && !strings.EqualFold(string(n.Role), role) ||
 			status != "" && !strings.EqualFold(string(n.Status), status) ||
-			nameRe != nil && !nameRe.MatchString(string(n.Name)) {
+			nameRe != nil && !nameRe.MatchString(string(n.Name)) ||
+			health != "" && (!n.HealthReported() || !strings.EqualFold(strings.TrimSpace(string(n.HealthStatus)), health)) ||
+			!cfg.InService.IsNull() && n.InService() != cfg.InService.ValueBool() {
 			continue
 		}
 		matched = append(matched, n)

@@ -72,12 +72,15 @@ data "hpc_cluster_nodes" "none" {
 				statecheck.ExpectKnownValue(all, tfjsonpath.New("zone"), knownvalue.StringExact("jn1a")),
 				statecheck.ExpectKnownValue(all, tfjsonpath.New("ids"), strs("cln-cmp00001", "cln-cmp00002", "cln-cmp00003", "cln-cmp00004", "cln-ctrl0001", "cln-login001")),
 				statecheck.ExpectKnownValue(all, tfjsonpath.New("nodes").AtSliceIndex(0), knownvalue.ObjectExact(map[string]knownvalue.Check{
-					"node_id":     knownvalue.StringExact("cln-cmp00001"),
-					"name":        knownvalue.StringExact("compute-1"),
-					"role":        knownvalue.StringExact("compute"),
-					"status":      knownvalue.StringExact("active"),
-					"private_ip":  knownvalue.StringExact("10.16.0.11"),
-					"instance_id": knownvalue.StringExact("i-cp1a5x7d"),
+					"node_id":           knownvalue.StringExact("cln-cmp00001"),
+					"name":              knownvalue.StringExact("compute-1"),
+					"role":              knownvalue.StringExact("compute"),
+					"status":            knownvalue.StringExact("active"),
+					"private_ip":        knownvalue.StringExact("10.16.0.11"),
+					"instance_id":       knownvalue.StringExact("i-cp1a5x7d"),
+					"transition_status": knownvalue.StringExact(""),
+					"health_status":     knownvalue.StringExact("healthy"),
+					"in_service":        knownvalue.Bool(true),
 				})),
 				statecheck.ExpectKnownValue(all, tfjsonpath.New("nodes"), knownvalue.ListSizeExact(6)),
 				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.compute", tfjsonpath.New("ids"), strs("cln-cmp00001", "cln-cmp00002", "cln-cmp00003", "cln-cmp00004")),
@@ -106,6 +109,91 @@ data "hpc_cluster_nodes" "none" {
 					}
 					return nil
 				}),
+			},
+		}},
+	})
+}
+
+// Health: every node's transition, health and in_service; the health_status
+// and in_service filters; a cluster whose health check is off reports no
+// health, so its stale "unhealthy" neither shows nor matches; and the
+// unhealthy nodes feed a restart of exactly them, which the next read shows
+// in their transition.
+func TestAccClusterNodesDataSource_health(t *testing.T) {
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: time.Hour})
+	off := false
+	e.sim.AddCluster(ehpcsim.Cluster{ID: "ehpc-health01", Zone: ehpcsim.DemoZone, Nodes: []ehpcsim.Node{
+		{ID: "cln-hl000001", Name: "compute-1", Role: "compute"},
+		{ID: "cln-hl000002", Name: "compute-2", Role: "compute", HealthStatus: "unhealthy"},
+		{ID: "cln-hl000003", Name: "compute-3", Role: "compute", Status: "stopped"},
+		{ID: "cln-hl000004", Name: "login-1", Role: "login", HealthStatus: "unhealthy"},
+	}})
+	e.sim.AddCluster(ehpcsim.Cluster{ID: "ehpc-nocheck1", Zone: ehpcsim.DemoZone, HealthCheck: &off, Nodes: []ehpcsim.Node{
+		{ID: "cln-nc000001", Role: "compute", HealthStatus: "unhealthy"}, {ID: "cln-nc000002", Role: "compute", HealthStatus: "unhealthy"},
+	}})
+	node := func(id, status, transition string, health knownvalue.Check, in bool) knownvalue.Check {
+		return knownvalue.ObjectPartial(map[string]knownvalue.Check{"node_id": knownvalue.StringExact(id), "status": knownvalue.StringExact(status),
+			"transition_status": knownvalue.StringExact(transition), "health_status": health, "in_service": knownvalue.Bool(in)})
+	}
+	healthy, unhealthy := knownvalue.StringExact("healthy"), knownvalue.StringExact("unhealthy")
+	cfg := nodesConfig(e, `
+data "hpc_cluster_nodes" "all" {
+  cluster_id = "ehpc-health01"
+}
+data "hpc_cluster_nodes" "unhealthy" {
+  cluster_id    = "ehpc-health01"
+  health_status = "UNHEALTHY"
+}
+data "hpc_cluster_nodes" "sick_compute" {
+  cluster_id = "ehpc-health01"
+  role       = "compute"
+  in_service = false
+}
+data "hpc_cluster_nodes" "serving" {
+  cluster_id = "ehpc-health01"
+  in_service = true
+}
+data "hpc_cluster_nodes" "nocheck" {
+  cluster_id = "ehpc-nocheck1"
+}
+data "hpc_cluster_nodes" "nocheck_unhealthy" {
+  cluster_id    = "ehpc-nocheck1"
+  health_status = "unhealthy"
+}
+resource "hpc_cluster_node_restart" "heal" {
+  cluster_id          = "ehpc-health01"
+  node_ids            = data.hpc_cluster_nodes.unhealthy.ids
+  wait_for_completion = false
+}
+`)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: e.factories(),
+		Steps: []resource.TestStep{{
+			Config: cfg,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.all", tfjsonpath.New("nodes"), knownvalue.ListExact([]knownvalue.Check{
+					node("cln-hl000001", "active", "", healthy, true),
+					node("cln-hl000002", "active", "", unhealthy, false),
+					node("cln-hl000003", "stopped", "", healthy, false),
+					node("cln-hl000004", "active", "", unhealthy, false),
+				})),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.unhealthy", tfjsonpath.New("ids"), strs("cln-hl000002", "cln-hl000004")),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.sick_compute", tfjsonpath.New("ids"), strs("cln-hl000002", "cln-hl000003")),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.serving", tfjsonpath.New("ids"), strs("cln-hl000001")),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.nocheck", tfjsonpath.New("nodes"), knownvalue.ListExact([]knownvalue.Check{
+					node("cln-nc000001", "active", "", knownvalue.Null(), true), node("cln-nc000002", "active", "", knownvalue.Null(), true),
+				})),
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.nocheck_unhealthy", tfjsonpath.New("ids"), knownvalue.ListExact([]knownvalue.Check{})),
+				e.expectRestarts(map[string]int{"cln-hl000001": 0, "cln-hl000002": 1, "cln-hl000003": 0, "cln-hl000004": 1}),
+			},
+		}, {
+			// Read again while the heal's job runs: the same nodes, now in
+			// their transition, so the plan is empty.
+			Config:           cfg,
+			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.all", tfjsonpath.New("nodes").AtSliceIndex(1), node("cln-hl000002", "restarting", "restarting", unhealthy, false)),
+				e.expectRestarts(map[string]int{"cln-hl000002": 1, "cln-hl000004": 1}),
 			},
 		}},
 	})
@@ -433,7 +521,7 @@ resource "hpc_cluster_node_restart" "test" {
 }
 `),
 			ExpectError: flexRegex(`(?s)Empty Node ID Set.*node_ids is empty, so there is no node to restart; nothing was sent to the API\. ` +
-				`When it comes from data\.hpc_cluster_nodes\.<name>\.ids, that data source's filters \(role, status, name_regex\) matched no node of the cluster`),
+				`When it comes from data\.hpc_cluster_nodes\.<name>\.ids, that data source's filters \(role, status, name_regex, health_status, in_service\) matched no node of the cluster`),
 		}},
 	})
 	if err := e.expectRequests(map[string]int{ehpc.PathListNodes: 1})(); err != nil {

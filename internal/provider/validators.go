@@ -50,7 +50,7 @@ func (nonEmptyNodeIDs) ValidateSet(_ context.Context, req validator.SetRequest, 
 	}
 	resp.Diagnostics.AddAttributeError(req.Path, "Empty Node ID Set",
 		fmt.Sprintf("%s is empty, so there is no node to restart; nothing was sent to the API. "+
-			"When it comes from data.hpc_cluster_nodes.<name>.ids, that data source's filters (role, status, name_regex) matched no node of the cluster: "+
+			"When it comes from data.hpc_cluster_nodes.<name>.ids, that data source's filters (role, status, name_regex, health_status, in_service) matched no node of the cluster: "+
 			"check their values against the cluster's nodes (the data source without filters lists them all in its nodes attribute), or give the node ids literally.", req.Path))
 }
 
@@ -222,14 +222,21 @@ func nodeValues(matched []ehpc.Node) (nodeList, idList types.List, diags diag.Di
 	nodes := make([]attr.Value, 0, len(matched))
 	ids := make([]attr.Value, 0, len(matched))
 	for _, n := range matched {
-		obj, d := types.ObjectValue(clusterNodeAttrTypes, map[string]attr.Value{
-			"node_id":     types.StringValue(n.NodeID),
-			"name":        types.StringValue(string(n.Name)),
-			"role":        types.StringValue(string(n.Role)),
-			"status":      types.StringValue(string(n.Status)),
-			"private_ip":  types.StringValue(string(n.PrivateIP)),
-			"instance_id": types.StringValue(string(n.InstanceID)),
-		})
+		vals := map[string]attr.Value{
+			"node_id":           types.StringValue(n.NodeID),
+			"name":              types.StringValue(string(n.Name)),
+			"role":              types.StringValue(string(n.Role)),
+			"status":            types.StringValue(string(n.Status)),
+			"private_ip":        types.StringValue(string(n.PrivateIP)),
+			"instance_id":       types.StringValue(string(n.InstanceID)),
+			"transition_status": types.StringValue(string(n.TransitionStatus)),
+			"health_status":     types.StringNull(),
+			"in_service":        types.BoolValue(n.InService()),
+		}
+		if n.HealthReported() {
+			vals["health_status"] = types.StringValue(string(n.HealthStatus))
+		}
+		obj, d := types.ObjectValue(clusterNodeAttrTypes, vals)
 		diags.Append(d...)
 		nodes = append(nodes, obj)
 		ids = append(ids, types.StringValue(n.NodeID))
