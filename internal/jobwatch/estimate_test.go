@@ -71,6 +71,10 @@ func (m *logModel) Job(context.Context, string, string, string) (ehpc.Job, bool,
 	panic("the listing shows every job: no direct query expected")
 }
 
+func (m *logModel) ListNodes(context.Context, string, ehpc.NodeFilter) ([]ehpc.Node, error) {
+	panic("only jobs are watched here")
+}
+
 // checks is when the listings after start up to the one that first showed id
 // done came, as time since start. (The fake clock runs on while the waiter
 // takes its answer and leaves, so later ones are not its checks.)

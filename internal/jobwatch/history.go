@@ -36,6 +36,8 @@ const minSizeSamples = 3
 type history struct {
 	bySize map[int]*samples
 	all    samples
+	// boots are the returns to service the node watches saw (nodes.go).
+	boots boots
 }
 
 type sample struct {
@@ -78,10 +80,14 @@ func (ss *samples) estimate() Estimate {
 	for i, x := range ss.s {
 		d[i] = x.took
 	}
+	return Estimate{Lo: percentile(d, 0.1), Mid: percentile(d, 0.5), Hi: percentile(d, 0.9), Samples: len(d)}
+}
+
+// percentile is d's p-th quantile by nearest rank, so that with few samples
+// the 10th and 90th are the extremes. It sorts d.
+func percentile(d []time.Duration, p float64) time.Duration {
 	slices.Sort(d)
-	// Nearest rank: with few samples Lo and Hi are the extremes.
-	q := func(p float64) time.Duration { return d[int(p*float64(len(d)-1)+0.5)] }
-	return Estimate{Lo: q(0.1), Mid: q(0.5), Hi: q(0.9), Samples: len(d)}
+	return d[int(p*float64(len(d)-1)+0.5)]
 }
 
 // learn takes every finished successful restart among jobs.

@@ -77,10 +77,11 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 )
 
-// Source reads the operation log; *ehpc.Client is one.
+// Source reads the operation log and the nodes; *ehpc.Client is one.
 type Source interface {
 	Operations(ctx context.Context, q ehpc.OperationQuery) (*ehpc.OperationList, error)
 	Job(ctx context.Context, zone, clusterID, jobID string) (ehpc.Job, bool, error)
+	ListNodes(ctx context.Context, clusterID string, f ehpc.NodeFilter) ([]ehpc.Node, error)
 }
 
 // Options tunes a Poller. The zero value is the production setting.
@@ -120,6 +121,10 @@ type Check struct {
 	// Direct is true when the check asked for the job by id rather than reading
 	// the cluster's listing.
 	Direct bool
+	// Nodes answers a node watch (WatchNodes): its nodes as the cluster's
+	// listing showed them, in the order asked; a node the listing lacks is
+	// left out. Nil when Err is set.
+	Nodes []ehpc.Node
 }
 
 // Poller shares operation-log requests among the waiters of each (zone,
@@ -169,6 +174,11 @@ type Watch struct {
 	next   slot // guarded by p.mu
 	// finished is set (under p.mu) once the waiter was sent a final status.
 	finished bool
+	// nodeIDs are the nodes of a node watch; nil for a job watch.
+	nodeIDs []string
+	// outSeen is the last check that saw a node of a node watch out of
+	// service, for the boot history. Touched only by the loop.
+	outSeen time.Time
 
 	// Touched only by the group's loop.
 	seen    bool
@@ -226,8 +236,12 @@ func (p *Poller) Watch(ctx context.Context, zone, clusterID string, t Target) *W
 		w.origin = t.Sent
 	}
 	w.C = w.ch
-	k := groupKey{zone, clusterID}
+	p.join(ctx, w, groupKey{zone, clusterID})
+	return w
+}
 
+// join adds w to the group of k, starting its loop if it has none.
+func (p *Poller) join(ctx context.Context, w *Watch, k groupKey) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	w.next = p.firstLocked(w, k)
@@ -245,11 +259,15 @@ func (p *Poller) Watch(ctx context.Context, zone, clusterID string, t Target) *W
 	}
 	w.g = g
 	g.waiters[w] = struct{}{}
+	g.poke()
+}
+
+// poke wakes g's loop to work out its next tick again.
+func (g *group) poke() {
 	select {
 	case g.wake <- struct{}{}:
 	default:
 	}
-	return w
 }
 
 // Stop leaves the group. The last waiter to leave stops the group's loop and
@@ -309,24 +327,28 @@ func (p *Poller) run(g *group) {
 }
 
 // tick answers every waiter of g that is due, or due within half its gap, with
-// one listing (plus direct queries for jobs the listing does not show).
+// one listing of the log (plus direct queries for jobs the listing does not
+// show) and one of the nodes, each only when a waiter needs it.
 func (p *Poller) tick(g *group) {
 	now := p.opts.Clock.Now()
-	var viaList, viaDirect []*Watch
+	var viaList, viaDirect, viaNodes []*Watch
 	p.mu.Lock()
 	for w := range g.waiters {
-		if !w.answeredBy(now) {
+		switch {
+		case !w.answeredBy(now):
 			continue
-		}
-		if w.direct || g.unsupported {
+		case w.nodeIDs != nil:
+			viaNodes = append(viaNodes, w)
+		case w.direct || g.unsupported:
 			viaDirect = append(viaDirect, w)
-		} else {
+		default:
 			viaList = append(viaList, w)
 		}
 	}
 	p.mu.Unlock()
 
-	results := make(map[*Watch]Check, len(viaList)+len(viaDirect))
+	results := make(map[*Watch]Check, len(viaList)+len(viaDirect)+len(viaNodes))
+	p.checkNodes(g, viaNodes, results)
 	viaDirect = append(viaDirect, p.checkListed(g, viaList, results)...)
 	for _, w := range viaDirect {
 		if g.ctx.Err() != nil {
@@ -355,8 +377,8 @@ func (p *Poller) answer(g *group, results map[*Watch]Check) {
 		if _, ok := g.waiters[w]; !ok {
 			continue
 		}
-		w.next = w.plan(w.next.at, after, p.estimateLocked(g.key, w.nodes))
-		if c.Found && c.Job.Done() {
+		w.next = w.plan(w.next.at, after, p.estimateForLocked(g.key, w))
+		if c.Found && c.Job.Done() || w.nodeIDs != nil && allInService(w.nodeIDs, c) {
 			finished, w.finished = true, true
 		}
 		w.deliver(c)
@@ -485,7 +507,7 @@ func (p *Poller) list(g *group, ws []*Watch) (map[string]ehpc.Job, error) {
 // with the quick look, as a job that is already done (they can be) is then
 // seen at once, or else a gap into the geometric sequence.
 func (p *Poller) firstLocked(w *Watch, k groupKey) slot {
-	est := p.estimateLocked(k, w.nodes)
+	est := p.estimateForLocked(k, w)
 	if w.origin.Equal(w.joined) && p.opts.Schedule.guides(est) {
 		return w.plan(w.joined, w.joined, est)
 	}
@@ -541,12 +563,17 @@ func tickTime(ws map[*Watch]struct{}) time.Time {
 func (p *Poller) learn(k groupKey, jobs []ehpc.Job) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.historyLocked(k).learn(jobs)
+}
+
+// historyLocked is cluster k's history, new if it has none yet.
+func (p *Poller) historyLocked(k groupKey) *history {
 	h := p.history[k]
 	if h == nil {
 		h = &history{}
 		p.history[k] = h
 	}
-	h.learn(jobs)
+	return h
 }
 
 // Estimate is what the Poller has learned of restarts of nodes nodes in
@@ -556,6 +583,18 @@ func (p *Poller) Estimate(zone, clusterID string, nodes int) Estimate {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.estimateLocked(groupKey{zone, clusterID}, nodes)
+}
+
+// estimateForLocked is what w's schedule goes by: the job durations of its
+// node count for a job watch, the boot times for a node watch.
+func (p *Poller) estimateForLocked(k groupKey, w *Watch) Estimate {
+	if w.nodeIDs != nil {
+		if h := p.history[k]; h != nil {
+			return h.boots.estimate()
+		}
+		return Estimate{}
+	}
+	return p.estimateLocked(k, w.nodes)
 }
 
 func (p *Poller) estimateLocked(k groupKey, nodes int) Estimate {

@@ -398,6 +398,10 @@ func (s *slowJob) Job(context.Context, string, string, string) (ehpc.Job, bool, 
 	panic("the listing shows the job: no direct query expected")
 }
 
+func (s *slowJob) ListNodes(context.Context, string, ehpc.NodeFilter) ([]ehpc.Node, error) {
+	panic("only a job is watched here")
+}
+
 // On the production schedule a single ten-minute wait costs under 60 requests,
 // and the check that sees the job done comes within the 15 s cap.
 func TestTenMinuteWaitCostsUnderSixtyRequests(t *testing.T) {
