@@ -211,7 +211,10 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 	out := r.apply(st.Interrupt)
 	o.EndRequest = len(r.e.sim.RequestLog())
 	created := strings.Contains(out, "Creating...")
-	if created {
+	// A replacement's destroy ends the declared restart even when Terraform
+	// halts (an interrupt) before the create: the record is gone with it,
+	// as the in-process model has it.
+	if created || strings.Contains(out, "Destruction complete") {
 		r.gen++
 		o.Gen = r.gen
 	}
