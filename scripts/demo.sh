@@ -50,7 +50,7 @@ go build -trimpath -ldflags "-X main.version=0.0.0-demo" -o "$work/plugins/terra
 go build -trimpath -o "$work/ehpc-sim" ./cmd/ehpc-sim
 
 step "Starting the simulator on a free loopback port"
-"$work/ehpc-sim" -listen 127.0.0.1:0 -job-duration 3s -addr-file "$work/endpoint" \
+"$work/ehpc-sim" -listen 127.0.0.1:0 -job-duration 3s -boot-time 2s -addr-file "$work/endpoint" \
 	>"$work/sim.out" 2>"$work/sim.log" &
 sim_pid=$!
 for _ in $(seq 1 100); do
@@ -86,7 +86,7 @@ tf() {
 		2> >(drop_override_warning >&2) | drop_override_warning
 }
 
-step "terraform apply -auto-approve  (restarts cln-cmp00001 and cln-cmp00002, waits for the job)"
+step "terraform apply -auto-approve  (restarts cln-cmp00001, waits until it is back in service, then cln-cmp00002)"
 tf apply -auto-approve -input=false
 
 step "terraform plan  (a second plan restarts nothing)"
@@ -100,4 +100,4 @@ kill -TERM "$sim_pid"
 wait "$sim_pid" || true
 sim_pid=""
 sed -n '/^requests per path/,$p' "$work/sim.out"
-grep -E 'POST|GET' "$work/sim.log" | sed 's/^ehpc-sim: //' | head -n 20
+grep -E 'POST|GET' "$work/sim.log" | sed 's/^ehpc-sim: //' | head -n 30

@@ -83,8 +83,19 @@ func (a *ClusterNodeRestartAction) Schema(_ context.Context, _ action.SchemaRequ
 				MarkdownDescription: rollingDescription + " Progress is reported per batch.",
 				Optional:            true, // null: every node in one request
 				Attributes: map[string]schema.Attribute{
-					"batch_size": schema.Int64Attribute{MarkdownDescription: batchSizeDescription, Required: true, Validators: batchSizeValidators},
-					"pause":      schema.StringAttribute{MarkdownDescription: pauseDescription, Optional: true, Validators: pauseValidators},
+					"batch_size":       schema.Int64Attribute{MarkdownDescription: batchSizeDescription, Required: true, Validators: batchSizeValidators},
+					"first_batch_size": schema.Int64Attribute{MarkdownDescription: firstBatchSizeDescription, Optional: true, Validators: batchSizeValidators},
+					"pause":            schema.StringAttribute{MarkdownDescription: pauseDescription, Optional: true, Validators: pauseValidators},
+				},
+			},
+			"health_gate": schema.SingleNestedAttribute{
+				MarkdownDescription: healthGateDescription,
+				Optional:            true,
+				Validators:          []validator.Object{healthGateValidator{}},
+				Attributes: map[string]schema.Attribute{
+					"enabled":          schema.BoolAttribute{MarkdownDescription: healthGateEnabledDescription, Optional: true},
+					"min_healthy_time": schema.StringAttribute{MarkdownDescription: minHealthyTimeDescription, Optional: true},
+					"healthy_deadline": schema.StringAttribute{MarkdownDescription: healthyDeadlineDescription, Optional: true},
 				},
 			},
 			"timeout": schema.StringAttribute{
@@ -141,6 +152,7 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	a.data.outOfService(ctx, spec, batches, &resp.Diagnostics)
 	progress := newProgressSender(ctx, resp.SendProgress)
 	defer progress.close()
 	res := a.data.run(ctx, spec, batches, a.data.progressWords(spec, len(batches), progress.send), &resp.Diagnostics)

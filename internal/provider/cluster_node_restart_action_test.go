@@ -44,7 +44,8 @@ func TestAction_schemaListed(t *testing.T) {
 		"zone":                "optional tftypes.String",
 		"wait_for_completion": "optional tftypes.Bool",
 		"timeout":             "optional tftypes.String",
-		"rolling":             `optional tftypes.Object["batch_size":tftypes.Number, "pause":tftypes.String]`,
+		"rolling":             `optional tftypes.Object["batch_size":tftypes.Number, "first_batch_size":tftypes.Number, "pause":tftypes.String]`,
+		"health_gate":         `optional tftypes.Object["enabled":tftypes.Bool, "healthy_deadline":tftypes.String, "min_healthy_time":tftypes.String]`,
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("action attributes\n got %v\nwant %v", got, want)

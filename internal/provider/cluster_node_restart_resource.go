@@ -23,7 +23,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
 
@@ -53,7 +52,8 @@ type restartArgs struct {
 	NodeIDs           types.Set    `tfsdk:"node_ids"`
 	Zone              types.String `tfsdk:"zone"` // null: the provider's zone
 	WaitForCompletion types.Bool   `tfsdk:"wait_for_completion"`
-	Rolling           types.Object `tfsdk:"rolling"` // null: one batch of every node
+	Rolling           types.Object `tfsdk:"rolling"`     // null: one batch of every node
+	HealthGate        types.Object `tfsdk:"health_gate"` // null: the defaults
 }
 
 // ClusterNodeRestartResourceModel is the resource's state: the restart's
@@ -138,8 +138,19 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 				MarkdownDescription: rollingDescription + " Changing `rolling` never restarts anything; it shapes the next restart.",
 				Optional:            true,
 				Attributes: map[string]schema.Attribute{
-					"batch_size": schema.Int64Attribute{MarkdownDescription: batchSizeDescription, Required: true, Validators: batchSizeValidators},
-					"pause":      schema.StringAttribute{MarkdownDescription: pauseDescription, Optional: true, Validators: pauseValidators},
+					"batch_size":       schema.Int64Attribute{MarkdownDescription: batchSizeDescription, Required: true, Validators: batchSizeValidators},
+					"first_batch_size": schema.Int64Attribute{MarkdownDescription: firstBatchSizeDescription, Optional: true, Validators: batchSizeValidators},
+					"pause":            schema.StringAttribute{MarkdownDescription: pauseDescription, Optional: true, Validators: pauseValidators},
+				},
+			},
+			"health_gate": schema.SingleNestedAttribute{
+				MarkdownDescription: healthGateDescription,
+				Optional:            true,
+				Validators:          []validator.Object{healthGateValidator{}},
+				Attributes: map[string]schema.Attribute{
+					"enabled":          schema.BoolAttribute{MarkdownDescription: healthGateEnabledDescription, Optional: true},
+					"min_healthy_time": schema.StringAttribute{MarkdownDescription: minHealthyTimeDescription, Optional: true},
+					"healthy_deadline": schema.StringAttribute{MarkdownDescription: healthyDeadlineDescription, Optional: true},
 				},
 			},
 			"batches": schema.ListNestedAttribute{
@@ -169,6 +180,9 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 							"For a `not_sent` batch, the same of a replaced record's request (see `sent_at`): before the batch is sent, every job of exactly its nodes in that window is added to `excluded_job_ids`."),
 						"job_created_before": batchAttr("While the batch's status is `unknown` with a null `job_id`: its job, if any, was created at or before this time by the API's clock, " +
 							"which refuses a request whose timestamp is older than 60 seconds."),
+						"health_gate": batchAttr("Where the batch stands with the health gate: `waiting` from its job's success until every node of it is back in service, " +
+							"`passed` once they were; null when its job succeeded without a gate, or has not succeeded yet. A batch `waiting` is taken up again by the next apply: " +
+							"it waits for the nodes, never restarting them again."),
 						"excluded_job_ids": schema.ListAttribute{
 							MarkdownDescription: "While the batch has no job: restart jobs of exactly its nodes that the records this resource replaced made, or may have made. " +
 								"The batch's own job, should its request's answer be lost, cannot be one of them, even one created in its window. Null otherwise.",
@@ -253,10 +267,10 @@ func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resourc
 	if !rollingV.IsNull() && !resp.Diagnostics.HasError() {
 		var nodeIDs types.Set
 		resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("node_ids"), &nodeIDs)...)
-		size, _, diags := rolling(ctx, rollingV)
+		shape, diags := rolling(ctx, rollingV)
 		resp.Diagnostics.Append(diags...)
 		if ids, known := knownStrings(ctx, nodeIDs); known && !resp.Diagnostics.HasError() && !rollingV.IsUnknown() && !rollingSizeUnknown(rollingV) {
-			batches, diags := batchesValue(rollout.Split(ehpc.NormalizeIDs(ids), size), func(int) bool { return true })
+			batches, diags := batchesValue(shape.split(ids), func(int) bool { return true })
 			resp.Diagnostics.Append(diags...)
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), batches)...)
 		}
@@ -290,7 +304,7 @@ func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, resp *resou
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), state.Batches)...)
 		return
 	}
-	steps := rollout.Plan(batches, plan.waits(), sending)
+	steps := rollout.Plan(batches, plan.mode(ctx, sending))
 	planned, diags := batchesValue(batches, func(i int) bool { return steps[i] != rollout.Skip })
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), planned)...)
@@ -338,7 +352,8 @@ func rollingSizeUnknown(v types.Object) bool {
 		return false
 	}
 	size, ok := v.Attributes()["batch_size"]
-	return !ok || size.IsUnknown()
+	first := v.Attributes()["first_batch_size"]
+	return !ok || size.IsUnknown() || first != nil && first.IsUnknown()
 }
 
 func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -359,6 +374,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		return
 	}
 	spec.Replaced = r.data.replacedIn(spec.Zone, spec.ClusterID)
+	r.data.outOfService(ctx, spec, batches, &resp.Diagnostics)
 	res := r.data.run(ctx, spec, batches, r.data.progressWords(spec, len(batches), infoLine(ctx, spec)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onCreate, r.data.client.Scrub)...)
 	if !recorded(res) {
@@ -528,7 +544,12 @@ func createTimeout(v timeouts.Value) (time.Duration, diag.Diagnostics) {
 func resumption(ctx context.Context, plan, state ClusterNodeRestartResourceModel) (batches []rollout.Batch, sending, resumes bool, diags diag.Diagnostics) {
 	batches, diags = batchesFrom(ctx, state.Batches)
 	sending = !plan.Rolling.IsNull() || len(batches) == 1
-	return batches, sending, !diags.HasError() && rollout.Resumes(batches, sending), diags
+	return batches, sending, !diags.HasError() && rollout.Resumes(batches, plan.mode(ctx, sending)), diags
+}
+
+// mode is how a run of these arguments treats a recorded rollout.
+func (a restartArgs) mode(ctx context.Context, sending bool) rollout.Mode {
+	return rollout.Mode{Wait: a.waits(), Gate: a.gated(ctx), Sending: sending}
 }
 
 // batchAttrTypes is the type of one element of the resource's batches.
@@ -541,6 +562,7 @@ var batchAttrTypes = map[string]attr.Type{
 	"job_created_after":  types.StringType,
 	"job_created_before": types.StringType,
 	"excluded_job_ids":   types.ListType{ElemType: types.StringType},
+	"health_gate":        types.StringType,
 }
 
 var batchType = types.ObjectType{AttrTypes: batchAttrTypes}
@@ -564,7 +586,7 @@ func batchesValue(batches []rollout.Batch, planned func(i int) bool) (types.List
 		} else {
 			vals["job_id"], vals["status"] = optionalString(b.JobID), types.StringValue(b.Status)
 			vals["earlier_job_ids"], vals["excluded_job_ids"] = optionalList(b.Earlier, &ds), optionalList(b.Excluded, &ds)
-			vals["sent_at"] = timeValue(b.Request.SentAt)
+			vals["sent_at"], vals["health_gate"] = timeValue(b.Request.SentAt), optionalString(b.Gate)
 			// The window matters only while a request of the batch's nodes has an unknown outcome.
 			vals["job_created_after"], vals["job_created_before"] = types.StringNull(), types.StringNull()
 			if b.JobID == "" && (b.Status == rollout.Unknown || b.Inherited()) {
@@ -623,6 +645,7 @@ type batchModel struct {
 	JobCreatedAfter  types.String `tfsdk:"job_created_after"`
 	JobCreatedBefore types.String `tfsdk:"job_created_before"`
 	ExcludedJobIDs   []string     `tfsdk:"excluded_job_ids"`
+	HealthGate       types.String `tfsdk:"health_gate"`
 }
 
 // batchesFrom reads the state's batches back; nil for a state written before
@@ -637,7 +660,8 @@ func batchesFrom(ctx context.Context, v types.List) ([]rollout.Batch, diag.Diagn
 	diags.Append(v.ElementsAs(ctx, &ms, false)...)
 	out := make([]rollout.Batch, 0, len(ms))
 	for i, m := range ms {
-		b := rollout.Batch{Nodes: m.NodeIDs, JobID: m.JobID.ValueString(), Status: m.Status.ValueString(), Earlier: m.EarlierJobIDs, Excluded: m.ExcludedJobIDs}
+		b := rollout.Batch{Nodes: m.NodeIDs, JobID: m.JobID.ValueString(), Status: m.Status.ValueString(), Earlier: m.EarlierJobIDs, Excluded: m.ExcludedJobIDs,
+			Gate: m.HealthGate.ValueString()}
 		for _, t := range []struct {
 			name string
 			v    types.String

@@ -1009,8 +1009,7 @@ func rollingValue(r rollingRow) tftypes.Value {
 	if r.pause != "" {
 		pause = str(r.pause)
 	}
-	typ := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "pause": tftypes.String}}
-	return tftypes.NewValue(typ, map[string]tftypes.Value{"batch_size": num(int64(r.batchSize)), "pause": pause})
+	return rollingArg(num(int64(r.batchSize)), pause)
 }
 
 // checkRollingProgress asserts the action reported each batch sent as it went,

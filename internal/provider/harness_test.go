@@ -272,6 +272,14 @@ func dynamic(t *testing.T, typ tftypes.Type, vals map[string]tftypes.Value) *tfp
 	return &dv
 }
 
+// rollingType is the rolling argument's type on the wire.
+var rollingType = tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "first_batch_size": tftypes.Number, "pause": tftypes.String}}
+
+// rollingArg is a rolling argument without first_batch_size.
+func rollingArg(size, pause tftypes.Value) tftypes.Value {
+	return tftypes.NewValue(rollingType, map[string]tftypes.Value{"batch_size": size, "first_batch_size": tftypes.NewValue(tftypes.Number, nil), "pause": pause})
+}
+
 func str(s string) tftypes.Value { return tftypes.NewValue(tftypes.String, s) }
 func num(n int64) tftypes.Value  { return tftypes.NewValue(tftypes.Number, n) }
 func boolean(b bool) tftypes.Value {

@@ -31,20 +31,13 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 		return fmt.Sprintf("Batch %d of %d: ", i+1, n)
 	}
 	var lastReport time.Duration
+	gateReport := time.Duration(-1)                    // when the gate last had a line; -1: its first look has one
 	notes := ending{spec: spec, scrub: d.client.Scrub} // only for note(), which reads no surface
 	return rollout.Observer{
 		Pausing: func(i int, b rollout.Batch, pause time.Duration) {
 			emit(prefix(i) + fmt.Sprintf("Waiting %s (rolling.pause) before restarting %s.", shortDuration(pause), nodesPhrase(b.Nodes)))
 		},
-		Settling: func(i int, b rollout.Batch) {
-			if b.Inherited() {
-				emit(prefix(i) + fmt.Sprintf("The restart this resource replaced requested a restart of %s whose outcome is unknown: reading the cluster's operation log until "+
-					"that request can no longer make a job, so that this restart never takes one of its jobs for its own.", nodesPhrase(b.Nodes)))
-				return
-			}
-			emit(prefix(i) + fmt.Sprintf("The answer to the restart request of %s was lost: reading the cluster's operation log until it shows "+
-				"whether that request made a job, before anything is sent again.", nodesPhrase(b.Nodes)))
-		},
+		Settling: func(i int, b rollout.Batch) { emit(prefix(i) + settlingWords(b)) },
 		Sent: func(i int, b rollout.Batch, note *rollout.Note) {
 			lastReport = 0
 			emit(prefix(i) + fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(b.Nodes), spec.ClusterID, spec.Zone, b.JobID))
@@ -53,6 +46,17 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 				d := notes.note(*note)
 				emit(prefix(i) + d.Summary() + ": " + d.Detail())
 			}
+		},
+		Gating: func(i int, b rollout.Batch, g rollout.GateWait) {
+			if spec.Gate != nil && g.Back == len(b.Nodes) && g.BackFor >= spec.Gate.MinHealthy {
+				emit(prefix(i) + fmt.Sprintf("All of %s back in service after %s.", nodesPhrase(b.Nodes), roundElapsed(g.Elapsed)))
+				return
+			}
+			if gateReport >= 0 && g.Elapsed-gateReport < interval {
+				return // at most a line an interval, the first look's included
+			}
+			gateReport = g.Elapsed
+			emit(prefix(i) + fmt.Sprintf("Waiting for %s to be back in service (health gate), %s elapsed: %s.", nodesPhrase(b.Nodes), roundElapsed(g.Elapsed), nodesState(b, g, d.client.Scrub)))
 		},
 		Checked: func(i int, b rollout.Batch, c jobwatch.Check, elapsed time.Duration) {
 			if c.Found && c.Job.Done() || elapsed-lastReport < interval {
@@ -70,6 +74,7 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 			emit(prefix(i) + msg)
 		},
 		Waited: func(i int, b rollout.Batch, w rollout.JobWait) {
+			gateReport = -1
 			elapsed := roundElapsed(w.Elapsed)
 			switch w.End {
 			case rollout.Done, rollout.Failed:
@@ -90,4 +95,15 @@ func infoLine(ctx context.Context, spec rollout.Spec) func(string) {
 	return func(msg string) {
 		tflog.Info(ctx, msg, map[string]any{"cluster_id": spec.ClusterID, "zone": spec.Zone})
 	}
+}
+
+// settlingWords say what a batch's settling reads the log for: its own lost
+// request, or the one a replaced record left unknown.
+func settlingWords(b rollout.Batch) string {
+	if b.Inherited() {
+		return fmt.Sprintf("The restart this resource replaced requested a restart of %s whose outcome is unknown: reading the cluster's operation log until "+
+			"that request can no longer make a job, so that this restart never takes one of its jobs for its own.", nodesPhrase(b.Nodes))
+	}
+	return fmt.Sprintf("The answer to the restart request of %s was lost: reading the cluster's operation log until it shows "+
+		"whether that request made a job, before anything is sent again.", nodesPhrase(b.Nodes))
 }

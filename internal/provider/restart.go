@@ -29,34 +29,54 @@ const maxRollingPause = time.Hour
 
 // rollingModel is the rolling argument of the resource and the action.
 type rollingModel struct {
-	BatchSize types.Int64  `tfsdk:"batch_size"`
-	Pause     types.String `tfsdk:"pause"`
+	BatchSize      types.Int64  `tfsdk:"batch_size"`
+	FirstBatchSize types.Int64  `tfsdk:"first_batch_size"`
+	Pause          types.String `tfsdk:"pause"`
 }
 
-// rolling reads the rolling argument: the batch size (0 without rolling) and the
-// pause between batches. The validators check both at plan; they are checked
-// again here because a value unknown then is known only now, and a batch size
-// below 1 must never fall back to one batch of every node.
-func rolling(ctx context.Context, v types.Object) (size int, pause time.Duration, diags diag.Diagnostics) {
+// rollingShape is what the rolling argument says: the batch size (0 without
+// rolling), the first batch's (0: the batch size) and the pause between
+// batches.
+type rollingShape struct {
+	size, first int
+	pause       time.Duration
+}
+
+// rolling reads the rolling argument. The validators check it at plan; it is
+// checked again here because a value unknown then is known only now, and a
+// batch size below 1 must never fall back to one batch of every node.
+func rolling(ctx context.Context, v types.Object) (shape rollingShape, diags diag.Diagnostics) {
 	if v.IsNull() || v.IsUnknown() {
-		return 0, 0, diags
+		return shape, diags
 	}
 	var m rollingModel
 	diags.Append(v.As(ctx, &m, basetypes.ObjectAsOptions{})...)
-	if diags.HasError() || m.BatchSize.IsUnknown() || m.Pause.IsUnknown() {
-		return 0, 0, diags
+	if diags.HasError() || m.BatchSize.IsUnknown() || m.Pause.IsUnknown() || m.FirstBatchSize.IsUnknown() {
+		return shape, diags
 	}
-	size = int(m.BatchSize.ValueInt64())
-	if problem := checkBatchSize(m.BatchSize.ValueInt64()); problem != "" {
-		diags.AddAttributeError(rollingErrorPath, invalidBatchSize, problem)
+	shape.size, shape.first = int(m.BatchSize.ValueInt64()), int(m.FirstBatchSize.ValueInt64())
+	for _, n := range []struct {
+		name string
+		v    types.Int64
+	}{{"batch_size", m.BatchSize}, {"first_batch_size", m.FirstBatchSize}} {
+		if problem := checkBatchSize(n.name, n.v.ValueInt64()); problem != "" && !n.v.IsNull() {
+			diags.AddAttributeError(rollingErrorPath, invalidBatchSize, problem)
+		}
 	}
+	pause := &shape.pause
 	if s := m.Pause.ValueString(); !m.Pause.IsNull() {
 		var problem string
-		if pause, problem = checkPause(s); problem != "" {
+		if *pause, problem = checkPause(s); problem != "" {
 			diags.AddAttributeError(rollingErrorPath, invalidRollingPause, problem)
 		}
 	}
-	return size, pause, diags
+	return shape, diags
+}
+
+// split cuts node ids (sorted, without duplicates) into the batches this shape
+// gives.
+func (r rollingShape) split(ids []string) []rollout.Batch {
+	return rollout.Split(ehpc.NormalizeIDs(ids), r.size, r.first)
 }
 
 // zoneFor is the zone of an operation whose own zone argument is own: that one
@@ -100,14 +120,20 @@ func (d *providerData) prepare(ctx context.Context, args restartArgs, owner stri
 	_, zone := d.operation(args.Zone, "this restart", owner, diags)
 	var nodeIDs []string
 	diags.Append(args.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
-	size, pause, more := rolling(ctx, args.Rolling)
+	shape, more := rolling(ctx, args.Rolling)
 	diags.Append(more...)
-	spec := rollout.Spec{Zone: zone, ClusterID: args.ClusterID.ValueString(), Wait: args.waits(), Sending: true, Pause: pause, Timeout: timeout}
-	// Checked at plan too, but a value unknown then is known only now.
-	if d := args.rollingWithoutWait(); d != nil {
-		diags.Append(d)
+	spec := rollout.Spec{Zone: zone, ClusterID: args.ClusterID.ValueString(), Wait: args.waits(), Sending: true, Pause: shape.pause, Timeout: timeout}
+	if spec.Wait {
+		spec.Gate, more = healthGate(ctx, args.HealthGate, !args.Rolling.IsNull())
+		diags.Append(more...)
 	}
-	return spec, rollout.Split(ehpc.NormalizeIDs(nodeIDs), size)
+	// Checked at plan too, but a value unknown then is known only now.
+	for _, d := range []diag.Diagnostic{args.rollingWithoutWait(), args.gateWithoutWait(ctx)} {
+		if d != nil {
+			diags.Append(d)
+		}
+	}
+	return spec, shape.split(nodeIDs)
 }
 
 // run runs a rollout on the instance's engine, and adds to diags the one
@@ -152,8 +178,11 @@ func checkRollingConfig(ctx context.Context, cfg tfsdk.Config) diag.Diagnostics 
 	var args restartArgs
 	diags := cfg.GetAttribute(ctx, path.Root("rolling"), &args.Rolling)
 	diags.Append(cfg.GetAttribute(ctx, path.Root("wait_for_completion"), &args.WaitForCompletion)...)
-	if d := args.rollingWithoutWait(); d != nil {
-		diags.Append(d)
+	diags.Append(cfg.GetAttribute(ctx, path.Root("health_gate"), &args.HealthGate)...)
+	for _, d := range []diag.Diagnostic{args.rollingWithoutWait(), args.gateWithoutWait(ctx)} {
+		if d != nil {
+			diags.Append(d)
+		}
 	}
 	return diags
 }
@@ -177,7 +206,7 @@ const (
 		"the nodes are sorted by id and cut into batches of `batch_size`; a batch is sent only once the previous batch's job is `successful` " +
 		"(and `pause` has passed). A failed batch stops the rollout: later batches are not sent. " +
 		"The timeout bounds the whole rollout. Requires waiting (`wait_for_completion` cannot be `false`). Without `rolling`, every node restarts in one request."
-	batchSizeDescription = "The most nodes restarted at once, at least 1. A `batch_size` of at least the number of nodes makes one batch."
+	batchSizeDescription = "The most nodes restarted at once, at least 1. A `batch_size` of at least the number of nodes makes one batch (after the first, with `first_batch_size`)."
 	pauseDescription     = "How long to wait after a batch succeeded before sending the next, such as `30s` or `5m`, from `0s` to `1h` (default none), " +
 		"for example to let a scheduler bring the restarted nodes back into service. It is also held before the first batch an apply resumes a rollout with."
 )
@@ -342,7 +371,13 @@ func (e ending) what() (summary, detail string) {
 		return e.rejected(b)
 	case rollout.Lost:
 		return "Restart Outcome Unknown", e.lost(b)
+	case rollout.NotBack:
+		return "Nodes Not Back In Service", e.notBack(b)
 	case rollout.Interrupted:
+		if r.Gate.Held {
+			return "Wait For Nodes Interrupted", fmt.Sprintf("%s was cancelled after %s while waiting for the nodes of job %s to be back in service (health gate): %s.",
+				who, roundElapsed(r.Gate.Elapsed), b.JobID, e.nodesState(b))
+		}
 		if r.Wait.End != rollout.Interrupted {
 			return "Restart Interrupted", fmt.Sprintf("%s was cancelled while the restart request was in flight; its job %s was found in the operation log, "+
 				"so the restart was accepted and may still be running.", who, b.JobID)
@@ -356,6 +391,73 @@ func (e ending) what() (summary, detail string) {
 		return "Rolling Restart Interrupted", fmt.Sprintf("%s was cancelled before batch %d of %d was sent.", who, r.At+1, len(r.Batches))
 	}
 	return "", ""
+}
+
+// notBack words a batch whose nodes were not all back in service in time.
+func (e ending) notBack(b rollout.Batch) string {
+	g := e.res.Gate
+	limit := fmt.Sprintf("within %s (health_gate.healthy_deadline)", shortDuration(g.Limit))
+	if g.ByTimeout {
+		limit = fmt.Sprintf("within the %s left of %s", shortDuration(g.Limit), e.timeoutName())
+	}
+	detail := fmt.Sprintf("Restart job %s for %s succeeded, but its nodes were not all back in service %s: %s.", b.JobID, e.target(b), limit, e.nodesState(b))
+	if g.Err != nil {
+		detail = fmt.Sprintf("Restart job %s for %s succeeded, but its nodes cannot be read to tell whether they are back in service: %s.", b.JobID, e.target(b), e.scrub(g.Err.Error()))
+	}
+	return detail + " Back in service means status active, no transition_status, and health_status healthy wherever the node's health check is on. " +
+		"Look at these nodes in the console (or with data.hpc_cluster_nodes, whose in_service says the same) before going on."
+}
+
+// nodesState is how the gate last saw the stopped batch's nodes.
+func (e ending) nodesState(b rollout.Batch) string { return nodesState(b, e.res.Gate, e.scrub) }
+
+// nodesState says how many nodes of b the gate g saw back in service, and
+// each other with its status, transition and health.
+func nodesState(b rollout.Batch, g rollout.GateWait, scrub func(string) string) string {
+	if !g.Seen {
+		state := "no listing of the cluster's nodes could be read"
+		if g.LastErr != nil {
+			state += " (last error: " + scrub(g.LastErr.Error()) + ")"
+		}
+		return state
+	}
+	var back, out []string
+	for _, id := range b.Nodes {
+		i := slices.IndexFunc(g.Nodes, func(n ehpc.Node) bool { return n.NodeID == id })
+		switch {
+		case i < 0:
+			out = append(out, id+" (not listed)")
+		case g.Nodes[i].InService():
+			back = append(back, id)
+		default:
+			out = append(out, id+" ("+nodeState(g.Nodes[i])+")")
+		}
+	}
+	state := fmt.Sprintf("%d of %d back", len(back), len(b.Nodes))
+	if len(out) > 0 {
+		state += "; not back: " + strings.Join(out, ", ")
+	}
+	if len(out) == 0 && g.BackFor > 0 {
+		state += fmt.Sprintf(", for %s so far", roundElapsed(g.BackFor))
+	}
+	return state
+}
+
+// nodeState is a node's status, transition and health, as the API gave them.
+func nodeState(n ehpc.Node) string {
+	parts := []string{"status " + orNone(string(n.Status))}
+	parts = append(parts, "transition "+orNone(string(n.TransitionStatus)))
+	if n.HealthReported() {
+		parts = append(parts, "health "+orNone(string(n.HealthStatus)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orNone(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "none"
+	}
+	return s
 }
 
 // target names what restarted: the cluster for the resource; the nodes too
@@ -477,7 +579,7 @@ func (e ending) next() string {
 			"the next apply replaces it and restarts the nodes, and never takes one of those jobs for its own."
 	}
 	const untaint = "run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME)"
-	resume := resumeText(r.Batches, e.spec.Wait, e.spec.Sending)
+	resume := resumeText(r.Batches, e.spec.Mode())
 	if !tainted(r, e.s) {
 		lead := "The resource is not tainted"
 		if e.s == onResume {
@@ -514,8 +616,8 @@ func (e ending) next() string {
 
 // resumeText is what an apply does with a recorded rollout, "resumes ..." to
 // complete a sentence; "" when it does nothing with it. rollout.Plan decides.
-func resumeText(batches []rollout.Batch, waiting, sending bool) string {
-	sentences := resumeSentences(batches, rollout.Plan(batches, waiting, sending))
+func resumeText(batches []rollout.Batch, m rollout.Mode) string {
+	sentences := resumeSentences(batches, rollout.Plan(batches, m))
 	if len(sentences) == 0 {
 		return ""
 	}
@@ -549,6 +651,9 @@ func resumeSentences(batches []rollout.Batch, steps []rollout.Step) []string {
 		case step == rollout.Wait:
 			flush()
 			out = append(out, fmt.Sprintf("It waits for batch %d (job %s) without sending it again.", i+1, b.JobID))
+		case step == rollout.Gate:
+			flush()
+			out = append(out, fmt.Sprintf("It waits for the nodes of batch %d (job %s, successful) to be back in service (health_gate), without restarting them again.", i+1, b.JobID))
 		case step == rollout.Send && b.JobID != "":
 			flush()
 			out = append(out, fmt.Sprintf("It sends batch %d again (its job %s failed).", i+1, b.JobID))
@@ -577,6 +682,8 @@ func (e ending) actionNext() string {
 		advice = "For the next invocation, raise timeout (up to \"" + shortDuration(maxWaitTimeout) + "\")."
 	case rollout.Unreadable, rollout.Lost, rollout.Interrupted:
 		advice = "The action keeps no record: check the cluster's operation log before invoking the action again, since each invocation restarts the nodes."
+	case rollout.NotBack:
+		advice = "Bring those nodes back (or find why they do not come back) before invoking the action again: it would restart them once more."
 	}
 	if len(r.Batches) < 2 {
 		return advice
@@ -593,7 +700,10 @@ func (e ending) actionNext() string {
 	}
 	finish := "Invoking the action again restarts every node again; to finish the rollout without restarting the nodes that succeeded, " +
 		"invoke it with node_ids set to the nodes not restarted yet (" + nodeList(rest) + ")"
-	if mayRun {
+	switch {
+	case r.End == rollout.NotBack:
+		finish += fmt.Sprintf("; the nodes of batch %d (%s) did restart, so leave them out", r.At+1, nodeList(b.Nodes))
+	case mayRun:
 		finish += fmt.Sprintf(", adding the nodes of batch %d (%s) only once the operation log shows they did not restart successfully", r.At+1, nodeList(b.Nodes))
 	}
 	return joinSentences(advice, finish+".")

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // batches stopped at the second, or of one batch.
 func outcomeCase(end rollout.End, batches int) rollout.Result {
 	nodes := []string{"cln-a", "cln-b", "cln-c"}[:batches]
-	bs := rollout.Split(nodes, 1)
+	bs := rollout.Split(nodes, 1, 0)
 	at := min(1, batches-1)
 	if at > 0 {
 		bs[0].JobID, bs[0].Status = "j-first", ehpc.JobSuccessful
@@ -44,6 +45,11 @@ func outcomeCase(end rollout.End, batches int) rollout.Result {
 		r.Took = 20 * time.Minute
 	case rollout.Rejected:
 		r.Err = &ehpc.APIError{RetCode: ehpc.CodeQuotaExceeded, Message: "QuotaExceeded", Path: ehpc.PathRestartNodes}
+	case rollout.NotBack:
+		b.JobID, b.Status, b.Gate = "j-stopped", ehpc.JobSuccessful, rollout.GateWaiting
+		var node ehpc.Node
+		_ = json.Unmarshal([]byte(`{"node_id":"`+b.Nodes[0]+`","status":"active","transition_status":"","health_status":"unhealthy","health_check":{"enable":true}}`), &node)
+		r.Gate = rollout.GateWait{Held: true, Seen: true, Nodes: []ehpc.Node{node}, Limit: 10 * time.Minute, Elapsed: 10 * time.Minute}
 	case rollout.Lost:
 		b.Status = rollout.Unknown
 		b.Request = ehpc.Request{SentAt: sent, From: sent.Add(-25 * time.Second), Until: sent.Add(85 * time.Second)}
@@ -107,6 +113,9 @@ func TestOutcomeOfEveryEndOnEverySurface(t *testing.T) {
 				if end == rollout.Lost && s != onAction && (strings.Contains(d, "sends a new restart") || !strings.Contains(d, "looks for")) {
 					t.Errorf("%s: the detail misstates what the next apply does:\n%s", name, d)
 				}
+				if end == rollout.NotBack && !strings.Contains(d, r.Stopped().Nodes[0]+" (status active, transition none, health unhealthy)") {
+					t.Errorf("%s: the detail does not name the node not back with its state:\n%s", name, d)
+				}
 				if b := r.Stopped(); b.JobID != "" && !strings.Contains(d, b.JobID) {
 					t.Errorf("%s: the detail does not name job %s:\n%s", name, b.JobID, d)
 				}
@@ -126,17 +135,17 @@ func TestResumeSentences(t *testing.T) {
 		{Status: rollout.NotSent},
 		{Status: rollout.NotSent},
 	}
-	got := strings.Join(resumeSentences(batches, rollout.Plan(batches, true, true)), " ")
+	got := strings.Join(resumeSentences(batches, rollout.Plan(batches, rollout.Mode{Wait: true, Sending: true})), " ")
 	want := "It sends batch 2 again (its job j-2 failed). The answer to the request of batch 3 was lost: it looks for that batch's job in the operation log, " +
 		"adopts it if there is one, and sends the batch only once the log proves the request had no effect. It waits for batch 4 (job j-4) without sending it again. " +
 		"It sends batch 5, 6, one after the other."
 	if got != want {
 		t.Fatalf("resumeSentences:\n got: %s\nwant: %s", got, want)
 	}
-	if got := resumeText(batches, true, false); !strings.Contains(got, "batch 3 was lost") || strings.Contains(got, "It sends") {
+	if got := resumeText(batches, rollout.Mode{Wait: true}); !strings.Contains(got, "batch 3 was lost") || strings.Contains(got, "It sends") {
 		t.Fatalf("without sending: %s", got)
 	}
-	if got := resumeText(batches[:2], true, true); got != "" {
+	if got := resumeText(batches[:2], rollout.Mode{Wait: true, Sending: true}); got != "" {
 		t.Fatalf("a final record resumes: %s", got)
 	}
 }

@@ -107,6 +107,7 @@ func batchChecks(batches [][]string) knownvalue.Check {
 			"excluded_job_ids":   knownvalue.Null(),
 			"job_created_after":  knownvalue.Null(),
 			"job_created_before": knownvalue.Null(),
+			"health_gate":        knownvalue.StringExact("passed"), // on by default with rolling
 		}))
 	}
 	return knownvalue.ListExact(elems)
@@ -386,8 +387,7 @@ func TestAction_invokeRolling(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{JobDuration: 100 * time.Millisecond})
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-	rolling := tftypes.NewValue(tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "pause": tftypes.String}},
-		map[string]tftypes.Value{"batch_size": num(2), "pause": tftypes.NewValue(tftypes.String, nil)})
+	rolling := rollingArg(num(2), tftypes.NewValue(tftypes.String, nil))
 	nodes := []string{"cln-cmp00004", "cln-cmp00002", "cln-cmp00003", "cln-cmp00001"}
 
 	expectOneError(t, "rolling without waiting", p.validate(actionArgs(map[string]tftypes.Value{"rolling": rolling, "wait_for_completion": boolean(false)}, nodes...)),
@@ -415,7 +415,7 @@ func TestAction_invokeRolling(t *testing.T) {
 	e.sim.Reset()
 	e.sim.SetJobDuration(100 * time.Millisecond)
 	e.sim.FailJobsAfter(1, 1)
-	one := tftypes.NewValue(rolling.Type(), map[string]tftypes.Value{"batch_size": num(1), "pause": str("0s")})
+	one := rollingArg(num(1), str("0s"))
 	inv = p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": one}, "cln-cmp00003", "cln-cmp00001", "cln-cmp00002"), nil)
 	jobs = e.sim.Jobs()
 	if len(jobs) != 2 {
@@ -513,8 +513,7 @@ func TestAction_invokeRollingTimeoutBoundsRollout(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{JobDuration: 4 * time.Second})
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-	one := tftypes.NewValue(tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "pause": tftypes.String}},
-		map[string]tftypes.Value{"batch_size": num(1), "pause": tftypes.NewValue(tftypes.String, nil)})
+	one := rollingArg(num(1), tftypes.NewValue(tftypes.String, nil))
 	inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": one, "timeout": str("10s")}, "cln-cmp00001", "cln-cmp00002", "cln-cmp00003"), nil)
 	if n := len(e.sim.Jobs()); n != 2 {
 		t.Fatalf("%d jobs, want 2: the third batch does not fit in what is left of the timeout", n)
@@ -529,7 +528,6 @@ func TestAction_invokeRollingCheckedBeforeSending(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{})
 	p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
-	typ := tftypes.Object{AttributeTypes: map[string]tftypes.Type{"batch_size": tftypes.Number, "pause": tftypes.String}}
 	for _, tc := range []struct {
 		size  int64
 		pause string
@@ -539,7 +537,7 @@ func TestAction_invokeRollingCheckedBeforeSending(t *testing.T) {
 		{2, "10 minutes", `Invalid Rolling Pause \[AttributeName\("rolling"\)\]: rolling\.pause = "10 minutes" is not a duration`},
 	} {
 		// InvokeAction straight away, as for a value unknown at plan.
-		v := tftypes.NewValue(typ, map[string]tftypes.Value{"batch_size": num(tc.size), "pause": str(tc.pause)})
+		v := rollingArg(num(tc.size), str(tc.pause))
 		inv := p.invoke(context.Background(), actionArgs(map[string]tftypes.Value{"rolling": v}, "cln-cmp00001", "cln-cmp00002"), nil)
 		expectOneError(t, tc.want, inv.diags, tc.want)
 	}

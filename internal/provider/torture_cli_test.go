@@ -150,6 +150,7 @@ func (r *cliTorture) run() []torture.Violation {
 		r.applyStep(fmt.Sprintf("step %d: %s", i+1, st.Action), st)
 	}
 	r.disarm()
+	fixed := (&tortureRun{sim: r.e.sim, sc: r.sc}).repair()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && (r.pendingJobs() || r.e.sim.Now().Before(r.outagesEnd)); {
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -160,6 +161,7 @@ func (r *cliTorture) run() []torture.Violation {
 	}
 	time.Sleep(2 * scaled(90*time.Second)) // late requests run out
 	v := torture.Check(r.e.sim.Jobs(), r.e.sim.RequestLog(), r.obs, cliBounds)
+	v = append(v, torture.CheckGate(r.e.sim.Jobs(), r.obs, nodesModel(r.sc, fixed))...)
 	if !empty {
 		v = append(v, torture.Violation{Invariant: "no stuck resource", Detail: "with the faults gone, two applies did not reach an empty plan"})
 	}

@@ -73,8 +73,30 @@ func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
 	c := ehpcsim.Cluster{ID: torture.ClusterID, Zone: ehpcsim.DemoZone}
 	for i, id := range sc.NodeIDs() {
 		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: id, Name: fmt.Sprintf("compute-%d", i+1), Role: "compute", Status: "active"})
+		if i+1 == sc.NeverBack {
+			c.Nodes[i].AfterRestart = ehpcsim.FateNeverBack
+		}
 	}
 	return c
+}
+
+// nodesModel is the checker's account of sc's nodes, fixed at fixed.
+func nodesModel(sc torture.Scenario, fixed time.Time) torture.NodesModel {
+	m := torture.NodesModel{BootTime: sc.BootTime, Fixed: fixed}
+	if sc.NeverBack > 0 {
+		m.NeverBack = sc.NodeIDs()[sc.NeverBack-1]
+	}
+	return m
+}
+
+// repair brings back the node that never came back, once the faults are
+// gone: it is back as soon as its boot after its last restart ended. It
+// returns when, on the simulator's clock.
+func (r *tortureRun) repair() time.Time {
+	if r.sc.NeverBack > 0 {
+		r.sim.SetNodeFate(torture.ClusterID, r.sc.NodeIDs()[r.sc.NeverBack-1], ehpcsim.FateBack)
+	}
+	return r.sim.Now()
 }
 
 // simOptions are the simulator of scenario sc: its cluster and its unkind sides.
@@ -87,6 +109,7 @@ func simOptions(sc torture.Scenario) ehpcsim.Options {
 		TotalField:      sc.TotalField,
 		QueueIDs:        sc.QueueIDs,
 		Backends:        sc.Backends,
+		BootTime:        sc.BootTime,
 	}
 }
 
@@ -104,6 +127,7 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 			r.applyStep(fmt.Sprintf("step %d: %s", i+1, st.Action), st)
 		}
 		r.disarm()
+		fixed := r.repair()
 		// The faults are gone once the jobs they slowed have ended too: a node
 		// still restarting refuses a new restart, as it should.
 		for i := 0; i < 200 && (r.pendingJobs() || r.sim.Now().Before(r.outagesEnd)); i++ {
@@ -118,6 +142,7 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 		// Let every job and every late request run out before judging.
 		time.Sleep(3 * time.Hour)
 		violations = torture.Check(sim.Jobs(), sim.RequestLog(), r.obs, torture.Production)
+		violations = append(violations, torture.CheckGate(sim.Jobs(), r.obs, nodesModel(sc, fixed))...)
 		if !empty {
 			violations = append(violations, torture.Violation{Invariant: "no stuck resource",
 				Detail: fmt.Sprintf("with the faults gone, %d applies did not reach an empty plan; state %s (tainted %v)", clean, r.state, r.tainted)})
@@ -133,6 +158,9 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 // left unused.
 func (r *tortureRun) arm(st torture.Step) {
 	r.disarm()
+	if r.sc.NodesFail > 0 {
+		r.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{HTTPStatus: http.StatusBadGateway, Count: r.sc.NodesFail})
+	}
 	for _, f := range st.Faults {
 		restart := func(sf ehpcsim.Fault) {
 			sf.Skip = f.Skip
@@ -267,7 +295,7 @@ func (p *tfProvider) config() tftypes.Value {
 		if sc.Pause > 0 {
 			pause = str(sc.Pause.String())
 		}
-		vals["rolling"] = tftypes.NewValue(p.typ.AttributeTypes["rolling"], map[string]tftypes.Value{"batch_size": num(int64(sc.BatchSize)), "pause": pause})
+		vals["rolling"] = rollingArg(num(int64(sc.BatchSize)), pause)
 	}
 	if sc.CreateTimeout > 0 {
 		vals["timeouts"] = tftypes.NewValue(p.typ.AttributeTypes["timeouts"], map[string]tftypes.Value{"create": str(sc.CreateTimeout.String())})

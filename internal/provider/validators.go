@@ -273,7 +273,7 @@ func (batchSizeValidator) ValidateInt64(_ context.Context, req validator.Int64Re
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if problem := checkBatchSize(req.ConfigValue.ValueInt64()); problem != "" {
+	if problem := checkBatchSize(req.Path.String(), req.ConfigValue.ValueInt64()); problem != "" {
 		resp.Diagnostics.AddAttributeError(rollingErrorPath, invalidBatchSize, problem)
 	}
 }
@@ -288,9 +288,14 @@ var rollingErrorPath = path.Root("rolling")
 
 // checkBatchSize returns a sentence naming the value, the problem and the
 // fix; "" for a good size.
-func checkBatchSize(n int64) string {
-	if n >= 1 {
+func checkBatchSize(name string, n int64) string {
+	name = strings.TrimPrefix(name, "rolling.")
+	switch {
+	case n >= 1:
 		return ""
+	case name == "first_batch_size":
+		return fmt.Sprintf("rolling.first_batch_size = %d, but a batch must hold at least one node. Set it to the number of nodes of the first batch, "+
+			"such as first_batch_size = 1 for a canary of one node, or remove it to make the first batch as large as the others.", n)
 	}
 	return fmt.Sprintf("rolling.batch_size = %d, but a batch must hold at least one node. Set it to the number of nodes to restart at once, "+
 		"such as batch_size = 1 to restart one node at a time, or remove rolling to restart every node in one request.", n)

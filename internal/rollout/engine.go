@@ -45,6 +45,22 @@ type Spec struct {
 	// caller replaced (Terraform destroys a resource just before creating its
 	// replacement): their jobs are other restarts', never a lost request's.
 	Replaced []Batch
+	// Gate holds every batch whose job succeeded until its nodes are back
+	// in service; nil: no health gate. It needs Wait.
+	Gate *GateSpec
+}
+
+// GateSpec is the health gate: every node of a batch active, out of any
+// transition and healthy wherever its health check is on
+// (ehpc.Node.InService), seen so for MinHealthy (zero: one look) within
+// Deadline of the gate's start.
+type GateSpec struct {
+	MinHealthy, Deadline time.Duration
+}
+
+// Mode is the mode the spec runs in.
+func (s Spec) Mode() Mode {
+	return Mode{Wait: s.Wait, Gate: s.Gate != nil && s.Wait, Sending: s.Sending}
 }
 
 // Observer hears about a run as it goes; every field may be nil.
@@ -61,6 +77,8 @@ type Observer struct {
 	// Settling: batch i's last request's answer was lost, and the operation
 	// log is read until it shows whether the request made a job.
 	Settling func(i int, b Batch)
+	// Gating: one look at batch i's nodes at the health gate.
+	Gating func(i int, b Batch, g GateWait)
 }
 
 func (e *Engine) clock() clock.Clock {
@@ -85,9 +103,12 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 	// lastTook is how long the last batch this run waited for took: the next
 	// batch is sent only while at least that much of the timeout is left.
 	var lastTook time.Duration
+	// doneAt is when this run saw each batch's job succeed: its nodes' boot
+	// counts from then.
+	doneAt := map[int]time.Time{}
 	for i := range r.Batches {
 		r.At = i
-		for step := Next(r.Batches[i], spec.Wait); step != Skip; step = Next(r.Batches[i], spec.Wait) {
+		for step := Next(r.Batches[i], spec.Mode()); step != Skip; step = Next(r.Batches[i], spec.Mode()) {
 			ok := true
 			switch step {
 			case Settle:
@@ -102,6 +123,11 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 				var took time.Duration
 				took, ok = e.wait(ctx, spec, &r, i, deadline, obs)
 				lastTook = took
+				doneAt[i] = clk.Now()
+			case Gate:
+				var took time.Duration
+				took, ok = e.gate(ctx, spec, &r, i, deadline, doneAt[i], obs)
+				lastTook += took
 			}
 			if !ok {
 				return r
@@ -223,6 +249,16 @@ func (e *InheritedError) Error() string {
 
 func (e *InheritedError) Unwrap() error { return e.Err }
 
+// finished records the status a batch's job was seen with; a success in a
+// gated run holds the batch at the gate, in the same step, so that no record
+// shows the job succeeded without the gate still to come.
+func (b *Batch) finished(status string, spec Spec) {
+	b.Status = status
+	if status == ehpc.JobSuccessful && spec.Mode().Gate {
+		b.Gate = GateWaiting
+	}
+}
+
 // retire moves a job that is about to be replaced (a failed one sent again)
 // among the earlier ones: no job id is ever dropped.
 func (b *Batch) retire() {
@@ -264,7 +300,7 @@ func (e *Engine) settle(ctx context.Context, spec Spec, r *Result, i int, obs Ob
 	}
 	b.JobID, b.Status, b.Request, b.Excluded = job.JobID, ehpc.JobPending, ehpc.Request{SentAt: req.SentAt}, nil
 	if job.Done() {
-		b.Status = job.Status
+		b.finished(job.Status, spec)
 	}
 	note := &Note{Batch: i, JobID: job.JobID, Adopted: true, Reason: "its answer was lost in an earlier apply"}
 	r.Notes = append(r.Notes, *note)
@@ -305,7 +341,7 @@ func (e *Engine) wait(ctx context.Context, spec Spec, r *Result, i int, deadline
 		onCheck = func(c jobwatch.Check, elapsed time.Duration) { obs.Checked(i, *b, c, elapsed) }
 	}
 	w := e.waitForJob(ctx, spec.Zone, spec.ClusterID, jobwatch.Target{JobID: b.JobID, Nodes: len(b.Nodes), Sent: b.Request.SentAt}, deadline, onCheck)
-	b.Status = w.Status
+	b.finished(w.Status, spec)
 	if w.End == Unreadable {
 		b.Status = Unknown
 	}

@@ -85,7 +85,7 @@ func TestRunRollsBatchByBatch(t *testing.T) {
 		s := spec()
 		s.Pause = 30 * time.Second
 		var sent []int
-		r := w.engine().Run(context.Background(), s, Split(nodes, 1), Observer{Sent: func(i int, _ Batch, _ *Note) { sent = append(sent, i) }})
+		r := w.engine().Run(context.Background(), s, Split(nodes, 1, 0), Observer{Sent: func(i int, _ Batch, _ *Note) { sent = append(sent, i) }})
 		if r.End != Done || !slices.Equal(statuses(r.Batches), []string{"successful", "successful", "successful"}) || !slices.Equal(sent, []int{0, 1, 2}) {
 			t.Fatalf("end %s, statuses %v, sent %v", r.End, statuses(r.Batches), sent)
 		}
@@ -106,8 +106,8 @@ func TestRunRollsBatchByBatch(t *testing.T) {
 func TestRunHoldsThePauseBeforeTheFirstBatchOfAResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
-		first := w.engine().Run(context.Background(), spec(), Split(nodes, 1)[:1], Observer{})
-		record := append(first.Batches, Split(nodes, 1)[1:]...)
+		first := w.engine().Run(context.Background(), spec(), Split(nodes, 1, 0)[:1], Observer{})
+		record := append(first.Batches, Split(nodes, 1, 0)[1:]...)
 		s := spec()
 		s.Pause = 45 * time.Second
 		start := time.Now()
@@ -125,7 +125,7 @@ func TestRunKeepsAFailedJobWhenItsBatchIsSentAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
 		w.sim.FailJobsAfter(1, 1)
-		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1), Observer{})
+		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1, 0), Observer{})
 		if r.End != Failed || r.At != 1 || !slices.Equal(statuses(r.Batches), []string{"successful", "failed", "not_sent"}) {
 			t.Fatalf("end %s at %d, statuses %v", r.End, r.At, statuses(r.Batches))
 		}
@@ -149,7 +149,7 @@ func TestRunResendLostWhileTheLogIsDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
 		w.sim.FailNextJobs(1)
-		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1), Observer{})
+		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1, 0), Observer{})
 		failed := r.Batches[0].JobID
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
 		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(10*time.Minute))
@@ -183,7 +183,7 @@ func TestRunSettlesOnlyAfterTheLease(t *testing.T) {
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true, Skip: 1})
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(11*time.Minute, cancel) // during batch 2's settling
-		first := w.engine().Run(ctx, spec(), Split(nodes, 1), Observer{})
+		first := w.engine().Run(ctx, spec(), Split(nodes, 1, 0), Observer{})
 		if first.End != Lost || first.Batches[1].Status != Unknown {
 			t.Fatalf("end %s, statuses %v", first.End, statuses(first.Batches))
 		}
@@ -209,7 +209,7 @@ func TestRunTimeoutSpentBeforeTheWait(t *testing.T) {
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
 		s := spec()
 		s.Timeout = 30 * time.Second // less than the settle window
-		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0, 0), Observer{})
 		if r.End != TimedOut || r.Batches[0].JobID == "" || r.Batches[0].Status != ehpc.JobPending {
 			t.Fatalf("end %s, batch %+v; want a timeout with the adopted job pending", r.End, r.Batches[0])
 		}
@@ -223,7 +223,7 @@ func TestRunStopsBeforeABatch(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{JobDuration: 4 * time.Minute})
 		s := spec()
 		s.Timeout = 6 * time.Minute
-		r := w.engine().Run(context.Background(), s, Split(nodes, 1), Observer{})
+		r := w.engine().Run(context.Background(), s, Split(nodes, 1, 0), Observer{})
 		if r.End != OutOfTime || r.At != 1 || r.Took < 4*time.Minute || len(w.sim.Jobs()) != 1 {
 			t.Fatalf("end %s at %d, took %s, %d jobs", r.End, r.At, r.Took, len(w.sim.Jobs()))
 		}
@@ -244,7 +244,7 @@ func TestRunInterruptedWhileWaiting(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(30*time.Second, cancel)
-		r := w.engine().Run(ctx, spec(), Split(nodes, 0), Observer{})
+		r := w.engine().Run(ctx, spec(), Split(nodes, 0, 0), Observer{})
 		if r.End != Interrupted || r.Wait.End != Interrupted || r.Batches[0].JobID == "" || r.Batches[0].Status != ehpc.JobPending {
 			t.Fatalf("end %s, wait %s, batch %+v", r.End, r.Wait.End, r.Batches[0])
 		}
@@ -259,7 +259,7 @@ func TestRunSettledJobThatFailed(t *testing.T) {
 		w.sim.FailNextJobs(1)
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
 		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(5*time.Minute))
-		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1), Observer{})
+		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1, 0), Observer{})
 		if r.End != Lost {
 			t.Fatalf("end %s", r.End)
 		}
@@ -278,7 +278,7 @@ func TestRunWithoutSendingOnlySettles(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{})
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, Skip: 1})      // batch 2's, not processed
 		w.sim.LogOutage(w.sim.Now().Add(65*time.Second), w.sim.Now().Add(20*time.Minute)) // once batch 2 is sent
-		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1), Observer{})
+		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1, 0), Observer{})
 		if r.End != Lost || r.At != 1 {
 			t.Fatalf("end %s at %d", r.End, r.At)
 		}
@@ -289,7 +289,7 @@ func TestRunWithoutSendingOnlySettles(t *testing.T) {
 		if r.End != Done || !slices.Equal(statuses(r.Batches), []string{"successful", "not_sent", "not_sent"}) || len(w.sim.Jobs()) != 1 {
 			t.Fatalf("end %s, statuses %v, %d jobs; want batch 2 proved not sent and nothing sent", r.End, statuses(r.Batches), len(w.sim.Jobs()))
 		}
-		if Resumes(r.Batches, false) {
+		if Resumes(r.Batches, Mode{Wait: true}) {
 			t.Fatal("a record with nothing lost resumes without sending")
 		}
 	})
@@ -300,13 +300,13 @@ func TestRunWithoutSendingOnlySettles(t *testing.T) {
 func TestRunNeverAdoptsAReplacedRecordsJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
-		old := w.engine().Run(context.Background(), spec(), Split(nodes, 0), Observer{})
+		old := w.engine().Run(context.Background(), spec(), Split(nodes, 0, 0), Observer{})
 		time.Sleep(3 * time.Second)
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true}) // not processed
 		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(5*time.Minute))
 		s := spec()
 		s.Replaced = old.Batches
-		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0, 0), Observer{})
 		if r.End != Lost || !slices.Equal(r.Batches[0].Excluded, []string{old.Batches[0].JobID}) {
 			t.Fatalf("end %s, batch %+v; want it lost, the replaced job excluded", r.End, r.Batches[0])
 		}
@@ -331,7 +331,7 @@ func TestRunNeverAdoptsALateJobOfAReplacedLostRequest(t *testing.T) {
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, LateEffect: 55 * time.Second})
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(12*time.Second, cancel) // the apply is interrupted while it settles
-		old := w.engine().Run(ctx, spec(), Split(nodes, 0), Observer{})
+		old := w.engine().Run(ctx, spec(), Split(nodes, 0, 0), Observer{})
 		if old.End != Lost || old.Batches[0].Status != Unknown {
 			t.Fatalf("end %s, batch %+v; want the first request lost", old.End, old.Batches[0])
 		}
@@ -339,7 +339,7 @@ func TestRunNeverAdoptsALateJobOfAReplacedLostRequest(t *testing.T) {
 		s := spec()
 		s.Replaced = old.Batches
 		var settling []bool
-		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{Settling: func(_ int, b Batch) { settling = append(settling, b.Inherited()) }})
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0, 0), Observer{Settling: func(_ int, b Batch) { settling = append(settling, b.Inherited()) }})
 		jobs := w.sim.Jobs()
 		if r.End != Done || len(jobs) != 2 || r.Batches[0].JobID != jobs[1].ID || r.Batches[0].Excluded != nil {
 			t.Fatalf("end %s (%v), batch %+v, jobs %+v; want the late job excluded and the restart sent anew", r.End, r.Err, r.Batches[0], jobs)
@@ -360,10 +360,10 @@ func TestRunNeverAdoptsALateJobOfAReplacedLostRequest(t *testing.T) {
 func TestRunKeepsReplacedJobsWhenNothingIsSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{JobDuration: 20 * time.Second})
-		first := w.engine().Run(context.Background(), Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Sending: true, Timeout: time.Minute}, Split(nodes, 0), Observer{})
+		first := w.engine().Run(context.Background(), Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Sending: true, Timeout: time.Minute}, Split(nodes, 0, 0), Observer{})
 		s := spec()
 		s.Replaced = first.Batches
-		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{}) // the nodes are busy restarting: 1400
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0, 0), Observer{}) // the nodes are busy restarting: 1400
 		b := r.Batches[0]
 		if r.End != Rejected || b.Status != NotSent || !b.Carries() || !slices.Equal(b.Excluded, []string{first.Batches[0].JobID}) {
 			t.Fatalf("end %s (%v), batch %+v; want it refused, carrying the replaced job", r.End, r.Err, b)
@@ -371,7 +371,7 @@ func TestRunKeepsReplacedJobsWhenNothingIsSent(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, LateEffect: 20 * time.Second})
 		s.Replaced = r.Batches // the refused record, tainted, replaced in turn
-		r = w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
+		r = w.engine().Run(context.Background(), s, Split(nodes, 0, 0), Observer{})
 		jobs := w.sim.Jobs()
 		if r.End != Done || len(jobs) != 2 || r.Batches[0].JobID != jobs[1].ID {
 			t.Fatalf("end %s (%v), batch %+v, jobs %+v; want the late job adopted", r.End, r.Err, r.Batches[0], jobs)
@@ -386,10 +386,10 @@ func TestRunSendsNothingWhileAReplacedRequestIsUnsettled(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
 		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
 		w.sim.LogOutage(w.sim.Now(), w.sim.Now().Add(time.Hour))
-		old := w.engine().Run(context.Background(), spec(), Split(nodes, 0), Observer{})
+		old := w.engine().Run(context.Background(), spec(), Split(nodes, 0, 0), Observer{})
 		s := spec()
 		s.Replaced = old.Batches
-		r := w.engine().Run(context.Background(), s, Split(nodes, 0), Observer{})
+		r := w.engine().Run(context.Background(), s, Split(nodes, 0, 0), Observer{})
 		var inherited *InheritedError
 		b := r.Batches[0]
 		if r.End != Rejected || !errors.As(r.Err, &inherited) || !b.Inherited() || !b.Request.SentAt.Equal(old.Batches[0].Request.SentAt) || len(w.sim.Jobs()) != 0 {
@@ -399,6 +399,100 @@ func TestRunSendsNothingWhileAReplacedRequestIsUnsettled(t *testing.T) {
 		r = w.engine().Run(context.Background(), spec(), r.Batches, Observer{}) // a later apply, with the log back
 		if r.End != Done || len(w.sim.Jobs()) != 1 || r.Batches[0].JobID != w.sim.Jobs()[0].ID {
 			t.Fatalf("end %s (%v), batch %+v; want the restart sent once the old request is proved to have made nothing", r.End, r.Err, r.Batches[0])
+		}
+	})
+}
+
+// gated is a rolling spec with the health gate.
+func gated(minHealthy, deadline time.Duration) Spec {
+	s := spec()
+	s.Gate = &GateSpec{MinHealthy: minHealthy, Deadline: deadline}
+	return s
+}
+
+// With the gate, a batch is sent only once every node of the batch before it
+// is back in service, not when its job succeeded; the last batch is held too.
+func TestRunGateHoldsEachBatchUntilItsNodesAreBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const boot = 30 * time.Second
+		w := newWorld(t, ehpcsim.Options{BootTime: boot})
+		var looks int
+		r := w.engine().Run(context.Background(), gated(0, 10*time.Minute), Split(nodes, 1, 0), Observer{Gating: func(int, Batch, GateWait) { looks++ }})
+		jobs := w.sim.Jobs()
+		if r.End != Done || len(jobs) != 3 {
+			t.Fatalf("end %s (%v), %d jobs", r.End, r.Err, len(jobs))
+		}
+		for i, b := range r.Batches {
+			if b.Gate != GatePassed {
+				t.Errorf("batch %d gate %q, want passed", i+1, b.Gate)
+			}
+			if i > 0 && jobs[i].Started.Before(jobs[i-1].Ended.Add(boot)) {
+				t.Errorf("batch %d sent %s after batch %d's job ended, before its nodes were back (boot %s)", i+1, jobs[i].Started.Sub(jobs[i-1].Ended), i, boot)
+			}
+		}
+		if end := time.Since(jobs[2].Ended); end < boot {
+			t.Errorf("the run ended %s after the last job, before its nodes were back", end)
+		}
+		if looks == 0 {
+			t.Error("the observer heard of no look at the gate")
+		}
+	})
+}
+
+// A node that never comes back stops the rollout at the gate's deadline,
+// later batches unsent, the batch held at the gate for a later apply; one
+// that comes back healthy later lets that apply go on without sending the
+// batch again.
+func TestRunGateStopsAtANodeThatIsNotBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{BootTime: 5 * time.Second})
+		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateUnhealthy)
+		r := w.engine().Run(context.Background(), gated(0, 2*time.Minute), Split(nodes, 1, 0), Observer{})
+		if r.End != NotBack || r.At != 0 || !r.Gate.Held || r.Gate.Back != 0 || len(r.Gate.Nodes) != 1 || r.Gate.Nodes[0].HealthStatus != "unhealthy" {
+			t.Fatalf("end %s at %d, gate %+v", r.End, r.At, r.Gate)
+		}
+		if !slices.Equal(statuses(r.Batches), []string{"successful", "not_sent", "not_sent"}) || r.Batches[0].Gate != GateWaiting || len(w.sim.Jobs()) != 1 {
+			t.Fatalf("statuses %v, gate %q, %d jobs", statuses(r.Batches), r.Batches[0].Gate, len(w.sim.Jobs()))
+		}
+		if r.Gate.Elapsed < 2*time.Minute {
+			t.Errorf("gave up after %s, before the deadline", r.Gate.Elapsed)
+		}
+		// The node is fixed by hand: a restart by another tool brings it back.
+		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateBack)
+		if _, err := w.engine().Client.RestartNodes(context.Background(), ehpcsim.DemoZone, cluster, nodes[:1]); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Minute)
+		r = w.engine().Run(context.Background(), gated(0, 2*time.Minute), r.Batches, Observer{})
+		if r.End != Done || w.sim.Restarts(nodes[0]) != 2 || len(w.sim.Jobs()) != 4 {
+			t.Fatalf("end %s (%v); %d restarts of the first node, %d jobs: want the gate passed and batches 2 and 3 sent", r.End, r.Err, w.sim.Restarts(nodes[0]), len(w.sim.Jobs()))
+		}
+	})
+}
+
+// A node whose health flaps is back only once it stayed healthy for the
+// minimum healthy time; the interrupted gate is resumed, never sending the
+// batch again.
+func TestRunGateMinHealthyTimeAndResume(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{BootTime: 5 * time.Second, FlapPeriod: 20 * time.Second})
+		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateFlapping)
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(90*time.Second, cancel) // the job takes a minute, then the gate
+		r := w.engine().Run(ctx, gated(30*time.Second, 10*time.Minute), Split(nodes, 1, 0), Observer{})
+		if r.End != Interrupted || !r.Gate.Held || r.Batches[0].Gate != GateWaiting || len(w.sim.Jobs()) != 1 {
+			t.Fatalf("end %s, gate %+v, batch %+v, %d jobs", r.End, r.Gate, r.Batches[0], len(w.sim.Jobs()))
+		}
+		// Healthy 20 s, unhealthy 20 s, for ever: 30 s unbroken never comes.
+		r = w.engine().Run(context.Background(), gated(30*time.Second, 3*time.Minute), r.Batches, Observer{})
+		if r.End != NotBack || len(w.sim.Jobs()) != 1 {
+			t.Fatalf("end %s, %d jobs; want the flapping node never back for 30 s", r.End, len(w.sim.Jobs()))
+		}
+		// 15 s unbroken does come, within one healthy spell; then batches 2
+		// and 3 go, the first one never sent again.
+		r = w.engine().Run(context.Background(), gated(15*time.Second, 3*time.Minute), r.Batches, Observer{})
+		if r.End != Done || len(w.sim.Jobs()) != 3 || w.sim.Restarts(nodes[0]) != 1 {
+			t.Fatalf("end %s (%v), %d jobs, %d restarts of the flapping node", r.End, r.Err, len(w.sim.Jobs()), w.sim.Restarts(nodes[0]))
 		}
 	})
 }

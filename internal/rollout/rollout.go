@@ -49,7 +49,17 @@ type Batch struct {
 	// that a record this one replaced made: its job cannot be one of them, even
 	// when one lies in its window, and a later apply must know that too.
 	Excluded []string
+	// Gate is where the batch stands with the health gate: "" when its job
+	// succeeded without one (or has not yet), GateWaiting from its job's
+	// success until its nodes are back in service, GatePassed after.
+	Gate string
 }
+
+// Health gate stands of a batch (Batch.Gate).
+const (
+	GateWaiting = "waiting"
+	GatePassed  = "passed"
+)
 
 // Inherited reports whether b, not sent, holds a replaced record's request
 // of exactly its nodes whose outcome is unknown: every job that request may
@@ -103,16 +113,32 @@ func (b Batch) Jobs() []string {
 func (b Batch) lost() bool { return b.JobID == "" && b.Status == Unknown }
 
 // Split cuts sorted, de-duplicated ids into batches of at most size nodes, in
-// order; size 0 means one batch of all.
-func Split(ids []string, size int) []Batch {
+// order, the first of at most first nodes (a canary; 0: size); size 0 means
+// one batch of all.
+func Split(ids []string, size, first int) []Batch {
 	if size <= 0 || size > len(ids) {
 		size = len(ids)
 	}
+	if first <= 0 || first > size {
+		first = size
+	}
 	var out []Batch
+	if first < size {
+		out = append(out, Batch{Nodes: ids[:first:first], Status: NotSent})
+		ids = ids[first:]
+	}
 	for chunk := range slices.Chunk(ids, max(size, 1)) {
 		out = append(out, Batch{Nodes: chunk, Status: NotSent})
 	}
 	return out
+}
+
+// Mode is how a run treats a rollout besides its batches' facts: whether it
+// waits for jobs (wait_for_completion), holds each batch at the health gate
+// until its nodes are back in service, and may send (false when rolling was
+// removed from a record of several batches, which is then only settled).
+type Mode struct {
+	Wait, Gate, Sending bool
 }
 
 // Step is what a batch needs next.
@@ -128,21 +154,24 @@ const (
 	Send
 	// Wait: its job may still run; wait for it, never sending it again.
 	Wait
+	// Gate: its job succeeded; wait until its nodes are back in service.
+	Gate
 )
 
-func (s Step) String() string { return [...]string{"skip", "settle", "send", "wait"}[s] }
+func (s Step) String() string { return [...]string{"skip", "settle", "send", "wait", "gate"}[s] }
 
-// Next decides batch b's next step: the one place that does. waiting is
-// wait_for_completion.
-func Next(b Batch, waiting bool) Step {
+// Next decides batch b's next step in mode m: the one place that does.
+func Next(b Batch, m Mode) Step {
 	switch {
+	case b.Status == ehpc.JobSuccessful && b.Gate == GateWaiting && m.Gate:
+		return Gate
 	case b.Status == ehpc.JobSuccessful:
 		return Skip
 	case b.lost():
 		return Settle
 	case b.JobID == "" || b.Status == ehpc.JobFailed:
 		return Send
-	case !waiting:
+	case !m.Wait:
 		return Skip
 	}
 	return Wait
@@ -156,28 +185,30 @@ func Unfinished(batches []Batch) bool {
 	return slices.ContainsFunc(batches, func(b Batch) bool { return b.JobID == "" })
 }
 
-// Resumes reports whether an apply has work on a recorded rollout. sending
-// says whether it may send (the configuration still rolls, or the record is
-// one batch); without it, only a lost request is settled, since settling only
-// reads the log.
-func Resumes(batches []Batch, sending bool) bool {
-	if !Unfinished(batches) {
+// Resumes reports whether an apply in mode m has work on a recorded
+// rollout. Without m.Sending (the configuration no longer rolls a record of
+// several batches), it only settles a lost request and holds a batch at the
+// health gate, since both only read.
+func Resumes(batches []Batch, m Mode) bool {
+	gating := m.Gate && slices.ContainsFunc(batches, func(b Batch) bool { return Next(b, m) == Gate })
+	if !Unfinished(batches) && !gating {
 		return false
 	}
-	return sending || slices.ContainsFunc(batches, Batch.lost)
+	return m.Sending || gating || slices.ContainsFunc(batches, Batch.lost)
 }
 
-// Plan is the step each batch of a recorded rollout takes when an apply
-// resumes it (Skip for every batch when it does not), as far as the record
-// tells: a batch that settles may turn out not processed and be sent too.
-func Plan(batches []Batch, waiting, sending bool) []Step {
+// Plan is the step each batch of a recorded rollout takes when an apply in
+// mode m resumes it (Skip for every batch when it does not), as far as the
+// record tells: a batch that settles may turn out not processed and be sent
+// too.
+func Plan(batches []Batch, m Mode) []Step {
 	steps := make([]Step, len(batches))
-	if !Resumes(batches, sending) {
+	if !Resumes(batches, m) {
 		return steps
 	}
 	for i, b := range batches {
-		steps[i] = Next(b, waiting)
-		if steps[i] == Send && !sending {
+		steps[i] = Next(b, m)
+		if steps[i] == Send && !m.Sending {
 			steps[i] = Skip
 		}
 	}
@@ -255,14 +286,18 @@ const (
 	// Cancelled: cancelled before a batch was sent; nothing of it is in
 	// flight.
 	Cancelled
+	// NotBack: a batch's job succeeded, but its nodes were not all back in
+	// service within the health gate's deadline (or the run's timeout). The
+	// rollout stops there as at a failed job.
+	NotBack
 )
 
 func (e End) String() string {
-	return [...]string{"done", "failed", "timed out", "out of time", "rejected", "lost", "unreadable", "interrupted", "cancelled"}[e]
+	return [...]string{"done", "failed", "timed out", "out of time", "rejected", "lost", "unreadable", "interrupted", "cancelled", "not back"}[e]
 }
 
 // Ends are every End, for tables that must cover them all.
-var Ends = []End{Done, Failed, TimedOut, OutOfTime, Rejected, Lost, Unreadable, Interrupted, Cancelled}
+var Ends = []End{Done, Failed, TimedOut, OutOfTime, Rejected, Lost, Unreadable, Interrupted, Cancelled, NotBack}
 
 // Note is a batch whose request did not go the plain way.
 type Note struct {
@@ -286,6 +321,9 @@ type Result struct {
 	Err error
 	// Wait is the last wait, for the ends a wait gives.
 	Wait JobWait
+	// Gate is the last health gate, for NotBack and for an Interrupted run
+	// that stopped at the gate (Gate.Held).
+	Gate GateWait
 	// Took is how long the batch before At took, for OutOfTime.
 	Took time.Duration
 	// Timeout is the run's whole timeout.

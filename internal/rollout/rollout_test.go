@@ -30,8 +30,22 @@ func TestNext(t *testing.T) {
 		{Batch{Earlier: []string{"j-0"}, Status: NotSent}, true, Send},   // resend proved not processed
 		{Batch{JobID: "j-2", Earlier: []string{"j-0"}, Status: ehpc.JobFailed}, true, Send},
 	} {
-		if got := Next(tc.b, tc.waiting); got != tc.want {
-			t.Errorf("Next(%+v, waiting %v) = %s, want %s", tc.b, tc.waiting, got, tc.want)
+		for _, gate := range []bool{false, true} {
+			if got := Next(tc.b, Mode{Wait: tc.waiting, Gate: gate, Sending: true}); got != tc.want {
+				t.Errorf("Next(%+v, waiting %v, gate %v) = %s, want %s", tc.b, tc.waiting, gate, got, tc.want)
+			}
+		}
+	}
+	// The gate: a batch whose job succeeded in a gated run waits at it until
+	// its nodes are back; once passed, or with the gate turned off, it is done.
+	for _, tc := range []struct {
+		gateState string
+		gate      bool
+		want      Step
+	}{{GateWaiting, true, Gate}, {GateWaiting, false, Skip}, {GatePassed, true, Skip}, {"", true, Skip}} {
+		b := Batch{JobID: "j-1", Status: ehpc.JobSuccessful, Gate: tc.gateState}
+		if got := Next(b, Mode{Wait: true, Gate: tc.gate, Sending: true}); got != tc.want {
+			t.Errorf("Next(gate %q, gated %v) = %s, want %s", tc.gateState, tc.gate, got, tc.want)
 		}
 	}
 }
@@ -44,6 +58,7 @@ func TestPlanAndResumes(t *testing.T) {
 	failed := Batch{JobID: "j-3", Status: ehpc.JobFailed}
 	lost := Batch{Status: Unknown}
 	never := Batch{Status: NotSent}
+	held := Batch{JobID: "j-4", Status: ehpc.JobSuccessful, Gate: GateWaiting}
 	for _, tc := range []struct {
 		name    string
 		batches []Batch
@@ -58,13 +73,16 @@ func TestPlanAndResumes(t *testing.T) {
 		{"rolling removed: only the lost batch is settled", []Batch{done, lost, never}, false, []Step{Skip, Settle, Skip}},
 		{"rolling removed, nothing lost: nothing", []Batch{done, running, never}, false, []Step{Skip, Skip, Skip}},
 		{"a lone restart whose answer was lost", []Batch{lost}, true, []Step{Settle}},
+		{"interrupted at the last batch's gate", []Batch{done, held}, true, []Step{Skip, Gate}},
+		{"interrupted at a gate, rolling removed: the gate only reads", []Batch{held, never}, false, []Step{Gate, Skip}},
 	} {
-		got := Plan(tc.batches, true, tc.sending)
+		m := Mode{Wait: true, Gate: true, Sending: tc.sending}
+		got := Plan(tc.batches, m)
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: Plan = %v, want %v", tc.name, got, tc.want)
 		}
 		resumes := slices.ContainsFunc(tc.want, func(s Step) bool { return s != Skip })
-		if Resumes(tc.batches, tc.sending) != resumes {
+		if Resumes(tc.batches, m) != resumes {
 			t.Errorf("%s: Resumes = %v, want %v", tc.name, !resumes, resumes)
 		}
 	}
@@ -96,18 +114,22 @@ func TestSummary(t *testing.T) {
 func TestSplit(t *testing.T) {
 	ids := []string{"a", "b", "c", "d", "e"}
 	for _, tc := range []struct {
-		size int
-		want string
-	}{{0, "[[a b c d e]]"}, {2, "[[a b] [c d] [e]]"}, {5, "[[a b c d e]]"}, {9, "[[a b c d e]]"}, {1, "[[a] [b] [c] [d] [e]]"}} {
+		size, first int
+		want        string
+	}{
+		{0, 0, "[[a b c d e]]"}, {2, 0, "[[a b] [c d] [e]]"}, {5, 0, "[[a b c d e]]"}, {9, 0, "[[a b c d e]]"}, {1, 0, "[[a] [b] [c] [d] [e]]"},
+		// The canary: a smaller first batch, then batch_size.
+		{2, 1, "[[a] [b c] [d e]]"}, {9, 1, "[[a] [b c d e]]"}, {2, 2, "[[a b] [c d] [e]]"}, {2, 3, "[[a b] [c d] [e]]"}, {1, 1, "[[a] [b] [c] [d] [e]]"},
+	} {
 		var got [][]string
-		for _, b := range Split(ids, tc.size) {
+		for _, b := range Split(ids, tc.size, tc.first) {
 			if b.Status != NotSent {
 				t.Errorf("a new batch is %q", b.Status)
 			}
 			got = append(got, b.Nodes)
 		}
 		if fmt.Sprint(got) != tc.want {
-			t.Errorf("Split(size %d) = %v, want %s", tc.size, got, tc.want)
+			t.Errorf("Split(size %d, first %d) = %v, want %s", tc.size, tc.first, got, tc.want)
 		}
 	}
 }

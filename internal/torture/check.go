@@ -371,3 +371,74 @@ func sameNodes(body []byte, nodes []string) bool {
 	}
 	return json.Unmarshal(body, &b) == nil && slices.Equal(b.NodeIDs, nodes)
 }
+
+// NodesModel is the checker's own account of when the scenario's nodes were
+// in service, from the jobs alone: a node is out of service while a restart
+// job of it runs and for BootTime after it ends; NeverBack, once restarted,
+// until Fixed (when the faults went away).
+type NodesModel struct {
+	BootTime  time.Duration
+	NeverBack string
+	Fixed     time.Time
+}
+
+// inService reports whether node was in service at t. The simulator dates a
+// job's end from its create_time, whole seconds, so a node may be back up to a
+// second before Ended + BootTime: that second is allowed.
+func (m NodesModel) inService(jobs []ehpcsim.Job, node string, t time.Time) bool {
+	var last time.Time
+	for _, j := range jobs {
+		if !slices.Contains(j.NodeIDs, node) || j.Started.After(t) {
+			continue
+		}
+		if j.Ended.IsZero() || j.Ended.After(t) {
+			return false // restarting at t
+		}
+		if j.Ended.After(last) {
+			last = j.Ended
+		}
+	}
+	switch {
+	case last.IsZero():
+		return true
+	case node == m.NeverBack && t.Before(m.Fixed):
+		return false
+	}
+	return !t.Before(last.Add(m.BootTime - time.Second))
+}
+
+// CheckGate checks the health gate's invariant against what the simulator
+// did: no batch of a rollout was sent while a node of the batch before it
+// was out of service (so a node that never comes back stops the rollout).
+// The batches are those the applies recorded.
+func CheckGate(jobs []ehpcsim.Job, obs []Observation, m NodesModel) []Violation {
+	var out []Violation
+	for _, j := range jobs {
+		if j.Past || j.Request < 0 {
+			continue
+		}
+		prev := batchBefore(obs, j.NodeIDs)
+		for _, n := range prev {
+			if !m.inService(jobs, n, j.Started) {
+				out = append(out, Violation{"gate", fmt.Sprintf("job %s (%v) was sent at %s, while node %s of the batch before it (%v) was out of service",
+					j.ID, j.NodeIDs, j.Started.Format(time.RFC3339Nano), n, prev)})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// batchBefore is the nodes of the batch recorded just before the batch of
+// exactly nodes, in any apply's state; nil when that batch is a first one.
+func batchBefore(obs []Observation, nodes []string) []string {
+	for _, o := range obs {
+		batches := Batches(o.State)
+		for i := 1; i < len(batches); i++ {
+			if slices.Equal(batches[i].Nodes, nodes) {
+				return batches[i-1].Nodes
+			}
+		}
+	}
+	return nil
+}

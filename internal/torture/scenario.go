@@ -156,6 +156,13 @@ type Scenario struct {
 	// Backends are the clock offsets of the API's machines (nil: one machine).
 	Backends []time.Duration
 	Steps    []Step
+	// How restarted nodes come back, for the health gate (on with rolling):
+	// BootTime after their job ends, except node NeverBack (1-based; 0: none),
+	// which never does until the faults are gone; and NodesFail listNodes
+	// requests answered by a failing gateway at the start of every step.
+	BootTime  time.Duration
+	NeverBack int
+	NodesFail int
 }
 
 // Generate draws the scenario of seed within b.
@@ -205,6 +212,17 @@ func Generate(seed uint64, b Bounds) Scenario {
 	steps := 1 + r.IntN(5)
 	for i := range steps {
 		sc.Steps = append(sc.Steps, genStep(r, d, chance, b, i == 0))
+	}
+	// Drawn last, so that every earlier draw of a seed is as it was before
+	// the health gate: the seeds named in issue #18's note replay the same.
+	if chance(0.6) {
+		sc.BootTime = d(0, 40*time.Second)
+	}
+	if chance(0.12) {
+		sc.NeverBack = 1 + r.IntN(sc.Nodes)
+	}
+	if chance(0.25) {
+		sc.NodesFail = 1 + r.IntN(4)
 	}
 	return sc
 }
@@ -328,8 +346,15 @@ func (sc Scenario) String() string {
 	if sc.CreateTimeout > 0 {
 		fmt.Fprintf(&b, ", timeouts.create=%s", sc.CreateTimeout)
 	}
-	fmt.Fprintf(&b, ", jobs %s, log lag %s, page cap %d, total %q, queue ids %v, backends %v\n",
-		sc.JobDuration, sc.LogLag, sc.PageCap, sc.TotalField, sc.QueueIDs, sc.Backends)
+	fmt.Fprintf(&b, ", jobs %s, log lag %s, page cap %d, total %q, queue ids %v, backends %v, boot %s",
+		sc.JobDuration, sc.LogLag, sc.PageCap, sc.TotalField, sc.QueueIDs, sc.Backends, sc.BootTime)
+	if sc.NeverBack > 0 {
+		fmt.Fprintf(&b, ", %s never back", sc.NodeIDs()[sc.NeverBack-1])
+	}
+	if sc.NodesFail > 0 {
+		fmt.Fprintf(&b, ", %d listNodes failures a step", sc.NodesFail)
+	}
+	b.WriteString("\n")
 	for i, st := range sc.Steps {
 		fmt.Fprintf(&b, "  step %d: after %s, %s", i+1, st.Gap, st.Action)
 		for _, f := range st.Faults {
@@ -384,6 +409,15 @@ func (sc Scenario) Shrink() []Scenario {
 		s := sc.clone()
 		s.Backends = nil
 		out = append(out, s)
+	}
+	for _, drop := range []func(*Scenario) bool{
+		func(s *Scenario) bool { ok := s.NeverBack > 0; s.NeverBack = 0; return ok },
+		func(s *Scenario) bool { ok := s.NodesFail > 0; s.NodesFail = 0; return ok },
+		func(s *Scenario) bool { ok := s.BootTime > 0; s.BootTime = 0; return ok },
+	} {
+		if s := sc.clone(); drop(&s) {
+			out = append(out, s)
+		}
 	}
 	return out
 }

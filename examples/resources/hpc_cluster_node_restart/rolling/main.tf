@@ -1,8 +1,11 @@
-# Roll a kernel update across every compute node, two nodes at a time, so the
-# rest of the cluster keeps running jobs. The plan lists each batch's nodes
-# before anything is sent; each batch is sent only once the previous batch's
-# job is successful and the pause has passed. Changing the kernel version rolls
-# again; changing rolling alone restarts nothing. To watch it go, batch by batch:
+# Roll a kernel update across every compute node, two nodes at a time after a
+# canary of one, so the rest of the cluster keeps running jobs. The plan lists
+# each batch's nodes before anything is sent; each batch is sent only once the
+# previous batch's nodes are back in service (the health gate: active, and
+# their health check passing for a minute) and the pause has passed. A node
+# that does not come back within 15 minutes stops the rollout there. Changing
+# the kernel version rolls again; changing rolling or health_gate alone
+# restarts nothing. To watch it go, batch by batch:
 #   TF_LOG_PROVIDER=INFO terraform apply
 data "hpc_cluster_nodes" "compute" {
   cluster_id = "ehpc-8jqdq0mz"
@@ -14,8 +17,15 @@ resource "hpc_cluster_node_restart" "kernel_rollout" {
   node_ids   = data.hpc_cluster_nodes.compute.ids
 
   rolling = {
-    batch_size = 2
-    pause      = "2m" # let the scheduler take the restarted nodes back first
+    first_batch_size = 1 # a bad kernel stops after one node
+    batch_size       = 2
+    pause            = "2m" # let the scheduler take the restarted nodes back first
+  }
+
+  # On by default with rolling; these settings make it stricter.
+  health_gate = {
+    min_healthy_time = "60s"
+    healthy_deadline = "15m"
   }
 
   triggers = {
