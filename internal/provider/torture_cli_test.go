@@ -161,7 +161,7 @@ func (r *cliTorture) run() []torture.Violation {
 	}
 	time.Sleep(2 * scaled(90*time.Second)) // late requests run out
 	v := torture.Check(r.e.sim.Jobs(), r.e.sim.RequestLog(), r.obs, cliBounds)
-	v = append(v, torture.CheckGate(r.e.sim.Jobs(), r.obs, nodesModel(r.sc, fixed))...)
+	v = append(v, torture.CheckGate(r.e.sim.Jobs(), r.e.sim.RequestLog(), r.obs, nodesModel(r.sc, fixed))...)
 	if !empty {
 		v = append(v, torture.Violation{Invariant: "no stuck resource", Detail: "with the faults gone, two applies did not reach an empty plan"})
 	}

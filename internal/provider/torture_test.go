@@ -142,7 +142,7 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 		// Let every job and every late request run out before judging.
 		time.Sleep(3 * time.Hour)
 		violations = torture.Check(sim.Jobs(), sim.RequestLog(), r.obs, torture.Production)
-		violations = append(violations, torture.CheckGate(sim.Jobs(), r.obs, nodesModel(sc, fixed))...)
+		violations = append(violations, torture.CheckGate(sim.Jobs(), sim.RequestLog(), r.obs, nodesModel(sc, fixed))...)
 		if !empty {
 			violations = append(violations, torture.Violation{Invariant: "no stuck resource",
 				Detail: fmt.Sprintf("with the faults gone, %d applies did not reach an empty plan; state %s (tainted %v)", clean, r.state, r.tainted)})

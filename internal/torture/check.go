@@ -410,18 +410,20 @@ func (m NodesModel) inService(jobs []ehpcsim.Job, node string, t time.Time) bool
 // CheckGate checks the health gate's invariant against what the simulator
 // did: no batch of a rollout was sent while a node of the batch before it
 // was out of service (so a node that never comes back stops the rollout).
-// The batches are those the applies recorded.
-func CheckGate(jobs []ehpcsim.Job, obs []Observation, m NodesModel) []Violation {
+// Sent is when the request reached the API, not when its job started: a
+// request processed late was still sent when it was. The batches are those
+// the applies recorded.
+func CheckGate(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, m NodesModel) []Violation {
 	var out []Violation
 	for _, j := range jobs {
-		if j.Past || j.Request < 0 {
+		if j.Past || j.Request < 0 || j.Request >= len(reqs) {
 			continue
 		}
-		prev := batchBefore(obs, j.NodeIDs)
+		sent, prev := reqs[j.Request].Time, batchBefore(obs, j.NodeIDs)
 		for _, n := range prev {
-			if !m.inService(jobs, n, j.Started) {
+			if !m.inService(jobs, n, sent) {
 				out = append(out, Violation{"gate", fmt.Sprintf("job %s (%v) was sent at %s, while node %s of the batch before it (%v) was out of service",
-					j.ID, j.NodeIDs, j.Started.Format(time.RFC3339Nano), n, prev)})
+					j.ID, j.NodeIDs, sent.Format(time.RFC3339Nano), n, prev)})
 				break
 			}
 		}
