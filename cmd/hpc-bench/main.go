@@ -57,6 +57,7 @@ type config struct {
 	parallelism  int
 	longJob      time.Duration
 	longN        int
+	bootTime     time.Duration
 	out          string
 	keep         bool
 	quick        bool
@@ -98,6 +99,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.parallelism, "parallelism", 10, "terraform -parallelism for the wall-time cases (10 is Terraform's default)")
 	fs.DurationVar(&c.longJob, "job-duration", 10*time.Second, "job duration for the request-count and lag cases")
 	fs.IntVar(&c.longN, "n", 50, "resource count for the request-count, lag, plan and refresh cases")
+	fs.DurationVar(&c.bootTime, "boot-time", 5*time.Second, "how long restarted nodes take to be back in service in the gated rolling case (0 skips it)")
 	fs.StringVar(&c.out, "out", "", "also write the report to this `file`")
 	fs.BoolVar(&c.keep, "keep", false, "keep the working directory")
 	fs.BoolVar(&c.quick, "quick", false, "smoke run: N=1 (the rolling case: 2 nodes), one repetition, 1 s jobs")
@@ -456,20 +458,23 @@ func (c config) rollingShape() (nodes, batchSize int) {
 // rollingConfig is one resource restarting n nodes in batches of batchSize.
 // The node ids are listed in reverse, so that batches in sorted order show
 // the provider sorted them rather than kept the order it was given.
-func (b *bench) rollingConfig(s site, n, batchSize int) string {
+// gated turns the health gate on (the default with rolling); the plain case
+// turns it off, so that its numbers compare with the runs before the gate.
+func (b *bench) rollingConfig(s site, n, batchSize int, gated bool) string {
 	return b.hpcProvider() + fmt.Sprintf(`
 resource "hpc_cluster_node_restart" "rolling" {
-  cluster_id = %q
-  node_ids   = [for i in range(%d) : format("%s%%05d", %d - i)]
-  rolling    = { batch_size = %d }
+  cluster_id  = %q
+  node_ids    = [for i in range(%d) : format("%s%%05d", %d - i)]
+  rolling     = { batch_size = %d }
+  health_gate = { enabled = %v }
 }
-`, s.cluster, n, s.prefix, n-1, batchSize)
+`, s.cluster, n, s.prefix, n-1, batchSize, gated)
 }
 
 // validateRolling runs terraform validate on the rolling case's configuration.
 func (b *bench) validateRolling(ctx context.Context) error {
 	n, size := b.cfg.rollingShape()
-	dir, err := b.writeDir("rolling", b.rollingConfig(mainSite, n, size))
+	dir, err := b.writeDir("rolling", b.rollingConfig(mainSite, n, size, true))
 	if err != nil {
 		return err
 	}
@@ -500,15 +505,40 @@ func (b *bench) rolling(ctx context.Context, r *report, s site) error {
 
 	b.sim.SetJobDuration(b.cfg.longJob)
 	defer b.sim.SetJobDuration(0)
-	n, size := b.cfg.rollingShape()
-	dir, err := b.writeDir("rolling", b.rollingConfig(s, n, size))
+	rc, err := b.rollout(ctx, s, lone.requests, 0)
 	if err != nil {
 		return err
+	}
+	r.rolling = &rc
+	if b.cfg.bootTime <= 0 {
+		return nil
+	}
+	b.sim.SetBootTime(b.cfg.bootTime)
+	defer b.sim.SetBootTime(0)
+	gated, err := b.rollout(ctx, s, lone.requests, b.cfg.bootTime)
+	if err != nil {
+		return err
+	}
+	r.gated = &gated
+	return nil
+}
+
+// rollout applies the rolling case once: with the health gate on when boot
+// (the simulator's) is set, else off.
+func (b *bench) rollout(ctx context.Context, s site, loneRequests int, boot time.Duration) (rollingCase, error) {
+	n, size := b.cfg.rollingShape()
+	key := "rolling"
+	if boot > 0 {
+		key = "rolling-gated"
+	}
+	dir, err := b.writeDir(key, b.rollingConfig(s, n, size, boot > 0))
+	if err != nil {
+		return rollingCase{}, err
 	}
 	first := len(b.sim.Jobs())
 	res, err := b.apply(ctx, dir, b.cfg.parallelism)
 	if err != nil {
-		return fmt.Errorf("rolling case (-rolling=false skips it): %w", err)
+		return rollingCase{}, fmt.Errorf("%s case (-rolling=false skips it): %w", key, err)
 	}
 	nodes := make([]string, n)
 	for i := range nodes {
@@ -516,13 +546,15 @@ func (b *bench) rolling(ctx context.Context, r *report, s site) error {
 	}
 	rc, err := checkRolling(b.sim.Jobs()[first:], nodes, size)
 	if err != nil {
-		return fmt.Errorf("rolling case, N=%d in batches of %d: %w", n, size, err)
+		return rc, fmt.Errorf("%s case, N=%d in batches of %d: %w", key, n, size, err)
 	}
-	rc.wall, rc.requests, rc.loneRequests = res.wall, res.requests, lone.requests
-	fmt.Fprintf(b.log, "rolling N=%d, batches of %d, %v jobs: %d batches, %d requests, %v, largest gap %v\n",
-		n, size, b.cfg.longJob, rc.batches, res.requests, res.wall.Round(time.Millisecond), slices.Max(rc.gaps).Round(time.Millisecond))
-	r.rolling = &rc
-	return nil
+	if boot > 0 && slices.Min(rc.gaps) < boot-time.Second {
+		return rc, fmt.Errorf("%s case: a batch was sent %v after the one before ended, before its nodes were back (boot %v)", key, slices.Min(rc.gaps), boot)
+	}
+	rc.wall, rc.requests, rc.loneRequests, rc.boot = res.wall, res.requests, loneRequests, boot
+	fmt.Fprintf(b.log, "%s N=%d, batches of %d, %v jobs, %v boot: %d batches, %d requests, %v, largest gap %v\n",
+		key, n, size, b.cfg.longJob, boot, rc.batches, res.requests, res.wall.Round(time.Millisecond), slices.Max(rc.gaps).Round(time.Millisecond))
+	return rc, nil
 }
 
 // checkRolling reads a rolling restart of nodes (sorted) in batches of at
@@ -586,7 +618,7 @@ func (b *bench) scale(ctx context.Context, r *report) error {
 			return err
 		}
 		b.sim.SetJobDuration(time.Second)
-		if dir, err = b.writeDir(fmt.Sprintf("scale-%d-one", n), b.rollingConfig(mainSite, n, min(scaleBatch, n))); err != nil {
+		if dir, err = b.writeDir(fmt.Sprintf("scale-%d-one", n), b.rollingConfig(mainSite, n, min(scaleBatch, n), false)); err != nil {
 			return err
 		}
 		one, err := b.apply(ctx, dir, 10)

@@ -110,7 +110,22 @@ func TestRollingReport(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
-	r.rolling = nil
+	// The gated row: jobs and boots summed plus 1 s a batch, and a lone
+	// restart's requests plus 4 a batch.
+	gated := rc
+	gated.boot, gated.wall, gated.requests = 5*time.Second, 79*time.Second, 66
+	r.gated = &gated
+	out = r.markdown()
+	for _, want := range []string{
+		"| 50, 10, 10s, 5s | 5 | 79.00 s | 75.00 s |",
+		"| gated rolling restart wall time, N=50 in 5 batches, 10s jobs, 5s boot: jobs and boots summed + 1 s a batch | ≤ 80.00 s | 79.00 s | met |",
+		"| gated rolling restart, API requests per batch: a lone restart's + 4 | ≤ 13 | 13.20 | **missed** |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	r.rolling, r.gated = nil, nil
 	if out := r.markdown(); strings.Contains(out, "rolling") {
 		t.Errorf("-rolling=false, yet:\n%s", out)
 	}

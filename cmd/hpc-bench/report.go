@@ -17,6 +17,9 @@ type rollingCase struct {
 	gaps         []time.Duration // from each batch's job ending to the next batch's job starting
 	requests     int
 	loneRequests int // a lone restart of one node, waiting, same job duration: the baseline
+	// boot is how long restarted nodes took to be back in service, with the
+	// health gate on; 0: the gate off.
+	boot time.Duration
 }
 
 // scaleCase is n restarts as one resource per node (no wait) and as one
@@ -33,6 +36,7 @@ type report struct {
 	wall            map[int]map[string][]time.Duration // N -> kind -> samples
 	waits           []waitCase
 	rolling         *rollingCase // nil when -rolling=false
+	gated           *rollingCase // the same, gated, nodes booting; nil when -rolling=false or -boot-time 0
 	planRequests    int
 	refreshRequests int
 }
@@ -113,6 +117,9 @@ func (r report) markdown() string {
 	if rc := r.rolling; rc != nil {
 		targets = append(targets, rc.markdown(&b, c.longJob)...)
 	}
+	if rc := r.gated; rc != nil {
+		targets = append(targets, rc.gatedMarkdown(&b, c.longJob)...)
+	}
 	if len(r.scale) > 0 {
 		fmt.Fprintf(&b, "\n| restarts | one resource per node, no wait: apply wall time | requests | one resource, rolling in batches of %d, 1 s jobs: apply wall time | requests |\n"+
 			"| ---: | ---: | ---: | ---: | ---: |\n", scaleBatch)
@@ -150,6 +157,27 @@ func (rc rollingCase) markdown(b *strings.Builder, job time.Duration) []string {
 		fmt.Sprintf("| rolling restart, API requests per batch: a lone restart's, %v job | ≤ %d | %.2f | %s |",
 			job, rc.loneRequests, perBatch, verdict(perBatch <= float64(rc.loneRequests))),
 		fmt.Sprintf("| rolling restart, API requests per batch, log with history | ≤ 4 | %.2f | %s |", perBatch, verdict(perBatch <= 4)),
+	}
+}
+
+// gatedMarkdown writes the gated rolling case's row to b and returns its
+// target rows (issue #19): the apply takes its jobs' time plus the nodes'
+// boot plus at most 1 s a batch (noticing the job's end, then the nodes'
+// return, then sending), and a batch costs no more than a lone restart's
+// requests plus 4 (the nodes' listings).
+func (rc rollingCase) gatedMarkdown(b *strings.Builder, job time.Duration) []string {
+	perBatch := float64(rc.requests) / float64(rc.batches)
+	b.WriteString("\n| rolling restart with the health gate: N, batch size, job duration, boot | batches | apply wall time | jobs + boots, summed | gap between batches median | gap max | API requests | requests per batch | lone restart's requests |\n")
+	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	busy := rc.jobTime + time.Duration(rc.batches)*rc.boot
+	fmt.Fprintf(b, "| %d, %d, %v, %v | %d | %s | %s | %s | %s | %d | %.2f | %d |\n",
+		rc.n, rc.batchSize, job, rc.boot, rc.batches, secs(rc.wall), secs(busy), secs(median(rc.gaps)), secs(slices.Max(rc.gaps)), rc.requests, perBatch, rc.loneRequests)
+	wallBound := busy + time.Duration(rc.batches)*time.Second
+	return []string{
+		fmt.Sprintf("| gated rolling restart wall time, N=%d in %d batches, %v jobs, %v boot: jobs and boots summed + 1 s a batch | ≤ %s | %s | %s |",
+			rc.n, rc.batches, job, rc.boot, secs(wallBound), secs(rc.wall), verdict(rc.wall <= wallBound)),
+		fmt.Sprintf("| gated rolling restart, API requests per batch: a lone restart's + 4 | ≤ %d | %.2f | %s |",
+			rc.loneRequests+4, perBatch, verdict(perBatch <= float64(rc.loneRequests+4))),
 	}
 }
 

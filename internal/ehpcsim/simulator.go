@@ -336,6 +336,15 @@ func (s *Simulator) SetJobDuration(d time.Duration) {
 	s.jobDur = d
 }
 
+// SetBootTime sets Options.BootTime: how long restarted nodes take, once
+// their job ended, to pass their health check. It applies to every restart,
+// past ones included, since a node's state is derived when it is read.
+func (s *Simulator) SetBootTime(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bootTime = max(d, 0)
+}
+
 // SetJobDurationSpread makes the restart jobs created from now on last
 // different times, as the restarts of one real cluster do: each job's
 // duration is drawn uniformly from the job duration ± frac of it. Zero (the
