@@ -319,8 +319,12 @@ func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, resp *resou
 	if len(batches) < 2 {
 		summary, what = "Unfinished Restart Resumes", "restart"
 	}
-	detail := fmt.Sprintf("The %s recorded in state did not finish (status %q), so this apply resumes it with the batches recorded in state. %s Batches that succeeded are not restarted again.",
-		what, state.Status.ValueString(), strings.Join(resumeSentences(batches, steps), " "))
+	stands := fmt.Sprintf("did not finish (status %q)", state.Status.ValueString())
+	if !rollout.Unfinished(batches) {
+		stands = "sent every batch, but the nodes of one were not yet seen back in service (health_gate)"
+	}
+	detail := fmt.Sprintf("The %s recorded in state %s, so this apply resumes it with the batches recorded in state. %s Batches that succeeded are not restarted again.",
+		what, stands, strings.Join(resumeSentences(batches, steps), " "))
 	if len(batches) > 1 {
 		detail += " To leave the rollout unfinished instead, remove rolling from the configuration (a batch whose request's answer was lost is still looked for); " +
 			"to restart every node from the start, change triggers."

@@ -201,7 +201,7 @@ func TestAction_invokeHealthGate(t *testing.T) {
 		t.Errorf("batch 2 sent %s after the canary's job ended, before its node was back", jobs[1].Started.Sub(jobs[0].Ended))
 	}
 	progress := strings.Join(inv.progress, "\n")
-	for _, want := range []string{"Batch 1 of 3: Waiting for node cln-cmp00001 to be back in service (health gate)", "Batch 1 of 3: All of node cln-cmp00001 back in service after",
+	for _, want := range []string{"Batch 1 of 3: Waiting for node cln-cmp00001 to be back in service (health gate)", "Batch 1 of 3: Back in service after ",
 		"Batch 2 of 3: Waiting for 2 nodes (cln-cmp00002, cln-cmp00003) to be back in service (health gate)", "not back: cln-cmp00003 (status active, transition none, health "} {
 		if !strings.Contains(progress, want) {
 			t.Errorf("progress lacks %q:\n%s", want, progress)

@@ -49,7 +49,7 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 		},
 		Gating: func(i int, b rollout.Batch, g rollout.GateWait) {
 			if spec.Gate != nil && g.Back == len(b.Nodes) && g.BackFor >= spec.Gate.MinHealthy {
-				emit(prefix(i) + fmt.Sprintf("All of %s back in service after %s.", nodesPhrase(b.Nodes), roundElapsed(g.Elapsed)))
+				emit(prefix(i) + fmt.Sprintf("Back in service after %s: %s.", roundElapsed(g.Elapsed), nodesPhrase(b.Nodes)))
 				return
 			}
 			if gateReport >= 0 && g.Elapsed-gateReport < interval {
