@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -50,6 +51,18 @@ func (n Node) HealthReported() bool { return n.HealthCheck.Enabled }
 func (n Node) InService() bool {
 	return strings.EqualFold(strings.TrimSpace(string(n.Status)), NodeActive) && strings.TrimSpace(string(n.TransitionStatus)) == "" &&
 		(!n.HealthReported() || strings.EqualFold(strings.TrimSpace(string(n.HealthStatus)), NodeHealthy))
+}
+
+// InServiceOf counts the nodes of ids that nodes shows in service; one of
+// ids that nodes lacks is not.
+func InServiceOf(ids []string, nodes []Node) int {
+	n := 0
+	for _, node := range nodes {
+		if node.InService() && slices.Contains(ids, node.NodeID) {
+			n++
+		}
+	}
+	return n
 }
 
 // Node status and health values that InService accepts (API.md).

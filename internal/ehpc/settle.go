@@ -223,37 +223,30 @@ func (c *Client) candidates(ctx context.Context, zone, clusterID string, ids []s
 // decide settles u's request from the candidates a listing after its settle
 // deadline showed.
 func (c *Client) decide(jobs []Job, u *UnknownOutcomeError) (*Job, error) {
-	switch len(jobs) {
-	case 0:
+	if len(jobs) == 0 {
 		return nil, nil
-	case 1:
-		return &jobs[0], nil
 	}
 	// Of several, a job created before the request was sent is another
-	// restart's: the one created after it, by the tight bound (the margin
-	// left only for a step of this machine's clock), is the request's.
-	var after []Job
-	if lower, ok := c.offset.get(); ok && !u.Request.SentAt.IsZero() {
+	// restart's: those created after it, by the tight bound (the margin left
+	// only for a step of this machine's clock), are the request's to choose
+	// from. Of those (or, with none, of all), the newest is taken: within
+	// seconds of each other only the allowance for a clock step keeps them
+	// apart, and no later listing could tell more, so an outcome left unknown
+	// here would stay unknown for good. Taking one never restarts the nodes
+	// twice; at worst the job recorded is another restart of exactly these
+	// nodes made in the request's window, as when it is the only candidate.
+	pool := jobs
+	if lower, ok := c.offset.get(); ok && !u.Request.SentAt.IsZero() && len(jobs) > 1 {
 		bound := u.Request.SentAt.Add(lower - c.cfg.ClockMargin*2/5).Truncate(time.Second)
+		var after []Job
 		for _, j := range jobs {
 			if j.CreateTime.IsZero() || !j.CreateTime.Before(bound) {
 				after = append(after, j)
 			}
 		}
-	}
-	if len(after) == 1 {
-		return &after[0], nil
-	}
-	// Still several: another restart of exactly these nodes made within
-	// seconds of this one, which only the allowance for a clock step keeps
-	// from being told apart. The newest is taken. That never restarts the
-	// nodes twice, and no later listing could tell more, so an outcome left
-	// unknown here would stay unknown for good. At worst the job recorded is
-	// another restart of exactly these nodes made in the request's window, as
-	// when it is the only candidate.
-	pool := after
-	if len(pool) == 0 {
-		pool = jobs
+		if len(after) > 0 {
+			pool = after
+		}
 	}
 	if newest := newestOf(pool); newest != nil {
 		return newest, nil
@@ -263,8 +256,12 @@ func (c *Client) decide(jobs []Job, u *UnknownOutcomeError) (*Job, error) {
 	return nil, u
 }
 
-// newestOf is the job created last, nil when a create_time is missing.
+// newestOf is the job created last: the only one, or of several the one
+// with the latest create_time; nil when one of several has none.
 func newestOf(jobs []Job) *Job {
+	if len(jobs) == 1 {
+		return &jobs[0]
+	}
 	var newest *Job
 	for i := range jobs {
 		switch {

@@ -635,9 +635,10 @@ func (s *Simulator) listNodes(c *reqCtx) (any, *apiError) {
 	roles := listParam(q, "role")
 
 	created := cs.created.UTC().Format(TimestampLayout)
+	last := s.lastJobsLocked(cs)
 	var views []nodeView
 	for _, n := range cs.Nodes {
-		st := s.nodeStateLocked(cs, n, c.now)
+		st := s.nodeStateLocked(cs, n, c.now, last[n.ID])
 		status := st.status
 		if search != "" && !strings.Contains(strings.ToLower(n.Name), search) ||
 			len(statuses) > 0 && !contains(statuses, status) ||

@@ -59,17 +59,30 @@ type nodeState struct {
 	statusTime                 time.Time
 }
 
-// nodeStateLocked derives node n's state at now from its last restart job.
-func (s *Simulator) nodeStateLocked(cs *clusterState, n Node, now time.Time) nodeState {
+// lastJobsLocked maps each node of cluster cs to its last restart job, in
+// one pass over the jobs: a listing of a large cluster reads them once, not
+// once a node.
+func (s *Simulator) lastJobsLocked(cs *clusterState) map[string]*job {
+	last := map[string]*job{}
+	for _, j := range s.jobs {
+		if j.clusterID != cs.ID {
+			continue
+		}
+		for _, id := range j.nodeIDs {
+			if l := last[id]; l == nil || !j.created.Before(l.created) {
+				last[id] = j
+			}
+		}
+	}
+	return last
+}
+
+// nodeStateLocked derives node n's state at now from its last restart job
+// (nil: none).
+func (s *Simulator) nodeStateLocked(cs *clusterState, n Node, now time.Time, last *job) nodeState {
 	st := nodeState{status: n.Status, health: n.HealthStatus, statusTime: cs.created}
 	if st.health == "" && cs.healthCheck() {
 		st.health = healthHealthy
-	}
-	var last *job
-	for _, j := range s.jobs {
-		if j.clusterID == cs.ID && contains(j.nodeIDs, n.ID) && (last == nil || !j.created.Before(last.created)) {
-			last = j
-		}
 	}
 	switch {
 	case last == nil:

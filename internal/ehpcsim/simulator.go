@@ -477,8 +477,9 @@ func (s *Simulator) Nodes(clusterID string) []Node {
 func (s *Simulator) nodesLocked(cs *clusterState, now time.Time) []Node {
 	out := make([]Node, len(cs.Nodes))
 	copy(out, cs.Nodes)
+	last := s.lastJobsLocked(cs)
 	for i := range out {
-		st := s.nodeStateLocked(cs, out[i], now)
+		st := s.nodeStateLocked(cs, out[i], now, last[out[i].ID])
 		out[i].Status, out[i].TransitionStatus, out[i].HealthStatus = st.status, st.transition, st.health
 	}
 	return out

@@ -108,15 +108,7 @@ func (p *Poller) checkNodes(g *group, ws []*Watch, results map[*Watch]Check) {
 
 // allInService reports whether c shows every one of ids in service.
 func allInService(ids []string, c Check) bool {
-	if c.Err != nil || len(c.Nodes) != len(ids) {
-		return false
-	}
-	for _, n := range c.Nodes {
-		if !n.InService() {
-			return false
-		}
-	}
-	return true
+	return c.Err == nil && ehpc.InServiceOf(ids, c.Nodes) == len(ids)
 }
 
 func (p *Poller) learnBoot(k groupKey, lo, hi time.Duration) {

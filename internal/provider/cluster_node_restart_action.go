@@ -152,7 +152,7 @@ func (a *ClusterNodeRestartAction) Invoke(ctx context.Context, req action.Invoke
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	a.data.outOfService(ctx, spec, batches, &resp.Diagnostics)
+	a.data.warnOutOfService(ctx, spec, batches, &resp.Diagnostics)
 	progress := newProgressSender(ctx, resp.SendProgress)
 	defer progress.close()
 	res := a.data.run(ctx, spec, batches, a.data.progressWords(spec, len(batches), progress.send), &resp.Diagnostics)

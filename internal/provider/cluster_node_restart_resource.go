@@ -378,7 +378,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		return
 	}
 	spec.Replaced = r.data.replacedIn(spec.Zone, spec.ClusterID)
-	r.data.outOfService(ctx, spec, batches, &resp.Diagnostics)
+	r.data.warnOutOfService(ctx, spec, batches, &resp.Diagnostics)
 	res := r.data.run(ctx, spec, batches, r.data.progressWords(spec, len(batches), infoLine(ctx, spec)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onCreate, r.data.client.Scrub)...)
 	if !recorded(res) {

@@ -3,11 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -60,14 +58,26 @@ const (
 // it is off. rolling says whether rolling is set (the default turns on with
 // it). A value unknown at plan is checked here again, when it is known.
 func healthGate(ctx context.Context, v types.Object, rolling bool) (*rollout.GateSpec, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	var m healthGateModel
-	if !v.IsNull() && !v.IsUnknown() {
-		diags.Append(v.As(ctx, &m, basetypes.ObjectAsOptions{})...)
-	}
+	m, diags := gateModel(ctx, v)
 	if diags.HasError() || !gateOn(m.Enabled, rolling) {
 		return nil, diags
 	}
+	return m.settings()
+}
+
+// gateModel reads health_gate; all null when it is null or unknown.
+func gateModel(ctx context.Context, v types.Object) (healthGateModel, diag.Diagnostics) {
+	var m healthGateModel
+	if v.IsNull() || v.IsUnknown() {
+		return m, nil
+	}
+	return m, v.As(ctx, &m, basetypes.ObjectAsOptions{})
+}
+
+// settings are the gate's durations, each checked (an unknown one keeps
+// its default, to be checked again once known).
+func (m healthGateModel) settings() (*rollout.GateSpec, diag.Diagnostics) {
+	var diags diag.Diagnostics
 	g := &rollout.GateSpec{Deadline: defaultHealthyDeadline}
 	for _, d := range []struct {
 		name     string
@@ -134,33 +144,20 @@ func (v healthGateValidator) MarkdownDescription(ctx context.Context) string {
 }
 
 func (healthGateValidator) ValidateObject(ctx context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	// Checked as if on: settings that could never pass are wrong even while
-	// the gate is off.
-	v, diags := types.ObjectValue(req.ConfigValue.AttributeTypes(ctx), withEnabled(req.ConfigValue.Attributes()))
+	// Checked whether the gate is on or not: settings that could never pass
+	// are wrong even while it is off.
+	m, diags := gateModel(ctx, req.ConfigValue)
 	resp.Diagnostics.Append(diags...)
-	_, diags = healthGate(ctx, v, true)
-	resp.Diagnostics.Append(diags...)
-}
-
-func withEnabled(attrs map[string]attr.Value) map[string]attr.Value {
-	out := make(map[string]attr.Value, len(attrs))
-	for k, v := range attrs {
-		out[k] = v
+	if !diags.HasError() {
+		_, diags = m.settings()
+		resp.Diagnostics.Append(diags...)
 	}
-	out["enabled"] = types.BoolValue(true)
-	return out
 }
 
 // gated reports whether the health gate is on for these arguments.
 func (a restartArgs) gated(ctx context.Context) bool {
-	var m healthGateModel
-	if !a.HealthGate.IsNull() && !a.HealthGate.IsUnknown() && a.HealthGate.As(ctx, &m, basetypes.ObjectAsOptions{}).HasError() {
-		return false
-	}
-	return a.waits() && gateOn(m.Enabled, !a.Rolling.IsNull())
+	m, diags := gateModel(ctx, a.HealthGate)
+	return !diags.HasError() && a.waits() && gateOn(m.Enabled, !a.Rolling.IsNull())
 }
 
 // gateWithoutWait refuses a health gate turned on explicitly with
@@ -168,11 +165,10 @@ func (a restartArgs) gated(ctx context.Context) bool {
 // successful, which only a wait sees. (With rolling, rollingWithoutWait
 // refuses the combination already.)
 func (a restartArgs) gateWithoutWait(ctx context.Context) diag.Diagnostic {
-	if a.HealthGate.IsNull() || a.HealthGate.IsUnknown() || a.waits() || a.WaitForCompletion.IsUnknown() {
+	if a.waits() || a.WaitForCompletion.IsUnknown() {
 		return nil
 	}
-	var m healthGateModel
-	if a.HealthGate.As(ctx, &m, basetypes.ObjectAsOptions{}).HasError() || m.Enabled.IsNull() || m.Enabled.IsUnknown() || !m.Enabled.ValueBool() {
+	if m, diags := gateModel(ctx, a.HealthGate); diags.HasError() || m.Enabled.IsNull() || m.Enabled.IsUnknown() || !m.Enabled.ValueBool() {
 		return nil
 	}
 	return diag.NewAttributeErrorDiagnostic(path.Root("wait_for_completion"), "Health Gate Needs Waiting",
@@ -181,12 +177,12 @@ func (a restartArgs) gateWithoutWait(ctx context.Context) diag.Diagnostic {
 			"or remove health_gate to end once the API accepted the restart.")
 }
 
-// outOfService warns, before a gated rollout sends anything, of the nodes
+// warnOutOfService warns, before a gated rollout sends anything, of the nodes
 // already out of service: restarting a sick node is a normal reason to
 // restart, so this never blocks, but the gate waits for such a node like the
 // others and stops the rollout if it does not come back. One listNodes; a
 // listing that fails is only logged, since the gate reads the nodes again.
-func (d *providerData) outOfService(ctx context.Context, spec rollout.Spec, batches []rollout.Batch, diags *diag.Diagnostics) {
+func (d *providerData) warnOutOfService(ctx context.Context, spec rollout.Spec, batches []rollout.Batch, diags *diag.Diagnostics) {
 	if spec.Gate == nil {
 		return
 	}
@@ -195,18 +191,11 @@ func (d *providerData) outOfService(ctx context.Context, spec rollout.Spec, batc
 		tflog.Debug(ctx, "could not list the nodes before the restart", map[string]any{"error": d.client.Scrub(err.Error())})
 		return
 	}
-	var out []string
+	var ids []string
 	for _, b := range batches {
-		for _, id := range b.Nodes {
-			i := slices.IndexFunc(nodes, func(n ehpc.Node) bool { return n.NodeID == id })
-			switch {
-			case i < 0:
-				out = append(out, id+" (not listed)")
-			case !nodes[i].InService():
-				out = append(out, id+" ("+nodeState(nodes[i])+")")
-			}
-		}
+		ids = append(ids, b.Nodes...)
 	}
+	out := outOfService(ids, nodes)
 	if len(out) == 0 {
 		return
 	}

@@ -421,19 +421,8 @@ func nodesState(b rollout.Batch, g rollout.GateWait, scrub func(string) string) 
 		}
 		return state
 	}
-	var back, out []string
-	for _, id := range b.Nodes {
-		i := slices.IndexFunc(g.Nodes, func(n ehpc.Node) bool { return n.NodeID == id })
-		switch {
-		case i < 0:
-			out = append(out, id+" (not listed)")
-		case g.Nodes[i].InService():
-			back = append(back, id)
-		default:
-			out = append(out, id+" ("+nodeState(g.Nodes[i])+")")
-		}
-	}
-	state := fmt.Sprintf("%d of %d back", len(back), len(b.Nodes))
+	out := outOfService(b.Nodes, g.Nodes)
+	state := fmt.Sprintf("%d of %d back", len(b.Nodes)-len(out), len(b.Nodes))
 	if len(out) > 0 {
 		state += "; not back: " + strings.Join(out, ", ")
 	}
@@ -441,6 +430,22 @@ func nodesState(b rollout.Batch, g rollout.GateWait, scrub func(string) string) 
 		state += fmt.Sprintf(", for %s so far", roundElapsed(g.BackFor))
 	}
 	return state
+}
+
+// outOfService names each node of ids that nodes does not show in service,
+// with its state ("not listed" when nodes lacks it).
+func outOfService(ids []string, nodes []ehpc.Node) []string {
+	var out []string
+	for _, id := range ids {
+		i := slices.IndexFunc(nodes, func(n ehpc.Node) bool { return n.NodeID == id })
+		switch {
+		case i < 0:
+			out = append(out, id+" (not listed)")
+		case !nodes[i].InService():
+			out = append(out, id+" ("+nodeState(nodes[i])+")")
+		}
+	}
+	return out
 }
 
 // nodeState is a node's status, transition and health, as the API gave them.

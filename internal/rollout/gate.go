@@ -87,7 +87,7 @@ func (e *Engine) gate(ctx context.Context, spec Spec, r *Result, i int, deadline
 				continue
 			}
 			g.Nodes, g.Seen, g.LastErr = c.Nodes, true, nil
-			g.Back = inService(b.Nodes, c.Nodes)
+			g.Back = ehpc.InServiceOf(b.Nodes, c.Nodes)
 			if g.Back < len(b.Nodes) {
 				backSince, g.BackFor = time.Time{}, 0
 			} else {
@@ -111,18 +111,4 @@ func (e *Engine) gate(ctx context.Context, spec Spec, r *Result, i int, deadline
 			}
 		}
 	}
-}
-
-// inService counts the nodes of ids that nodes shows in service.
-func inService(ids []string, nodes []ehpc.Node) int {
-	n := 0
-	for _, node := range nodes {
-		for _, id := range ids {
-			if node.NodeID == id && node.InService() {
-				n++
-				break
-			}
-		}
-	}
-	return n
 }
