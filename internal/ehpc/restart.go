@@ -133,6 +133,9 @@ func (c *Client) RestartOnce(ctx context.Context, zone, clusterID string, ids []
 		if err == nil || !asUnknown(err, &u) {
 			return res, err
 		}
+		if fn, ok := ctx.Value(settlingKey{}).(func()); ok {
+			fn()
+		}
 		job, serr := c.Settle(ctx, zone, clusterID, ids, u.Request, known)
 		switch {
 		case serr != nil:
@@ -158,6 +161,16 @@ func (c *Client) RestartOnce(ctx context.Context, zone, clusterID string, ids []
 			return nil, u
 		}
 	}
+}
+
+type settlingKey struct{}
+
+// WithSettling returns ctx with fn, which RestartOnce calls each time it
+// starts to settle a lost answer: that reads the operation log until the lost
+// request can no longer make a job, a minute and a half or more, and a caller
+// that shows progress must say what it waits for.
+func WithSettling(ctx context.Context, fn func()) context.Context {
+	return context.WithValue(ctx, settlingKey{}, fn)
 }
 
 func (c *Client) restartAt(ctx context.Context, path, zone, clusterID string, ids []string, body []byte) (*RestartResult, error) {

@@ -377,6 +377,29 @@ func (s *Simulator) HangNextJobs(n int) {
 	s.hangNext = max(n, 0)
 }
 
+// EndHungJobs ends every job that HangNextJobs made stay pending, successful,
+// now: a stuck job that the platform finally finished, for a test's next
+// apply to find.
+func (s *Simulator) EndHungJobs() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	for _, j := range s.jobs {
+		if j.outcome == outcomeHang {
+			j.outcome, j.duration = outcomeSuccess, max(now.Sub(j.created), j.duration)
+		}
+	}
+}
+
+// SetOperationLogLag changes how long a job stays hidden from the operation
+// log (Options.OperationLogLag) from now on, for every job: a log that caught
+// up shows every job older than the new lag at once.
+func (s *Simulator) SetOperationLogLag(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opLogLag = max(d, 0)
+}
+
 // FailJobsAfter lets the next skip restart jobs pass, then makes the n after
 // them end "failed" after the job duration: a failure in the middle of a
 // sequence of restarts, such as the third batch of a rolling restart

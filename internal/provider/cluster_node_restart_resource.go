@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
 
@@ -298,13 +299,13 @@ func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resourc
 // (resumption decides): then the batches the apply takes a step on, and the
 // top-level job, are known only after it, and a warning says what it does.
 func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, resp *resource.ModifyPlanResponse, plan, state ClusterNodeRestartResourceModel) {
-	batches, sending, resumes, diags := resumption(ctx, plan, state)
+	batches, resumes, diags := resumption(ctx, plan, state)
 	resp.Diagnostics.Append(diags...)
 	if !resumes || resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), state.Batches)...)
 		return
 	}
-	steps := rollout.Plan(batches, plan.mode(ctx, sending))
+	steps := rollout.Plan(batches, plan.mode(ctx, len(batches)))
 	planned, diags := batchesValue(batches, func(i int) bool { return steps[i] != rollout.Skip })
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), planned)...)
@@ -320,15 +321,12 @@ func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, resp *resou
 		summary, what = "Unfinished Restart Resumes", "restart"
 	}
 	stands := fmt.Sprintf("did not finish (status %q)", state.Status.ValueString())
-	if !rollout.Unfinished(batches) {
+	if state.Status.ValueString() == ehpc.JobSuccessful {
 		stands = "sent every batch, but the nodes of one were not yet seen back in service (health_gate)"
 	}
-	detail := fmt.Sprintf("The %s recorded in state %s, so this apply resumes it with the batches recorded in state. %s Batches that succeeded are not restarted again.",
+	detail := fmt.Sprintf("The %s recorded in state %s, so this apply takes it up with the batches recorded in state. %s Batches that succeeded are not restarted again. "+
+		"To restart every node from the start instead, change triggers.",
 		what, stands, strings.Join(resumeSentences(batches, steps), " "))
-	if len(batches) > 1 {
-		detail += " To leave the rollout unfinished instead, remove rolling from the configuration (a batch whose request's answer was lost is still looked for); " +
-			"to restart every node from the start, change triggers."
-	}
 	resp.Diagnostics.AddWarning(summary, detail)
 }
 
@@ -378,6 +376,16 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		return
 	}
 	spec.Replaced = r.data.replacedIn(spec.Zone, spec.ClusterID)
+	var nodeIDs []string
+	resp.Diagnostics.Append(plan.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
+	if prior := r.data.continuation(restartKeyOf(ctx, spec.Zone, spec.ClusterID, nodeIDs, plan.Triggers), func(n int) rollout.Mode { return plan.mode(ctx, n) }); prior != nil {
+		spec.Gate, diags = plan.gateFor(ctx, prior)
+		resp.Diagnostics.Append(diags...)
+		if !r.continues(ctx, &plan, spec, prior, resp) {
+			return
+		}
+		batches = prior
+	}
 	r.data.warnOutOfService(ctx, spec, batches, &resp.Diagnostics)
 	res := r.data.run(ctx, spec, batches, r.data.progressWords(spec, len(batches), infoLine(ctx, spec)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onCreate, r.data.client.Scrub)...)
@@ -386,10 +394,85 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 	}
 	plan.Zone = types.StringValue(spec.Zone)
 	resp.Diagnostics.Append(plan.record(res)...)
-	// State is saved even when the rollout failed: no job id may ever be lost,
-	// and an error beside it makes Terraform taint the resource so the next
-	// apply restarts again (severity in outcome.go decides which ends do).
+	// State is saved even when the rollout failed: no job id may ever be lost.
+	// An error beside it makes Terraform taint the resource, and the next
+	// apply's replacement continues the rollout from it (continuation).
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// continues readies a create that continues the rollout of the record it
+// replaces (prior, its batches): the run takes up those batches, so the plan's
+// batches, when it showed them, must be cut the same way, or the result would
+// not be what was planned. Otherwise nothing is sent, and the replaced record
+// is saved again, tainted by the error, for the next apply to continue. It
+// reports whether the create goes on.
+func (r *ClusterNodeRestartResource) continues(ctx context.Context, plan *ClusterNodeRestartResourceModel, spec rollout.Spec, prior []rollout.Batch, resp *resource.CreateResponse) bool {
+	steps := resumeSentences(prior, rollout.Plan(prior, spec.Mode()))
+	if planned, known := plannedNodes(ctx, plan.Batches); known && !sameCut(planned, prior) {
+		resp.Diagnostics.AddAttributeError(path.Root("rolling"), "Rollout Cut Differently",
+			fmt.Sprintf("This resource replaces a record of the same restart that did not finish, and continues its rollout rather than restarting every node: "+
+				"that rollout was cut into the batches %s, but the configuration now cuts the nodes into %s. Nothing was sent. "+
+				"Set rolling back to how it was to finish that rollout (the next apply then %s), or change triggers to restart every node from the start, in the new batches.",
+				cutWords(batchNodes(prior)), cutWords(planned), resumeText(prior, spec.Mode())))
+		plan.Zone = types.StringValue(spec.Zone)
+		resp.Diagnostics.Append(plan.record(rollout.Result{Batches: prior})...)
+		resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
+		return false
+	}
+	detail := "This resource replaces a record of the same restart (same cluster, nodes and triggers) that did not finish: Terraform tainted it after a failed apply, " +
+		"or it was replaced on purpose. So this apply continued its rollout instead of restarting every node: " + strings.Join(steps, " ") +
+		" Batches that succeeded were not restarted again. To restart every node from the start instead, change triggers."
+	resp.Diagnostics.AddWarning("Unfinished Restart Continued", detail)
+	infoLine(ctx, spec)("Continuing the unfinished restart of the record this one replaces: " + strings.Join(steps, " "))
+	return true
+}
+
+// plannedNodes reads the nodes of each batch a create's plan shows; known is
+// false when the plan leaves the batches unknown (no rolling, or values
+// known only at apply).
+func plannedNodes(ctx context.Context, v types.List) (cut [][]string, known bool) {
+	if v.IsNull() || v.IsUnknown() {
+		return nil, false
+	}
+	for _, e := range v.Elements() {
+		obj, ok := e.(types.Object)
+		if !ok || obj.IsUnknown() {
+			return nil, false
+		}
+		ids, ok := obj.Attributes()["node_ids"].(types.List)
+		if !ok || ids.IsUnknown() {
+			return nil, false
+		}
+		var nodes []string
+		if ids.ElementsAs(ctx, &nodes, false).HasError() {
+			return nil, false
+		}
+		cut = append(cut, nodes)
+	}
+	return cut, true
+}
+
+// batchNodes are the nodes of each batch.
+func batchNodes(batches []rollout.Batch) [][]string {
+	out := make([][]string, len(batches))
+	for i, b := range batches {
+		out[i] = b.Nodes
+	}
+	return out
+}
+
+// sameCut reports whether batches hold the nodes of cut, batch by batch.
+func sameCut(cut [][]string, batches []rollout.Batch) bool {
+	return slices.EqualFunc(cut, batchNodes(batches), slices.Equal)
+}
+
+// cutWords writes batches' nodes as "[a b], [c d]".
+func cutWords(cut [][]string) string {
+	parts := make([]string, len(cut))
+	for i, nodes := range cut {
+		parts[i] = "[" + strings.Join(nodes, " ") + "]"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // record writes a rollout's outcome: every batch; job_id, ret_code and
@@ -422,7 +505,7 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	batches, sending, resumes, diags := resumption(ctx, plan, state)
+	batches, resumes, diags := resumption(ctx, plan, state)
 	resp.Diagnostics.Append(diags...)
 	if !resumes || resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -436,7 +519,8 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	spec.Sending = sending
+	spec.Gate, diags = plan.gateFor(ctx, batches)
+	resp.Diagnostics.Append(diags...)
 	plan.ID = state.ID
 	res := r.data.run(ctx, spec, batches, r.data.progressWords(spec, len(batches), infoLine(ctx, spec)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onResume, r.data.client.Scrub)...)
@@ -459,16 +543,18 @@ func (r *ClusterNodeRestartResource) ImportState(_ context.Context, req resource
 // Delete makes no API call: a restart cannot be undone, and destroying the record
 // of one must not restart or stop anything. When Terraform replaces the
 // resource (triggers changed, or tainted), it creates the replacement right
-// after, in this provider instance: the record's jobs are kept there, so that
-// the create never takes one of them for its own lost request's job.
+// after, in this provider instance: the record is kept there (replaced.go), so
+// that the create never takes one of its jobs for its own lost request's job,
+// and continues its rollout when it is the same restart with work left.
 func (r *ClusterNodeRestartResource) Delete(ctx context.Context, req resource.DeleteRequest, _ *resource.DeleteResponse) {
 	tflog.Debug(ctx, "removing restart record from state; no API call is made")
 	var m ClusterNodeRestartResourceModel
 	if req.State.Get(ctx, &m).HasError() || r.data == nil {
 		return
 	}
-	if batches, diags := batchesFrom(ctx, m.Batches); !diags.HasError() {
-		r.data.replaced(m.Zone.ValueString(), m.ClusterID.ValueString(), batches)
+	var nodeIDs []string
+	if batches, diags := batchesFrom(ctx, m.Batches); !diags.HasError() && !m.NodeIDs.ElementsAs(ctx, &nodeIDs, false).HasError() {
+		r.data.replaced(restartKeyOf(ctx, m.Zone.ValueString(), m.ClusterID.ValueString(), nodeIDs, m.Triggers), batches)
 	}
 }
 
@@ -541,19 +627,18 @@ func createTimeout(v timeouts.Value) (time.Duration, diag.Diagnostics) {
 }
 
 // resumption is what an update does with the rollout recorded in state: the
-// batches, and whether it may send (the configuration still rolls, or the
-// record is one batch; without that, a lost request is only settled). The one
-// place the resource decides whether an update resumes: ModifyPlan and Update
-// both ask it, and rollout.Resumes decides from the record.
-func resumption(ctx context.Context, plan, state ClusterNodeRestartResourceModel) (batches []rollout.Batch, sending, resumes bool, diags diag.Diagnostics) {
+// batches, and whether it takes them up. The one place the resource decides
+// whether an update resumes: ModifyPlan and Update both ask it, and
+// rollout.Resumes decides from the record.
+func resumption(ctx context.Context, plan, state ClusterNodeRestartResourceModel) (batches []rollout.Batch, resumes bool, diags diag.Diagnostics) {
 	batches, diags = batchesFrom(ctx, state.Batches)
-	sending = !plan.Rolling.IsNull() || len(batches) == 1
-	return batches, sending, !diags.HasError() && rollout.Resumes(batches, plan.mode(ctx, sending)), diags
+	return batches, !diags.HasError() && rollout.Resumes(batches, plan.mode(ctx, len(batches))), diags
 }
 
-// mode is how a run of these arguments treats a recorded rollout.
-func (a restartArgs) mode(ctx context.Context, sending bool) rollout.Mode {
-	return rollout.Mode{Wait: a.waits(), Gate: a.gated(ctx), Sending: sending}
+// mode is how a run of these arguments treats a recorded rollout of n
+// batches.
+func (a restartArgs) mode(ctx context.Context, n int) rollout.Mode {
+	return rollout.Mode{Wait: a.waits(), Gate: a.gated(ctx, n)}
 }
 
 // batchAttrTypes is the type of one element of the resource's batches.
@@ -686,23 +771,4 @@ func batchesFrom(ctx context.Context, v types.List) ([]rollout.Batch, diag.Diagn
 		out = append(out, b)
 	}
 	return out, diags
-}
-
-// replaced keeps the batches of a record being deleted (see
-// ClusterNodeRestartResource.Delete).
-func (d *providerData) replaced(zone, clusterID string, batches []rollout.Batch) {
-	d.goneMu.Lock()
-	defer d.goneMu.Unlock()
-	if d.gone == nil {
-		d.gone = map[[2]string][]rollout.Batch{}
-	}
-	k := [2]string{zone, clusterID}
-	d.gone[k] = append(d.gone[k], batches...)
-}
-
-// replacedIn returns the batches of records of a cluster this instance deleted.
-func (d *providerData) replacedIn(zone, clusterID string) []rollout.Batch {
-	d.goneMu.Lock()
-	defer d.goneMu.Unlock()
-	return slices.Clone(d.gone[[2]string{zone, clusterID}])
 }

@@ -77,6 +77,10 @@ type restartRow struct {
 	status string
 	// restarts is how often the node restarts.
 	restarts int
+	// next: the row's cause is gone after its red run (the simulator's
+	// faults), and the pipeline's next plain apply finishes the restart
+	// (nextApply), on the resource.
+	next bool
 }
 
 // rollingRow is a rolling restart of several nodes, whose faults hit a later
@@ -96,6 +100,9 @@ type rollingRow struct {
 	// stopAt is the batch (from 1) whose job fails and stops the rollout; 0
 	// when every batch succeeds. Later batches are never sent.
 	stopAt int
+	// refused is the batch (from 1) whose request is refused, stopping the
+	// rollout with nothing of it sent; 0 when none is.
+	refused int
 	// faultBatch is the batch (from 1) the row's restart faults hit (0: none
 	// do): every restart request the simulator faulted must carry its nodes,
 	// so the row tests the batch it says; and the first job named after each
@@ -108,6 +115,8 @@ type rollingRow struct {
 	// restarts is how often each node of a batch that was sent restarts (the
 	// nodes of batches never sent must not restart at all).
 	restarts int
+	// next: as restartRow's.
+	next bool
 }
 
 // faultScenario is either kind of row, as the runners take it: exactly one of
@@ -138,6 +147,15 @@ func (sc faultScenario) restarts() int {
 }
 
 func (sc faultScenario) interrupt() bool    { return sc.single != nil && sc.single.interrupt }
+func (sc faultScenario) next() bool         { return sc.single != nil && sc.single.next || sc.rolling != nil && sc.rolling.next }
+
+// nodes are every node the row restarts.
+func (sc faultScenario) nodes() []string {
+	if sc.rolling != nil {
+		return slices.Sorted(slices.Values(sc.rolling.nodes))
+	}
+	return []string{sc.single.restartedNode()}
+}
 func (sc faultScenario) shortTimeout() bool { return sc.single != nil && sc.single.shortTimeout }
 
 // rollingJobDuration is how long each batch's job runs in rolling rows: long
@@ -160,6 +178,9 @@ func (r rollingRow) batches() [][]string {
 func (r rollingRow) sent() int {
 	if r.stopAt > 0 {
 		return r.stopAt
+	}
+	if r.refused > 0 {
+		return r.refused - 1
 	}
 	return len(r.batches())
 }
@@ -217,13 +238,14 @@ var restartRows = []restartRow{
 		e.sim.SetJobDuration(300 * time.Millisecond)
 		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{HTTPStatus: http.StatusBadGateway, Count: 12})
 	}, want: succeeds(), restarts: 1},
-	{name: "job fails", setup: func(e *testEnv) { e.sim.FailNextJobs(1) }, want: fails(`Restart Job Failed[\s\S]*Restart job JOB `), restarts: 1},
+	{name: "job fails", setup: func(e *testEnv) { e.sim.FailNextJobs(1) }, want: fails(`Restart Job Failed[\s\S]*Restart job JOB [\s\S]*the next plain apply replaces it[\s\S]*sends batch 1 again`),
+		action: &want{pattern: `Restart Job Failed[\s\S]*Restart job JOB `}, restarts: 1, next: true},
 	{name: "job never finishes", setup: func(e *testEnv) { e.sim.HangNextJobs(1) }, shortTimeout: true,
-		want: fails(`Timed Out Waiting For Restart Job[\s\S]*Restart job JOB [\s\S]*within TIMEOUT`), restarts: 1},
+		want: fails(`Timed Out Waiting For Restart Job[\s\S]*Restart job JOB [\s\S]*within TIMEOUT`), status: ehpc.JobPending, restarts: 1, next: true},
 	{name: "1300 from clock skew", setup: func(e *testEnv) {
 		e.adjustClient(func(c *ehpc.Config) { c.Clock = clock.Offset(clock.Real(), -3*time.Minute) })
 	}, want: fails(`ret_code 1300[\s\S]*clock`), restarts: 0},
-	{name: "2500 quota fails fast", setup: restartFault(ehpcsim.Fault{RetCode: 2500}), want: fails(`ret_code 2500[\s\S]*quota`), restarts: 0},
+	{name: "2500 quota fails fast", setup: restartFault(ehpcsim.Fault{RetCode: 2500}), want: fails(`ret_code 2500[\s\S]*quota`), restarts: 0, next: true},
 
 	// Issue #10: an API slower, laggier and less tidy than the client expects.
 	{name: "earlier restart of the same node 20s before, answer lost unprocessed", setup: func(e *testEnv) {
@@ -273,22 +295,22 @@ var restartRows = []restartRow{
 	// Issue #18: what a run leaves when it cannot settle a lost answer.
 	{name: "interrupted while the restart is in flight (processed)", interrupt: true,
 		setup: restartFault(ehpcsim.Fault{Delay: 3 * time.Second, AfterEffect: true}),
-		want:  fails(unknownOutcome + `[\s\S]*created\s+(between|by)`), status: rollout.Unknown, restarts: 1},
+		want:  fails(unknownOutcome + `[\s\S]*created\s+(between|by)`), status: rollout.Unknown, restarts: 1, next: true},
 	{name: "interrupted while the restart is in flight (not processed)", interrupt: true,
 		setup: restartFault(ehpcsim.Fault{Delay: 3 * time.Second}),
-		want:  fails(unknownOutcome + `[\s\S]*not\s+sent\s+again`), status: rollout.Unknown, restarts: 0},
+		want:  fails(unknownOutcome + `[\s\S]*not\s+sent\s+again`), status: rollout.Unknown, restarts: 0, next: true},
 	{name: "answer lost after processing while the operation log answers without job_set", setup: func(e *testEnv) {
 		e.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
 		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Body: `{"action":"HpcOperationListOperationResponse","ret_code":0}`, Count: 1000})
-	}, want: warns(unknownOutcomeWarning), action: &want{pattern: unknownOutcome}, status: rollout.Unknown, restarts: 1},
+	}, want: fails(unknownOutcome + `[\s\S]*the next plain apply replaces it[\s\S]*looks for its job`),
+		action: &want{pattern: unknownOutcome}, status: rollout.Unknown, restarts: 1, next: true},
 	{name: "operation log refuses the key (1200)", setup: func(e *testEnv) {
 		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{RetCode: 1200, Count: 1000})
-	}, want: warns("Cannot Check Restart Job"), status: rollout.Unknown,
-		action: &want{pattern: `Cannot Check Restart Job[\s\S]*JOB[\s\S]*ret_code 1200`}, restarts: 1},
-	{name: "job never appears in the operation log", sim: ehpcsim.Options{OperationLogLag: time.Hour}, setup: func(e *testEnv) {
-		e.optionsHook = func(o *options) { o.JobMissingAfter = time.Second }
-	}, want: warns("did not appear in the operation log"), status: rollout.Unknown,
-		action: &want{pattern: `Cannot Check Restart Job[\s\S]*JOB[\s\S]*did not appear`}, restarts: 1},
+	}, want: fails(`Cannot Check Restart Job[\s\S]*JOB[\s\S]*ret_code 1200[\s\S]*It waits for batch 1 \(job JOB\)`),
+		action: &want{pattern: `Cannot Check Restart Job[\s\S]*JOB[\s\S]*ret_code 1200`}, status: rollout.Unknown, restarts: 1, next: true},
+	{name: "job not in the operation log within the timeout", sim: ehpcsim.Options{OperationLogLag: time.Hour}, shortTimeout: true,
+		want:   fails(`Timed Out Waiting For Restart Job[\s\S]*within [\s\S]*?\(not in the operation log yet\)`),
+		status: ehpc.JobPending, restarts: 1, next: true},
 	{name: "endpoint's TLS certificate is not trusted", setup: func(e *testEnv) {
 		// The same simulator behind TLS with a certificate no root vouches for,
 		// as behind a proxy whose CA this machine lacks.
@@ -299,10 +321,6 @@ var restartRows = []restartRow{
 	{name: "endpoint answers with a redirect", setup: restartFault(ehpcsim.Fault{HTTPStatus: http.StatusMovedPermanently}),
 		want: fails(`Endpoint Redirects[\s\S]*HTTP 301[\s\S]*not processed`), restarts: 0},
 }
-
-// unknownOutcomeWarning is how the resource's create words an unknown outcome:
-// a warning, with the record kept untainted for the next apply to settle.
-const unknownOutcomeWarning = "Restart Outcome Unknown"
 
 // rollingRows: the nodes in batches, one request per batch through the
 // exactly-once path, the next batch sent only once the previous batch's job
@@ -336,7 +354,13 @@ var rollingRows = []rollingRow{
 		setup: func(e *testEnv) { e.sim.FailJobsAfter(1, 1) },
 		want: fails(`Restart Job Failed[\s\S]*JOB[\s\S]*Rolling\s+restart\s+stopped\s+at\s+batch\s+2\s+of\s+4\s+\(job\s+JOB,[\s\S]*` +
 			`Restarted\s+so\s+far:\s+cln-cmp00001\.\s+Never\s+restarted:\s+cln-cmp00003,\s+cln-cmp00004\.`),
-		status: ehpc.JobFailed, restarts: 1},
+		status: ehpc.JobFailed, restarts: 1, next: true},
+	{name: "4 batches: second batch refused, its nodes busy (1400)",
+		nodes: rollingNodes(4), batchSize: 1, refused: 2, faultBatch: 2,
+		setup: restartFault(ehpcsim.Fault{RetCode: 1400, Skip: 1}),
+		want: fails(`Restart Request Rejected[\s\S]*ret_code 1400[\s\S]*Rolling\s+restart\s+stopped\s+at\s+batch\s+2\s+of\s+4\s+\(not\s+sent,[\s\S]*` +
+			`Never\s+restarted:\s+cln-cmp00002,\s+cln-cmp00003,\s+cln-cmp00004\.`),
+		status: ehpc.JobPending, restarts: 1, next: true},
 }
 
 // matrixScenarios are both tables, as the runners take them.
@@ -370,6 +394,8 @@ type matrixRow struct {
 	restarts string
 	posts    int
 	rolling  bool
+	// next is what the next plain apply did, for a row that has one.
+	next string
 }
 
 type matrixTable struct {
@@ -396,10 +422,10 @@ func (m *matrixTable) String() string {
 		rolling bool
 		title   string
 	}{{false, "restarts of one node"}, {true, "rolling restarts (each node's restarts, sorted)"}} {
-		fmt.Fprintf(&b, "\n%s\n\n| runner | scenario | outcome | restarts | restart POSTs | job id kept in |\n|---|---|---|---|---|---|\n", table.title)
+		fmt.Fprintf(&b, "\n%s\n\n| runner | scenario | outcome | restarts | restart POSTs | job id kept in | next plain apply |\n|---|---|---|---|---|---|---|\n", table.title)
 		for _, r := range m.rows {
 			if r.rolling == table.rolling {
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s |\n", r.runner, r.scenario, r.outcome, r.restarts, r.posts, r.jobID)
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %d | %s | %s |\n", r.runner, r.scenario, r.outcome, r.restarts, r.posts, r.jobID, r.next)
 			}
 		}
 	}
@@ -671,8 +697,8 @@ type matrixRunner struct {
 	// scenario's faults. It returns all the user saw, whether the run
 	// succeeded, and the places a job id may have been kept in, each a name and
 	// the text found there (for keptIn), after checking what is particular to
-	// the runner.
-	run func(t *testing.T, e *testEnv, sc faultScenario) (out string, ok bool, places [][2]string)
+	// the runner; and, for a row with a next apply, what that apply did.
+	run func(t *testing.T, e *testEnv, sc faultScenario) (out string, ok bool, places [][2]string, next string)
 	// wantOK and wantErr give the runner's expectation for a row.
 	expect func(sc faultScenario) (ok bool, wantErr string)
 }
@@ -695,7 +721,7 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 					sc.setup(e)
 				}
 				wantOK, wantErr := r.expect(sc)
-				out, ok, places := r.run(t, e, sc)
+				out, ok, places, next := r.run(t, e, sc)
 				jobIDs := rowJobIDs(t, e, sc)
 				jobID := ""
 				if len(jobIDs) > 0 {
@@ -724,7 +750,9 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 					checkWarnedJob(t, e, sc, out)
 				}
 				checkFaultedBatch(t, e, sc)
-				checkRestartInvariants(t, e, sc, ok)
+				if next == "" {
+					checkRestartInvariants(t, e, sc, ok)
+				}
 				outcome := "error"
 				switch {
 				case ok:
@@ -736,7 +764,7 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 					outcome = "interrupted"
 				}
 				table.add(matrixRow{runner: r.name, scenario: sc.name, outcome: outcome, jobID: keptIn(jobIDs, places...),
-					restarts: restartsText(e, sc), posts: e.sim.Requests(ehpc.PathRestartNodes), rolling: sc.rolling != nil})
+					restarts: restartsText(e, sc), posts: e.sim.Requests(ehpc.PathRestartNodes), rolling: sc.rolling != nil, next: next})
 			})
 		}
 	})
@@ -806,7 +834,7 @@ func TestAccFaultMatrixResource(t *testing.T) {
 	terraformPath(t)
 	runFaultMatrix(t, matrixRunner{name: "resource", timeoutText: "10s",
 		expect: func(sc faultScenario) (bool, string) { return sc.want.error() },
-		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string) {
+		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string, string) {
 			c := e.newCLI(t)
 			c.write(matrixResourceConfig(e, sc))
 			c.mustSucceed("init", "-input=false")
@@ -824,7 +852,8 @@ func TestAccFaultMatrixResource(t *testing.T) {
 			}
 			if sc.rolling != nil {
 				inState := checkRollingState(t, e, sc, state, tainted, code == 0)
-				return out, code == 0, [][2]string{{where, inState}, {"message", diagText(out)}}
+				places := [][2]string{{where, inState}, {"message", diagText(out)}}
+				return out, code == 0, places, nextApply(t, e, c, sc, code == 0)
 			}
 			jobID := rowJobID(t, e)
 			stateJob := ""
@@ -837,11 +866,12 @@ func TestAccFaultMatrixResource(t *testing.T) {
 			}
 			switch {
 			case state != nil && state["status"] == rollout.Unknown && state["job_id"] == nil:
-				// A lost request the run could not settle: kept untainted, as a
-				// batch of unknown outcome with the window its job, if any,
-				// lies in; the next apply settles it.
-				if tainted || want != rollout.Unknown {
-					t.Errorf("state %v (tainted %v): a lost request must be kept untainted, and the row expects status %s", state, tainted, want)
+				// A lost request the run could not settle: a red run, whose
+				// record Terraform taints, as a batch of unknown outcome with
+				// the window its job, if any, lies in; the next apply's
+				// replacement settles it.
+				if !tainted || code == 0 || want != rollout.Unknown {
+					t.Errorf("state %v (tainted %v, exit %d): a lost request must fail the run, and the row expects status %s", state, tainted, code, want)
 				}
 				if jobID != "" && lostWindowCovers(fmt.Sprint(state["batches"]), e.sim, jobID) {
 					stateJob = jobID + " (in the lost request's window)"
@@ -850,25 +880,85 @@ func TestAccFaultMatrixResource(t *testing.T) {
 				if state != nil {
 					t.Errorf("no job was created, but state holds %v", state)
 				}
-			case code == 0 || sc.interrupt():
-				// Success, a warning, or an interruption: the job is in state,
-				// untainted, so the next apply does not restart again.
+			case code == 0:
+				// Success: the job is in state, untainted.
 				if stateJob != jobID || state["status"] != want || tainted {
 					t.Errorf("state %v (tainted %v), want job %s with status %s, untainted", state, tainted, jobID, want)
 				}
 			default:
-				// A failed or timed-out job: in state, tainted (the next apply
-				// restarts again), and named in the error.
-				if stateJob != jobID || !tainted || !strings.Contains(diagText(out), jobID) {
-					t.Errorf("state %v (tainted %v), want tainted job %s named in the error:\n%s", state, tainted, jobID, out)
+				// Any other end: in state, tainted (the next apply's
+				// replacement continues it), and named in the error.
+				if stateJob != jobID || !tainted || state["status"] != want || !strings.Contains(diagText(out), jobID) {
+					t.Errorf("state %v (tainted %v), want tainted job %s with status %s named in the error:\n%s", state, tainted, jobID, want, out)
 				}
 			}
 			window := ""
 			if jobID != "" && lostWindowCovers(diagText(out), e.sim, jobID) {
 				window = jobID
 			}
-			return out, code == 0, [][2]string{{where, stateJob}, {"message", diagText(out)}, {"message (the lost request's window)", window}}
+			places := [][2]string{{where, stateJob}, {"message", diagText(out)}, {"message (the lost request's window)", window}}
+			return out, code == 0, places, nextApply(t, e, c, sc, code == 0)
 		}})
+}
+
+// nextApply is the pipeline's next step after a row's red run: the cause
+// gone (the simulator's faults cleared, a hung job ended, the log caught up),
+// a plain apply of the same configuration. Green means done, and the red run
+// is finished without restarting what restarted: that apply exits 0, every
+// node of the row then has exactly one successful restart and no other that
+// did not fail (counting the red run's), and a plan after it is empty. It
+// says what the apply did, for the table; "" for a row without a next apply
+// (its restarts are checked as the row says).
+func nextApply(t *testing.T, e *testEnv, c *cli, sc faultScenario, green bool) string {
+	t.Helper()
+	if !sc.next() {
+		return ""
+	}
+	if green {
+		t.Errorf("the row has a next apply, but its run exited 0")
+		return ""
+	}
+	checkRestartInvariants(t, e, sc, false)
+	e.sim.ClearFaults()
+	e.sim.FailNextJobs(0)
+	e.sim.FailJobsAfter(0, 0)
+	e.sim.HangNextJobs(0)
+	e.sim.EndHungJobs()
+	e.sim.SetOperationLogLag(0)
+	before := e.sim.Requests(ehpc.PathRestartNodes)
+	out, code := c.run("apply", "-auto-approve", "-input=false")
+	if code != 0 {
+		t.Errorf("the next plain apply failed:\n%s", out)
+		return "error"
+	}
+	for _, n := range sc.nodes() {
+		var ok, kept []string
+		for _, j := range rowJobs(e) {
+			if !slices.Contains(j.NodeIDs, n) {
+				continue
+			}
+			if j.Status == ehpc.JobSuccessful {
+				ok = append(ok, j.ID)
+			}
+			if j.Status != ehpc.JobFailed {
+				kept = append(kept, j.ID)
+			}
+		}
+		if len(ok) != 1 || len(kept) != 1 {
+			t.Errorf("after the next plain apply, node %s has successful restarts %v and restarts that did not fail %v; want exactly one of each", n, ok, kept)
+		}
+	}
+	if plan, code := c.run("plan", "-detailed-exitcode", "-input=false"); code != 0 {
+		t.Errorf("the plan after the next plain apply is not empty (exit %d):\n%s", code, plan)
+	}
+	words := "exit 0"
+	if _, tainted := c.stateResource(); tainted {
+		t.Errorf("the next plain apply left the record tainted")
+	}
+	if strings.Contains(out, "must be replaced") {
+		words += ", replaced (continued)"
+	}
+	return fmt.Sprintf("%s, %d restart POSTs, every node restarted once", words, e.sim.Requests(ehpc.PathRestartNodes)-before)
 }
 
 // checkRollingState asserts what state records after a rolling row: nothing
@@ -942,7 +1032,7 @@ func TestFaultMatrixAction(t *testing.T) {
 			}
 			return sc.want.error()
 		},
-		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string) {
+		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string, string) {
 			p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
 			extra := map[string]tftypes.Value{}
 			if sc.shortTimeout() {
@@ -999,7 +1089,7 @@ func TestFaultMatrixAction(t *testing.T) {
 			if sc.rolling != nil {
 				checkRollingProgress(t, e, sc, inv.progress)
 			}
-			return progress + warnText + errText, ok, [][2]string{{"progress", progress}, {"warning", warnText}, {"error", errText}, {"error (the lost request's window)", window}}
+			return progress + warnText + errText, ok, [][2]string{{"progress", progress}, {"warning", warnText}, {"error", errText}, {"error (the lost request's window)", window}}, ""
 		}})
 }
 

@@ -154,10 +154,27 @@ func (healthGateValidator) ValidateObject(ctx context.Context, req validator.Obj
 	}
 }
 
-// gated reports whether the health gate is on for these arguments.
-func (a restartArgs) gated(ctx context.Context) bool {
+// gated reports whether the health gate is on for these arguments, for a
+// rollout of n batches.
+func (a restartArgs) gated(ctx context.Context, n int) bool {
 	m, diags := gateModel(ctx, a.HealthGate)
-	return !diags.HasError() && a.waits() && gateOn(m.Enabled, !a.Rolling.IsNull())
+	return !diags.HasError() && a.waits() && gateOn(m.Enabled, a.rolls(n))
+}
+
+// rolls reports whether a restart of n batches is a rolling one, for the
+// gate's default: rolling is set, or the rollout (a recorded one, taken up)
+// has several batches. The promise is about the nodes, not the
+// configuration's history: a rollout taken up after rolling was removed
+// still sends a batch only once the one before it is back in service.
+func (a restartArgs) rolls(n int) bool { return !a.Rolling.IsNull() || n > 1 }
+
+// gateFor is the health gate of a run of these arguments over batches; nil
+// when it is off (always without waiting).
+func (a restartArgs) gateFor(ctx context.Context, batches []rollout.Batch) (*rollout.GateSpec, diag.Diagnostics) {
+	if !a.waits() {
+		return nil, nil
+	}
+	return healthGate(ctx, a.HealthGate, a.rolls(len(batches)))
 }
 
 // gateWithoutWait refuses a health gate turned on explicitly with

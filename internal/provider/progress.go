@@ -82,7 +82,11 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 			case rollout.Unreadable:
 				emit(prefix(i) + fmt.Sprintf("Cannot read the status of restart job %s after %s.", b.JobID, elapsed))
 			case rollout.TimedOut:
-				emit(prefix(i) + fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, last status %s.", b.JobID, elapsed, w.Status))
+				last := "last status " + w.Status
+				if !w.Seen {
+					last = "the job was not in the operation log yet"
+				}
+				emit(prefix(i) + fmt.Sprintf("Stopped waiting for restart job %s after %s: timeout reached, %s.", b.JobID, elapsed, last))
 			}
 			// An interrupted wait says nothing: Terraform no longer reads progress.
 		},

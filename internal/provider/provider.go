@@ -70,9 +70,6 @@ type options struct {
 	// progress lines (the action's events, the resource's INFO lines); 0
 	// means 30 s.
 	ActionProgressInterval time.Duration
-	// JobMissingAfter is how long an accepted job may stay absent from the
-	// operation log before the wait reports it missing; 0 means 2 minutes.
-	JobMissingAfter time.Duration
 }
 
 // HPCProviderModel is the provider block.

@@ -31,9 +31,9 @@ type providerData struct {
 	engine *rollout.Engine
 	// pacing is the instance's rate limit and what it held back.
 	pacing *pacing
-	// gone are the batches of the records this instance deleted, by zone and
-	// cluster: a create that replaces a record comes right after its delete.
-	gone   map[[2]string][]rollout.Batch
+	// gone are the records this instance deleted (replaced.go): a create
+	// that replaces a record comes right after its delete.
+	gone   []goneRecord
 	goneMu sync.Mutex
 	// configFile is the QingCloud config file consulted for missing values ("" when
 	// none was: nothing was missing, or no home directory); configFileFound says
@@ -154,10 +154,9 @@ func providerDataFrom(v any, diags *diag.Diagnostics) *providerData {
 // hands it to every resource and action through providerData.
 func newEngine(ctx context.Context, client *ehpc.Client, opts options) *rollout.Engine {
 	return &rollout.Engine{
-		Client:          client,
-		Poller:          jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: client.Clock(), Context: ctx}),
-		Clock:           client.Clock(),
-		JobMissingAfter: opts.JobMissingAfter,
+		Client: client,
+		Poller: jobwatch.New(client, jobwatch.Options{Schedule: opts.PollSchedule, Clock: client.Clock(), Context: ctx}),
+		Clock:  client.Clock(),
 	}
 }
 

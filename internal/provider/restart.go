@@ -122,18 +122,17 @@ func (d *providerData) prepare(ctx context.Context, args restartArgs, owner stri
 	diags.Append(args.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
 	shape, more := rolling(ctx, args.Rolling)
 	diags.Append(more...)
-	spec := rollout.Spec{Zone: zone, ClusterID: args.ClusterID.ValueString(), Wait: args.waits(), Sending: true, Pause: shape.pause, Timeout: timeout}
-	if spec.Wait {
-		spec.Gate, more = healthGate(ctx, args.HealthGate, !args.Rolling.IsNull())
-		diags.Append(more...)
-	}
+	spec := rollout.Spec{Zone: zone, ClusterID: args.ClusterID.ValueString(), Wait: args.waits(), Pause: shape.pause, Timeout: timeout}
+	batches := shape.split(nodeIDs)
+	spec.Gate, more = args.gateFor(ctx, batches)
+	diags.Append(more...)
 	// Checked at plan too, but a value unknown then is known only now.
 	for _, d := range []diag.Diagnostic{args.rollingWithoutWait(), args.gateWithoutWait(ctx)} {
 		if d != nil {
 			diags.Append(d)
 		}
 	}
-	return spec, shape.split(nodeIDs)
+	return spec, batches
 }
 
 // run runs a rollout on the instance's engine, and adds to diags the one
@@ -225,32 +224,17 @@ const (
 	onAction                // the action: nothing is recorded, so every end but Done is an error
 )
 
-// severity is the one decision of how a run's end is reported on a surface:
-// an error, a warning, or nothing (diag.SeverityInvalid). On create, an error
-// with a record saved taints the resource (Terraform's rule), and the next
-// apply replaces it: restarting again is right after a failed or timed-out
-// job or a refused request, and never right while a restart may still run or
-// may have happened unseen, so those ends are warnings there, with the record
-// kept untainted for the next apply to settle.
-func severity(res rollout.Result, s surface) diag.Severity {
-	switch {
-	case res.End == rollout.Done:
+// severity is the one decision of how a run's end is reported: nothing
+// (diag.SeverityInvalid) when every declared node restarted (and, with the
+// gate, is back in service), else an error, on every surface. In a pipeline
+// the exit code is the whole interface, so a run that leaves a node not
+// restarted or an outcome unknown must not exit 0. On create, Terraform
+// taints a record saved beside an error; the next apply replaces it, and the
+// replacement continues this rollout (rollout.Continues), so tainting never
+// restarts a batch that succeeded.
+func severity(res rollout.Result) diag.Severity {
+	if res.End == rollout.Done {
 		return diag.SeverityInvalid
-	case s == onAction:
-		return diag.SeverityError
-	}
-	switch res.End {
-	case rollout.Interrupted:
-		return diag.SeverityWarning
-	case rollout.Cancelled:
-		if !recorded(res) {
-			return diag.SeverityError // nothing to keep: no resource is created
-		}
-		return diag.SeverityWarning
-	case rollout.Lost, rollout.Unreadable:
-		if s == onCreate {
-			return diag.SeverityWarning
-		}
 	}
 	return diag.SeverityError
 }
@@ -271,7 +255,7 @@ func sent(res rollout.Result) bool {
 
 // tainted reports whether Terraform taints the resource after this run.
 func tainted(res rollout.Result, s surface) bool {
-	return s == onCreate && severity(res, s) == diag.SeverityError && recorded(res)
+	return s == onCreate && severity(res) == diag.SeverityError && recorded(res)
 }
 
 // ending is a run's result with what wording it needs.
@@ -290,16 +274,10 @@ func report(res rollout.Result, spec rollout.Spec, s surface, scrub func(string)
 	for _, n := range res.Notes {
 		diags.Append(e.note(n))
 	}
-	sev := severity(res, s)
-	if sev == diag.SeverityInvalid {
+	if severity(res) == diag.SeverityInvalid {
 		return diags
 	}
-	summary, detail := e.words()
-	if sev == diag.SeverityError {
-		diags.AddError(summary, detail)
-	} else {
-		diags.AddWarning(summary, detail)
-	}
+	diags.AddError(e.words())
 	return diags
 }
 
@@ -569,8 +547,9 @@ func (e ending) progress() string {
 		r.At+1, len(r.Batches), at, nodeList(done), nodeList(never))
 }
 
-// next says what follows: on the resource, what the next apply does with what
-// this one saved; on the action, which keeps no record, what to invoke.
+// next says what follows: on the resource, what the next plain apply of the
+// same configuration does with what this one saved (it finishes the rollout,
+// tainted or not); on the action, which keeps no record, what to invoke.
 func (e ending) next() string {
 	if e.s == onAction {
 		return e.actionNext()
@@ -579,47 +558,26 @@ func (e ending) next() string {
 	if !recorded(r) {
 		return "Nothing is saved in state: the next apply starts the restart again" + map[bool]string{true: " from batch 1.", false: "."}[len(r.Batches) > 1]
 	}
-	if tainted(r, e.s) && !sent(r) {
-		return "Nothing was sent, yet the record is saved in state, marked tainted, because it holds what the restart it replaced left behind (its jobs, or a request whose outcome is unknown): " +
-			"the next apply replaces it and restarts the nodes, and never takes one of those jobs for its own."
-	}
-	const untaint = "run terraform untaint with this resource's address (shown above after \"with\", such as hpc_cluster_node_restart.NAME)"
 	resume := resumeText(r.Batches, e.spec.Mode())
-	if !tainted(r, e.s) {
-		lead := "The resource is not tainted"
-		if e.s == onResume {
-			lead = "This apply resumed a recorded restart, so the resource is not tainted"
-		}
-		if resume == "" {
-			return lead + ": every batch was sent, so the record is final, as a lone restart's is, and the next apply restarts no node again. " +
-				"Check the job in the cluster's operation log; to restart again, change triggers."
-		}
-		return lead + ": the next apply " + resume
+	if resume == "" {
+		// Every End but Done leaves a step (rollout.Resumes); kept for safety.
+		resume = "finds nothing left to do in the record."
 	}
-	if len(r.Batches) == 1 {
-		switch r.End {
-		case rollout.TimedOut:
-			return "The job id is saved in state and the resource is marked tainted. Choose one:\n- To keep this restart: " + untaint + ", then raise timeouts.create for the next restart. " +
-				"Raising it alone keeps nothing: the resource stays tainted and the next apply restarts the nodes a second time.\n" +
-				"- To restart the nodes again: apply again; the tainted resource is replaced by a new restart."
-		case rollout.Failed:
-			return "The job id is saved in state and the resource is marked tainted, so the next apply restarts the nodes again: fix the cause first (see the job in the cluster's operation log)."
-		}
-	}
-	replaced := "The jobs sent are saved in state and the resource is marked tainted, so the next apply restarts every node again"
-	if len(r.Batches) > 1 {
-		replaced += ", batch by batch"
-	}
+	const fresh = " To restart every node from the start instead, change triggers."
 	switch {
-	case resume == "":
-		return replaced + ". To keep this record instead, " + untaint + "."
-	case r.End == rollout.TimedOut || r.End == rollout.OutOfTime:
-		return replaced + ". To keep this rollout instead: " + untaint + " and raise timeouts.create; the next apply then " + resume
+	case tainted(r, e.s) && !sent(r):
+		return "Nothing was sent, yet the record is saved in state, because it holds what the restart it replaced left behind (its jobs, or a request whose outcome is unknown). " +
+			"Terraform marks it tainted, as after any failed create; the next apply replaces it, and the replacement " + resume + fresh
+	case tainted(r, e.s):
+		return "The record is saved in state. Terraform marks it tainted, as after any failed create; the next plain apply replaces it, " +
+			"and the replacement continues this rollout instead of restarting every node: it " + resume + fresh
+	case e.s == onResume:
+		return "This apply resumed a recorded restart, so the record is saved in state untainted, and the next plain apply " + resume + fresh
 	}
-	return replaced + ". To finish the rollout instead, without restarting the batches that succeeded: fix the cause, " + untaint + ", and apply; that apply " + resume
+	return "The record is saved in state, and the next plain apply " + resume + fresh
 }
 
-// resumeText is what an apply does with a recorded rollout, "resumes ..." to
+// resumeText is what an apply does with a recorded rollout, "takes up ..." to
 // complete a sentence; "" when it does nothing with it. rollout.Plan decides.
 func resumeText(batches []rollout.Batch, m rollout.Mode) string {
 	sentences := resumeSentences(batches, rollout.Plan(batches, m))
@@ -630,7 +588,7 @@ func resumeText(batches []rollout.Batch, m rollout.Mode) string {
 	if len(batches) < 2 {
 		noun = "restart"
 	}
-	return "resumes the " + noun + " recorded in state: " + strings.Join(sentences, " ") + " Batches that succeeded are not restarted again."
+	return "takes up the " + noun + " where it stopped: " + strings.Join(sentences, " ") + " Batches that succeeded are not restarted again."
 }
 
 // resumeSentences word the steps a resume takes, one sentence each (the plan's

@@ -143,6 +143,7 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 		time.Sleep(3 * time.Hour)
 		violations = torture.Check(sim.Jobs(), sim.RequestLog(), r.obs, torture.Production)
 		violations = append(violations, torture.CheckGate(sim.Jobs(), sim.RequestLog(), r.obs, nodesModel(sc, fixed))...)
+		violations = append(violations, torture.CheckPipeline(sim.Jobs(), sim.RequestLog(), r.obs, sc.NodeIDs(), sc.NoWait, nodesModel(sc, fixed))...)
 		if !empty {
 			violations = append(violations, torture.Violation{Invariant: "no stuck resource",
 				Detail: fmt.Sprintf("with the faults gone, %d applies did not reach an empty plan; state %s (tainted %v)", clean, r.state, r.tainted)})
@@ -472,6 +473,7 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.sim.RequestLog())}
 	var msgs strings.Builder
 	act, prior, planned, config, private, failed := r.planStep(&msgs)
+	o.Failed = failed
 	if !failed && act != noop {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -485,7 +487,12 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 		}
 		p := r.newProvider(&msgs)
 		null := tftypes.NewValue(p.typ, nil)
+		// A new declared restart begins only with the user's act: the first
+		// create, new triggers, or a replacement of a finished record. The
+		// pipeline's replacement of a record Terraform tainted continues it.
+		newGen := act == create
 		if act == replace {
+			newGen = st.Action == torture.TriggersApply || torture.Finished(r.stateMap(), r.gated(), r.sc.NoWait)
 			// Destroy first (it calls no API), then create anew.
 			if _, _, bad, pn := p.applyChange(ctx, prior, null, null, r.private); bad {
 				o.Panic = pn
@@ -493,12 +500,13 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 			r.state, r.private, r.tainted = nil, nil, false
 			prior = null
 		}
-		if act != update {
+		if newGen {
 			r.gen++
 			o.Gen = r.gen
 		}
 		newState, newPrivate, bad, pn := p.applyChange(ctx, prior, planned, config, private)
 		o.Panic += pn
+		o.Failed = bad
 		if !newState.IsNull() {
 			r.state, r.private = stateJSON(r.t, newState), newPrivate
 			// Terraform taints what a failed create left; a failed update keeps
@@ -508,12 +516,28 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 			r.state, r.private = nil, nil
 		}
 	}
-	o.EndRequest = len(r.sim.RequestLog())
-	o.Messages, o.Tainted = msgs.String(), r.tainted
-	if r.state != nil {
-		_ = json.Unmarshal(r.state, &o.State)
-	}
+	o.EndRequest, o.At = len(r.sim.RequestLog()), r.sim.Now()
+	o.Messages, o.Tainted, o.State = msgs.String(), r.tainted, r.stateMap()
+	o.Gated = r.gated() // the run's own: its configuration, and the record it ran
 	r.obs = append(r.obs, o)
+}
+
+// stateMap is the resource's attributes in state; nil when not in state.
+func (r *tortureRun) stateMap() map[string]any {
+	var m map[string]any
+	if r.state != nil {
+		_ = json.Unmarshal(r.state, &m)
+	}
+	return m
+}
+
+// gated reports whether the health gate is on now: it is with rolling, or
+// for a recorded rollout of several batches (which is taken up as one), unless
+// not waiting.
+func (r *tortureRun) gated() bool { return gatedFor(r.sc, r.rolling, r.stateMap()) }
+
+func gatedFor(sc torture.Scenario, rolling bool, state map[string]any) bool {
+	return !sc.NoWait && (rolling && sc.BatchSize > 0 || len(torture.Batches(state)) > 1)
 }
 
 // stateJSON writes v as Terraform's state file holds a resource's attributes.

@@ -1,7 +1,6 @@
 package rollout
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,11 +12,6 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
 )
 
-// DefaultJobMissingAfter is how long a job that the API accepted may stay absent
-// from the operation log, asked for by listing and by id, before a wait gives up
-// on reading it. It is far beyond any lag the log is known to have.
-const DefaultJobMissingAfter = 2 * time.Minute
-
 // Engine runs rollouts against one API client, sharing its poller.
 type Engine struct {
 	Client *ehpc.Client
@@ -25,8 +19,6 @@ type Engine struct {
 	// Clock is the engine's one time source (the client's too); nil means the
 	// wall clock.
 	Clock clock.Clock
-	// JobMissingAfter is DefaultJobMissingAfter when zero.
-	JobMissingAfter time.Duration
 }
 
 // Spec is where and how a rollout runs.
@@ -34,9 +26,6 @@ type Spec struct {
 	Zone, ClusterID string
 	// Wait is wait_for_completion.
 	Wait bool
-	// Sending says whether the run may send: false when rolling was removed
-	// from a record of several batches, which is then only settled.
-	Sending bool
 	// Pause is held before every batch sent but the first.
 	Pause time.Duration
 	// Timeout bounds the whole run.
@@ -60,7 +49,7 @@ type GateSpec struct {
 
 // Mode is the mode the spec runs in.
 func (s Spec) Mode() Mode {
-	return Mode{Wait: s.Wait, Gate: s.Gate != nil && s.Wait, Sending: s.Sending}
+	return Mode{Wait: s.Wait, Gate: s.Gate != nil && s.Wait}
 }
 
 // Observer hears about a run as it goes; every field may be nil.
@@ -114,10 +103,6 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 			case Settle:
 				ok = e.settle(ctx, spec, &r, i, obs)
 			case Send:
-				if !spec.Sending {
-					r.End = Done
-					return r
-				}
 				ok = e.beforeSend(ctx, spec, &r, i, deadline, lastTook, obs) && e.exclude(ctx, spec, &r, i, obs) && e.send(ctx, spec, &r, i, obs)
 			case Wait:
 				var took time.Duration
@@ -169,6 +154,9 @@ func (e *Engine) beforeSend(ctx context.Context, spec Spec, r *Result, i int, de
 // records what came of it. It reports false when the run stops there.
 func (e *Engine) send(ctx context.Context, spec Spec, r *Result, i int, obs Observer) bool {
 	b := &r.Batches[i]
+	if obs.Settling != nil {
+		ctx = ehpc.WithSettling(ctx, func() { obs.Settling(i, *b) })
+	}
 	res, err := e.Client.RestartOnce(ctx, spec.Zone, spec.ClusterID, b.Nodes, append(known(r.Batches), known(spec.Replaced)...))
 	var lost *ehpc.UnknownOutcomeError
 	switch {
@@ -198,7 +186,8 @@ func (e *Engine) send(ctx context.Context, spec Spec, r *Result, i int, obs Obse
 	if obs.Sent != nil {
 		obs.Sent(i, *b, note)
 	}
-	if res.Interrupted {
+	if res.Interrupted && spec.Wait {
+		// Without waiting, an accepted restart is all the run was to do.
 		r.End = Interrupted
 		return false
 	}
@@ -374,12 +363,13 @@ type JobWait struct {
 // waitForJob follows job until it is successful or failed, it cannot be read,
 // the deadline passes or ctx ends. Its checks come from the shared poller, which
 // makes one operation-log request per tick for every job waited on in the
-// cluster (internal/jobwatch). A job never seen is unreadable only once it has
-// been missing for JobMissingAfter; before that, the deadline is a timeout like
-// any other (a timeout already spent when the wait starts included).
+// cluster (internal/jobwatch). A job the API accepted but the log does not show
+// yet is looked for until the deadline, however long the log lags: no fixed
+// give-up shorter than the timeout, which would leave a restart that runs
+// unaccounted (the deadline is a timeout like any other, a timeout already
+// spent when the wait starts included).
 func (e *Engine) waitForJob(ctx context.Context, zone, clusterID string, job jobwatch.Target, deadline time.Time, onCheck func(jobwatch.Check, time.Duration)) JobWait {
 	clk := e.clock()
-	missingAfter := cmp.Or(e.JobMissingAfter, DefaultJobMissingAfter)
 	started := clk.Now()
 	w := JobWait{Status: ehpc.JobPending}
 	left := deadline.Sub(started)
@@ -423,20 +413,10 @@ func (e *Engine) waitForJob(ctx context.Context, zone, clusterID string, job job
 				}
 				return w
 			}
-		case !w.Seen && c.Direct && w.Elapsed >= missingAfter:
-			w.End, w.Err = Unreadable, &MissingError{After: w.Elapsed}
-			return w
 		default:
 			w.LastErr = nil
 		}
 	}
-}
-
-// MissingError ends a wait whose job the operation log never showed.
-type MissingError struct{ After time.Duration }
-
-func (e *MissingError) Error() string {
-	return fmt.Sprintf("the job did not appear in the operation log within %s, neither in the cluster's listing nor when asked for by its id", e.After.Round(time.Second))
 }
 
 func cloneBatches(in []Batch) []Batch {

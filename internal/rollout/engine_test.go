@@ -65,7 +65,7 @@ func (w *world) engine() *Engine {
 
 // spec is a rollout of the test cluster that waits, as rolling must.
 func spec() Spec {
-	return Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Wait: true, Sending: true, Timeout: 30 * time.Minute}
+	return Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Wait: true, Timeout: 30 * time.Minute}
 }
 
 // statuses are the batches' statuses, for compact assertions.
@@ -271,30 +271,6 @@ func TestRunSettledJobThatFailed(t *testing.T) {
 	})
 }
 
-// Without sending (rolling removed from a record of several batches), a lost
-// request is settled and nothing is sent.
-func TestRunWithoutSendingOnlySettles(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		w := newWorld(t, ehpcsim.Options{})
-		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, Skip: 1})      // batch 2's, not processed
-		w.sim.LogOutage(w.sim.Now().Add(65*time.Second), w.sim.Now().Add(20*time.Minute)) // once batch 2 is sent
-		r := w.engine().Run(context.Background(), spec(), Split(nodes, 1, 0), Observer{})
-		if r.End != Lost || r.At != 1 {
-			t.Fatalf("end %s at %d", r.End, r.At)
-		}
-		time.Sleep(20 * time.Minute)
-		s := spec()
-		s.Sending = false
-		r = w.engine().Run(context.Background(), s, r.Batches, Observer{})
-		if r.End != Done || !slices.Equal(statuses(r.Batches), []string{"successful", "not_sent", "not_sent"}) || len(w.sim.Jobs()) != 1 {
-			t.Fatalf("end %s, statuses %v, %d jobs; want batch 2 proved not sent and nothing sent", r.End, statuses(r.Batches), len(w.sim.Jobs()))
-		}
-		if Resumes(r.Batches, Mode{Wait: true}) {
-			t.Fatal("a record with nothing lost resumes without sending")
-		}
-	})
-}
-
 // A job of the record Terraform replaced is never a lost request's job, also
 // for a later apply that settles it.
 func TestRunNeverAdoptsAReplacedRecordsJob(t *testing.T) {
@@ -344,8 +320,8 @@ func TestRunNeverAdoptsALateJobOfAReplacedLostRequest(t *testing.T) {
 		if r.End != Done || len(jobs) != 2 || r.Batches[0].JobID != jobs[1].ID || r.Batches[0].Excluded != nil {
 			t.Fatalf("end %s (%v), batch %+v, jobs %+v; want the late job excluded and the restart sent anew", r.End, r.Err, r.Batches[0], jobs)
 		}
-		if !slices.Equal(settling, []bool{true}) {
-			t.Errorf("Settling calls (inherited?) = %v; want one, for the replaced request", settling)
+		if !slices.Equal(settling, []bool{true, false}) {
+			t.Errorf("Settling calls (inherited?) = %v; want one for the replaced request, then one for the run's own lost answer", settling)
 		}
 		if n := w.sim.Restarts(nodes[0]); n != 2 {
 			t.Errorf("nodes restarted %d times, want twice: once per declared restart", n)
@@ -360,7 +336,7 @@ func TestRunNeverAdoptsALateJobOfAReplacedLostRequest(t *testing.T) {
 func TestRunKeepsReplacedJobsWhenNothingIsSent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{JobDuration: 20 * time.Second})
-		first := w.engine().Run(context.Background(), Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Sending: true, Timeout: time.Minute}, Split(nodes, 0, 0), Observer{})
+		first := w.engine().Run(context.Background(), Spec{Zone: ehpcsim.DemoZone, ClusterID: cluster, Timeout: time.Minute}, Split(nodes, 0, 0), Observer{})
 		s := spec()
 		s.Replaced = first.Batches
 		r := w.engine().Run(context.Background(), s, Split(nodes, 0, 0), Observer{}) // the nodes are busy restarting: 1400

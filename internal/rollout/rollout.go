@@ -134,11 +134,10 @@ func Split(ids []string, size, first int) []Batch {
 }
 
 // Mode is how a run treats a rollout besides its batches' facts: whether it
-// waits for jobs (wait_for_completion), holds each batch at the health gate
-// until its nodes are back in service, and may send (false when rolling was
-// removed from a record of several batches, which is then only settled).
+// waits for jobs (wait_for_completion), and holds each batch at the health
+// gate until its nodes are back in service.
 type Mode struct {
-	Wait, Gate, Sending bool
+	Wait, Gate bool
 }
 
 // Step is what a batch needs next.
@@ -178,41 +177,43 @@ func Next(b Batch, m Mode) Step {
 }
 
 // Unfinished reports whether a record has a batch without a job: never sent,
-// or sent with its outcome unknown. A record whose batches all have a job is
-// final, as a lone restart's is: its last job is not waited for again, and a
-// failed job is restarted only by a replacement.
+// or sent with its outcome unknown.
 func Unfinished(batches []Batch) bool {
 	return slices.ContainsFunc(batches, func(b Batch) bool { return b.JobID == "" })
 }
 
-// Resumes reports whether an apply in mode m has work on a recorded
-// rollout. Without m.Sending (the configuration no longer rolls a record of
-// several batches), it only settles a lost request and holds a batch at the
-// health gate, since both only read.
+// Resumes reports whether an apply in mode m has work on a recorded rollout:
+// a batch that Next gives a step. Green means done: a record is finished
+// only once every batch needs nothing more, so a job whose wait was cut short
+// is waited for again, a failed batch is sent again, and a batch held at the
+// gate is gated again, by the next apply of the same configuration, whether
+// it resumes the record (an update) or continues it in the replacement of a
+// tainted one (Continues). Restarting a finished rollout again is the user's
+// act: new triggers, or a replacement of the finished record.
 func Resumes(batches []Batch, m Mode) bool {
-	gating := m.Gate && slices.ContainsFunc(batches, func(b Batch) bool { return Next(b, m) == Gate })
-	if !Unfinished(batches) && !gating {
-		return false
-	}
-	return m.Sending || gating || slices.ContainsFunc(batches, Batch.lost)
+	return slices.ContainsFunc(batches, func(b Batch) bool { return Next(b, m) != Skip })
 }
 
-// Plan is the step each batch of a recorded rollout takes when an apply in
-// mode m resumes it (Skip for every batch when it does not), as far as the
-// record tells: a batch that settles may turn out not processed and be sent
-// too.
+// Plan is the step each batch of a recorded rollout takes next when an apply
+// in mode m resumes it, as far as the record tells: a batch that settles may
+// turn out not processed and be sent too.
 func Plan(batches []Batch, m Mode) []Step {
 	steps := make([]Step, len(batches))
-	if !Resumes(batches, m) {
-		return steps
-	}
 	for i, b := range batches {
 		steps[i] = Next(b, m)
-		if steps[i] == Send && !m.Sending {
-			steps[i] = Skip
-		}
 	}
 	return steps
+}
+
+// Continues reports whether a new record of the same restart as a record it
+// replaces (same cluster, nodes and triggers) continues that record's rollout
+// rather than starting one of its own: whenever the replaced record has work
+// left (Resumes). Terraform replaces a record whose create failed (it taints
+// it) in the next apply, and that apply must finish the rollout, never
+// restart a batch that succeeded; a finished record replaced on purpose
+// (-replace, taint) restarts every node once more.
+func Continues(replaced []Batch, m Mode) bool {
+	return len(replaced) > 0 && Resumes(replaced, m)
 }
 
 // Summary is the rollout as a whole, for the resource's top-level attributes:
@@ -261,8 +262,10 @@ func known(batches []Batch) []string {
 type End int
 
 const (
-	// Done: every batch succeeded (or, not waiting, was accepted), or every
-	// batch the run may send (Spec.Sending false) was settled.
+	// Done: every batch succeeded (or, not waiting, was accepted), and with
+	// the health gate its nodes are back in service. Every other End leaves a
+	// declared node not restarted, or an outcome unknown, so every other End
+	// is an error on every surface.
 	Done End = iota
 	// Failed: a batch's job failed.
 	Failed

@@ -31,7 +31,7 @@ func TestNext(t *testing.T) {
 		{Batch{JobID: "j-2", Earlier: []string{"j-0"}, Status: ehpc.JobFailed}, true, Send},
 	} {
 		for _, gate := range []bool{false, true} {
-			if got := Next(tc.b, Mode{Wait: tc.waiting, Gate: gate, Sending: true}); got != tc.want {
+			if got := Next(tc.b, Mode{Wait: tc.waiting, Gate: gate}); got != tc.want {
 				t.Errorf("Next(%+v, waiting %v, gate %v) = %s, want %s", tc.b, tc.waiting, gate, got, tc.want)
 			}
 		}
@@ -44,14 +44,14 @@ func TestNext(t *testing.T) {
 		want      Step
 	}{{GateWaiting, true, Gate}, {GateWaiting, false, Skip}, {GatePassed, true, Skip}, {"", true, Skip}} {
 		b := Batch{JobID: "j-1", Status: ehpc.JobSuccessful, Gate: tc.gateState}
-		if got := Next(b, Mode{Wait: true, Gate: tc.gate, Sending: true}); got != tc.want {
+		if got := Next(b, Mode{Wait: true, Gate: tc.gate}); got != tc.want {
 			t.Errorf("Next(gate %q, gated %v) = %s, want %s", tc.gateState, tc.gate, got, tc.want)
 		}
 	}
 }
 
-// Plan: a record whose batches all have a job is final; one with a batch
-// without a job resumes, and without sending only a lost request is settled.
+// Plan: a record whose batches need nothing is finished; one with a batch
+// with a step left resumes, or is continued by its replacement.
 func TestPlanAndResumes(t *testing.T) {
 	done := Batch{JobID: "j-1", Status: ehpc.JobSuccessful}
 	running := Batch{JobID: "j-2", Status: ehpc.JobPending}
@@ -59,24 +59,27 @@ func TestPlanAndResumes(t *testing.T) {
 	lost := Batch{Status: Unknown}
 	never := Batch{Status: NotSent}
 	held := Batch{JobID: "j-4", Status: ehpc.JobSuccessful, Gate: GateWaiting}
+	unreadable := Batch{JobID: "j-5", Status: Unknown}
 	for _, tc := range []struct {
 		name    string
 		batches []Batch
-		sending bool
+		noWait  bool
 		want    []Step
 	}{
-		{"final: every batch has a job", []Batch{done, running}, true, []Step{Skip, Skip}},
-		{"final, the last failed", []Batch{done, failed}, true, []Step{Skip, Skip}},
-		{"interrupted in batch 2", []Batch{done, running, never}, true, []Step{Skip, Wait, Send}},
-		{"failed batch, then never sent", []Batch{done, failed, never}, true, []Step{Skip, Send, Send}},
-		{"lost batch", []Batch{done, lost, never}, true, []Step{Skip, Settle, Send}},
-		{"rolling removed: only the lost batch is settled", []Batch{done, lost, never}, false, []Step{Skip, Settle, Skip}},
-		{"rolling removed, nothing lost: nothing", []Batch{done, running, never}, false, []Step{Skip, Skip, Skip}},
-		{"a lone restart whose answer was lost", []Batch{lost}, true, []Step{Settle}},
-		{"interrupted at the last batch's gate", []Batch{done, held}, true, []Step{Skip, Gate}},
-		{"interrupted at a gate, rolling removed: the gate only reads", []Batch{held, never}, false, []Step{Gate, Skip}},
+		{"finished", []Batch{done, done}, false, []Step{Skip, Skip}},
+		{"a wait cut short in the last batch is taken up", []Batch{done, running}, false, []Step{Skip, Wait}},
+		{"the last batch failed: sent again", []Batch{done, failed}, false, []Step{Skip, Send}},
+		{"a lone failed restart: sent again", []Batch{failed}, false, []Step{Send}},
+		{"a lone wait cut short", []Batch{running}, false, []Step{Wait}},
+		{"not waiting: pending is final", []Batch{running}, true, []Step{Skip}},
+		{"a job that could not be read is waited for", []Batch{unreadable}, false, []Step{Wait}},
+		{"interrupted in batch 2", []Batch{done, running, never}, false, []Step{Skip, Wait, Send}},
+		{"failed batch, then never sent", []Batch{done, failed, never}, false, []Step{Skip, Send, Send}},
+		{"lost batch", []Batch{done, lost, never}, false, []Step{Skip, Settle, Send}},
+		{"a lone restart whose answer was lost", []Batch{lost}, false, []Step{Settle}},
+		{"interrupted at the last batch's gate", []Batch{done, held}, false, []Step{Skip, Gate}},
 	} {
-		m := Mode{Wait: true, Gate: true, Sending: tc.sending}
+		m := Mode{Wait: !tc.noWait, Gate: !tc.noWait}
 		got := Plan(tc.batches, m)
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: Plan = %v, want %v", tc.name, got, tc.want)
@@ -85,6 +88,12 @@ func TestPlanAndResumes(t *testing.T) {
 		if Resumes(tc.batches, m) != resumes {
 			t.Errorf("%s: Resumes = %v, want %v", tc.name, !resumes, resumes)
 		}
+		if Continues(tc.batches, m) != resumes {
+			t.Errorf("%s: Continues = %v, want %v: a replacement continues exactly what a resume would take up", tc.name, !resumes, resumes)
+		}
+	}
+	if Continues(nil, Mode{Wait: true}) {
+		t.Error("Continues with no replaced record")
 	}
 }
 

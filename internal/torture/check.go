@@ -16,8 +16,17 @@ import (
 type Observation struct {
 	Label string
 	// Gen is the declared restart the apply's requests belong to: it starts
-	// at 1 and grows by one with every create (a replacement included).
+	// at 1 and grows by one only with a user's act (the first create, a
+	// triggers change, a replacement of a finished record, or a record gone
+	// from state), never with the pipeline's replacement of a record Terraform
+	// tainted after a failed create, which continues the same restart.
 	Gen int
+	// Failed: the apply exited non-zero (an error, an interrupt). At is when
+	// it ended, by the simulator's clock. Gated: the health gate was on for
+	// it (rolling, waiting).
+	Failed bool
+	At     time.Time
+	Gated  bool
 	// FirstRequest and EndRequest bound the apply's requests in the
 	// simulator's request log (EndRequest excluded).
 	FirstRequest, EndRequest int
@@ -95,7 +104,7 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 //   - no panic.
 //
 // Liveness (an empty plan after at most two clean applies) is the runner's to
-// check: only it can plan.
+// check: only it can plan. What a pipeline relies on is CheckPipeline's.
 func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound Bounds) []Violation {
 	c := checker{jobs: jobs, reqs: reqs, obs: obs, margin: bound.ClockMargin}
 	c.atMostOnce()
@@ -443,4 +452,106 @@ func batchBefore(obs []Observation, nodes []string) []string {
 		}
 	}
 	return nil
+}
+
+// Finished reports whether a record in state has nothing left to do, as a
+// pipeline sees it: every batch's job successful (and with the gate on, not
+// held at it), or, not waiting, every batch accepted. Replacing a finished
+// record is the user's act and a new declared restart; replacing an
+// unfinished one (Terraform's replacement of a record it tainted, or the
+// user's) continues the same restart.
+func Finished(state map[string]any, gated, noWait bool) bool {
+	batches := Batches(state)
+	if len(batches) == 0 {
+		return false
+	}
+	for i, b := range batches {
+		raw, _ := state["batches"].([]any)
+		m, _ := raw[i].(map[string]any)
+		switch {
+		case noWait && b.JobID == "":
+			return false
+		case noWait:
+		case b.Status != "successful", gated && str(m["health_gate"]) == "waiting":
+			return false
+		}
+	}
+	return true
+}
+
+// CheckPipeline checks what a pipeline relies on, from what the simulator did:
+//   - green means done: after an apply that exited 0, every declared node is
+//     in a batch of state whose job restarted it (by the apply's end,
+//     successfully; without waiting, accepted), and, when the gate was on for
+//     every apply of the declared restart, it was in service then;
+//   - a red run is finished, not redone: an apply after a failed one, in the
+//     same declared restart, never restarts a node whose restart in that
+//     declared restart had already succeeded.
+func CheckPipeline(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, nodes []string, noWait bool, m NodesModel) []Violation {
+	c := checker{jobs: jobs, reqs: reqs, obs: obs}
+	red := false // an apply of the current declared restart failed
+	for i, o := range obs {
+		if i > 0 && obs[i-1].Gen != o.Gen {
+			red = false
+		}
+		if !o.Failed {
+			c.complete(i, nodes, noWait, m)
+		}
+		if red {
+			c.notRedone(i)
+		}
+		red = red || o.Failed
+	}
+	return c.out
+}
+
+// complete: apply i exited 0, so every declared node restarted.
+func (c *checker) complete(i int, nodes []string, noWait bool, m NodesModel) {
+	o := c.obs[i]
+	gated := true
+	for k := i; k >= 0 && c.obs[k].Gen == o.Gen; k-- {
+		gated = gated && c.obs[k].Gated
+	}
+	batches := Batches(o.State)
+	for _, n := range nodes {
+		var job ehpcsim.Job
+		found := false
+		for _, b := range batches {
+			if slices.Contains(b.Nodes, n) && b.JobID != "" {
+				job, found = findJob(c.jobs, b.JobID)
+			}
+		}
+		switch {
+		case !found:
+			c.add("green means done", "apply %d (%s) exited 0, but no job in state restarted node %s; state: %v", i+1, o.Label, n, o.State)
+		case noWait:
+		case job.Ended.IsZero() || job.Ended.After(o.At) || job.Status != "successful":
+			c.add("green means done", "apply %d (%s) exited 0, but node %s's job %s had not succeeded by then (status %s, ended %v)", i+1, o.Label, n, job.ID, job.Status, job.Ended)
+		case gated && !m.inService(c.jobs, n, o.At):
+			c.add("green means done", "apply %d (%s) exited 0 with the health gate on, but node %s was not back in service then", i+1, o.Label, n)
+		}
+	}
+}
+
+// notRedone: apply i, after a red one of the same declared restart, restarts
+// no node whose restart in that declared restart had succeeded before it.
+func (c *checker) notRedone(i int) {
+	o := c.obs[i]
+	start := c.obs[i-1].At
+	for _, j := range c.jobs {
+		if j.Past || j.Request < o.FirstRequest || j.Request >= o.EndRequest {
+			continue
+		}
+		for _, n := range j.NodeIDs {
+			for _, prev := range c.jobs {
+				if prev.Past || prev.ID == j.ID || prev.Status != "successful" || !slices.Contains(prev.NodeIDs, n) || prev.Ended.IsZero() || prev.Ended.After(start) {
+					continue
+				}
+				if g, _ := c.genOf(prev.Request); g == o.Gen {
+					c.add("red run finished, not redone", "apply %d (%s), after a red apply of the same declared restart, restarted node %s again (job %s), whose job %s had already succeeded in it",
+						i+1, o.Label, n, j.ID, prev.ID)
+				}
+			}
+		}
+	}
 }
