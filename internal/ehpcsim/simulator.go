@@ -377,16 +377,20 @@ func (s *Simulator) HangNextJobs(n int) {
 	s.hangNext = max(n, 0)
 }
 
-// EndHungJobs ends every job that HangNextJobs made stay pending, successful,
-// now: a stuck job that the platform finally finished, for a test's next
-// apply to find.
-func (s *Simulator) EndHungJobs() {
+// EndHungJobs ends every job that HangNextJobs made stay pending, now, failed
+// when failed is set and successful otherwise: a stuck job that the platform
+// finally finished, for a test's next apply to find.
+func (s *Simulator) EndHungJobs(failed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
+	outcome := outcomeSuccess
+	if failed {
+		outcome = outcomeFail
+	}
 	for _, j := range s.jobs {
 		if j.outcome == outcomeHang {
-			j.outcome, j.duration = outcomeSuccess, max(now.Sub(j.created), j.duration)
+			j.outcome, j.duration = outcome, max(now.Sub(j.created), j.duration)
 		}
 	}
 }

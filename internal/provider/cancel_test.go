@@ -9,10 +9,13 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 )
 
-// Ctrl-C while waiting for the job: Terraform stops the provider, the resource
-// is saved with its job id, status "pending" and a warning, untainted, so the next
-// plan restarts nothing.
-func TestAccClusterNodeRestart_interruptedWait(t *testing.T) {
+// Ctrl-C while waiting for the job: the apply fails (green means done), the
+// resource is saved with its job id and status "pending", and Terraform taints
+// it, as after any failed create. The next plan reads nothing; the next plain
+// apply replaces the record, and the replacement takes the wait up: the job
+// failed meanwhile, so that apply fails too, without sending anything, as if
+// never interrupted. The apply after it restarts the node again, once.
+func TestAccClusterNodeRestart_interruptedWaitIsTakenUp(t *testing.T) {
 	e := newTestEnv(t, ehpcsim.Options{})
 	e.sim.HangNextJobs(1)
 	c := e.newCLI(t)
@@ -28,32 +31,47 @@ resource "hpc_cluster_node_restart" "test" {
 	// Ctrl-C during a long restart would.
 	text := c.applyInterrupted(func() bool { return e.sim.Requests(ehpc.PathOperations) >= 2 }, "the provider never polled the job")
 	t.Logf("interrupted apply:\n%s", text)
-
-	if !strings.Contains(text, "Wait For Restart Job Interrupted") {
-		t.Fatalf("apply output lacks the interruption warning:\n%s", text)
+	if !strings.Contains(text, "Error: Wait For Restart Job Interrupted") {
+		t.Fatalf("apply output lacks the interruption error:\n%s", text)
 	}
 	jobs := e.sim.Jobs()
 	if len(jobs) != 1 {
 		t.Fatalf("simulator has %d jobs, want 1", len(jobs))
 	}
 	if !strings.Contains(text, jobs[0].ID) {
-		t.Errorf("the warning does not name job %s:\n%s", jobs[0].ID, text)
+		t.Errorf("the error does not name job %s:\n%s", jobs[0].ID, text)
 	}
 	state, tainted := c.stateResource()
-	if state == nil {
-		t.Fatalf("the interrupted restart is not in state; the next apply would restart again:\n%s", text)
-	}
-	if state["job_id"] != jobs[0].ID || state["status"] != ehpc.JobPending || tainted {
-		t.Fatalf("state job_id=%v status=%v tainted=%v, want %s pending untainted", state["job_id"], state["status"], tainted, jobs[0].ID)
+	if state == nil || state["job_id"] != jobs[0].ID || state["status"] != ehpc.JobPending || !tainted {
+		t.Fatalf("state %v tainted %v, want job %s pending, tainted", state, tainted, jobs[0].ID)
 	}
 
-	// The next plan restarts nothing and sends nothing.
+	// The next plan sends nothing.
 	before := e.sim.TotalRequests()
-	c.mustSucceed("plan", "-input=false", "-detailed-exitcode")
+	if out, code := c.run("plan", "-input=false", "-detailed-exitcode"); code != 2 || !strings.Contains(out, "must be replaced") {
+		t.Fatalf("plan exit %d, want the tainted record's replacement:\n%s", code, out)
+	}
 	if got := e.sim.TotalRequests(); got != before {
 		t.Fatalf("plan sent %d requests", got-before)
 	}
-	if n := e.sim.Restarts("cln-cmp00002"); n != 1 {
-		t.Fatalf("cln-cmp00002 restarted %d times, want 1", n)
+
+	// The job fails meanwhile: the next apply waits for it and fails, sending nothing.
+	e.sim.EndHungJobs(true)
+	out, code := c.run("apply", "-auto-approve", "-input=false")
+	if code == 0 || !wrapped(`(?s)Restart Job Failed.*Restart job `+jobs[0].ID).MatchString(out) {
+		t.Fatalf("exit %d, want the failed job %s reported:\n%s", code, jobs[0].ID, out)
 	}
+	if n := e.sim.Restarts("cln-cmp00002"); n != 1 {
+		t.Fatalf("cln-cmp00002 restarted %d times by now, want 1: the apply after an interrupt must not send again", n)
+	}
+
+	// The one after restarts the node again, once, and is green.
+	out = c.mustSucceed("apply", "-auto-approve", "-input=false")
+	if n := e.sim.Restarts("cln-cmp00002"); n != 2 {
+		t.Fatalf("cln-cmp00002 restarted %d times, want 2 (the failed restart, then one more):\n%s", n, out)
+	}
+	if state, tainted := c.stateResource(); state["status"] != ehpc.JobSuccessful || tainted || !strings.Contains(fmt.Sprint(state["batches"]), jobs[0].ID) {
+		t.Fatalf("state %v tainted %v, want successful, untainted, the failed job %s kept", state, tainted, jobs[0].ID)
+	}
+	c.mustSucceed("plan", "-input=false", "-detailed-exitcode")
 }

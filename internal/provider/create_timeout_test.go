@@ -149,9 +149,11 @@ func TestClusterNodeRestart_createChecksTimeoutFirst(t *testing.T) {
 	}
 }
 
-// The timeout error's first choice, followed as written: untaint, raise the
-// timeout, apply. The job keeps running to success and the nodes restart once.
-func TestAccClusterNodeRestart_timeoutUntaintKeepsRestart(t *testing.T) {
+// A job that outlasts timeouts.create fails the apply; the pipeline's next
+// step, as the error says, is to apply again, with a longer timeout if the job
+// needs it: that apply's replacement of the tainted record waits for the same
+// job, never restarting the nodes a second time.
+func TestAccClusterNodeRestart_timeoutIsTakenUp(t *testing.T) {
 	e := newTestEnv(t, ehpcsim.Options{})
 	e.sim.HangNextJobs(1)
 	c := e.newCLI(t)
@@ -172,32 +174,32 @@ resource "hpc_cluster_node_restart" "test" {
 	}
 	job := rowJobID(t, e)
 	want := wrapped(`(?s)Timed Out Waiting For Restart Job.*with ` + restartAddr + `,.*Restart job ` + job + ` for cluster ehpc-8jqdq0mz did not finish within 10s.*` +
-		`Choose one:.*- To keep this restart: run terraform untaint with this resource's address.*then raise timeouts.create.*` +
-		`Raising it alone keeps nothing.*restarts the nodes a second time.*- To restart the nodes again: apply again`)
-	if !want.MatchString(out) {
-		t.Fatalf("the timeout error does not lead with the choice; want %q in:\n%s", want, out)
+		`the next plain apply replaces it, and the replacement continues this rollout.*It waits for batch 1 \(job ` + job + `\) without sending it again`)
+	if !want.MatchString(out) || strings.Contains(out, "untaint") {
+		t.Fatalf("the timeout error does not say that the next apply waits for the same job; want %q in:\n%s", want, out)
 	}
 	if state, tainted := c.stateResource(); state == nil || state["job_id"] != job || !tainted {
 		t.Fatalf("state %v tainted %v, want job %s tainted", state, tainted, job)
 	}
 
-	c.mustSucceed("untaint", restartAddr)
 	c.write(config("45m"))
+	e.sim.EndHungJobs(false)
 	mark := e.sim.Requests(ehpc.PathRestartNodes)
 	out = c.mustSucceed("apply", "-auto-approve", "-input=false")
-	if !strings.Contains(out, "1 changed, 0 destroyed") || strings.Contains(out, "1 added") {
-		t.Fatalf("after untaint the apply should only update timeouts in place:\n%s", out)
+	if !wrapped("Unfinished Restart Continued").MatchString(out) {
+		t.Errorf("the apply does not say it continued the restart:\n%s", out)
 	}
 	if n := e.sim.Requests(ehpc.PathRestartNodes) - mark; n != 0 {
-		t.Fatalf("the apply after untaint sent %d restart requests", n)
+		t.Fatalf("the next apply sent %d restart requests, want none: it waits for the same job", n)
 	}
 	if err := e.expectRestarts(map[string]int{"cln-cmp00001": 1, "cln-cmp00002": 1})(); err != nil {
 		t.Fatal(err)
 	}
 	state, tainted := c.stateResource()
-	if state == nil || state["job_id"] != job || tainted {
-		t.Fatalf("state %v tainted %v, want job %s kept untainted", state, tainted, job)
+	if state == nil || state["job_id"] != job || state["id"] != job || state["status"] != ehpc.JobSuccessful || tainted {
+		t.Fatalf("state %v tainted %v, want job %s successful, untainted", state, tainted, job)
 	}
+	c.mustSucceed("plan", "-input=false", "-detailed-exitcode")
 }
 
 // wrapped matches pattern in Terraform's output, where a space may have become a

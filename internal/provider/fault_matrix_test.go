@@ -146,8 +146,10 @@ func (sc faultScenario) restarts() int {
 	return sc.single.restarts
 }
 
-func (sc faultScenario) interrupt() bool    { return sc.single != nil && sc.single.interrupt }
-func (sc faultScenario) next() bool         { return sc.single != nil && sc.single.next || sc.rolling != nil && sc.rolling.next }
+func (sc faultScenario) interrupt() bool { return sc.single != nil && sc.single.interrupt }
+func (sc faultScenario) next() bool {
+	return sc.single != nil && sc.single.next || sc.rolling != nil && sc.rolling.next
+}
 
 // nodes are every node the row restarts.
 func (sc faultScenario) nodes() []string {
@@ -238,8 +240,8 @@ var restartRows = []restartRow{
 		e.sim.SetJobDuration(300 * time.Millisecond)
 		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{HTTPStatus: http.StatusBadGateway, Count: 12})
 	}, want: succeeds(), restarts: 1},
-	{name: "job fails", setup: func(e *testEnv) { e.sim.FailNextJobs(1) }, want: fails(`Restart Job Failed[\s\S]*Restart job JOB [\s\S]*the next plain apply replaces it[\s\S]*sends batch 1 again`),
-		action: &want{pattern: `Restart Job Failed[\s\S]*Restart job JOB `}, restarts: 1, next: true},
+	{name: "job fails", setup: func(e *testEnv) { e.sim.FailNextJobs(1) }, want: fails(`Restart Job Failed[\s\S]*Restart job JOB [\s\S]*the\s+next\s+plain\s+apply\s+replaces\s+it[\s\S]*sends\s+batch\s+1\s+again`),
+		action: &want{pattern: `Restart Job Failed[\s\S]*Restart job JOB `}, status: ehpc.JobFailed, restarts: 1, next: true},
 	{name: "job never finishes", setup: func(e *testEnv) { e.sim.HangNextJobs(1) }, shortTimeout: true,
 		want: fails(`Timed Out Waiting For Restart Job[\s\S]*Restart job JOB [\s\S]*within TIMEOUT`), status: ehpc.JobPending, restarts: 1, next: true},
 	{name: "1300 from clock skew", setup: func(e *testEnv) {
@@ -302,14 +304,14 @@ var restartRows = []restartRow{
 	{name: "answer lost after processing while the operation log answers without job_set", setup: func(e *testEnv) {
 		e.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true})
 		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Body: `{"action":"HpcOperationListOperationResponse","ret_code":0}`, Count: 1000})
-	}, want: fails(unknownOutcome + `[\s\S]*the next plain apply replaces it[\s\S]*looks for its job`),
+	}, want: fails(unknownOutcome + `[\s\S]*the\s+next\s+plain\s+apply\s+replaces\s+it[\s\S]*looks\s+for\s+its\s+job`),
 		action: &want{pattern: unknownOutcome}, status: rollout.Unknown, restarts: 1, next: true},
 	{name: "operation log refuses the key (1200)", setup: func(e *testEnv) {
 		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{RetCode: 1200, Count: 1000})
-	}, want: fails(`Cannot Check Restart Job[\s\S]*JOB[\s\S]*ret_code 1200[\s\S]*It waits for batch 1 \(job JOB\)`),
+	}, want: fails(`Cannot Check Restart Job[\s\S]*JOB[\s\S]*ret_code 1200[\s\S]*It\s+waits\s+for\s+batch\s+1\s+\(job\s+JOB\)`),
 		action: &want{pattern: `Cannot Check Restart Job[\s\S]*JOB[\s\S]*ret_code 1200`}, status: rollout.Unknown, restarts: 1, next: true},
 	{name: "job not in the operation log within the timeout", sim: ehpcsim.Options{OperationLogLag: time.Hour}, shortTimeout: true,
-		want:   fails(`Timed Out Waiting For Restart Job[\s\S]*within [\s\S]*?\(not in the operation log yet\)`),
+		want:   fails(`Timed Out Waiting For Restart Job[\s\S]*within\s[\s\S]*?\(not\s+in\s+the\s+operation\s+log\s+yet\)`),
 		status: ehpc.JobPending, restarts: 1, next: true},
 	{name: "endpoint's TLS certificate is not trusted", setup: func(e *testEnv) {
 		// The same simulator behind TLS with a certificate no root vouches for,
@@ -697,8 +699,9 @@ type matrixRunner struct {
 	// scenario's faults. It returns all the user saw, whether the run
 	// succeeded, and the places a job id may have been kept in, each a name and
 	// the text found there (for keptIn), after checking what is particular to
-	// the runner; and, for a row with a next apply, what that apply did.
-	run func(t *testing.T, e *testEnv, sc faultScenario) (out string, ok bool, places [][2]string, next string)
+	// the runner; and, for a row with a next apply, the apply to run once the
+	// row's run is checked (nil: none), which says what it did.
+	run func(t *testing.T, e *testEnv, sc faultScenario) (out string, ok bool, places [][2]string, next func() string)
 	// wantOK and wantErr give the runner's expectation for a row.
 	expect func(sc faultScenario) (ok bool, wantErr string)
 }
@@ -721,7 +724,7 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 					sc.setup(e)
 				}
 				wantOK, wantErr := r.expect(sc)
-				out, ok, places, next := r.run(t, e, sc)
+				out, ok, places, nextRun := r.run(t, e, sc)
 				jobIDs := rowJobIDs(t, e, sc)
 				jobID := ""
 				if len(jobIDs) > 0 {
@@ -750,8 +753,11 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 					checkWarnedJob(t, e, sc, out)
 				}
 				checkFaultedBatch(t, e, sc)
-				if next == "" {
-					checkRestartInvariants(t, e, sc, ok)
+				checkRestartInvariants(t, e, sc, ok)
+				restarts, posts := restartsText(e, sc), e.sim.Requests(ehpc.PathRestartNodes)
+				next := ""
+				if nextRun != nil {
+					next = nextRun()
 				}
 				outcome := "error"
 				switch {
@@ -764,7 +770,7 @@ func runFaultMatrix(t *testing.T, r matrixRunner) {
 					outcome = "interrupted"
 				}
 				table.add(matrixRow{runner: r.name, scenario: sc.name, outcome: outcome, jobID: keptIn(jobIDs, places...),
-					restarts: restartsText(e, sc), posts: e.sim.Requests(ehpc.PathRestartNodes), rolling: sc.rolling != nil, next: next})
+					restarts: restarts, posts: posts, rolling: sc.rolling != nil, next: next})
 			})
 		}
 	})
@@ -834,7 +840,7 @@ func TestAccFaultMatrixResource(t *testing.T) {
 	terraformPath(t)
 	runFaultMatrix(t, matrixRunner{name: "resource", timeoutText: "10s",
 		expect: func(sc faultScenario) (bool, string) { return sc.want.error() },
-		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string, string) {
+		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string, func() string) {
 			c := e.newCLI(t)
 			c.write(matrixResourceConfig(e, sc))
 			c.mustSucceed("init", "-input=false")
@@ -907,23 +913,26 @@ func TestAccFaultMatrixResource(t *testing.T) {
 // is finished without restarting what restarted: that apply exits 0, every
 // node of the row then has exactly one successful restart and no other that
 // did not fail (counting the red run's), and a plan after it is empty. It
-// says what the apply did, for the table; "" for a row without a next apply
-// (its restarts are checked as the row says).
-func nextApply(t *testing.T, e *testEnv, c *cli, sc faultScenario, green bool) string {
+// says what the apply did, for the table; nil for a row without a next apply.
+func nextApply(t *testing.T, e *testEnv, c *cli, sc faultScenario, green bool) func() string {
 	t.Helper()
-	if !sc.next() {
-		return ""
-	}
-	if green {
+	switch {
+	case !sc.next():
+		return nil
+	case green:
 		t.Errorf("the row has a next apply, but its run exited 0")
-		return ""
+		return nil
 	}
-	checkRestartInvariants(t, e, sc, false)
+	return func() string { return runNextApply(t, e, c, sc) }
+}
+
+func runNextApply(t *testing.T, e *testEnv, c *cli, sc faultScenario) string {
+	t.Helper()
 	e.sim.ClearFaults()
 	e.sim.FailNextJobs(0)
 	e.sim.FailJobsAfter(0, 0)
 	e.sim.HangNextJobs(0)
-	e.sim.EndHungJobs()
+	e.sim.EndHungJobs(false)
 	e.sim.SetOperationLogLag(0)
 	before := e.sim.Requests(ehpc.PathRestartNodes)
 	out, code := c.run("apply", "-auto-approve", "-input=false")
@@ -1032,7 +1041,7 @@ func TestFaultMatrixAction(t *testing.T) {
 			}
 			return sc.want.error()
 		},
-		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string, string) {
+		run: func(t *testing.T, e *testEnv, sc faultScenario) (string, bool, [][2]string, func() string) {
 			p := e.protoServer(nil).mustConfigure(e.simProviderConfig())
 			extra := map[string]tftypes.Value{}
 			if sc.shortTimeout() {
@@ -1089,7 +1098,7 @@ func TestFaultMatrixAction(t *testing.T) {
 			if sc.rolling != nil {
 				checkRollingProgress(t, e, sc, inv.progress)
 			}
-			return progress + warnText + errText, ok, [][2]string{{"progress", progress}, {"warning", warnText}, {"error", errText}, {"error (the lost request's window)", window}}, ""
+			return progress + warnText + errText, ok, [][2]string{{"progress", progress}, {"warning", warnText}, {"error", errText}, {"error (the lost request's window)", window}}, nil
 		}})
 }
 

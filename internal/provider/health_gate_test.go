@@ -34,15 +34,16 @@ func TestAccClusterNodeRestart_healthGateNodeNeverBack(t *testing.T) {
   health_gate = { healthy_deadline = "3s" }`)
 	notBack := flexRegex(`(?s)Nodes Not Back In Service.*succeeded, but its nodes were not all back in service within 3s ` +
 		`\(health_gate\.healthy_deadline\): 5 of 6 back; not back: cln-r00008 \(status pending, transition starting, health none\)` +
-		`.*Rolling restart stopped at batch 2 of 4.*marked tainted`)
+		`.*Rolling restart stopped at batch 2 of 4.*Terraform marks it tainted.*It waits for the nodes of batch 2`)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: e.factories(),
 		Steps: []resource.TestStep{{
 			Config:      cfg,
 			ExpectError: notBack,
 		}, {
-			// Tainted: the next apply replaces it; before it, only the first
-			// two batches had been sent.
+			// Tainted: the next apply replaces it, and the replacement takes the
+			// gate up again for batch 2, never restarting it: the node is still
+			// not back, so it fails the same way.
 			Config: cfg,
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 				plancheck.ExpectResourceAction(restartAddr19, plancheck.ResourceActionReplace),
@@ -50,6 +51,16 @@ func TestAccClusterNodeRestart_healthGateNodeNeverBack(t *testing.T) {
 				e.expectRestarts(restartsOnce(rollNodes[:12]...)), // and none of the 8 later nodes
 			}},
 			ExpectError: notBack,
+		}, {
+			// The node mended, the next plain apply finishes the rollout: every
+			// node restarted once, batch 2's included, no more.
+			PreConfig: func() { e.sim.SetNodeFate(rollCluster, rollNodes[7], ehpcsim.FateBack) },
+			Config:    cfg,
+			ConfigStateChecks: []statecheck.StateCheck{
+				e.expectRestarts(restartsOnce(rollNodes...)),
+				e.expectJobsRanInBatches(rollBatches, 0),
+				statecheck.ExpectKnownValue(restartAddr19, tfjsonpath.New("status"), knownvalue.StringExact("successful")),
+			},
 		}},
 	})
 }

@@ -230,7 +230,8 @@ func TestAccClusterNodeRestart_rollingFailedBatch(t *testing.T) {
 		fmt.Sprintf("Rolling restart stopped at batch 2 of 4 (job %s", jobs[1].ID),
 		"Restarted so far: " + strings.Join(rollBatches[0], ", ") + ".",
 		"Never restarted: " + strings.Join(slices.Concat(rollBatches[2], rollBatches[3]), ", ") + ".",
-		"terraform untaint",
+		"the next plain apply replaces it, and the replacement continues this rollout",
+		fmt.Sprintf("It sends batch 2 again (its job %s failed). It sends batch 3, 4, one after the other.", jobs[1].ID),
 	} {
 		if !strings.Contains(flat, want) {
 			t.Errorf("apply output lacks %q:\n%s", want, out)
@@ -251,15 +252,15 @@ func TestAccClusterNodeRestart_rollingFailedBatch(t *testing.T) {
 		t.Errorf("id %v, job_id %v, status %v: want %s, %s, failed", st["id"], st["job_id"], st["status"], jobs[0].ID, jobs[1].ID)
 	}
 
-	// Finish it: untaint, and the next apply resumes at the failed batch.
-	c.mustSucceed("untaint", restartAddr)
-	plan := c.mustSucceed("plan", "-input=false")
-	for _, want := range []string{"Unfinished Rolling Restart Resumes", fmt.Sprintf("It sends batch 2 again (its job %s failed). It sends batch 3, 4, one after the other.", jobs[1].ID), "update in-place"} {
-		if !strings.Contains(strings.Join(strings.Fields(plan), " "), want) {
-			t.Errorf("plan output lacks %q:\n%s", want, plan)
-		}
+	// The pipeline's next step: a plain apply. Terraform replaces the tainted
+	// record, and the replacement continues it at the failed batch.
+	if plan := c.mustSucceed("plan", "-input=false"); !strings.Contains(plan, "is tainted, so must be replaced") {
+		t.Errorf("plan output lacks the tainted record's replacement:\n%s", plan)
 	}
-	c.mustSucceed("apply", "-auto-approve", "-input=false")
+	out = c.mustSucceed("apply", "-auto-approve", "-input=false")
+	if !strings.Contains(strings.Join(strings.Fields(out), " "), "Warning: Unfinished Restart Continued") {
+		t.Errorf("the apply does not say it continued the rollout:\n%s", out)
+	}
 	want := restartsOnce(rollNodes...)
 	for _, id := range rollBatches[1] {
 		want[id] = 2 // its job failed, and it was sent again
@@ -303,8 +304,8 @@ func TestAccClusterNodeRestart_rollingInterrupted(t *testing.T) {
 		t.Errorf("apply output lacks %q:\n%s", want, out)
 	}
 	st, tainted := c.stateResource()
-	if st == nil || tainted {
-		t.Fatalf("an interrupted rollout must stay in state untainted; in state: %v, tainted: %v", st != nil, tainted)
+	if st == nil || !tainted || !strings.Contains(flat, "Error: Wait For Restart Job Interrupted") && !strings.Contains(flat, "Error: Restart Interrupted") {
+		t.Fatalf("an interrupted rollout must fail the apply, in state (tainted, as after any failed create); in state: %v, tainted: %v:\n%s", st != nil, tainted, out)
 	}
 	gotJobs, statuses := stateBatches(t, st)
 	if want := []string{jobs[0].ID, jobs[1].ID, "", ""}; !slices.Equal(gotJobs, want) {
@@ -317,6 +318,9 @@ func TestAccClusterNodeRestart_rollingInterrupted(t *testing.T) {
 		t.Errorf("status %v, job_id %v: want pending, %s", st["status"], st["job_id"], jobs[1].ID)
 	}
 
+	// The in-place resume of an untainted record (one an earlier release
+	// left, or one untainted by hand) says the same in the plan.
+	c.mustSucceed("untaint", restartAddr)
 	plan := strings.Join(strings.Fields(c.mustSucceed("plan", "-input=false")), " ")
 	for _, want := range []string{"Unfinished Rolling Restart Resumes", fmt.Sprintf("It waits for batch 2 (job %s) without sending it again.", jobs[1].ID), "It sends batch 3, 4"} {
 		if !strings.Contains(plan, want) {
@@ -426,8 +430,9 @@ func TestAction_invokeRolling(t *testing.T) {
 		`node_ids set to the nodes not restarted yet \(cln-cmp00002, cln-cmp00003\)`)
 }
 
-// Ctrl-C during the last batch's wait leaves a record whose batches were all
-// sent: it is final, as a lone restart's is, so the next plan changes nothing.
+// Ctrl-C during the last batch's wait: every batch was sent, but the last
+// one's job was not seen to succeed, so the apply fails, and the next plain
+// apply waits for that job (sending nothing) and is green.
 func TestAccClusterNodeRestart_rollingInterruptedInLastBatch(t *testing.T) {
 	t.Parallel()
 	e := newRollingEnv(t, ehpcsim.Options{JobDuration: 2 * time.Second})
@@ -436,26 +441,30 @@ func TestAccClusterNodeRestart_rollingInterruptedInLastBatch(t *testing.T) {
 	c.mustSucceed("init", "-input=false")
 
 	out := c.applyInterrupted(func() bool { return len(e.sim.Jobs()) >= 2 }, "the last batch was never sent")
-	if !strings.Contains(strings.Join(strings.Fields(out), " "), "every batch was sent, so the record is final") {
-		t.Errorf("the interrupted apply does not say the record is final:\n%s", out)
+	jobs := e.sim.Jobs()
+	if want := fmt.Sprintf("It waits for batch 2 (job %s) without sending it again.", jobs[1].ID); !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+		t.Errorf("the interrupted apply does not say the next apply waits for the last batch; want %q:\n%s", want, out)
 	}
 	st, tainted := c.stateResource()
-	if _, statuses := stateBatches(t, st); tainted || !slices.Equal(statuses, []string{"successful", "pending"}) || st["status"] != ehpc.JobPending {
-		t.Fatalf("tainted %v, batches %v, status %v: want untainted, [successful pending], pending", tainted, statuses, st["status"])
+	if _, statuses := stateBatches(t, st); !tainted || !slices.Equal(statuses, []string{"successful", "pending"}) || st["status"] != ehpc.JobPending {
+		t.Fatalf("tainted %v, batches %v, status %v: want tainted, [successful pending], pending", tainted, statuses, st["status"])
 	}
-	if out := c.mustSucceed("plan", "-input=false"); !strings.Contains(out, "No changes") {
-		t.Errorf("a rollout whose batches were all sent is resumed:\n%s", out)
-	}
+	c.mustSucceed("apply", "-auto-approve", "-input=false")
 	if n := len(e.sim.Jobs()); n != 2 {
-		t.Errorf("%d jobs, want 2", n)
+		t.Errorf("%d jobs, want 2: the next apply waits for the last batch's job, never sending it again", n)
 	}
+	st, tainted = c.stateResource()
+	if _, statuses := stateBatches(t, st); tainted || !slices.Equal(statuses, []string{"successful", "successful"}) {
+		t.Errorf("after the next apply: tainted %v, batches %v", tainted, statuses)
+	}
+	c.mustSucceed("plan", "-input=false", "-detailed-exitcode")
 }
 
 // A batch whose answer is lost while the operation log cannot be read is
 // recorded as unknown, never as not sent, with the window its job lies in, and
-// the resource stays untainted (a warning: tainting would replace the record
-// and send the batch blindly). The next apply looks for its job first and
-// adopts it: no node restarts twice.
+// the apply fails. The next plain apply replaces the tainted record, and the
+// replacement looks for that batch's job first and adopts it: no node
+// restarts twice.
 func TestAccClusterNodeRestart_rollingUnknownOutcome(t *testing.T) {
 	t.Parallel()
 	e := newTestEnv(t, ehpcsim.Options{OperationLogLag: 2 * time.Second, JobDuration: 3 * time.Second})
@@ -476,27 +485,26 @@ func TestAccClusterNodeRestart_rollingUnknownOutcome(t *testing.T) {
 
 	out, code := c.run("apply", "-auto-approve", "-input=false")
 	flat := strings.Join(strings.Fields(out), " ")
-	if code != 0 || !strings.Contains(flat, "Warning: Restart Outcome Unknown") || !strings.Contains(flat, "its request's outcome is unknown, node cln-cmp00002") {
-		t.Fatalf("exit %d; want a warning Restart Outcome Unknown naming batch 2:\n%s", code, out)
+	if code == 0 || !strings.Contains(flat, "Error: Restart Outcome Unknown") || !strings.Contains(flat, "its request's outcome is unknown, node cln-cmp00002") {
+		t.Fatalf("exit %d; want the error Restart Outcome Unknown naming batch 2:\n%s", code, out)
 	}
 	st, tainted := c.stateResource()
 	jobs, statuses := stateBatches(t, st)
-	if want := []string{"successful", rollout.Unknown, "not_sent"}; tainted || !slices.Equal(statuses, want) || jobs[1] != "" {
-		t.Fatalf("batches %v %v (tainted %v), want statuses %v, no job for batch 2, untainted", jobs, statuses, tainted, want)
+	if want := []string{"successful", rollout.Unknown, "not_sent"}; !tainted || !slices.Equal(statuses, want) || jobs[1] != "" {
+		t.Fatalf("batches %v %v (tainted %v), want statuses %v, no job for batch 2, tainted", jobs, statuses, tainted, want)
 	}
 	lost := st["batches"].([]any)[1].(map[string]any)
 	if lost["sent_at"] == nil || lost["job_created_after"] == nil || lost["job_created_before"] == nil {
 		t.Fatalf("batch 2 keeps no window to settle it by: %v", lost)
 	}
 
-	e.sim.ClearFaults()
-	plan := strings.Join(strings.Fields(c.mustSucceed("plan", "-input=false")), " ")
-	if !strings.Contains(plan, "The answer to the request of batch 2 was lost: it looks for that batch's job in the operation log") {
-		t.Errorf("plan does not say it looks for batch 2's job:\n%s", plan)
+	if !strings.Contains(flat, "The answer to the request of batch 2 was lost: it looks for that batch's job in the operation log") {
+		t.Errorf("the error does not say the next apply looks for batch 2's job:\n%s", out)
 	}
+	e.sim.ClearFaults()
 	out = c.mustSucceed("apply", "-auto-approve", "-input=false")
 	if !strings.Contains(strings.Join(strings.Fields(out), " "), "Restart Job Adopted From Operation Log") {
-		t.Errorf("the resumed apply did not adopt batch 2's job:\n%s", out)
+		t.Errorf("the next apply did not adopt batch 2's job:\n%s", out)
 	}
 	if got, want := e.sim.RestartCounts(), restartsOnce("cln-cmp00001", "cln-cmp00002", "cln-cmp00003"); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("restarts per node %v, want each once", got)

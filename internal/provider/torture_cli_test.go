@@ -162,6 +162,7 @@ func (r *cliTorture) run() []torture.Violation {
 	time.Sleep(2 * scaled(90*time.Second)) // late requests run out
 	v := torture.Check(r.e.sim.Jobs(), r.e.sim.RequestLog(), r.obs, cliBounds)
 	v = append(v, torture.CheckGate(r.e.sim.Jobs(), r.e.sim.RequestLog(), r.obs, nodesModel(r.sc, fixed))...)
+	v = append(v, torture.CheckPipeline(r.e.sim.Jobs(), r.e.sim.RequestLog(), r.obs, r.sc.NodeIDs(), r.sc.NoWait, nodesModel(r.sc, fixed))...)
 	if !empty {
 		v = append(v, torture.Violation{Invariant: "no stuck resource", Detail: "with the faults gone, two applies did not reach an empty plan"})
 	}
@@ -204,23 +205,28 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 		r.rolling = !r.rolling
 	}
 	r.c.write(r.config())
-	_, wasTainted := r.c.stateResource()
+	prior, wasTainted := r.c.stateResource()
 	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.e.sim.RequestLog())}
 	if st.ClockStep != 0 {
 		timer := time.AfterFunc(st.ClockStepAt, func() { r.clk.step(st.ClockStep) })
 		defer timer.Stop()
 	}
-	out := r.apply(st.Interrupt)
-	o.EndRequest = len(r.e.sim.RequestLog())
-	created := strings.Contains(out, "Creating...")
-	// A replacement's destroy ends the declared restart even when Terraform
-	// halts (an interrupt) before the create: the record is gone with it,
-	// as the in-process model has it.
-	if created || strings.Contains(out, "Destruction complete") {
+	out, code := r.apply(st.Interrupt)
+	o.EndRequest, o.At, o.Failed = len(r.e.sim.RequestLog()), r.e.sim.Now(), code != 0
+	created, destroyed := strings.Contains(out, "Creating..."), strings.Contains(out, "Destruction complete")
+	// A new declared restart begins with the user's act: the first create,
+	// new triggers, a replacement of a finished record; and when Terraform
+	// halts (an interrupt) between a replacement's destroy and its create,
+	// the record is gone, and the next create is a restart of its own. The
+	// pipeline's replacement of a record it tainted continues the restart.
+	switch {
+	case created && prior == nil, destroyed && !created,
+		destroyed && (st.Action == torture.TriggersApply || torture.Finished(prior, gatedFor(r.sc, r.rolling, prior), r.sc.NoWait)):
 		r.gen++
 		o.Gen = r.gen
 	}
 	state, tainted := r.c.stateResource()
+	o.Gated = gatedFor(r.sc, r.rolling, state)
 	resourceErred := regexp.MustCompile(`(?s)Error: [^\n]*\n\s*\n\s*with ` + regexp.QuoteMeta(restartAddr)).MatchString(out)
 	if want := created && resourceErred && state != nil || !created && wasTainted && state != nil; tainted != want {
 		r.failures = append(r.failures, fmt.Sprintf("MODEL %s: Terraform left the resource tainted=%v; the model says %v (created %v, the resource's error %v):\n%s",
@@ -230,8 +236,9 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 	r.obs = append(r.obs, o)
 }
 
-// apply runs terraform apply, sending it Ctrl-C after interrupt when set.
-func (r *cliTorture) apply(interrupt time.Duration) string {
+// apply runs terraform apply, sending it Ctrl-C after interrupt when set, and
+// returns its output and exit code.
+func (r *cliTorture) apply(interrupt time.Duration) (string, int) {
 	var out bytes.Buffer
 	cmd := r.c.command("apply", "-auto-approve", "-input=false", "-no-color")
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -242,10 +249,13 @@ func (r *cliTorture) apply(interrupt time.Duration) string {
 		timer := time.AfterFunc(interrupt, func() { _ = cmd.Process.Signal(os.Interrupt) })
 		defer timer.Stop()
 	}
+	code := 0
 	if err := cmd.Wait(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
+		exit, ok := err.(*exec.ExitError)
+		if !ok {
 			r.t.Fatal(err)
 		}
+		code = exit.ExitCode()
 	}
-	return out.String()
+	return out.String(), code
 }
