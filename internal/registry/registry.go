@@ -22,6 +22,7 @@
 package registry
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -115,7 +116,7 @@ type tree struct {
 	dir  string // the provider's folder: versions, and one folder per version
 }
 
-// plan is what apply writes; nil fields are left as they are.
+// plan is what apply writes; nil documents are left as they are.
 type plan struct {
 	discovery []byte
 	versions  []byte
@@ -143,6 +144,9 @@ func (t tree) plan(d *release.Dist, files []file) (*plan, error) {
 	p.result.NewTree = old == nil
 	if p.versions, p.result.Versions, err = versionsJSON(old, d); err != nil {
 		return nil, fmt.Errorf("%s: %w", vpath, err)
+	}
+	if bytes.Equal(old, p.versions) {
+		p.versions = nil
 	}
 
 	vdir := filepath.Join(t.dir, d.Version)
@@ -192,10 +196,13 @@ func (t tree) apply(p *plan, version string, files []file, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "wrote %s (%d files)\n", filepath.Join(t.dir, version), len(files)) //nolint:errcheck
 	}
-	if err := atomicfile.Write(filepath.Join(t.dir, "versions"), p.versions); err != nil {
-		return err
+	if p.versions != nil {
+		vpath := filepath.Join(t.dir, "versions")
+		if err := atomicfile.Write(vpath, p.versions); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "wrote %s (versions: %s)\n", vpath, strings.Join(p.result.Versions, ", ")) //nolint:errcheck
 	}
-	fmt.Fprintf(w, "wrote %s (versions: %s)\n", filepath.Join(t.dir, "versions"), strings.Join(p.result.Versions, ", ")) //nolint:errcheck
 	if p.discovery != nil {
 		disco := filepath.Join(t.root, filepath.FromSlash(discoveryPath))
 		if err := os.MkdirAll(filepath.Dir(disco), 0o755); err != nil {

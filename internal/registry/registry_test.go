@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -33,7 +34,8 @@ func signed(t *testing.T, signer *openpgp.Entity, version, content string) (*rel
 	return d, k
 }
 
-// snapshot is every file under root and its content, to show a refusal changed nothing.
+// snapshot is every file under root, its modification time and its content, to
+// show that a refusal or a rerun wrote nothing, not even the same bytes again.
 func snapshot(t *testing.T, root string) map[string]string {
 	t.Helper()
 	files := map[string]string{}
@@ -41,8 +43,12 @@ func snapshot(t *testing.T, root string) map[string]string {
 		if err != nil || e.IsDir() {
 			return err
 		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
 		b, err := os.ReadFile(p)
-		files[p] = string(b)
+		files[p] = info.ModTime().String() + "\n" + string(b)
 		return err
 	})
 	if err != nil {
@@ -190,6 +196,7 @@ func TestWriteKeepsVersionsAndIsIdempotent(t *testing.T) {
 		} else if key, _ = release.ParseKey(releasetest.Armored(t, signer)); key == nil {
 			t.Fatal("no key")
 		}
+		backdate(t, root)
 		before := snapshot(t, root)
 		res, err := Write(d, key, root, "acme", io.Discard)
 		if err != nil {
@@ -210,6 +217,22 @@ func TestWriteKeepsVersionsAndIsIdempotent(t *testing.T) {
 	// No folder of a half-written version is left behind.
 	if m, _ := filepath.Glob(filepath.Join(root, "v1", "providers", "acme", "hpc", ".incoming-*")); len(m) > 0 {
 		t.Errorf("left %v", m)
+	}
+}
+
+// backdate dates every file under root back to 2001, so that a file written
+// after it has a time of now, however coarse the file system's clock.
+func backdate(t *testing.T, root string) {
+	t.Helper()
+	past := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		return os.Chtimes(p, past, past)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -302,7 +325,8 @@ func TestWriteRefusals(t *testing.T) {
 			if tc.prepare != nil {
 				tc.prepare(t, root)
 			}
-			before := snapshot(t, root)
+			backdate(t, root)
+		before := snapshot(t, root)
 			ns := tc.namespace
 			if ns == "" {
 				ns = "qingcloud"
