@@ -42,11 +42,14 @@ func run(dist, out, namespace, keyFile string) error {
 	if err != nil {
 		return err
 	}
+	if err := d.VerifySignature(key); err != nil {
+		return err
+	}
+	fmt.Printf("%s: signed by %s\n", d.SumsName, key.ID)
 	res, err := registry.Write(d, key, out, namespace, os.Stdout)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: signed by %s\n", d.SumsName, key.ID)
 	if !res.Added {
 		fmt.Printf("%s/%s %s was in %s already, with the same files; nothing else changed\n", namespace, registry.Type, d.Version, out)
 	}

@@ -326,7 +326,7 @@ func TestWriteRefusals(t *testing.T) {
 				tc.prepare(t, root)
 			}
 			backdate(t, root)
-		before := snapshot(t, root)
+			before := snapshot(t, root)
 			ns := tc.namespace
 			if ns == "" {
 				ns = "qingcloud"

@@ -75,17 +75,18 @@ func moduleRoot(t *testing.T) string {
 	return filepath.Dir(gomod)
 }
 
-// buildRelease builds the provider for the host platform, and for each of
-// others, as goreleaser's build section does (CGO off, -trimpath, -X main.version),
-// packs and checksums it as its archives and checksum sections do, and signs the
-// checksums with a new key, as its signs section does with the release key.
-func buildRelease(t *testing.T, version string, others ...platform) *release {
+// buildRelease builds testVersion of the provider for the host platform, and for
+// each of others, as goreleaser's build section does (CGO off, -trimpath,
+// -X main.version), packs and checksums it as its archives and checksum sections
+// do, and signs the checksums with a new key, as its signs section does with the
+// release key.
+func buildRelease(t *testing.T, others ...platform) *release {
 	t.Helper()
 	root := moduleRoot(t)
-	r := &release{Version: version, OS: runtime.GOOS, Arch: runtime.GOARCH, Files: map[string][]byte{}}
+	r := &release{Version: testVersion, OS: runtime.GOOS, Arch: runtime.GOARCH, Files: map[string][]byte{}}
 	r.Platforms = append([]platform{{r.OS, r.Arch}}, others...)
 	for _, p := range r.Platforms {
-		r.Files[r.ZipNameFor(p)] = builtZip(t, root, version, p)
+		r.Files[r.ZipNameFor(p)] = builtZip(t, root, r.Version, p)
 	}
 
 	manifest, err := os.ReadFile(filepath.Join(root, "terraform-registry-manifest.json"))

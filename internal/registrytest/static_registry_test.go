@@ -25,7 +25,7 @@ import (
 // the signature, and the installed provider must restart nodes.
 func TestAccStaticRegistryInstall(t *testing.T) {
 	cli := acceptanceCLI(t)
-	rel := buildRelease(t, testVersion)
+	rel := buildRelease(t)
 	ca := newTestCA(t)
 	dist, keyFile := rel.writeDist(t)
 	out := filepath.Join(t.TempDir(), "registry")
