@@ -24,7 +24,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 
@@ -63,13 +62,9 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	armored, err := readKey(o.keyFile)
+	key, err := release.LoadKey(o.keyFile, os.Getenv("GPG_FINGERPRINT"))
 	if err != nil {
 		return err
-	}
-	key, err := release.ParseKey(armored)
-	if err != nil {
-		return fmt.Errorf("signing key: %w", err)
 	}
 	d, err := release.Open(o.dist)
 	if err != nil {
@@ -118,23 +113,4 @@ func resolveToken(flagValue, host string) (string, error) {
 func TokenVariable(host string) string {
 	h, _, _ := strings.Cut(host, ":") // a port cannot be spelled in a variable name
 	return "TF_TOKEN_" + strings.NewReplacer(".", "_", "-", "__").Replace(h)
-}
-
-func readKey(file string) (string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("signing key: %w", err)
-		}
-		return string(b), nil
-	}
-	fp := os.Getenv("GPG_FINGERPRINT")
-	if fp == "" {
-		return "", errors.New("no signing key: set -gpg-key or GPG_PUBLIC_KEY_FILE to the ASCII-armored public key, or GPG_FINGERPRINT to a key in your gpg keyring")
-	}
-	out, err := exec.Command("gpg", "--batch", "--armor", "--export", fp).Output()
-	if err != nil || len(out) == 0 {
-		return "", fmt.Errorf("gpg --armor --export %s gave no key (%v)", fp, err)
-	}
-	return string(out), nil
 }

@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/atomicfile"
 	"github.com/qingcloud/terraform-provider-hpc/internal/release"
 )
 
@@ -59,12 +60,12 @@ func Write(d *release.Dist, out string, src Source, w io.Writer) error {
 	}
 
 	for _, p := range d.Platforms {
-		if err := copyFile(p.Path, filepath.Join(dir, p.Filename)); err != nil {
+		if err := atomicfile.Copy(p.Path, filepath.Join(dir, p.Filename)); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "wrote %s\n", filepath.Join(dir, p.Filename)) //nolint:errcheck
 	}
-	if err := writeFile(vpath, vdoc); err != nil {
+	if err := atomicfile.Write(vpath, vdoc); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s\n", vpath) //nolint:errcheck
@@ -82,38 +83,9 @@ func Write(d *release.Dist, out string, src Source, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", ipath, err)
 	}
-	if err := writeFile(ipath, ib); err != nil {
+	if err := atomicfile.Write(ipath, ib); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "wrote %s (versions: %d)\n", ipath, versions) //nolint:errcheck
 	return nil
-}
-
-func copyFile(from, to string) error {
-	b, err := os.ReadFile(from)
-	if err != nil {
-		return err
-	}
-	return writeFile(to, b)
-}
-
-// writeFile replaces path through a rename, so a reader never sees half a file.
-func writeFile(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()           //nolint:errcheck
-		os.Remove(tmp.Name()) //nolint:errcheck
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name()) //nolint:errcheck
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

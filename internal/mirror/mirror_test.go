@@ -1,12 +1,8 @@
 package mirror
 
 import (
-	"archive/zip"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,41 +10,14 @@ import (
 	"testing"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/release"
+	"github.com/qingcloud/terraform-provider-hpc/internal/release/releasetest"
 )
 
 // writeDist writes an unsigned release of version with a zip for linux_amd64
 // and darwin_arm64 holding content.
 func writeDist(t *testing.T, version, content string) *release.Dist {
 	t.Helper()
-	dir := t.TempDir()
-	files := map[string][]byte{
-		fmt.Sprintf("terraform-provider-hpc_%s_manifest.json", version): []byte(`{"version": 1, "metadata": {"protocol_versions": ["6.0"]}}`),
-	}
-	for _, p := range []string{"linux_amd64", "darwin_arm64"} {
-		var b bytes.Buffer
-		zw := zip.NewWriter(&b)
-		w, err := zw.Create("terraform-provider-hpc_v" + version)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = io.WriteString(w, content+p)
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		files[fmt.Sprintf("terraform-provider-hpc_%s_%s.zip", version, p)] = b.Bytes()
-	}
-	var sums strings.Builder
-	for n, b := range files {
-		s := sha256.Sum256(b)
-		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(s[:]), n)
-		if err := os.WriteFile(filepath.Join(dir, n), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(dir, "terraform-provider-hpc_"+version+"_SHA256SUMS"), []byte(sums.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d, err := release.Open(dir)
+	d, err := release.Open(releasetest.Write(t, version, content, nil, "linux_amd64", "darwin_arm64"))
 	if err != nil {
 		t.Fatal(err)
 	}

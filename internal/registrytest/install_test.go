@@ -29,7 +29,7 @@ const testVersion = "1.2.3"
 // `init` before the provider is installed.
 func TestAccRegistryInstall(t *testing.T) {
 	cli := acceptanceCLI(t)
-	rel := buildRelease(t, testVersion)
+	rel := buildRelease(t)
 	ca := newTestCA(t)
 
 	t.Run("install and apply", func(t *testing.T) {

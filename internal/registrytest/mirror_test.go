@@ -70,7 +70,7 @@ func otherPlatform() platform {
 func TestAccMirrorInstall(t *testing.T) {
 	cli := acceptanceCLI(t)
 	other := otherPlatform()
-	rel := buildRelease(t, testVersion, other)
+	rel := buildRelease(t, other)
 	ca := newTestCA(t)
 	dist, keyFile := rel.writeDist(t)
 	out := filepath.Join(t.TempDir(), "mirror")

@@ -65,7 +65,7 @@ func makePublish(t *testing.T, env []string, dist string, flags ...string) (stri
 // configuration with it against the simulator.
 func TestAccPublishInstall(t *testing.T) {
 	cli := acceptanceCLI(t)
-	rel := buildRelease(t, testVersion)
+	rel := buildRelease(t)
 	ca := newTestCA(t)
 	reg := newTFC(t, ca)
 	dist, keyFile := rel.writeDist(t)

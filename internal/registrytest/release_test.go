@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -74,32 +75,18 @@ func moduleRoot(t *testing.T) string {
 	return filepath.Dir(gomod)
 }
 
-// buildRelease builds the provider for the host platform, and for each of
-// others, as goreleaser's build section does (CGO off, -trimpath, -X main.version),
-// packs and checksums it as its archives and checksum sections do, and signs the
-// checksums with a new key, as its signs section does with the release key.
-func buildRelease(t *testing.T, version string, others ...platform) *release {
+// buildRelease builds testVersion of the provider for the host platform, and for
+// each of others, as goreleaser's build section does (CGO off, -trimpath,
+// -X main.version), packs and checksums it as its archives and checksum sections
+// do, and signs the checksums with a new key, as its signs section does with the
+// release key.
+func buildRelease(t *testing.T, others ...platform) *release {
 	t.Helper()
 	root := moduleRoot(t)
-	r := &release{Version: version, OS: runtime.GOOS, Arch: runtime.GOARCH, Files: map[string][]byte{}}
+	r := &release{Version: testVersion, OS: runtime.GOOS, Arch: runtime.GOARCH, Files: map[string][]byte{}}
 	r.Platforms = append([]platform{{r.OS, r.Arch}}, others...)
 	for _, p := range r.Platforms {
-		binName := fmt.Sprintf("%s_v%s", projectName, version)
-		if p.OS == "windows" {
-			binName += ".exe"
-		}
-		binPath := filepath.Join(t.TempDir(), binName)
-		build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", binPath, ".")
-		build.Dir = root
-		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch)
-		if out, err := build.CombinedOutput(); err != nil {
-			t.Fatalf("building the provider for %s_%s: %v\n%s", p.OS, p.Arch, err, out)
-		}
-		bin, err := os.ReadFile(binPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Files[r.ZipNameFor(p)] = zipOf(t, binName, bin)
+		r.Files[r.ZipNameFor(p)] = builtZip(t, root, r.Version, p)
 	}
 
 	manifest, err := os.ReadFile(filepath.Join(root, "terraform-registry-manifest.json"))
@@ -115,24 +102,81 @@ func buildRelease(t *testing.T, version string, others ...platform) *release {
 	return r
 }
 
+// builds holds each zip buildRelease made, by version and platform: the tests
+// of a test binary that release the same version share one build of it, since
+// linking the provider is most of a release's cost. Each still signs with a
+// key of its own.
+var builds sync.Map // "<version> <os>_<arch>" -> *build
+
+type build struct {
+	once sync.Once
+	zip  []byte
+	err  error
+}
+
+// builtZip is the release zip of version for p, built once per test binary.
+func builtZip(t *testing.T, root, version string, p platform) []byte {
+	t.Helper()
+	v, _ := builds.LoadOrStore(version+" "+p.OS+"_"+p.Arch, &build{})
+	b := v.(*build)
+	b.once.Do(func() { b.zip, b.err = buildZip(root, version, p) })
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.zip
+}
+
+// buildZip builds the provider for p and packs it.
+func buildZip(root, version string, p platform) ([]byte, error) {
+	binName := fmt.Sprintf("%s_v%s", projectName, version)
+	if p.OS == "windows" {
+		binName += ".exe"
+	}
+	dir, err := os.MkdirTemp("", "registrytest-build-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir) //nolint:errcheck
+	binPath := filepath.Join(dir, binName)
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version="+version, "-o", binPath, ".")
+	build.Dir = root
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Arch)
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building the provider for %s_%s: %v\n%s", p.OS, p.Arch, err, out)
+	}
+	bin, err := os.ReadFile(binPath)
+	if err != nil {
+		return nil, err
+	}
+	return packZip(binName, bin)
+}
+
 // zipOf packs one executable file, as goreleaser's archive does.
 func zipOf(t *testing.T, name string, content []byte) []byte {
 	t.Helper()
+	b, err := packZip(name, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func packZip(name string, content []byte) ([]byte, error) {
 	var zbuf bytes.Buffer
 	zw := zip.NewWriter(&zbuf)
 	hdr := &zip.FileHeader{Name: name, Method: zip.Deflate}
 	hdr.SetMode(0o755)
 	w, err := zw.CreateHeader(hdr)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if _, err := w.Write(content); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := zw.Close(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return zbuf.Bytes()
+	return zbuf.Bytes(), nil
 }
 
 // sign writes SHA256SUMS for the zips and the manifest in Files and signs it with

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -64,7 +65,7 @@ func Open(dir string) (*Dist, error) {
 	}
 	switch len(matches) {
 	case 0:
-		return nil, fmt.Errorf("%s holds no %s_<version>_SHA256SUMS: build the release first (make release-snapshot, or goreleaser release)", dir, DefaultName)
+		return nil, noRelease(dir)
 	case 1:
 	default:
 		return nil, fmt.Errorf("%s holds more than one version's SHA256SUMS (%s): publish from a folder with one release", dir, strings.Join(matches, ", "))
@@ -91,7 +92,7 @@ func Open(dir string) (*Dist, error) {
 	var manifest []byte
 	for name, sum := range sums {
 		path := filepath.Join(dir, name)
-		got, err := fileSHA256(path)
+		got, err := FileSHA256(path)
 		if err != nil {
 			return nil, fmt.Errorf("%s lists %s: %w", d.SumsName, name, err)
 		}
@@ -120,6 +121,21 @@ func Open(dir string) (*Dist, error) {
 		return nil, fmt.Errorf("%s: %w", manifestName, err)
 	}
 	return d, nil
+}
+
+// noRelease is Open's error for a folder without this provider's SHA256SUMS,
+// naming the provider whose release it holds instead, if any: a DIST pointed
+// at another project's goreleaser output must not read as "not built yet".
+func noRelease(dir string) error {
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("%w: build the release first (make release-snapshot, or goreleaser release)", err)
+	}
+	others, _ := filepath.Glob(filepath.Join(dir, "terraform-provider-*_SHA256SUMS"))
+	if len(others) > 0 {
+		return fmt.Errorf("%s holds %s, the release of another provider, not of %s: point DIST at this provider's release (make release-snapshot puts it in dist/)",
+			dir, filepath.Base(others[0]), DefaultName)
+	}
+	return fmt.Errorf("%s holds no %s_<version>_SHA256SUMS: build the release first (make release-snapshot, or goreleaser release)", dir, DefaultName)
 }
 
 // ManifestProtocols returns the protocol_versions of terraform-registry-manifest.json.
@@ -160,7 +176,8 @@ func parseSums(b []byte) (map[string]string, error) {
 	return sums, sc.Err()
 }
 
-func fileSHA256(path string) (string, error) {
+// FileSHA256 is the hex SHA-256 of the file at path, as SHA256SUMS spells it.
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -186,6 +203,37 @@ type Key struct {
 	entity  *openpgp.Entity
 }
 
+// LoadKey reads the public signing key from file, an ASCII-armored export, or
+// when file is empty exports the key named by fingerprint from the caller's gpg
+// keyring: the same key GPG_FINGERPRINT signs the release with.
+func LoadKey(file, fingerprint string) (*Key, error) {
+	var armored []byte
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("signing key: %w", err)
+		}
+		armored = b
+	case fingerprint == "":
+		return nil, errors.New("no signing key: set -gpg-key or GPG_PUBLIC_KEY_FILE to the ASCII-armored public key, or GPG_FINGERPRINT to a key in your gpg keyring")
+	default:
+		out, err := exec.Command("gpg", "--batch", "--armor", "--export", fingerprint).Output()
+		if err == nil && len(out) == 0 {
+			err = errors.New("no such public key in the keyring")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("signing key: gpg --armor --export %s gave no key (%v): check that GPG_FINGERPRINT names a key in this gpg keyring (gpg --list-keys %s), or give the exported key in GPG_PUBLIC_KEY_FILE", fingerprint, err, fingerprint)
+		}
+		armored = out
+	}
+	k, err := ParseKey(string(armored))
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	return k, nil
+}
+
 // ParseKey reads one ASCII-armored public key. HCP Terraform and Terraform
 // Enterprise accept RSA and DSA keys only, so others are refused here.
 func ParseKey(armored string) (*Key, error) {
@@ -208,11 +256,21 @@ func ParseKey(armored string) (*Key, error) {
 	return &Key{Armored: armored, ID: strings.ToUpper(e.PrimaryKey.KeyIdString()), entity: e}, nil
 }
 
+// RequireSignature refuses a release built without GPG_FINGERPRINT, saying how
+// to sign it: registries hand SHA256SUMS.sig to every terraform init, and the
+// CLIs refuse a registry package without one.
+func (d *Dist) RequireSignature() error {
+	if d.Sig == nil {
+		return fmt.Errorf("%s has no %s: the release is unsigned; build it again with the signing key named, GPG_FINGERPRINT=<key id or fingerprint> make release-snapshot (or release, or release-snapshot-host)", d.Dir, d.SigName)
+	}
+	return nil
+}
+
 // VerifySignature checks that the release's SHA256SUMS.sig is a signature of its
 // SHA256SUMS by key, so what is published verifies for every user.
 func (d *Dist) VerifySignature(key *Key) error {
-	if d.Sig == nil {
-		return fmt.Errorf("%s has no %s: sign the release (GPG_FINGERPRINT=<key> make release-snapshot)", d.Dir, d.SigName)
+	if err := d.RequireSignature(); err != nil {
+		return err
 	}
 	var sig io.Reader = bytes.NewReader(d.Sig)
 	if bytes.HasPrefix(bytes.TrimSpace(d.Sig), []byte("-----BEGIN")) {
