@@ -205,9 +205,10 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 				PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 			},
 			"status": schema.StringAttribute{
-				MarkdownDescription: "Last job status seen: `successful`, `failed`, `pending` (not waited for, or the wait was interrupted), " +
-					"or `unknown` (the API accepted the restart, but its job could not be read from the operation log; see the warning of that apply), " +
+				MarkdownDescription: "Last job status seen: `successful`, `failed`, `pending` (not waited for, or the wait was cut short), " +
+					"or `unknown` (the API accepted the restart, but its job could not be read from the operation log, or the answer to its request was lost; see the error of that apply), " +
 					"or `not_sent` (nothing was sent: the record is kept only for what the record it replaced left behind, and the next apply sends the restart). " +
+					"An apply that exits 0 always leaves `successful` (or, not waiting, `pending`); any other status means the apply failed, and the next plain apply finishes the restart. " +
 					"In a rolling restart, the status of the last batch sent, except that it stays `pending` while a later batch was never sent: " +
 					"`successful` always means every node.",
 				Computed:      true,
