@@ -96,6 +96,11 @@ type Client struct {
 	// seen remembers which jobs earlier listings showed, so a job listed
 	// before a request was sent is never taken for that request's.
 	seen seenJobs
+	// mine are the jobs this client's own requests made: from their answers,
+	// or found for them by a settle. Every resource, data source and action of
+	// a provider instance shares its client, so a lost answer of one restart
+	// never takes a job another restart of the same nodes made in its window.
+	mine ownJobs
 }
 
 // New validates cfg and returns a Client.

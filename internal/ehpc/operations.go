@@ -215,3 +215,27 @@ func (s *seenJobs) before(id string, seq uint64) bool {
 	at, ok := s.first[id]
 	return ok && at < seq
 }
+
+// ownJobs is the set of jobs a client's requests made.
+type ownJobs struct {
+	mu  sync.Mutex
+	ids map[string]bool
+}
+
+func (o *ownJobs) add(id string) {
+	if id == "" {
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ids == nil {
+		o.ids = map[string]bool{}
+	}
+	o.ids[id] = true
+}
+
+func (o *ownJobs) has(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.ids[id]
+}

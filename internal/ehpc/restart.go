@@ -107,6 +107,9 @@ func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, ids [
 			return nil, fmt.Errorf("restart: neither %s nor %s exists at %s: %w", PathRestartNodes, PathRestartNodesAlias, c.Endpoint(), err)
 		}
 	}
+	if err == nil {
+		c.mine.add(res.JobID)
+	}
 	return res, err
 }
 

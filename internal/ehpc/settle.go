@@ -45,8 +45,12 @@ const (
 	settleFirstGap = time.Second
 	settleMaxGap   = 10 * time.Second
 	// maxReconcilePages bounds how far back one look at the log reads (100 jobs a
-	// page at most, often fewer).
+	// page at most, often fewer) when the request's window has no lower end (a
+	// record that kept no send time); maxWindowPages, how many pages of the
+	// window itself one look reads: far more jobs than the API's quota lets any
+	// key make in two minutes.
 	maxReconcilePages = 20
+	maxWindowPages    = 200
 	// maxResends bounds how often RestartOnce sends again a restart whose
 	// every earlier request provably had no effect.
 	maxResends = 2
@@ -159,7 +163,11 @@ func (c *Client) Settle(ctx context.Context, zone, clusterID string, ids []strin
 	if err != nil {
 		return nil, err
 	}
-	return c.decide(jobs, u)
+	job, err := c.decide(jobs, u)
+	if job != nil {
+		c.mine.add(job.JobID) // found for this request: no other's
+	}
+	return job, err
 }
 
 // Candidates are every job that may be req's, from a listing made after its
@@ -275,42 +283,59 @@ func newestOf(jobs []Job) *Job {
 }
 
 // findRestartJobs lists the restart jobs of exactly ids in clusterID that can
-// be req's: created inside its window, not known to be another request's, and
-// not listed before req was sent. Newest first. The log is filtered here
-// rather than with start_time, which a server whose clock is behind ours would
-// apply against us. A job whose create_time cannot be read is kept: missing a
-// restart that did happen would send it twice.
+// be req's: created inside its window, not known to be another request's (the
+// caller's, or made by this client's own requests), and not listed before req
+// was sent. A job whose create_time cannot be read is kept: missing a restart
+// that did happen would send it twice.
+//
+// With the window's lower end known, the log is read oldest first from it
+// (start_time, on the server's clock as From is), so a log busy with later
+// restarts costs no more than a quiet one: the reference does not say whether
+// start_time bounds create_time or status_time, and either way every job
+// created in the window is listed. Without it (a record that kept no send
+// time), newest first, back to the window or maxReconcilePages.
 func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, ids []string, req *Request, known []string) ([]Job, error) {
+	if req.From.IsZero() && !req.SentAt.IsZero() {
+		if req.From = c.windowFrom(req.SentAt); req.From.IsZero() {
+			// No answer has shown the server's clock yet: one short listing does.
+			if _, err := c.Operations(ctx, OperationQuery{Zone: zone, ResourceIDs: []string{clusterID}, Limit: 1}); err != nil {
+				return nil, err
+			}
+			req.From = c.windowFrom(req.SentAt)
+		}
+	}
+	q := OperationQuery{Zone: zone, ResourceIDs: []string{clusterID}, Reverse: req.From.IsZero(), Limit: 100, StartTime: req.From}
+	pages := maxReconcilePages
+	if !req.From.IsZero() {
+		pages = maxWindowPages
+	}
 	var out []Job
-	offset := 0
-	for page := 0; page < maxReconcilePages; page++ {
-		list, err := c.Operations(ctx, OperationQuery{Zone: zone, ResourceIDs: []string{clusterID}, Reverse: true, Limit: 100, Offset: offset})
+	for page := 0; page < pages; page++ {
+		list, err := c.Operations(ctx, q)
 		if err != nil {
 			return nil, err
 		}
-		if req.From.IsZero() && !req.SentAt.IsZero() {
-			req.From = c.windowFrom(req.SentAt) // this page's Date bounds the server's clock
-		}
-		older := false
+		past := false // a page reached beyond the window, in the order read
 		for _, j := range list.Jobs {
 			created := j.CreateTime.Time
 			switch {
 			case !created.IsZero() && !req.From.IsZero() && created.Before(req.From):
-				older = true
+				past = past || q.Reverse
 				continue
 			case !created.IsZero() && !req.Until.IsZero() && created.After(req.Until):
+				// Oldest first, the log's order is the jobs' true creation, which
+				// the machines' clocks can stamp out of order by a margin.
+				past = past || !q.Reverse && created.After(req.Until.Add(c.cfg.ClockMargin))
 				continue
 			case !isRestartAction(j.JobAction) || !restartsExactly(j.ResourceIDs, ids) || listed(out, j.JobID):
 				continue
-			case contains(known, j.JobID) || req.origin == &c.seen && c.seen.before(j.JobID, req.seq):
+			case contains(known, j.JobID) || c.mine.has(j.JobID) || req.origin == &c.seen && c.seen.before(j.JobID, req.seq):
 				continue
 			}
 			out = append(out, j)
 		}
-		offset += len(list.Jobs)
-		// Newest first: once a page reaches back past the window, no later page
-		// can hold a job inside it.
-		if older || len(list.Jobs) == 0 || (list.TotalKnown && offset >= list.TotalCount) {
+		q.Offset += len(list.Jobs)
+		if past || len(list.Jobs) == 0 || (list.TotalKnown && q.Offset >= list.TotalCount) {
 			return out, nil
 		}
 	}
@@ -318,7 +343,7 @@ func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, id
 	if !req.From.IsZero() {
 		from = req.From.UTC().Format(timestampLayout)
 	}
-	return nil, fmt.Errorf("the operation log of cluster %s holds more than %d entries newer than %s; cannot look further back", clusterID, offset, from)
+	return nil, fmt.Errorf("the operation log of cluster %s holds more than %d entries from %s on that are not past the request's window; cannot read it all", clusterID, q.Offset, from)
 }
 
 // isRestartAction accepts the documented job_action and, since API.md infers that

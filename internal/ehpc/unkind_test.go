@@ -332,3 +332,64 @@ func TestListingWithoutItsListIsAnError(t *testing.T) {
 		}
 	})
 }
+
+// Issue #31, defect 3: a lost request settled after thousands of other
+// restarts reached the log. Settling asks the log for the request's window
+// (start_time, end_time), so its job is found in a page or two, however busy
+// the log has been since; before, it read the newest 2,000 entries and gave
+// up, and the outcome stayed unknown for good.
+func TestSettleFindsItsJobBehindABusyLog(t *testing.T) {
+	for _, byStatus := range []bool{false, true} {
+		t.Run(fmt.Sprintf("start_time bounds status_time: %v", byStatus), func(t *testing.T) { settleBehindABusyLog(t, byStatus) })
+	}
+}
+
+func settleBehindABusyLog(t *testing.T, byStatus bool) {
+	h := newHarness(t, ehpcsim.Options{LogTimesByStatus: byStatus})
+	c := h.client()
+	if _, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone}); err != nil {
+		t.Fatal(err) // an answer that bounds the server's clock
+	}
+	sent := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
+	req := ehpc.Request{SentAt: sent, From: sent.Add(-2 * time.Second), Until: sent.Add(3 * time.Second)}
+	own := h.sim.AddPastJob(simCluster, []string{unkindNode}, sent.Add(time.Second), "successful")
+	for i := range 2100 {
+		h.sim.AddPastJob(simCluster, []string{"cln-cmp00003"}, sent.Add(time.Hour+time.Duration(i)*time.Second), "successful")
+	}
+	before := h.sim.Requests(ehpc.PathOperations)
+	job, err := c.Settle(testCtx(t), simZone, simCluster, []string{unkindNode}, req, nil)
+	if err != nil || job == nil || job.JobID != own {
+		t.Fatalf("Settle = %+v, %v; want %s, the request's own job, behind 2,100 later restarts", job, err, own)
+	}
+	if n := h.sim.Requests(ehpc.PathOperations) - before; n > 2 {
+		t.Errorf("settling read the log %d times; the window holds one job, so one listing (two at most) must do", n)
+	}
+}
+
+// Issue #31, defect 1: two restarts of the same nodes in one provider
+// instance (two resources, or a resource and the action). The first is
+// accepted; the second's answer is lost before the API processed it. Its
+// settle must not take the first one's job, which lies in its window: this
+// client made that job for another request. So the log proves the second
+// request had no effect, and it is sent again: two restarts for two.
+func TestSettleNeverTakesAJobThisClientMadeForAnotherRequest(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{JobDuration: 500 * time.Millisecond})
+	c := h.client(func(c *ehpc.Config) { c.RequestTimeout = 500 * time.Millisecond })
+	nodes := []string{unkindNode}
+	first, err := c.RestartOnce(testCtx(t), simZone, simCluster, nodes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the first job ends: the nodes may be restarted again
+	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
+	second, err := c.RestartOnce(testCtx(t), simZone, simCluster, nodes, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.JobID == first.JobID || !second.Resent {
+		t.Fatalf("the second restart took %s (adopted %v, resent %v); the first restart's job is %s: it must be sent again", second.JobID, second.Adopted, second.Resent, first.JobID)
+	}
+	if n := h.sim.Restarts(unkindNode); n != 2 {
+		t.Errorf("%s restarted %d times, want 2: one per restart asked for", unkindNode, n)
+	}
+}

@@ -478,14 +478,18 @@ func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
 
 	var matched []*job
 	for _, j := range s.jobs {
+		at := j.stamped // what start_time and end_time bound
+		if s.timesByStatus {
+			at = j.wireStatusTime(c.now)
+		}
 		if j.zone != c.auth.zone ||
 			len(jobIDs) > 0 && !contains(jobIDs, j.id) ||
 			s.opLogLag > 0 && c.now.Before(j.created.Add(s.opLogLag)) ||
 			len(resourceIDs) > 0 && !anyIn(resourceIDs, j.resourceIDs(s.queueIDs)) ||
 			len(statuses) > 0 && !contains(statuses, j.status(c.now)) ||
 			len(actions) > 0 && !contains(actions, JobActionRestart) ||
-			!start.IsZero() && j.stamped.Before(start) ||
-			!end.IsZero() && j.stamped.After(end) {
+			!start.IsZero() && at.Before(start) ||
+			!end.IsZero() && at.After(end) {
 			continue
 		}
 		matched = append(matched, j)
