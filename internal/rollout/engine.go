@@ -97,7 +97,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 	doneAt := map[int]time.Time{}
 	for i := range r.Batches {
 		r.At = i
-		for step := Next(r.Batches[i], spec.Mode()); step != Skip; step = Next(r.Batches[i], spec.Mode()) {
+		for step := stepAt(r.Batches, i, spec.Mode()); step != Skip; step = stepAt(r.Batches, i, spec.Mode()) {
 			ok := true
 			switch step {
 			case Settle:

@@ -472,3 +472,28 @@ func TestRunGateMinHealthyTimeAndResume(t *testing.T) {
 		}
 	})
 }
+
+// Issue #31, defect 2: a batch settled or resumed without the gate (rolling
+// was removed for a while, or the record is older than the gate), whose node
+// is down for good. When the gate is on again, the batch after it is not sent:
+// the gate first looks at the nodes of the batch before, and stops there.
+func TestRunGatesAnUngatedSuccessBeforeSendingTheNext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{BootTime: 5 * time.Second})
+		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateNeverBack)
+		r := w.engine().Run(context.Background(), spec(), Split(nodes[:1], 1, 0), Observer{}) // ungated: no gate spec
+		if r.End != Done || r.Batches[0].Gate != "" {
+			t.Fatalf("end %s, batch %+v; want batch 1 done without a gate", r.End, r.Batches[0])
+		}
+		batches := append(r.Batches, Split(nodes[1:2], 1, 0)...)
+		r = w.engine().Run(context.Background(), gated(0, 2*time.Minute), batches, Observer{})
+		if r.End != NotBack || r.At != 0 || len(w.sim.Jobs()) != 1 {
+			t.Fatalf("end %s at batch %d, %d jobs; want batch 2 not sent while batch 1's node is out of service", r.End, r.At+1, len(w.sim.Jobs()))
+		}
+		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateBack)
+		r = w.engine().Run(context.Background(), gated(0, 2*time.Minute), r.Batches, Observer{})
+		if r.End != Done || r.Batches[0].Gate != GatePassed || len(w.sim.Jobs()) != 2 || w.sim.Restarts(nodes[0]) != 1 {
+			t.Fatalf("end %s, batch 1 %+v, %d jobs: want batch 1 seen back, then batch 2 sent", r.End, r.Batches[0], len(w.sim.Jobs()))
+		}
+	})
+}

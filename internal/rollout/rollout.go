@@ -5,8 +5,9 @@
 // needs to go on where this one stopped: every job it ever had, and for a
 // request whose answer was lost, when it was sent and where its job may lie.
 //
-// One function, Next, decides what a batch needs next (skip, settle, send or
-// wait) from those facts; running (Engine.Run), planning (Plan) and the words
+// One function, Next, decides what a batch needs next (skip, settle, send,
+// wait or gate) from those facts (stepAt adds the gate a batch owes the one
+// after it); running (Engine.Run), planning (Plan) and the words
 // the provider finds for an end all ask it. A run ends in one of a flat set of
 // End states, with the batches as they stand. The engine knows nothing of
 // Terraform: it takes a clock.Clock and reports through an Observer, and the
@@ -182,8 +183,26 @@ func Unfinished(batches []Batch) bool {
 	return slices.ContainsFunc(batches, func(b Batch) bool { return b.JobID == "" })
 }
 
+// stepAt is the step batch i of batches takes next in mode m: Next's, except
+// that with the gate on, a batch whose job succeeded but whose nodes no gate
+// saw back (its rollout was resumed without the gate, after rolling was
+// removed, or written before the gate existed) is gated before a later batch
+// may be sent. The promise is about the nodes, not the record's history:
+// before a gated batch is sent, the batch before it is in service.
+func stepAt(batches []Batch, i int, m Mode) Step {
+	b := batches[i]
+	step := Next(b, m)
+	if step != Skip || !m.Gate || b.Status != ehpc.JobSuccessful || b.Gate == GatePassed || i+1 >= len(batches) {
+		return step
+	}
+	if later := Next(batches[i+1], m); later == Send || later == Settle {
+		return Gate
+	}
+	return step
+}
+
 // Resumes reports whether an apply in mode m has work on a recorded rollout:
-// a batch that Next gives a step. Green means done: a record is finished
+// a batch that stepAt gives a step. Green means done: a record is finished
 // only once every batch needs nothing more, so a job whose wait was cut short
 // is waited for again, a failed batch is sent again, and a batch held at the
 // gate is gated again, by the next apply of the same configuration, whether
@@ -191,7 +210,7 @@ func Unfinished(batches []Batch) bool {
 // tainted one (Continues). Restarting a finished rollout again is the user's
 // act: new triggers, or a replacement of the finished record.
 func Resumes(batches []Batch, m Mode) bool {
-	return slices.ContainsFunc(batches, func(b Batch) bool { return Next(b, m) != Skip })
+	return slices.ContainsFunc(Plan(batches, m), func(s Step) bool { return s != Skip })
 }
 
 // Plan is the step each batch of a recorded rollout takes next when an apply
@@ -199,8 +218,8 @@ func Resumes(batches []Batch, m Mode) bool {
 // turn out not processed and be sent too.
 func Plan(batches []Batch, m Mode) []Step {
 	steps := make([]Step, len(batches))
-	for i, b := range batches {
-		steps[i] = Next(b, m)
+	for i := range batches {
+		steps[i] = stepAt(batches, i, m)
 	}
 	return steps
 }

@@ -53,7 +53,7 @@ func TestNext(t *testing.T) {
 // Plan: a record whose batches need nothing is finished; one with a batch
 // with a step left resumes, or is continued by its replacement.
 func TestPlanAndResumes(t *testing.T) {
-	done := Batch{JobID: "j-1", Status: ehpc.JobSuccessful}
+	done := Batch{JobID: "j-1", Status: ehpc.JobSuccessful, Gate: GatePassed}
 	running := Batch{JobID: "j-2", Status: ehpc.JobPending}
 	failed := Batch{JobID: "j-3", Status: ehpc.JobFailed}
 	lost := Batch{Status: Unknown}
@@ -94,6 +94,34 @@ func TestPlanAndResumes(t *testing.T) {
 	}
 	if Continues(nil, Mode{Wait: true}) {
 		t.Error("Continues with no replaced record")
+	}
+}
+
+// Issue #31, defect 2: the promise is about the nodes, not the record's
+// history. A batch that succeeded without a gate (resumed after rolling was
+// removed, or written before the gate existed) is gated before a later batch
+// is sent, when the gate is on; never when nothing is sent after it, or the
+// gate is off.
+func TestAnUngatedSuccessIsGatedBeforeTheNextSend(t *testing.T) {
+	ungated := Batch{JobID: "j-1", Status: ehpc.JobSuccessful}
+	never, lost := Batch{Status: NotSent}, Batch{Status: Unknown}
+	running := Batch{JobID: "j-2", Status: ehpc.JobPending}
+	gated, plain := Mode{Wait: true, Gate: true}, Mode{Wait: true}
+	for _, tc := range []struct {
+		name    string
+		batches []Batch
+		m       Mode
+		want    []Step
+	}{
+		{"before a batch never sent", []Batch{ungated, never}, gated, []Step{Gate, Send}},
+		{"before a lost request, which may be sent again", []Batch{ungated, lost}, gated, []Step{Gate, Settle}},
+		{"before a batch whose job runs: nothing is sent", []Batch{ungated, running}, gated, []Step{Skip, Wait}},
+		{"the last batch", []Batch{ungated, ungated}, gated, []Step{Skip, Skip}},
+		{"gate off", []Batch{ungated, never}, plain, []Step{Skip, Send}},
+	} {
+		if got := Plan(tc.batches, tc.m); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Plan = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
