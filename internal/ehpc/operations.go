@@ -33,6 +33,11 @@ type Job struct {
 	ErrorCodes     FlexString `json:"error_codes"`
 	Owner          FlexString `json:"owner"`
 	Submitter      FlexString `json:"submitter"`
+	// Alternatives are, for a job a settle adopted, the other jobs of
+	// exactly its nodes in the lost request's window that it was chosen over:
+	// the request's own job may be any of them (another tool may have
+	// restarted the same nodes in that window), so the caller keeps them all.
+	Alternatives []string `json:"-"`
 }
 
 // Done reports whether the job reached a final status.

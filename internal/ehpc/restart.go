@@ -35,6 +35,9 @@ type RestartResult struct {
 	// the operation log instead (RestartOnce); AdoptedReason says what was lost.
 	Adopted       bool
 	AdoptedReason string
+	// Alternatives are the other jobs the adopted one was chosen over
+	// (Job.Alternatives).
+	Alternatives []string
 	// Resent reports that an earlier request provably had no effect and was sent again.
 	Resent bool
 	// Interrupted reports that the caller's context ended while a lost answer was
@@ -145,7 +148,7 @@ func (c *Client) RestartOnce(ctx context.Context, zone, clusterID string, ids []
 			return nil, serr
 		case job != nil:
 			return &RestartResult{JobID: job.JobID, Action: job.JobAction, Path: PathOperations, Request: u.Request,
-				Adopted: true, AdoptedReason: u.Err.Error(), Interrupted: ctx.Err() != nil}, nil
+				Adopted: true, AdoptedReason: u.Err.Error(), Alternatives: job.Alternatives, Interrupted: ctx.Err() != nil}, nil
 		case ctx.Err() != nil:
 			return nil, fmt.Errorf("the answer to the restart request was lost, the operation log then showed it had no effect, and it was not sent again: %w", ctx.Err())
 		case resends == maxResends:

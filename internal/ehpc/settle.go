@@ -165,7 +165,10 @@ func (c *Client) Settle(ctx context.Context, zone, clusterID string, ids []strin
 	}
 	job, err := c.decide(jobs, u)
 	if job != nil {
-		c.mine.add(job.JobID) // found for this request: no other's
+		// Found for this request: no other's.
+		for _, id := range append([]string{job.JobID}, job.Alternatives...) {
+			c.mine.add(id)
+		}
 	}
 	return job, err
 }
@@ -243,6 +246,8 @@ func (c *Client) decide(jobs []Job, u *UnknownOutcomeError) (*Job, error) {
 	// here would stay unknown for good. Taking one never restarts the nodes
 	// twice; at worst the job recorded is another restart of exactly these
 	// nodes made in the request's window, as when it is the only candidate.
+	// The others go with it (Alternatives): the request's own job may be one
+	// of them, and no job id may be lost.
 	pool := jobs
 	if lower, ok := c.offset.get(); ok && !u.Request.SentAt.IsZero() && len(jobs) > 1 {
 		bound := u.Request.SentAt.Add(lower - c.cfg.ClockMargin*2/5).Truncate(time.Second)
@@ -257,7 +262,13 @@ func (c *Client) decide(jobs []Job, u *UnknownOutcomeError) (*Job, error) {
 		}
 	}
 	if newest := newestOf(pool); newest != nil {
-		return newest, nil
+		chosen := *newest
+		for _, j := range jobs {
+			if j.JobID != chosen.JobID {
+				chosen.Alternatives = append(chosen.Alternatives, j.JobID)
+			}
+		}
+		return &chosen, nil
 	}
 	u.Checked, u.Candidates = true, jobIDs(jobs)
 	u.Err = fmt.Errorf("several restart jobs of exactly these nodes lie in its window, and the operation log gives no create_time for some of them, so the newest cannot be told")

@@ -288,9 +288,14 @@ func (e ending) note(n rollout.Note) diag.Diagnostic {
 			"The answer to an earlier restart request was lost, and the operation log then proved it had no effect: no job of it by the time the API could no longer process it. "+
 				"So the restart was sent once more, and created job %s.", n.JobID))
 	}
+	others := ""
+	if len(n.Others) > 0 {
+		others = fmt.Sprintf(" Job %s restarted exactly these nodes in that time too, so another tool restarted them then, and any of these jobs may be this request's: "+
+			"the others are kept in the record too (earlier_job_ids).", strings.Join(n.Others, ", "))
+	}
 	return diag.NewWarningDiagnostic("Restart Job Adopted From Operation Log", e.aboutBatch(n.Batch)+fmt.Sprintf(
 		"The answer to the restart request was lost (%s), so the request was not sent again. Job %s in the operation log restarts exactly these nodes "+
-			"and was created when that request could have made it; it was adopted as this restart.", e.scrub(n.Reason), n.JobID))
+			"and was created when that request could have made it; it was adopted as this restart.%s", e.scrub(n.Reason), n.JobID, others))
 }
 
 // aboutBatch names the batch a message is about, in a rollout of several.

@@ -30,7 +30,7 @@ const cliScale = 0.05
 // cliBounds draw scenarios for real time: every duration scaled, none longer
 // than a few seconds.
 var cliBounds = torture.Bounds{LogLag: torture.Production.LogLag, Skew: torture.Production.Skew, Step: torture.Production.Step,
-	ClockMargin: scaled(torture.Production.ClockMargin), Scale: cliScale, Cap: 6 * time.Second}
+	ClockMargin: scaled(torture.Production.ClockMargin), RequestValidity: scaled(torture.Production.RequestValidity), Scale: cliScale, Cap: 6 * time.Second}
 
 func scaled(d time.Duration) time.Duration { return time.Duration(float64(d) * cliScale) }
 
@@ -234,6 +234,7 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 	}
 	o.State, o.Tainted, o.Messages = state, tainted, diagText(out)
 	r.obs = append(r.obs, o)
+	r.rolling = followCutAdvice(out, r.rolling)
 }
 
 // apply runs terraform apply, sending it Ctrl-C after interrupt when set, and

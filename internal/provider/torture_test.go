@@ -71,6 +71,10 @@ type tortureRun struct {
 
 func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
 	c := ehpcsim.Cluster{ID: torture.ClusterID, Zone: ehpcsim.DemoZone}
+	if sc.NoHealthCheck {
+		off := false
+		c.HealthCheck = &off
+	}
 	for i, id := range sc.NodeIDs() {
 		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: id, Name: fmt.Sprintf("compute-%d", i+1), Role: "compute", Status: "active"})
 		if i+1 == sc.NeverBack {
@@ -83,6 +87,9 @@ func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
 // nodesModel is the checker's account of sc's nodes, fixed at fixed.
 func nodesModel(sc torture.Scenario, fixed time.Time) torture.NodesModel {
 	m := torture.NodesModel{BootTime: sc.BootTime, Fixed: fixed}
+	if sc.NoHealthCheck {
+		m.BootTime = 0 // booting nodes report no health, and no check is waited for
+	}
 	if sc.NeverBack > 0 {
 		m.NeverBack = sc.NodeIDs()[sc.NeverBack-1]
 	}
@@ -121,6 +128,7 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 		r := &tortureRun{t: t, sc: sc, sim: sim, net: memnet.New(), clk: &steppingClock{}, rolling: sc.BatchSize > 0}
 		srv := &http.Server{Handler: sim}
 		go func() { _ = srv.Serve(r.net) }()
+		busyLog(sim, sc)
 		for i, st := range sc.Steps {
 			time.Sleep(st.Gap)
 			r.arm(st)
@@ -199,7 +207,22 @@ func (r *tortureRun) arm(st torture.Step) {
 			r.sim.FailJobsAfter(f.Skip, 1)
 		case torture.JobsSlow:
 			r.sim.SetJobDuration(f.Length)
+		case torture.Refused1400, torture.Refused2100:
+			code := map[torture.FaultKind]int{torture.Refused1400: 1400, torture.Refused2100: 2100}[f.Kind]
+			restart(ehpcsim.Fault{RetCode: code, Count: f.Count})
+		case torture.OtherTool:
+			nodes, took := r.sc.BatchNodes(f.Skip), r.sc.JobDuration
+			time.AfterFunc(f.Delay, func() { r.sim.AddPastRestart(torture.ClusterID, nodes, r.sim.Now(), took) })
 		}
+	}
+}
+
+// busyLog puts sc.BusyLog restarts of nodes outside the scenario's in the
+// log before its first step, a second apart, the newest just before it.
+func busyLog(sim *ehpcsim.Simulator, sc torture.Scenario) {
+	now := sim.Now()
+	for i := range sc.BusyLog {
+		sim.AddPastRestart(torture.ClusterID, []string{fmt.Sprintf("cln-other%03d", i%50)}, now.Add(-time.Duration(sc.BusyLog-i)*time.Second), time.Second)
 	}
 }
 
@@ -520,6 +543,7 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 	o.Messages, o.Tainted, o.State = msgs.String(), r.tainted, r.stateMap()
 	o.Gated = r.gated() // the run's own: its configuration, and the record it ran
 	r.obs = append(r.obs, o)
+	r.rolling = followCutAdvice(o.Messages, r.rolling)
 }
 
 // stateMap is the resource's attributes in state; nil when not in state.
@@ -692,4 +716,16 @@ func envInt(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+// followCutAdvice is the user reading the error of a replacement that would
+// continue a rollout cut differently from the configuration (Rollout Cut
+// Differently: rolling was toggled while the record was tainted): it says to
+// set rolling back, and they do, before the next apply. It returns rolling as
+// set for that apply.
+func followCutAdvice(messages string, rolling bool) bool {
+	if strings.Contains(messages, "Rollout Cut Differently") {
+		return !rolling
+	}
+	return rolling
 }

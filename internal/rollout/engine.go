@@ -177,10 +177,11 @@ func (e *Engine) send(ctx context.Context, spec Spec, r *Result, i int, obs Obse
 		return false
 	}
 	b.retire()
+	b.Earlier = append(b.Earlier, res.Alternatives...)
 	b.JobID, b.RetCode, b.Status, b.Request, b.Excluded = res.JobID, res.RetCode, ehpc.JobPending, ehpc.Request{SentAt: res.Request.SentAt}, nil
 	var note *Note
 	if res.Adopted || res.Resent {
-		note = &Note{Batch: i, JobID: res.JobID, Adopted: res.Adopted, Reason: res.AdoptedReason}
+		note = &Note{Batch: i, JobID: res.JobID, Adopted: res.Adopted, Reason: res.AdoptedReason, Others: res.Alternatives}
 		r.Notes = append(r.Notes, *note)
 	}
 	if obs.Sent != nil {
@@ -287,11 +288,12 @@ func (e *Engine) settle(ctx context.Context, spec Spec, r *Result, i int, obs Ob
 		b.Status, b.Request = NotSent, ehpc.Request{}
 		return true
 	}
+	b.Earlier = append(b.Earlier, job.Alternatives...)
 	b.JobID, b.Status, b.Request, b.Excluded = job.JobID, ehpc.JobPending, ehpc.Request{SentAt: req.SentAt}, nil
 	if job.Done() {
 		b.finished(job.Status, spec)
 	}
-	note := &Note{Batch: i, JobID: job.JobID, Adopted: true, Reason: "its answer was lost in an earlier apply"}
+	note := &Note{Batch: i, JobID: job.JobID, Adopted: true, Reason: "its answer was lost in an earlier apply", Others: job.Alternatives}
 	r.Notes = append(r.Notes, *note)
 	if obs.Sent != nil {
 		obs.Sent(i, *b, note)

@@ -39,7 +39,8 @@ type Batch struct {
 	Status  string
 	RetCode int
 	// Earlier are the jobs it had before JobID, oldest first: a failed batch
-	// sent again keeps its failed job here, so no job id is ever dropped.
+	// sent again keeps its failed job here, and a lost request's settle the
+	// other jobs its window held (Note.Others), so no job id is ever dropped.
 	Earlier []string
 	// Request is its last request: SentAt once sent, and the window its job
 	// is looked for in while its outcome is unknown. A batch not sent may
@@ -330,6 +331,9 @@ type Note struct {
 	// had no effect and it was sent again.
 	Adopted bool
 	Reason  string
+	// Others are the other jobs of exactly its nodes in the lost request's
+	// window, kept in Earlier: the request's own may be one of them.
+	Others []string
 }
 
 // Result is what a run did: the batches as they stand, the batch it stopped

@@ -106,9 +106,9 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 // Liveness (an empty plan after at most two clean applies) is the runner's to
 // check: only it can plan. What a pipeline relies on is CheckPipeline's.
 func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound Bounds) []Violation {
-	c := checker{jobs: jobs, reqs: reqs, obs: obs, margin: bound.ClockMargin}
+	c := checker{jobs: jobs, reqs: reqs, obs: obs, margin: elder{bound.ClockMargin, bound.RequestValidity}}
 	c.atMostOnce()
-	c.out = append(c.out, checkAdoptions(jobs, obs, bound.ClockMargin, reqs)...)
+	c.out = append(c.out, checkAdoptions(jobs, obs, c.margin, reqs)...)
 	for i, o := range obs {
 		if o.Panic != "" {
 			c.add("no panic", "apply %d (%s) panicked: %s", i+1, o.Label, o.Panic)
@@ -124,9 +124,16 @@ type checker struct {
 	jobs   []ehpcsim.Job
 	reqs   []ehpcsim.Request
 	obs    []Observation
-	margin time.Duration
+	margin elder
 	out    []Violation
 }
+
+// elder is how far from a lost request's send a restart of exactly its nodes
+// that the applies could not know of may lie and still be taken for its own
+// (the documented exception): within margin before it, for a restart of
+// another declared restart; and up to validity plus margin after it, too, for
+// another tool's (a past job, outside what the scenario sent).
+type elder struct{ margin, validity time.Duration }
 
 func (c *checker) add(inv, format string, args ...any) {
 	c.out = append(c.out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
@@ -290,7 +297,7 @@ const jobFailed = "failed"
 // later records a job must have found its own: a job no earlier apply of the
 // declared restart recorded, made by a request no older than the apply that
 // lost the answer.
-func checkAdoptions(jobs []ehpcsim.Job, obs []Observation, margin time.Duration, reqs []ehpcsim.Request) []Violation {
+func checkAdoptions(jobs []ehpcsim.Job, obs []Observation, margin elder, reqs []ehpcsim.Request) []Violation {
 	var out []Violation
 	recorded := map[string]bool{}
 	lostSince := map[string]int{} // batch nodes -> FirstRequest of the apply that lost it
@@ -339,7 +346,7 @@ func checkAdoptions(jobs []ehpcsim.Job, obs []Observation, margin time.Duration,
 // declared restart could not know of (made for an earlier one they did not
 // replace themselves, or before the test), made less than margin before one of
 // their requests of the batch that made no job itself.
-func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcsim.Request, jobs []ehpcsim.Job, margin time.Duration) bool {
+func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcsim.Request, jobs []ehpcsim.Job, margin elder) bool {
 	made := map[int]bool{}
 	for _, x := range jobs {
 		made[x.Request] = true
@@ -353,10 +360,16 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 		}
 		for i := obs[k].FirstRequest; i < obs[k].EndRequest && i < len(reqs); i++ {
 			r := reqs[i]
-			if r.Method != "POST" || made[i] || !sameNodes(r.Body, nodes) {
+			// Another tool's restart in a lost request's window may be taken for
+			// it even when the request made a job too: the record keeps both.
+			if r.Method != "POST" || made[i] && !j.Past || !sameNodes(r.Body, nodes) {
 				continue
 			}
-			if !j.Started.After(r.Time) && !j.Started.Before(r.Time.Add(-margin)) {
+			latest := r.Time
+			if j.Past {
+				latest = r.Time.Add(margin.validity + margin.margin)
+			}
+			if !j.Started.After(latest) && !j.Started.Before(r.Time.Add(-margin.margin)) {
 				return true
 			}
 		}
@@ -397,8 +410,8 @@ type NodesModel struct {
 func (m NodesModel) inService(jobs []ehpcsim.Job, node string, t time.Time) bool {
 	var last time.Time
 	for _, j := range jobs {
-		if !slices.Contains(j.NodeIDs, node) || j.Started.After(t) {
-			continue
+		if j.Past || !slices.Contains(j.NodeIDs, node) || j.Started.After(t) {
+			continue // history (another tool's restart, in the log only) touches no node
 		}
 		if j.Ended.IsZero() || j.Ended.After(t) {
 			return false // restarting at t
@@ -456,7 +469,7 @@ func batchBefore(obs []Observation, nodes []string) []string {
 
 // Finished reports whether a record in state has nothing left to do, as a
 // pipeline sees it: every batch's job successful (and with the gate on, not
-// held at it), or, not waiting, every batch accepted. Replacing a finished
+// held at it), or, not waiting, every batch accepted and not seen failed. Replacing a finished
 // record is the user's act and a new declared restart; replacing an
 // unfinished one (Terraform's replacement of a record it tainted, or the
 // user's) continues the same restart.
@@ -469,8 +482,8 @@ func Finished(state map[string]any, gated, noWait bool) bool {
 		raw, _ := state["batches"].([]any)
 		m, _ := raw[i].(map[string]any)
 		switch {
-		case noWait && b.JobID == "":
-			return false
+		case noWait && (b.JobID == "" || b.Status == "failed"):
+			return false // not sent, unknown, or seen failed (a settle may see it): sent again
 		case noWait:
 		case b.Status != "successful", gated && str(m["health_gate"]) == "waiting":
 			return false
@@ -524,8 +537,13 @@ func (c *checker) complete(i int, nodes []string, noWait bool, m NodesModel) {
 		switch {
 		case !found:
 			c.add("green means done", "apply %d (%s) exited 0, but no job in state restarted node %s; state: %v", i+1, o.Label, n, o.State)
-		case noWait:
-		case job.Ended.IsZero() || job.Ended.After(o.At) || job.Status != "successful":
+		case noWait, job.Past && job.Status == "successful":
+			// Another tool's restart taken for a lost request's: the documented
+			// exception (a restart missed, never doubled), allowed by "settled
+			// right" only inside the request's window.
+		case job.Ended.IsZero() || job.Ended.After(o.At.Add(time.Second)) || job.Status != "successful":
+			// The simulator ends a job from its create_time, whole seconds: up
+			// to a second before Ended.
 			c.add("green means done", "apply %d (%s) exited 0, but node %s's job %s had not succeeded by then (status %s, ended %v)", i+1, o.Label, n, job.ID, job.Status, job.Ended)
 		case gated && !m.inService(c.jobs, n, o.At):
 			c.add("green means done", "apply %d (%s) exited 0 with the health gate on, but node %s was not back in service then", i+1, o.Label, n)

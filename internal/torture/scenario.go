@@ -40,6 +40,12 @@ type Bounds struct {
 	// a request whose answer is lost and that made no job, may be adopted
 	// (missed, never doubled). Check allows exactly that.
 	ClockMargin time.Duration
+	// RequestValidity is how long the API processes a request after its
+	// timestamp (60 s): with ClockMargin, it bounds the window in which
+	// another tool's restart of exactly a lost request's nodes may be taken
+	// for that request's (the documented exception). Only Check reads it,
+	// and it is the caller's to scale.
+	RequestValidity time.Duration
 	// Scale shrinks every duration a scenario draws (job lengths, gaps,
 	// delays, and the bounds above), and Cap bounds it, so that scenarios for
 	// real time (the CLI) stay short; 1 and 0 (none) for fake time.
@@ -52,7 +58,8 @@ type Bounds struct {
 const minCreateTimeout = 10 * time.Second
 
 // Production is the bounds the provider documents, at full scale.
-var Production = Bounds{LogLag: 6 * time.Second, Skew: 10 * time.Second, Step: 10 * time.Second, ClockMargin: 25 * time.Second, Scale: 1}
+var Production = Bounds{LogLag: 6 * time.Second, Skew: 10 * time.Second, Step: 10 * time.Second, ClockMargin: 25 * time.Second,
+	RequestValidity: time.Minute, Scale: 1}
 
 // Action is what the user does before an apply.
 type Action int
@@ -86,10 +93,15 @@ const (
 	LogNoList                       // Count operation-log answers say ret_code 0 without job_set
 	JobFails                        // the Skip+1-th job created from the step's start fails
 	JobsSlow                        // every job created in the step runs Length (longer than most timeouts)
+	// Drawn only by Generate's later draws (issue #31), never by genFault, so
+	// that older seeds replay the same.
+	Refused1400 // ret_code 1400 (nodes busy) on a restart request, Count times: refused, nothing done
+	Refused2100 // ret_code 2100 (not found) on a restart request: refused, nothing done
+	OtherTool   // another tool restarts exactly the nodes of batch Skip (0-based), Delay after the step starts
 )
 
 var faultNames = [...]string{"lost-before", "lost-after", "lost-late", "gateway-before", "gateway-after", "internal-after",
-	"truncated-after", "slow-after", "busy", "log-outage", "log-no-list", "job-fails", "jobs-slow"}
+	"truncated-after", "slow-after", "busy", "log-outage", "log-no-list", "job-fails", "jobs-slow", "refused-1400", "refused-2100", "other-tool"}
 
 func (k FaultKind) String() string { return faultNames[k] }
 
@@ -163,6 +175,13 @@ type Scenario struct {
 	BootTime  time.Duration
 	NeverBack int
 	NodesFail int
+	// Drawn after those (issue #31): the cluster's health check is off
+	// (NoHealthCheck), and BusyLog restarts of other nodes reach the log
+	// before the first step, more than any page limit, all newer than
+	// nothing the scenario makes (each step's faults may add refusals and
+	// another tool's restarts too).
+	NoHealthCheck bool
+	BusyLog       int
 }
 
 // Generate draws the scenario of seed within b.
@@ -224,7 +243,47 @@ func Generate(seed uint64, b Bounds) Scenario {
 	if chance(0.25) {
 		sc.NodesFail = 1 + r.IntN(4)
 	}
+	sc.drawIssue31(r, d, chance)
 	return sc
+}
+
+// drawIssue31 draws what issue #31 widened the world by, after every older
+// draw: a cluster without a health check, a log busier than any page limit,
+// and in each step refusals and another tool's restart of exactly one batch's
+// nodes (which a lost request's settle may take for its own: the documented
+// exception, a restart missed, never doubled).
+func (sc *Scenario) drawIssue31(r *rand.Rand, d func(lo, hi time.Duration) time.Duration, chance func(float64) bool) {
+	sc.NoHealthCheck = chance(0.2)
+	if chance(0.15) {
+		sc.BusyLog = 100 + r.IntN(2500)
+	}
+	batches := 1
+	if sc.BatchSize > 0 {
+		batches = (sc.Nodes + sc.BatchSize - 1) / sc.BatchSize
+	}
+	for i := range sc.Steps {
+		st := &sc.Steps[i]
+		if chance(0.12) {
+			st.Faults = append(st.Faults, Fault{Kind: Refused1400, Skip: r.IntN(3), Count: 1 + r.IntN(2)})
+		}
+		if chance(0.04) {
+			st.Faults = append(st.Faults, Fault{Kind: Refused2100, Skip: r.IntN(3), Count: 1})
+		}
+		if chance(0.12) {
+			st.Faults = append(st.Faults, Fault{Kind: OtherTool, Skip: r.IntN(batches), Count: 1, Delay: d(0, 3*time.Minute)})
+		}
+	}
+}
+
+// BatchNodes are the nodes of batch i (0-based) as the scenario's rolling
+// argument cuts them (without a canary); every node without rolling.
+func (sc Scenario) BatchNodes(i int) []string {
+	ids := sc.NodeIDs()
+	if sc.BatchSize <= 0 {
+		return ids
+	}
+	lo := min(i*sc.BatchSize, len(ids))
+	return ids[lo:min(lo+sc.BatchSize, len(ids))]
 }
 
 func genStep(r *rand.Rand, d func(lo, hi time.Duration) time.Duration, chance func(float64) bool, b Bounds, first bool) Step {
@@ -354,6 +413,12 @@ func (sc Scenario) String() string {
 	if sc.NodesFail > 0 {
 		fmt.Fprintf(&b, ", %d listNodes failures a step", sc.NodesFail)
 	}
+	if sc.NoHealthCheck {
+		b.WriteString(", no health check")
+	}
+	if sc.BusyLog > 0 {
+		fmt.Fprintf(&b, ", %d other restarts in the log", sc.BusyLog)
+	}
 	b.WriteString("\n")
 	for i, st := range sc.Steps {
 		fmt.Fprintf(&b, "  step %d: after %s, %s", i+1, st.Gap, st.Action)
@@ -414,6 +479,8 @@ func (sc Scenario) Shrink() []Scenario {
 		func(s *Scenario) bool { ok := s.NeverBack > 0; s.NeverBack = 0; return ok },
 		func(s *Scenario) bool { ok := s.NodesFail > 0; s.NodesFail = 0; return ok },
 		func(s *Scenario) bool { ok := s.BootTime > 0; s.BootTime = 0; return ok },
+		func(s *Scenario) bool { ok := s.NoHealthCheck; s.NoHealthCheck = false; return ok },
+		func(s *Scenario) bool { ok := s.BusyLog > 0; s.BusyLog = 0; return ok },
 	} {
 		if s := sc.clone(); drop(&s) {
 			out = append(out, s)
