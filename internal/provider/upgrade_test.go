@@ -297,13 +297,7 @@ func resumeFixture(t *testing.T, base string, lostJobMade bool) {
 		e.sim.RestorePastJob(ehpcsim.Job{ID: madeByLost, ClusterID: ehpcsim.DemoClusterID, NodeIDs: before[lost].Nodes,
 			Created: jobs[len(jobs)-1].Created.Add(2 * time.Second), Status: ehpc.JobSuccessful})
 	}
-	c := e.newCLI(t)
-	c.write(e.providerBlock() + string(config))
-	state = []byte(strings.ReplaceAll(string(state), fixtureProvider, providerAddress()))
-	if err := os.WriteFile(filepath.Join(c.dir, "terraform.tfstate"), state, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.mustSucceed("init", "-input=false")
+	c := fixtureCLI(t, e, state, config)
 	plan := strings.Join(strings.Fields(c.mustSucceed("plan", "-input=false")), " ")
 	if !strings.Contains(plan, "Unfinished Rolling Restart Resumes") || !strings.Contains(plan, "update in-place") {
 		t.Fatalf("the plan does not resume the rollout:\n%s", plan)
@@ -426,13 +420,7 @@ func finishRedFixture(t *testing.T, base string, lostJobMade bool, planWords []s
 		e.sim.RestorePastJob(ehpcsim.Job{ID: "j-lostreq001", ClusterID: ehpcsim.DemoClusterID, NodeIDs: before[1].Nodes,
 			Created: jobs[len(jobs)-1].Created.Add(2 * time.Second), Status: ehpc.JobSuccessful})
 	}
-	c := e.newCLI(t)
-	c.write(e.providerBlock() + string(config))
-	state = []byte(strings.ReplaceAll(string(state), fixtureProvider, providerAddress()))
-	if err := os.WriteFile(filepath.Join(c.dir, "terraform.tfstate"), state, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.mustSucceed("init", "-input=false")
+	c := fixtureCLI(t, e, state, config)
 	plan := strings.Join(strings.Fields(c.mustSucceed("plan", "-input=false")), " ")
 	for _, w := range planWords {
 		if !strings.Contains(plan, w) {
@@ -473,6 +461,20 @@ func finishRedFixture(t *testing.T, base string, lostJobMade bool, planWords []s
 	if out, code := c.run("plan", "-input=false", "-detailed-exitcode"); code != 0 {
 		t.Errorf("the plan after the apply exits %d, want 0 (no changes):\n%s", code, out)
 	}
+}
+
+// fixtureCLI is a working directory of the CLI holding a fixture's
+// configuration and state (its provider address made this run's), initialized.
+func fixtureCLI(t *testing.T, e *testEnv, state, config []byte) *cli {
+	t.Helper()
+	c := e.newCLI(t)
+	c.write(e.providerBlock() + string(config))
+	state = []byte(strings.ReplaceAll(string(state), fixtureProvider, providerAddress()))
+	if err := os.WriteFile(filepath.Join(c.dir, "terraform.tfstate"), state, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.mustSucceed("init", "-input=false")
+	return c
 }
 
 // readFixture reads a fixture's state, configuration and the simulator's jobs
