@@ -100,7 +100,7 @@ func (c *Client) LookupNodes(ctx context.Context, clusterID string, f NodeFilter
 		}
 	}
 	if len(absent) > 0 {
-		return out, &NodesGoneError{ClusterID: clusterID, IDs: absent}
+		return out, &NodesGoneError{ClusterID: clusterID, IDs: slices.Sorted(slices.Values(absent))}
 	}
 	return out, nil
 }
@@ -198,19 +198,18 @@ func (l *lookup) budget() int {
 	return max(8, 2*(l.idx.total/per+1))
 }
 
-// window is the offset to read next for id, which can be within sp: a little
-// before where the index places it, when that is within sp (a node moves
-// back as nodes before it leave), else the middle of sp.
+// window is the offset to read next for id, which can be within sp: where
+// the index places it, when that is within sp, else the middle of sp.
 func (l *lookup) window(id string, sp span) int {
 	per := cmpOr(l.idx.page, listNodesPage)
-	if guess, ok := l.idx.guess(id, per); ok && guess >= sp.lo && (sp.hi < 0 || guess < sp.hi) {
-		return max(sp.lo, guess-per/10)
-	}
 	hi := sp.hi
 	if hi < 0 && l.idx.total > sp.lo {
 		hi = l.idx.total
 	}
+	at, ok := l.idx.place(id, per)
 	switch {
+	case ok && at+per > sp.lo && (hi < 0 || at < hi):
+		return max(sp.lo, at)
 	case hi < 0 && sp.lo == 0:
 		return 0
 	case hi < 0:
@@ -226,22 +225,51 @@ func cmpOr(a, b int) int {
 	return b
 }
 
-// guess is where the index places id: where it was, or, for a node never
-// seen, just after the node before it when the nodes either side of it were
-// at most a page apart (it joined there); otherwise nowhere.
-func (x *NodeIndex) guess(id string, per int) (int, bool) {
+// place is the offset of the window of per nodes in which the index expects
+// id: a little before where it was (a node moves back as nodes before it
+// leave); for a node never seen, just after the node before it, when the
+// nodes either side of it were within a page of each other, or where its id
+// falls between theirs (ids are spread evenly enough for that to land near).
+// Without a seen node either side of it, nowhere: the caller searches.
+func (x *NodeIndex) place(id string, per int) (int, bool) {
 	if p, ok := x.pos[id]; ok {
-		return p, true
+		return max(p-per/10, 0), true
 	}
 	i, _ := slices.BinarySearch(x.ids, id)
-	switch {
-	case i == len(x.ids):
+	if i == 0 || i == len(x.ids) {
 		return 0, false
-	case i == 0:
-		return 0, x.pos[x.ids[0]] < per
 	}
-	before, after := x.pos[x.ids[i-1]], x.pos[x.ids[i]]
-	return before + 1, after-before <= per
+	a, b := x.ids[i-1], x.ids[i]
+	before, after := x.pos[a], x.pos[b]
+	if after-before <= per {
+		return max(before+1-per/10, 0), true
+	}
+	at := before + 1 + int(idFraction(a, b, id)*float64(after-before-1))
+	return max(at-per/2, 0), true
+}
+
+// idFraction is how far x lies from a towards b (a < x < b), reading the
+// bytes after their common prefix as a number.
+func idFraction(a, b, x string) float64 {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	value := func(s string) float64 {
+		v, scale := 0.0, 1.0
+		for i := n; i < n+8; i++ {
+			scale /= 256
+			if i < len(s) {
+				v += float64(s[i]) * scale
+			}
+		}
+		return v
+	}
+	va, vb, vx := value(a), value(b), value(x)
+	if vb <= va {
+		return 0.5
+	}
+	return min(max((vx-va)/(vb-va), 0), 1)
 }
 
 // read reads one page at offset in node_id order and records it in the
