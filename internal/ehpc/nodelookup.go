@@ -134,7 +134,7 @@ func (l *lookup) locate(ctx context.Context, want []string) (absent []string, er
 		page, end, err := l.read(ctx, offset)
 		switch {
 		case RetCode(err) == CodeBadParameter: // sort_key refused: read in the API's own order
-			l.idx.unordered = true
+			l.unordered(ctx, "the API refused sort_key "+nodeSortKey)
 			continue
 		case err != nil:
 			return nil, err
@@ -288,7 +288,7 @@ func (l *lookup) read(ctx context.Context, offset int) (page []Node, end bool, e
 	page = *out.Nodes
 	if !slices.IsSortedFunc(page, func(a, b Node) int { return strings.Compare(a.NodeID, b.NodeID) }) ||
 		len(slices.CompactFunc(slices.Clone(page), func(a, b Node) bool { return a.NodeID == b.NodeID })) != len(page) {
-		l.idx.unordered = true
+		l.unordered(ctx, "the API served a page out of "+nodeSortKey+" order")
 		return nil, false, nil
 	}
 	total, known := out.total()
@@ -298,6 +298,16 @@ func (l *lookup) read(ctx context.Context, offset int) (page []Node, end bool, e
 		page = []Node{}
 	}
 	return page, end, nil
+}
+
+// unordered gives up reading the cluster's list in windows, for good, and
+// says so once: from now on every look at it reads it whole.
+func (l *lookup) unordered(ctx context.Context, why string) {
+	if !l.idx.unordered && l.c.cfg.Logger != nil {
+		l.c.cfg.Logger(ctx, "listNodes: "+why+"; the nodes of cluster "+l.cluster+" are read from its whole list from now on, one request per 100 nodes",
+			map[string]any{"cluster_id": l.cluster})
+	}
+	l.idx.unordered = true
 }
 
 // record notes where page, read at offset, placed its nodes.

@@ -216,7 +216,8 @@ func TestLookupNodesWithoutTheNodeIDOrder(t *testing.T) {
 		sim := ehpcsim.New(ehpcsim.Options{Clusters: []ehpcsim.Cluster{bigCluster(lookupCluster, 250)}})
 		srv := httptest.NewServer(orderBreaker(sim, refuse))
 		t.Cleanup(srv.Close)
-		c, ctx := newClient(t, srv.URL, nil), testCtx(t)
+		logs := &logRecorder{}
+		c, ctx := newClient(t, srv.URL, logs), testCtx(t)
 		idx := ehpc.NewNodeIndex()
 		sim.RemoveNode(lookupCluster, "cln-big00105")
 		for look := range 2 {
@@ -234,6 +235,9 @@ func TestLookupNodesWithoutTheNodeIDOrder(t *testing.T) {
 			if got := sim.Requests(ehpc.PathListNodes) - before; got != want {
 				t.Fatalf("refuse=%v, look %d: %d listNodes requests, want %d", refuse, look, got, want)
 			}
+		}
+		if n := strings.Count(logs.text(), "are read from its whole list from now on"); n != 1 {
+			t.Fatalf("refuse=%v: the log says %d times that the cluster is read whole, want once:\n%s", refuse, n, logs.text())
 		}
 	}
 }
