@@ -35,13 +35,13 @@ func idsOf(nodes []ehpc.Node) []string {
 
 // wantAsSimulated checks that nodes are exactly the nodes of ids, in that
 // order, each as the simulator has it now.
-func wantAsSimulated(t *testing.T, sim *ehpcsim.Simulator, cluster string, ids []string, nodes []ehpc.Node) {
+func wantAsSimulated(t *testing.T, sim *ehpcsim.Simulator, ids []string, nodes []ehpc.Node) {
 	t.Helper()
 	if !slices.Equal(idsOf(nodes), ids) {
 		t.Fatalf("looked up %v, got %v", ids, idsOf(nodes))
 	}
 	truth := map[string]ehpcsim.Node{}
-	for _, n := range sim.Nodes(cluster) {
+	for _, n := range sim.Nodes(lookupCluster) {
 		truth[n.ID] = n
 	}
 	for _, n := range nodes {
@@ -65,7 +65,7 @@ func TestLookupNodesReadsItsWindowNotTheCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantAsSimulated(t, h.sim, lookupCluster, batch, nodes)
+	wantAsSimulated(t, h.sim, batch, nodes)
 	if first := h.sim.Requests(ehpc.PathListNodes) - before; first > 4 {
 		t.Fatalf("the first look read %d pages; a search in node_id order over 20 pages takes at most 4 (the first page, the middle, then where the ids fall between)", first)
 	}
@@ -76,6 +76,7 @@ func TestLookupNodesReadsItsWindowNotTheCluster(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		wantAsSimulated(t, h.sim, reversed(batch), nodes) // in the order asked
 		if got := h.sim.Requests(ehpc.PathListNodes) - before; got != 1 {
 			t.Fatalf("looking up %v read %d pages, want the one window", batch, got)
 		}
@@ -126,7 +127,7 @@ func TestLookupNodesUnderAShiftingList(t *testing.T) {
 				if err != nil {
 					t.Fatalf("look %d at %v: %v", look, batch, err)
 				}
-				wantAsSimulated(t, h.sim, lookupCluster, batch, nodes)
+				wantAsSimulated(t, h.sim, batch, nodes)
 				// Never more than the windows' budget and one whole listing.
 				if reads, most := h.sim.Requests(ehpc.PathListNodes)-before, 3*(600/max(opts.PageCap, 100)+1)*max(1, 100/max(opts.PageCap, 100))+8; opts.PageCap == 0 && reads > most {
 					t.Fatalf("look %d read %d pages", look, reads)
@@ -164,7 +165,7 @@ func TestLookupNodesNamesANodeGoneFromTheCluster(t *testing.T) {
 					t.Fatalf("churn %d, %v: err %v, want the gone nodes %v", churn, tc.ids, err, tc.gone)
 				}
 				want := slices.DeleteFunc(slices.Clone(tc.ids), func(id string) bool { return slices.Contains(tc.gone, id) })
-				wantAsSimulated(t, h.sim, lookupCluster, want, nodes)
+				wantAsSimulated(t, h.sim, want, nodes)
 				for _, id := range tc.gone {
 					if !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), lookupCluster) || !strings.Contains(err.Error(), "cannot come back into service") {
 						t.Fatalf("the error does not name %s, its cluster and what it means: %v", id, err)
@@ -227,7 +228,7 @@ func TestLookupNodesWithoutTheNodeIDOrder(t *testing.T) {
 			if err != nil {
 				t.Fatalf("refuse=%v: %v", refuse, err)
 			}
-			wantAsSimulated(t, sim, lookupCluster, slices.DeleteFunc(batch, func(id string) bool { return id == "cln-big00105" }), nodes)
+			wantAsSimulated(t, sim, slices.DeleteFunc(batch, func(id string) bool { return id == "cln-big00105" }), nodes)
 			want := 3 // the whole list, in the API's order
 			if look == 0 && !refuse {
 				want++ // the window that showed the order is not node_id's
