@@ -121,7 +121,7 @@ func parseFlags(args []string) (config, error) {
 		"(rolling, batches of 50), at the provider's default rate limit; \"\" skips it (it takes about ten minutes)")
 	var large, only string
 	fs.StringVar(&large, "large-sizes", "200,1000,2000", "cluster sizes for the full gated rolling restarts of the large case (batches of 50); \"\" runs only its 40-node and 2000-node pair")
-	fs.DurationVar(&c.largeJob, "large-job", 5*time.Second, "job duration of the large case's full rolling restarts")
+	fs.DurationVar(&c.largeJob, "large-job", 10*time.Second, "job duration of the large case's full rolling restarts")
 	fs.DurationVar(&c.largeBoot, "large-boot", 5*time.Second, "boot time of the large case's full rolling restarts")
 	fs.StringVar(&only, "only", "", "run only these cases, comma-separated: "+strings.Join(cases, ", ")+" (default: all)")
 	if err := fs.Parse(args); err != nil {
