@@ -122,8 +122,9 @@ type Check struct {
 	// the cluster's listing.
 	Direct bool
 	// Nodes answers a node watch (WatchNodes): its nodes as the cluster's
-	// listing showed them, in the order asked; a node the listing lacks is
-	// left out. Nil when Err is set.
+	// list showed them, in the order asked; a node the look did not find is
+	// left out. Nil when Err is set, which is an *ehpc.NodesGoneError naming
+	// the watch's nodes when the list shows them gone from the cluster.
 	Nodes []ehpc.Node
 }
 
