@@ -58,6 +58,7 @@ type config struct {
 	listen       string
 	port         int  // -port, applied to listen by parseFlags
 	computeNodes int  // compute nodes of the demo cluster
+	nodeChurn    int  // -node-churn
 	computeSet   bool // -compute-nodes was given
 	clusters     string
 	jobDuration  time.Duration
@@ -271,6 +272,7 @@ func (c config) options() ehpcsim.Options {
 		OperationLogLag: c.opLogLag,
 		PageCap:         c.pageCap,
 		TotalField:      c.totalField,
+		NodeChurn:       c.nodeChurn,
 		QueueIDs:        c.queueIDs,
 		Latency:         c.latency,
 		Backends:        c.backends,
@@ -339,6 +341,9 @@ func (c config) unkindness() string {
 	if c.pageCap > 0 {
 		parts = append(parts, fmt.Sprintf("pages of at most %d", c.pageCap))
 	}
+	if c.nodeChurn > 0 {
+		parts = append(parts, fmt.Sprintf("a node joins (and one leaves) every %d listNodes requests of a cluster", c.nodeChurn))
+	}
 	if c.totalField != ehpcsim.TotalCount {
 		parts = append(parts, "total field "+c.totalField)
 	}
@@ -386,7 +391,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.clockOffset, "clock-offset", 0, "run the server's clock this far ahead (negative: behind); over 60s, correct clients get 1300")
 	fs.DurationVar(&c.opLogLag, "oplog-lag", 0, "hide each job from the operation log until this long after its creation")
 	fs.IntVar(&c.pageCap, "page-cap", 0, "return at most this many items per page of every listing, whatever limit asks (0: no cap)")
-	fs.StringVar(&c.totalField, "total-field", ehpcsim.TotalCount, "name of the listings' total: total_count, total_sum or none (omitted)")
+	fs.StringVar(&c.totalField, "total-field", ehpcsim.TotalCount, "name of the listings' total: total_count, total_sum, none (omitted) or sometimes (total_count on every other answer)")
+	fs.IntVar(&c.nodeChurn, "node-churn", 0, "on every `N`th listNodes request of a cluster, a node joins it at a random place in node_id order and, once three have, the oldest of them leaves: offsets shift between pages (0: never)")
 	fs.BoolVar(&c.queueIDs, "queue-ids", false, "put a queue id between the cluster and node ids in operation-log resource_ids")
 	fs.Var(&c.latency, "latency", "answer requests to a path this late, after processing them: `PATH=DURATION` (repeatable or comma-separated; PATH * means every path)")
 	fs.DurationVar(&c.lateEffect, "late-effect", 0, "drop the first restart request's connection and process it this long later")
@@ -452,9 +458,12 @@ func (c *config) settle(fs *flag.FlagSet) error {
 		return fmt.Errorf("-page-cap must not be negative (got %d)", c.pageCap)
 	}
 	switch c.totalField {
-	case ehpcsim.TotalCount, ehpcsim.TotalSum, ehpcsim.TotalNone:
+	case ehpcsim.TotalCount, ehpcsim.TotalSum, ehpcsim.TotalNone, ehpcsim.TotalSometimes:
 	default:
-		return fmt.Errorf("-total-field %q: use total_count, total_sum or none", c.totalField)
+		return fmt.Errorf("-total-field %q: use total_count, total_sum, none or sometimes", c.totalField)
+	}
+	if c.nodeChurn < 0 {
+		return fmt.Errorf("-node-churn must not be negative (got %d)", c.nodeChurn)
 	}
 	return checkLoopback(c.listen)
 }

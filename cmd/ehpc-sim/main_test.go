@@ -167,7 +167,7 @@ func TestRunRefusesBadSetups(t *testing.T) {
 func TestUnkindFlags(t *testing.T) {
 	var stderr syncBuffer
 	cfg, err := parseFlags([]string{
-		"-clock-offset", "-30s", "-oplog-lag", "5s", "-page-cap", "7", "-total-field", "none", "-queue-ids",
+		"-clock-offset", "-30s", "-oplog-lag", "5s", "-page-cap", "7", "-total-field", "none", "-queue-ids", "-node-churn", "4",
 		"-latency", "/api/cluster/listNodes=8s", "-latency", "*=20ms,/api/operation=1s", "-late-effect", "2s",
 		"-backend-clocks", "0s,0s,3s", "-oplog-outage", "30s+20s", "-oplog-outage", "2m+1s,0s+500ms",
 	}, &stderr)
@@ -175,7 +175,7 @@ func TestUnkindFlags(t *testing.T) {
 		t.Fatal(err, stderr.String())
 	}
 	o := cfg.options()
-	if o.ClockOffset != -30*time.Second || o.OperationLogLag != 5*time.Second || o.PageCap != 7 || o.TotalField != "none" || !o.QueueIDs ||
+	if o.ClockOffset != -30*time.Second || o.OperationLogLag != 5*time.Second || o.PageCap != 7 || o.TotalField != "none" || !o.QueueIDs || o.NodeChurn != 4 ||
 		len(o.Latency) != 3 || o.Latency["/api/cluster/listNodes"] != 8*time.Second || o.Latency["*"] != 20*time.Millisecond ||
 		o.Latency["/api/operation"] != time.Second || cfg.lateEffect != 2*time.Second || o.JobDuration != 3*time.Second {
 		t.Fatalf("%+v %+v", o, cfg)
@@ -184,7 +184,7 @@ func TestUnkindFlags(t *testing.T) {
 		t.Fatalf("%v %s", o.Backends, cfg.outages.String())
 	}
 	if u := cfg.unkindness(); !strings.Contains(u, "clock offset -30s") || !strings.Contains(u, "first restart dropped, processed 2s later") ||
-		!strings.Contains(u, "3 backends with clocks 0s,0s,3s") || !strings.Contains(u, "operation log answers 502 from 30s to 50s after start") ||
+		!strings.Contains(u, "3 backends with clocks 0s,0s,3s") || !strings.Contains(u, "every 4 listNodes requests") || !strings.Contains(u, "operation log answers 502 from 30s to 50s after start") ||
 		!strings.Contains(u, "operation log answers 502 from 2m0s to 2m1s after start") {
 		t.Fatal(u)
 	}
@@ -201,6 +201,7 @@ func TestUnkindFlags(t *testing.T) {
 		{[]string{"-late-effect", "-2s"}, "-late-effect must not be negative"},
 		{[]string{"-page-cap", "-1"}, "-page-cap must not be negative"},
 		{[]string{"-total-field", "total"}, `-total-field "total"`},
+		{[]string{"-node-churn", "-1"}, "-node-churn must not be negative"},
 		{[]string{"-latency", "/api/operation"}, "PATH=DURATION"},
 		{[]string{"-latency", "api/operation=1s"}, "must start with /"},
 		{[]string{"-latency", "*=-1s"}, "must not be negative"},
@@ -222,7 +223,7 @@ func TestUnkindFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"-h"}, &usage, &usage); code != 0 {
 		t.Fatal(code)
 	}
-	for _, flag := range []string{"-clock-offset", "-oplog-lag", "-page-cap", "-total-field", "-queue-ids", "-latency PATH=DURATION", "-late-effect",
+	for _, flag := range []string{"-clock-offset", "-oplog-lag", "-page-cap", "-total-field", "-queue-ids", "-node-churn N", "-latency PATH=DURATION", "-late-effect",
 		"-backend-clocks OFFSETS", "-oplog-outage START+LENGTH"} {
 		if !strings.Contains(usage.String(), "  "+flag) {
 			t.Errorf("usage lacks %s:\n%s", flag, usage.String())

@@ -63,7 +63,19 @@ type config struct {
 	quick        bool
 	rolling      bool
 	scale        []int
+	// largeSizes are the cluster sizes of the full gated rolling restarts
+	// (large.go), on largeJob jobs and largeBoot boots.
+	largeSizes          []int
+	largeJob, largeBoot time.Duration
+	// only is the cases to run (-only); empty runs every case.
+	only map[string]bool
 }
+
+// cases are the names -only selects from, in the order they run.
+var cases = []string{"wall", "waits", "rolling", "refresh", "scale", "large"}
+
+// runs reports whether the case named name is to run.
+func (c config) runs(name string) bool { return len(c.only) == 0 || c.only[name] }
 
 func main() {
 	cfg, err := parseFlags(os.Args[1:])
@@ -107,8 +119,35 @@ func parseFlags(args []string) (config, error) {
 	var scale string
 	fs.StringVar(&scale, "scale", "100,200,500", "restart counts for the scale case: one resource per node against one resource with every node "+
 		"(rolling, batches of 50), at the provider's default rate limit; \"\" skips it (it takes about ten minutes)")
+	var large, only string
+	fs.StringVar(&large, "large-sizes", "200,1000,2000", "cluster sizes for the full gated rolling restarts of the large case (batches of 50); \"\" runs only its 40-node and 2000-node pair")
+	fs.DurationVar(&c.largeJob, "large-job", 10*time.Second, "job duration of the large case's full rolling restarts")
+	fs.DurationVar(&c.largeBoot, "large-boot", 5*time.Second, "boot time of the large case's full rolling restarts")
+	fs.StringVar(&only, "only", "", "run only these cases, comma-separated: "+strings.Join(cases, ", ")+" (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	for _, name := range strings.Split(only, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		if !slices.Contains(cases, name) {
+			return c, fmt.Errorf("-only: no case %q; the cases are %s", name, strings.Join(cases, ", "))
+		}
+		if c.only == nil {
+			c.only = map[string]bool{}
+		}
+		c.only[name] = true
+	}
+	for _, s := range strings.Split(large, ",") {
+		var n int
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		if _, err := fmt.Sscan(strings.TrimSpace(s), &n); err != nil || n < 2 {
+			return c, fmt.Errorf("-large-sizes: bad cluster size %q (at least 2)", s)
+		}
+		c.largeSizes = append(c.largeSizes, n)
 	}
 	for _, s := range strings.Split(scale, ",") {
 		var n int
@@ -129,7 +168,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	if c.quick {
 		c.reps, c.sizes, c.longN, c.longJob = 1, []int{1}, 1, time.Second
-		c.scale = c.scale[:0]
+		c.scale, c.largeSizes = c.scale[:0], c.largeSizes[:0]
 	}
 	return c, nil
 }
@@ -168,7 +207,11 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 		}
 	}
 	b.cfg = cfg
-	for _, p := range []string{cfg.terraform, cfg.timeProvider} {
+	needs := []string{cfg.terraform}
+	if cfg.runs("wall") {
+		needs = append(needs, cfg.timeProvider) // only the wall-time cases compare with time_static
+	}
+	for _, p := range needs {
 		if _, err := os.Stat(p); err != nil {
 			return "", fmt.Errorf("%v (make bench installs it: scripts/tool.sh terraform / time-provider)", err)
 		}
@@ -187,7 +230,7 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 		return "", err
 	}
 	defer b.srv.Close()
-	if cfg.rolling {
+	if cfg.rolling && (cfg.runs("rolling") || cfg.runs("large")) {
 		// Minutes of other cases run first: a provider that does not take
 		// the rolling configuration should fail the run now, not then.
 		if err := b.validateRolling(ctx); err != nil {
@@ -197,22 +240,34 @@ func run(ctx context.Context, cfg config, log io.Writer) (string, error) {
 
 	var r report
 	r.cfg = cfg
-	if err := b.wallTimes(ctx, &r); err != nil {
-		return "", err
+	steps := []struct {
+		name string
+		run  func() error
+	}{
+		{"wall", func() error { return b.wallTimes(ctx, &r) }},
+		{"waits", func() error { return b.waits(ctx, &r) }},
+		{"rolling", func() error {
+			if !cfg.rolling {
+				return nil
+			}
+			return b.rolling(ctx, &r, b.site("roll", historySize, 0))
+		}},
+		{"refresh", func() error { return b.planAndRefresh(ctx, &r) }},
+		{"scale", func() error { return b.scale(ctx, &r) }},
+		{"large", func() error {
+			if !cfg.rolling {
+				return nil
+			}
+			return b.large(ctx, &r)
+		}},
 	}
-	if err := b.waits(ctx, &r); err != nil {
-		return "", err
-	}
-	if cfg.rolling {
-		if err := b.rolling(ctx, &r, b.site("roll", historySize, 0)); err != nil {
+	for _, st := range steps {
+		if !cfg.runs(st.name) {
+			continue
+		}
+		if err := st.run(); err != nil {
 			return "", err
 		}
-	}
-	if err := b.planAndRefresh(ctx, &r); err != nil {
-		return "", err
-	}
-	if err := b.scale(ctx, &r); err != nil {
-		return "", err
 	}
 	return r.markdown(), nil
 }

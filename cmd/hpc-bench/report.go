@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
 	"strings"
@@ -39,6 +40,9 @@ type report struct {
 	gated           *rollingCase // the same, gated, nodes booting; nil when -rolling=false or -boot-time 0
 	planRequests    int
 	refreshRequests int
+	// largePair is the large case's pair (40 nodes of a 40-node cluster,
+	// then of a 2000-node one), largeFull its full rolling restarts.
+	largePair, largeFull []largeCase
 }
 
 func median[T ~int64 | ~float64](xs []T) T {
@@ -81,12 +85,19 @@ func verdict(ok bool) string {
 func (r report) markdown() string {
 	var b strings.Builder
 	c := r.cfg
-	fmt.Fprintf(&b, "Terraform CLI against the EHPC simulator on loopback; %d repetitions per case, kinds alternating; "+
-		"`-parallelism=%d` for every wall-time case; %d CPUs (%s/%s). Wall time in seconds, median (min–max); "+
-		"ratios pair each repetition with its neighbour run.\n\n", c.reps, c.parallelism, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	if c.runs("wall") {
+		fmt.Fprintf(&b, "Terraform CLI against the EHPC simulator on loopback; %d repetitions per case, kinds alternating; "+
+			"`-parallelism=%d` for every wall-time case; %d CPUs (%s/%s). Wall time in seconds, median (min–max); "+
+			"ratios pair each repetition with its neighbour run.\n\n", c.reps, c.parallelism, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	} else {
+		fmt.Fprintf(&b, "Terraform CLI against the EHPC simulator on loopback; cases: %s; %d CPUs (%s/%s).\n",
+			strings.Join(slices.Sorted(maps.Keys(c.only)), ", "), runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+	}
 
-	b.WriteString("| N | hpc, no wait | hpc, wait (jobs done at once) | time_static | terraform_data | no wait ÷ time_static | wait ÷ time_static | no wait ÷ terraform_data | wait ÷ terraform_data |\n")
-	b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	if len(r.wall) > 0 {
+		b.WriteString("| N | hpc, no wait | hpc, wait (jobs done at once) | time_static | terraform_data | no wait ÷ time_static | wait ÷ time_static | no wait ÷ terraform_data | wait ÷ terraform_data |\n")
+		b.WriteString("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	}
 	sizes := make([]int, 0, len(r.wall))
 	for n := range r.wall {
 		sizes = append(sizes, n)
@@ -110,9 +121,11 @@ func (r report) markdown() string {
 
 	targets = append(targets, r.waitsMarkdown(&b)...)
 
-	fmt.Fprintf(&b, "\n| over %d existing resources | API requests |\n| --- | ---: |\n| `terraform plan` | %d |\n| `terraform apply -refresh-only` | %d |\n",
-		c.longN, r.planRequests, r.refreshRequests)
-	targets = append(targets, fmt.Sprintf("| API requests of plan + refresh | 0 | %d | %s |", r.planRequests+r.refreshRequests, verdict(r.planRequests+r.refreshRequests == 0)))
+	if c.runs("refresh") {
+		fmt.Fprintf(&b, "\n| over %d existing resources | API requests |\n| --- | ---: |\n| `terraform plan` | %d |\n| `terraform apply -refresh-only` | %d |\n",
+			c.longN, r.planRequests, r.refreshRequests)
+		targets = append(targets, fmt.Sprintf("| API requests of plan + refresh | 0 | %d | %s |", r.planRequests+r.refreshRequests, verdict(r.planRequests+r.refreshRequests == 0)))
+	}
 
 	if rc := r.rolling; rc != nil {
 		targets = append(targets, rc.markdown(&b, c.longJob)...)
@@ -127,6 +140,7 @@ func (r report) markdown() string {
 			fmt.Fprintf(&b, "| %d | %s | %d | %s | %d |\n", sc.n, secs(sc.eachWall), sc.eachRequests, secs(sc.oneWall), sc.oneRequests)
 		}
 	}
+	targets = append(targets, r.largeMarkdown(&b)...)
 
 	b.WriteString("\n| target | bound | measured | |\n| --- | ---: | ---: | --- |\n")
 	for _, t := range targets {

@@ -144,6 +144,10 @@ func asUnknown(err error, u **UnknownOutcomeError) bool { return errors.As(err, 
 // Permanent reports whether a failed read will fail the same way if asked again
 // soon: a parameter, key, clock, id or quota problem that only the user can fix.
 func Permanent(err error) bool {
+	var gone *NodesGoneError
+	if errors.As(err, &gone) {
+		return true
+	}
 	switch RetCode(err) {
 	case CodeBadParameter, CodeNoSuchAction, CodeAuthFailed, CodeRequestExpired, CodeNotFound, CodeQuotaExceeded:
 		return true

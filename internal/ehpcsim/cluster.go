@@ -85,6 +85,10 @@ type clusterState struct {
 	Cluster
 	created time.Time
 	byID    map[string]int // node id -> index in Nodes
+	// listings counts listNodes requests, churnSeq the nodes churn added,
+	// churned the ids of those still in Nodes, oldest first (churn.go).
+	listings, churnSeq int
+	churned            []string
 }
 
 func newClusterState(c Cluster, created time.Time) *clusterState {

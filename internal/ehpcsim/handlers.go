@@ -634,6 +634,7 @@ func (s *Simulator) listNodes(c *reqCtx) (any, *apiError) {
 	if !ok || cs.Zone != c.auth.zone {
 		return nil, errf(2100, "ResourceNotFound, cluster [%s] not found", clusterID)
 	}
+	s.churnLocked(cs)
 	search := strings.ToLower(q.Get("search_word"))
 	statuses := listParam(q, "status")
 	roles := listParam(q, "role")
@@ -703,6 +704,8 @@ const (
 	TotalCount = "total_count" // the action pages' name, and the default
 	TotalSum   = "total_sum"   // the general request page's name
 	TotalNone  = "none"        // no total at all: the client must page until a short page
+	// TotalSometimes gives total_count on every other listing answer.
+	TotalSometimes = "sometimes"
 )
 
 // listTotal is a listing's total under whichever name Options.TotalField
@@ -714,6 +717,12 @@ type listTotal struct {
 
 func (s *Simulator) listTotal(n int) listTotal {
 	switch s.totalField {
+	case TotalSometimes:
+		s.totals++
+		if s.totals%2 == 0 {
+			return listTotal{}
+		}
+		return listTotal{TotalCount: &n}
 	case TotalNone:
 		return listTotal{}
 	case TotalSum:

@@ -60,7 +60,9 @@ type Options struct {
 	// makes a client that stops at the first short page visibly wrong.
 	PageCap int
 	// TotalField names the listings' total: "" or "total_count" (today), "total_sum"
-	// (the name the API's general request page uses), or "none" (omitted).
+	// (the name the API's general request page uses), "none" (omitted), or
+	// "sometimes" (total_count on every other answer, none on the others: a
+	// client cannot count on the total it saw last).
 	// New panics on any other value: it is a test's setup mistake.
 	TotalField string
 	// LogTimesByStatus makes the operation log's start_time and end_time bound
@@ -68,6 +70,13 @@ type Options struct {
 	// create_time: the reference names the parameters without saying which,
 	// so a client must find its jobs either way.
 	LogTimesByStatus bool
+	// NodeChurn changes a cluster's membership on every NodeChurn-th listNodes
+	// request of it (0: never): a node joins, at a random place in node_id
+	// order, and one that joined earlier leaves (churn.go). Offsets shift
+	// between two pages of one listing and between listings, as API.md warns.
+	// NodeChurnSeed seeds the joining nodes' ids, so a test replays.
+	NodeChurn     int
+	NodeChurnSeed uint64
 	// QueueIDs makes operation-log resource_ids carry a queue id of the cluster
 	// between the cluster id and the node ids, as QingCloud's documented example
 	// does: "ehpc-czkekzfz ehpcq-rg0vaycm cln-w1xufnk9". Queue id: "ehpcq-" + 8
@@ -203,7 +212,10 @@ type Simulator struct {
 
 	pageCap       int
 	totalField    string
+	totals        int // listing answers written under TotalSometimes
 	timesByStatus bool
+	nodeChurn     int
+	rng           *rand.Rand // churn's node ids
 	queueIDs      bool
 	opLogLag      time.Duration
 	latency       map[string]time.Duration // never written after New: read without mu
@@ -244,6 +256,8 @@ func New(opts Options) *Simulator {
 		flapPeriod:    cmp.Or(max(opts.FlapPeriod, 0), defaultFlapPeriod),
 		jobDur:        opts.JobDuration,
 		pageCap:       max(opts.PageCap, 0),
+		nodeChurn:     max(opts.NodeChurn, 0),
+		rng:           rand.New(rand.NewPCG(opts.NodeChurnSeed, 0x6e6f646573)),
 		totalField:    opts.TotalField,
 		timesByStatus: opts.LogTimesByStatus,
 		queueIDs:      opts.QueueIDs,
@@ -267,9 +281,9 @@ func New(opts Options) *Simulator {
 		s.validity = defaultTimestampValidity
 	}
 	switch opts.TotalField {
-	case "", TotalCount, TotalSum, TotalNone:
+	case "", TotalCount, TotalSum, TotalNone, TotalSometimes:
 	default:
-		panic(fmt.Sprintf("ehpcsim: Options.TotalField %q is not one of %q, %q, %q", opts.TotalField, TotalCount, TotalSum, TotalNone))
+		panic(fmt.Sprintf("ehpcsim: Options.TotalField %q is not one of %q, %q, %q, %q", opts.TotalField, TotalCount, TotalSum, TotalNone, TotalSometimes))
 	}
 	if opts.Credentials != nil {
 		s.creds = make(map[string]string, len(opts.Credentials))

@@ -71,7 +71,7 @@ func (m *logModel) Job(context.Context, string, string, string) (ehpc.Job, bool,
 	panic("the listing shows every job: no direct query expected")
 }
 
-func (m *logModel) ListNodes(context.Context, string, ehpc.NodeFilter) ([]ehpc.Node, error) {
+func (m *logModel) LookupNodes(context.Context, string, ehpc.NodeFilter, []string, *ehpc.NodeIndex) ([]ehpc.Node, error) {
 	panic("only jobs are watched here")
 }
 

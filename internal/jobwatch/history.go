@@ -38,6 +38,8 @@ type history struct {
 	all    samples
 	// boots are the returns to service the node watches saw (nodes.go).
 	boots boots
+	// nodes is where the cluster's node list showed each node (nodes.go).
+	nodes *ehpc.NodeIndex
 }
 
 type sample struct {

@@ -81,7 +81,7 @@ import (
 type Source interface {
 	Operations(ctx context.Context, q ehpc.OperationQuery) (*ehpc.OperationList, error)
 	Job(ctx context.Context, zone, clusterID, jobID string) (ehpc.Job, bool, error)
-	ListNodes(ctx context.Context, clusterID string, f ehpc.NodeFilter) ([]ehpc.Node, error)
+	LookupNodes(ctx context.Context, clusterID string, f ehpc.NodeFilter, ids []string, idx *ehpc.NodeIndex) ([]ehpc.Node, error)
 }
 
 // Options tunes a Poller. The zero value is the production setting.
@@ -122,8 +122,9 @@ type Check struct {
 	// the cluster's listing.
 	Direct bool
 	// Nodes answers a node watch (WatchNodes): its nodes as the cluster's
-	// listing showed them, in the order asked; a node the listing lacks is
-	// left out. Nil when Err is set.
+	// list showed them, in the order asked; a node the look did not find is
+	// left out. Nil when Err is set, which is an *ehpc.NodesGoneError naming
+	// the watch's nodes when the list shows them gone from the cluster.
 	Nodes []ehpc.Node
 }
 
@@ -570,7 +571,7 @@ func (p *Poller) learn(k groupKey, jobs []ehpc.Job) {
 func (p *Poller) historyLocked(k groupKey) *history {
 	h := p.history[k]
 	if h == nil {
-		h = &history{}
+		h = &history{nodes: ehpc.NewNodeIndex()}
 		p.history[k] = h
 	}
 	return h

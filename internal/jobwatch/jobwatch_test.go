@@ -398,7 +398,7 @@ func (s *slowJob) Job(context.Context, string, string, string) (ehpc.Job, bool, 
 	panic("the listing shows the job: no direct query expected")
 }
 
-func (s *slowJob) ListNodes(context.Context, string, ehpc.NodeFilter) ([]ehpc.Node, error) {
+func (s *slowJob) LookupNodes(context.Context, string, ehpc.NodeFilter, []string, *ehpc.NodeIndex) ([]ehpc.Node, error) {
 	panic("only a job is watched here")
 }
 

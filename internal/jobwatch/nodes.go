@@ -2,6 +2,7 @@ package jobwatch
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -13,8 +14,13 @@ import (
 // (API.md, "Node state and health"). A node watch follows a set of nodes of a
 // cluster until they are in service, with the same discipline as a job watch:
 // every node watch of the cluster that is due at a tick is answered from ONE
-// listing of the cluster's nodes (listNodes, every page), whatever the number
-// of batches and resources waiting; it is paced by the same Schedule, from
+// look at the cluster's nodes, whatever the number of batches and resources
+// waiting. A look reads only the windows of the cluster's list that hold the
+// watched nodes (ehpc.Client.LookupNodes), placed by where the Poller's
+// earlier looks at the cluster saw them (one ehpc.NodeIndex per cluster, kept
+// with its history), so it costs the same in a cluster of 40 nodes and of
+// 2000; a node gone from the cluster fails the watches that follow it, by
+// name, and no other. It is paced by the same Schedule, from
 // the end of the nodes' restart job; and a tick that sees one watch's nodes
 // all in service looks again soon for the others (the burst look).
 //
@@ -71,21 +77,33 @@ func (w *Watch) Want(at time.Time) {
 	w.g.poke()
 }
 
-// checkNodes answers the node watches in ws from one listing of the
-// cluster's nodes, into results, and learns from those it sees come back.
+// checkNodes answers the node watches in ws from one look at the cluster's
+// nodes, into results, and learns from those it sees come back.
 func (p *Poller) checkNodes(g *group, ws []*Watch, results map[*Watch]Check) {
 	if len(ws) == 0 {
 		return
 	}
-	nodes, err := p.src.ListNodes(g.ctx, g.key.cluster, ehpc.NodeFilter{Zone: g.key.zone})
+	var ids []string
+	for _, w := range ws {
+		ids = append(ids, w.nodeIDs...)
+	}
+	nodes, err := p.src.LookupNodes(g.ctx, g.key.cluster, ehpc.NodeFilter{Zone: g.key.zone}, ids, p.nodeIndex(g.key))
 	now := p.opts.Clock.Now()
 	byID := make(map[string]ehpc.Node, len(nodes))
 	for _, n := range nodes {
 		byID[n.NodeID] = n
 	}
+	var gone *ehpc.NodesGoneError
+	if errors.As(err, &gone) {
+		err = nil // only the watches of the gone nodes fail
+	}
 	for _, w := range ws {
 		if err != nil {
 			results[w] = Check{Err: err}
+			continue
+		}
+		if lost := goneOf(gone, w.nodeIDs); lost != nil {
+			results[w] = Check{Err: lost}
 			continue
 		}
 		c := Check{Nodes: make([]ehpc.Node, 0, len(w.nodeIDs))}
@@ -104,6 +122,38 @@ func (p *Poller) checkNodes(g *group, ws []*Watch, results map[*Watch]Check) {
 			w.outSeen = time.Time{} // one sample a watch: later checks confirm, they do not time a boot
 		}
 	}
+}
+
+// goneOf is gone narrowed to the nodes of ids, or nil when none of them is
+// gone.
+func goneOf(gone *ehpc.NodesGoneError, ids []string) error {
+	if gone == nil {
+		return nil
+	}
+	var lost []string
+	for _, id := range gone.IDs {
+		if slices.Contains(ids, id) {
+			lost = append(lost, id)
+		}
+	}
+	if lost == nil {
+		return nil
+	}
+	return &ehpc.NodesGoneError{ClusterID: gone.ClusterID, IDs: lost}
+}
+
+// nodeIndex is where the Poller's looks saw the nodes of cluster k.
+func (p *Poller) nodeIndex(k groupKey) *ehpc.NodeIndex {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.historyLocked(k).nodes
+}
+
+// LookupNodes is one look at nodes of clusterID outside any watch (a check
+// before a rollout), from the windows where the Poller's looks saw them, so
+// that it costs a window and teaches the gate's first look where they are.
+func (p *Poller) LookupNodes(ctx context.Context, zone, clusterID string, ids []string) ([]ehpc.Node, error) {
+	return p.src.LookupNodes(ctx, clusterID, ehpc.NodeFilter{Zone: zone}, ids, p.nodeIndex(groupKey{zone, clusterID}))
 }
 
 // allInService reports whether c shows every one of ids in service.

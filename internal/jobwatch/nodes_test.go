@@ -23,12 +23,18 @@ type nodeWorld struct {
 }
 
 func newNodeWorld(t *testing.T, n int, jobDur, boot time.Duration, fates map[string]string) *nodeWorld {
+	return newNodeWorldWith(t, n, ehpcsim.Options{JobDuration: jobDur, BootTime: boot}, fates)
+}
+
+// newNodeWorldWith is newNodeWorld with more of the simulator's options.
+func newNodeWorldWith(t *testing.T, n int, opts ehpcsim.Options, fates map[string]string) *nodeWorld {
 	c := ehpcsim.Cluster{ID: cluster, Zone: ehpcsim.DemoZone}
 	for i := range n {
 		id := fmt.Sprintf("cln-n%04d", i)
 		c.Nodes = append(c.Nodes, ehpcsim.Node{ID: id, Role: "compute", AfterRestart: fates[id]})
 	}
-	sim := ehpcsim.New(ehpcsim.Options{JobDuration: jobDur, BootTime: boot, Clusters: []ehpcsim.Cluster{c}})
+	opts.Clusters = []ehpcsim.Cluster{c}
+	sim := ehpcsim.New(opts)
 	network := memnet.New()
 	srv := &http.Server{Handler: sim}
 	go func() { _ = srv.Serve(network) }()

@@ -13,7 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
 
@@ -197,20 +196,22 @@ func (a restartArgs) gateWithoutWait(ctx context.Context) diag.Diagnostic {
 // warnOutOfService warns, before a gated rollout sends anything, of the nodes
 // already out of service: restarting a sick node is a normal reason to
 // restart, so this never blocks, but the gate waits for such a node like the
-// others and stops the rollout if it does not come back. One listNodes; a
-// listing that fails is only logged, since the gate reads the nodes again.
+// others and stops the rollout if it does not come back. One look through
+// the poller (the windows of the cluster's list that hold the nodes, not the
+// whole list), which shows the gate where they are; a look that fails is
+// only logged, since the gate reads the nodes again.
 func (d *providerData) warnOutOfService(ctx context.Context, spec rollout.Spec, batches []rollout.Batch, diags *diag.Diagnostics) {
 	if spec.Gate == nil {
-		return
-	}
-	nodes, err := d.client.ListNodes(ctx, spec.ClusterID, ehpc.NodeFilter{Zone: spec.Zone})
-	if err != nil {
-		tflog.Debug(ctx, "could not list the nodes before the restart", map[string]any{"error": d.client.Scrub(err.Error())})
 		return
 	}
 	var ids []string
 	for _, b := range batches {
 		ids = append(ids, b.Nodes...)
+	}
+	nodes, err := d.engine.Poller.LookupNodes(ctx, spec.Zone, spec.ClusterID, ids)
+	if err != nil {
+		tflog.Debug(ctx, "could not list the nodes before the restart", map[string]any{"error": d.client.Scrub(err.Error())})
+		return
 	}
 	out := outOfService(ids, nodes)
 	if len(out) == 0 {

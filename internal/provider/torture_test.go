@@ -117,6 +117,8 @@ func simOptions(sc torture.Scenario) ehpcsim.Options {
 		QueueIDs:        sc.QueueIDs,
 		Backends:        sc.Backends,
 		BootTime:        sc.BootTime,
+		NodeChurn:       sc.NodeChurn,
+		NodeChurnSeed:   sc.Seed,
 	}
 }
 

@@ -175,6 +175,10 @@ type Scenario struct {
 	BootTime  time.Duration
 	NeverBack int
 	NodesFail int
+	// NodeChurn makes the cluster's node list shift under the gate's looks:
+	// on every NodeChurn-th listNodes request a node joins at a random place
+	// in node_id order and one that joined earlier leaves (0: never).
+	NodeChurn int
 	// Drawn after those (issue #31): the cluster's health check is off
 	// (NoHealthCheck), and BusyLog restarts of other nodes reach the log
 	// before the first step, more than any page limit, all newer than
@@ -242,6 +246,15 @@ func Generate(seed uint64, b Bounds) Scenario {
 	}
 	if chance(0.25) {
 		sc.NodesFail = 1 + r.IntN(4)
+	}
+	// Drawn after the health gate's draws, for the same reason (issue #30):
+	// a node list that shifts between the gate's pages and looks, and a
+	// total that is there only every other answer.
+	if chance(0.3) {
+		sc.NodeChurn = 1 + r.IntN(3)
+	}
+	if chance(0.15) {
+		sc.TotalField = "sometimes"
 	}
 	sc.drawIssue31(r, d, chance)
 	return sc
@@ -413,6 +426,9 @@ func (sc Scenario) String() string {
 	if sc.NodesFail > 0 {
 		fmt.Fprintf(&b, ", %d listNodes failures a step", sc.NodesFail)
 	}
+	if sc.NodeChurn > 0 {
+		fmt.Fprintf(&b, ", a node joins and one leaves every %d listNodes requests", sc.NodeChurn)
+	}
 	if sc.NoHealthCheck {
 		b.WriteString(", no health check")
 	}
@@ -479,6 +495,7 @@ func (sc Scenario) Shrink() []Scenario {
 		func(s *Scenario) bool { ok := s.NeverBack > 0; s.NeverBack = 0; return ok },
 		func(s *Scenario) bool { ok := s.NodesFail > 0; s.NodesFail = 0; return ok },
 		func(s *Scenario) bool { ok := s.BootTime > 0; s.BootTime = 0; return ok },
+		func(s *Scenario) bool { ok := s.NodeChurn > 0; s.NodeChurn = 0; return ok },
 		func(s *Scenario) bool { ok := s.NoHealthCheck; s.NoHealthCheck = false; return ok },
 		func(s *Scenario) bool { ok := s.BusyLog > 0; s.BusyLog = 0; return ok },
 	} {
