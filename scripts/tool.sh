@@ -25,7 +25,10 @@ TIME_PROVIDER_VERSION=0.14.2
 # have NAME PATTERN: the tool exists and its version output matches, so a stale
 # binary from an older pin is rebuilt rather than trusted.
 have() {
-	[ -x "$bin/$1" ] && "$bin/$1" "${@:3}" 2>/dev/null | grep -q -- "$2"
+	local out
+	# Read the whole output first: under pipefail, grep -q leaving early would
+	# fail the tool's write and the pipeline, and rebuild a good binary.
+	[ -x "$bin/$1" ] && out=$("$bin/$1" "${@:3}" 2>/dev/null) && grep -q -- "$2" <<<"$out"
 }
 
 # pinned NAME VERSION-PATTERN VERSION-FLAG PACKAGE@VERSION [GO-INSTALL-FLAGS...]:
