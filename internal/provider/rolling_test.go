@@ -553,3 +553,47 @@ func TestAction_invokeRollingCheckedBeforeSending(t *testing.T) {
 		t.Fatalf("%d restart requests for invalid rolling values", n)
 	}
 }
+
+// A failed rollout whose rolling was changed before the next apply: the
+// replacement would continue batches that the plan shows cut otherwise, so
+// it sends nothing and says how to finish (rolling as it was) or start over
+// (triggers), saving the record as it was. Put back, the next apply finishes
+// it: only the failed batch restarts twice.
+func TestAccClusterNodeRestart_rollingCutDifferently(t *testing.T) {
+	t.Parallel()
+	e := newRollingEnv(t, ehpcsim.Options{JobDuration: 200 * time.Millisecond})
+	e.sim.FailJobsAfter(1, 1)
+	c := e.newCLI(t)
+	c.write(rollingConfig(e, `{ batch_size = 6 }`))
+	c.mustSucceed("init", "-input=false")
+	if out, code := c.run("apply", "-auto-approve", "-input=false"); code == 0 {
+		t.Fatalf("apply succeeded with a failed batch:\n%s", out)
+	}
+	before, _ := c.stateResource()
+	posts := e.sim.Requests(ehpc.PathRestartNodes)
+
+	c.write(rollingConfig(e, `{ batch_size = 10 }`))
+	out, code := c.run("apply", "-auto-approve", "-input=false")
+	flat := strings.Join(strings.Fields(out), " ")
+	if code == 0 || !strings.Contains(flat, "Error: Rollout Cut Differently") || !strings.Contains(flat, "Set rolling back to how it was") {
+		t.Fatalf("exit %d; want the error Rollout Cut Differently:\n%s", code, out)
+	}
+	if n := e.sim.Requests(ehpc.PathRestartNodes) - posts; n != 0 {
+		t.Fatalf("the refused apply sent %d restart requests", n)
+	}
+	after, tainted := c.stateResource()
+	if !tainted || fmt.Sprint(after["batches"]) != fmt.Sprint(before["batches"]) {
+		t.Fatalf("the record changed or is not kept tainted (%v):\nbefore %v\nafter  %v", tainted, before["batches"], after["batches"])
+	}
+
+	c.write(rollingConfig(e, `{ batch_size = 6 }`))
+	c.mustSucceed("apply", "-auto-approve", "-input=false")
+	want := restartsOnce(rollNodes...)
+	for _, id := range rollBatches[1] {
+		want[id] = 2 // its job failed, and it was sent again
+	}
+	if got := e.sim.RestartCounts(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("restarts per node %v, want %v", got, want)
+	}
+	c.mustSucceed("plan", "-input=false", "-detailed-exitcode")
+}
