@@ -50,6 +50,7 @@ type job struct {
 	path      string
 	owner     string
 	past      bool // added by AddPastJob or RestorePastJob: finished whatever the clock says, not counted as a restart
+	other     bool // RestartByAnotherTool: a real restart, but no request of this log made it, and not counted
 	backend   int  // which backend created it; -1 for a past job
 	request   int  // index in the request log of the request that created it; -1 for a past job
 }
@@ -105,6 +106,7 @@ func (j *job) public(now time.Time) Job {
 		Ended:     ended,
 		Path:      j.path,
 		Past:      j.past,
+		Other:     j.other,
 		Backend:   j.backend,
 		Request:   j.request,
 	}
@@ -212,6 +214,35 @@ func (s *Simulator) createJobLocked(cs *clusterState, nodeIDs []string, c *reqCt
 		s.restarts[n]++
 	}
 	return j
+}
+
+// RestartByAnotherTool restarts nodeIDs of clusterID now, as another API
+// client (the console, a script) would: a real job of the job duration whose
+// nodes go out of service and come back as any restart's, in the operation
+// log like any job, but made by no request of this simulator's log (Job.Other,
+// Request -1) and not counted by Restarts. Refused, as the API refuses it,
+// while a node of it is still restarting: it then returns "".
+func (s *Simulator) RestartByAnotherTool(clusterID string, nodeIDs []string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs, ok := s.clusters[clusterID]
+	if !ok {
+		panic(fmt.Sprintf("ehpcsim: RestartByAnotherTool: unknown cluster %q", clusterID))
+	}
+	now := s.now()
+	busy := s.restartingLocked(now)
+	for _, n := range nodeIDs {
+		if _, restarting := busy[nodeKey{clusterID, n}]; restarting {
+			return ""
+		}
+	}
+	j := &job{id: s.newJobIDLocked(), clusterID: cs.ID, zone: cs.Zone, nodeIDs: append([]string(nil), nodeIDs...),
+		created: now.UTC().Truncate(time.Second), stamped: now.UTC().Truncate(time.Second), started: now.UTC(),
+		duration: s.jobDurationLocked(), owner: s.someOwnerLocked(), other: true, request: -1}
+	j.duration += j.started.Sub(j.created)
+	s.jobs = append(s.jobs, j)
+	s.jobByID[j.id] = j
+	return j.id
 }
 
 // AddPastJob records a restart job of nodeIDs in clusterID that was created at

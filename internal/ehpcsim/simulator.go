@@ -159,6 +159,9 @@ type Job struct {
 	Ended time.Time `json:"ended,omitzero"`
 	Path  string    `json:"path"`           // which path created it: restartNodes or the resatrtNodes alias ("" for a past job)
 	Past  bool      `json:"past,omitempty"` // added by AddPastJob or RestorePastJob: history, not a restart this simulator performed; Started and Ended are its Created
+	// Other: made by another API client (RestartByAnotherTool), not by a
+	// request of this log: a real restart of its nodes, with Request -1.
+	Other bool `json:"other,omitempty"`
 	// Backend is the Options.Backends entry that processed the request and
 	// stamped Created (0 without Backends); -1 for a past job, which no
 	// backend of this simulator created.

@@ -213,8 +213,8 @@ func (r *tortureRun) arm(st torture.Step) {
 			code := map[torture.FaultKind]int{torture.Refused1400: 1400, torture.Refused2100: 2100}[f.Kind]
 			restart(ehpcsim.Fault{RetCode: code, Count: f.Count})
 		case torture.OtherTool:
-			nodes, took := r.sc.BatchNodes(f.Skip), r.sc.JobDuration
-			time.AfterFunc(f.Delay, func() { r.sim.AddPastRestart(torture.ClusterID, nodes, r.sim.Now(), took) })
+			nodes := r.sc.BatchNodes(f.Skip)
+			time.AfterFunc(f.Delay, func() { r.sim.RestartByAnotherTool(torture.ClusterID, nodes) })
 		}
 	}
 }

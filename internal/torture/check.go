@@ -128,6 +128,10 @@ type checker struct {
 	out    []Violation
 }
 
+// foreign reports whether j is another tool's restart: history from before
+// the test, or one another API client made during it.
+func foreign(j ehpcsim.Job) bool { return j.Past || j.Other }
+
 // elder is how far from a lost request's send a restart of exactly its nodes
 // that the applies could not know of may lie and still be taken for its own
 // (the documented exception): within margin before it, for a restart of
@@ -205,7 +209,7 @@ func (c *checker) records(i int) {
 				c.add("settled right", "after apply %d (%s), batch %d records job %s, which the API never created", i+1, o.Label, bi+1, id)
 				continue
 			}
-			if g, _ := c.genOf(j.Request); (g != o.Gen || j.Past) && !unknownElder(j, b.Nodes, c.obs[:i+1], c.reqs, c.jobs, c.margin) {
+			if g, _ := c.genOf(j.Request); (g != o.Gen || foreign(j)) && !unknownElder(j, b.Nodes, c.obs[:i+1], c.reqs, c.jobs, c.margin) {
 				c.add("settled right", "after apply %d (%s), batch %d records job %s of declared restart %d (past: %v), not of the current one (%d)",
 					i+1, o.Label, bi+1, id, g, j.Past, o.Gen)
 			}
@@ -362,14 +366,15 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 			r := reqs[i]
 			// Another tool's restart in a lost request's window may be taken for
 			// it even when the request made a job too: the record keeps both.
-			if r.Method != "POST" || made[i] && !j.Past || !sameNodes(r.Body, nodes) {
+			if r.Method != "POST" || made[i] && !foreign(j) || !sameNodes(r.Body, nodes) {
 				continue
 			}
 			latest := r.Time
-			if j.Past {
+			if foreign(j) {
 				latest = r.Time.Add(margin.validity + margin.margin)
 			}
-			if !j.Started.After(latest) && !j.Started.Before(r.Time.Add(-margin.margin)) {
+			// The provider's window is in the wire's whole seconds: a second more.
+			if !j.Started.After(latest) && !j.Started.Before(r.Time.Add(-margin.margin-time.Second)) {
 				return true
 			}
 		}
@@ -410,8 +415,11 @@ type NodesModel struct {
 func (m NodesModel) inService(jobs []ehpcsim.Job, node string, t time.Time) bool {
 	var last time.Time
 	for _, j := range jobs {
-		if j.Past || !slices.Contains(j.NodeIDs, node) || j.Started.After(t) {
-			continue // history (another tool's restart, in the log only) touches no node
+		if foreign(j) || !slices.Contains(j.NodeIDs, node) || j.Started.After(t) {
+			// History touches no node, and another tool's restart is not the
+			// provider's to hold a batch for: the gate may wait for it, but
+			// what it promises is about the restarts it sent.
+			continue
 		}
 		if j.Ended.IsZero() || j.Ended.After(t) {
 			return false // restarting at t
