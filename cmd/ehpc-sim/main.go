@@ -16,7 +16,8 @@
 // requests per path and restarts per node.
 //
 // Each start listens on a free loopback port unless -port (or -listen
-// host:port) fixes one, and -compute-nodes sizes the demo cluster.
+// host:port) fixes one, -compute-nodes sizes the demo cluster, and -clusters
+// names a JSON file of more clusters, whose format -h shows (clustersHelp).
 //
 // GET /_sim/summary is a simulator-only endpoint, not part of the EHPC API:
 // unsigned, answered only to loopback clients, it returns
@@ -376,6 +377,31 @@ func (c config) unkindness() string {
 	return strings.Join(parts, ", ")
 }
 
+// clustersHelp documents the -clusters file where its flag is: the fields
+// ehpcsim.Cluster reads, and an example a test loads, so the two cannot part.
+const clustersHelp = `
+The -clusters file is one JSON object {"clusters": [...]}; a field it does not know is
+refused. Each cluster has:
+  cluster_id    required, such as "ehpc-3fs8k2xb"
+  zone          required, such as "jn1a"
+  health_check  false turns the application's health check off (nodes report no
+                health); omitted or true: on
+  nodes         the nodes, each with:
+    node_id        required, unique in the cluster, such as "cln-gpu00001"
+    name, role, private_ip, instance_id   as listNodes reports them
+    status         the node's resting status: "active" (the default) or another,
+                   such as "stopped", which the API refuses to restart (ret_code 1400)
+    health_status  its resting health: "" (healthy while the check is on) or
+                   "unhealthy"
+    after_restart  what becomes of it after a restart: "" (back, healthy),
+                   "unhealthy", "never_back" or "flapping"
+For example:
+  {"clusters": [{"cluster_id": "ehpc-3fs8k2xb", "zone": "jn1a", "nodes": [
+    {"node_id": "cln-gpu00001", "role": "compute", "health_status": "unhealthy"},
+    {"node_id": "cln-gpu00002", "role": "compute", "status": "stopped"},
+    {"node_id": "cln-gpu00003", "role": "compute", "after_restart": "never_back"}]}]}
+`
+
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
 	fs := flag.NewFlagSet("ehpc-sim", flag.ContinueOnError)
@@ -383,7 +409,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.listen, "listen", "127.0.0.1:0", "loopback `host:port` to listen on; port 0 picks a free one on every start, a fixed port (127.0.0.1:8080, or -port 8080) keeps the endpoint the same across restarts")
 	fs.IntVar(&c.port, "port", 0, "listen on this fixed loopback port `N`, so the endpoint and its export line stay the same across restarts: short for -listen 127.0.0.1:N (with -listen, its host on port N)")
 	fs.IntVar(&c.computeNodes, "compute-nodes", defaultComputeNodes, fmt.Sprintf("size the demo cluster %s to `N` compute nodes (1 to %d), cln-cmp00001 on, beside its login node and controller", ehpcsim.DemoClusterID, maxComputeNodes))
-	fs.StringVar(&c.clusters, "clusters", "", "JSON `file` of extra clusters, {\"clusters\": [...]}, served besides the demo cluster")
+	fs.StringVar(&c.clusters, "clusters", "", "JSON `file` of clusters to serve besides the demo cluster (one with its id replaces it); its format is below")
 	fs.DurationVar(&c.jobDuration, "job-duration", 3*time.Second, "how long a restart job stays pending")
 	fs.BoolVar(&c.quiet, "quiet", false, "do not log requests (the endpoint, credentials and export lines are printed all the same)")
 	fs.StringVar(&c.addrFile, "addr-file", "", "write the endpoint URL to this `file` once listening")
@@ -410,6 +436,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			"the export lines of the provider's environment variables to paste into the shell\n"+
 			"you run terraform in. It picks a free port on every start: -port N fixes one.\n\n")
 		fs.PrintDefaults()
+		fmt.Fprint(stderr, clustersHelp)
 	}
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -705,3 +705,41 @@ func TestNodeHealthFlags(t *testing.T) {
 		}
 	}
 }
+
+// The clusters file is documented where its flag is: -h shows its fields and
+// an example, and that example is a file the simulator loads, with the nodes
+// it shows.
+func TestUsageDocumentsClustersFile(t *testing.T) {
+	var usage syncBuffer
+	if code := run(context.Background(), []string{"-h"}, &usage, &usage); code != 0 {
+		t.Fatal(code)
+	}
+	text := usage.String()
+	for _, want := range []string{"-clusters file", "cluster_id", "zone", "health_check", "node_id", "status", "health_status", "after_restart", "never_back"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("usage lacks %q:\n%s", want, text)
+		}
+	}
+	start := strings.Index(text, `{"clusters": [{`)
+	if start < 0 {
+		t.Fatalf("usage shows no example clusters file:\n%s", text)
+	}
+	file := filepath.Join(t.TempDir(), "clusters.json")
+	if err := os.WriteFile(file, []byte(text[start:]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sim := ehpcsim.New(ehpcsim.Options{})
+	if err := sim.LoadClustersFile(file); err != nil {
+		t.Fatalf("the example of -h does not load: %v", err)
+	}
+	var got []string
+	for _, c := range sim.Clusters() {
+		for _, n := range c.Nodes {
+			got = append(got, c.ID+"/"+n.ID+"/"+n.Status)
+		}
+	}
+	want := "ehpc-3fs8k2xb/cln-gpu00002/stopped"
+	if !strings.Contains(strings.Join(got, " "), want) {
+		t.Errorf("clusters after loading the example: %v, want %s among them", got, want)
+	}
+}

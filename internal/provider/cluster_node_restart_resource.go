@@ -93,6 +93,7 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "The id of the first restart job this resource recorded, never changed once set: the same as `job_id` without `rolling`. " +
+					"It is the id Terraform prints in \"Creation complete [id=...]\": in a rolling restart, batch 1's job, while `job_id` is the last batch's. " +
 					"Null only while the first batch's request's outcome is unknown.",
 				Computed:      true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
@@ -195,14 +196,16 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			},
 			"job_id": schema.StringAttribute{
 				MarkdownDescription: "Id of the API's restart job, such as `j-he18e4khem2`; look it up in the console's operation log. " +
-					"In a rolling restart, the last batch's job that was sent.",
+					"In a rolling restart, the last batch's job that was sent (each batch's job is in `batches`; `id` is batch 1's).",
 				Computed:      true,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"ret_code": schema.Int64Attribute{
-				MarkdownDescription: "The API's `ret_code` for the restart request (`0` when accepted).",
-				Computed:            true,
-				PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+				MarkdownDescription: "The API's `ret_code` in the answer that gave `job_id` (`0`: accepted). " +
+					"Null when no answer gave it: the answer was lost and the job was adopted from the operation log, the request's outcome is unknown, " +
+					"or the job was recorded by the restart this resource replaced.",
+				Computed:      true,
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
 			},
 			"status": schema.StringAttribute{
 				MarkdownDescription: "Last job status seen: `successful`, `failed`, `pending` (not waited for, or the wait was cut short), " +
@@ -394,7 +397,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		return // nothing was accepted or may have been, so there is nothing to record
 	}
 	plan.Zone = types.StringValue(spec.Zone)
-	resp.Diagnostics.Append(plan.record(res)...)
+	resp.Diagnostics.Append(plan.record(res, batches, nil)...)
 	// State is saved even when the rollout failed: no job id may ever be lost.
 	// An error beside it makes Terraform taint the resource, and the next
 	// apply's replacement continues the rollout from it (continuation).
@@ -416,7 +419,7 @@ func (r *ClusterNodeRestartResource) continues(ctx context.Context, plan *Cluste
 				"Set rolling back to how it was to finish that rollout (the next apply then %s), or change triggers to restart every node from the start, in the new batches.",
 				cutWords(batchNodes(prior)), cutWords(planned), resumeText(prior, spec.Mode())))
 		plan.Zone = types.StringValue(spec.Zone)
-		resp.Diagnostics.Append(plan.record(rollout.Result{Batches: prior})...)
+		resp.Diagnostics.Append(plan.record(rollout.Result{Batches: prior}, prior, nil)...)
 		resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 		return false
 	}
@@ -478,16 +481,43 @@ func cutWords(cut [][]string) string {
 
 // record writes a rollout's outcome: every batch; job_id, ret_code and
 // status of the last batch sent (status "pending" while a later batch was
-// never sent); and id, the first job recorded, once there is one.
-func (m *ClusterNodeRestartResourceModel) record(res rollout.Result) diag.Diagnostics {
+// never sent); and id, the first job recorded, once there is one. prior are
+// the batches the run started from, and was the state it resumed (nil on a
+// create): they tell which job's answer was received when.
+func (m *ClusterNodeRestartResourceModel) record(res rollout.Result, prior []rollout.Batch, was *ClusterNodeRestartResourceModel) diag.Diagnostics {
 	jobID, retCode, status, _ := rollout.Summary(res.Batches)
-	m.JobID, m.RetCode, m.Status = optionalString(jobID), types.Int64Value(int64(retCode)), types.StringValue(status)
+	m.JobID, m.RetCode, m.Status = optionalString(jobID), answeredCode(res, jobID, retCode, prior, was), types.StringValue(status)
 	if m.ID.IsNull() || m.ID.IsUnknown() {
 		m.ID = optionalString(rollout.FirstJob(res.Batches))
 	}
 	var diags diag.Diagnostics
 	m.Batches, diags = batchesValue(res.Batches, nil)
 	return diags
+}
+
+// answeredCode is the ret_code of the answer that gave job jobID, null when
+// none was received: the job was adopted from the operation log after its
+// answer was lost, the outcome is unknown (no job), or the job came from an
+// earlier record that holds no code for it. A job of prior keeps the code
+// the resumed state holds for it; any other job was answered in this run.
+func answeredCode(res rollout.Result, jobID string, code int, prior []rollout.Batch, was *ClusterNodeRestartResourceModel) types.Int64 {
+	if jobID == "" {
+		return types.Int64Null()
+	}
+	for _, n := range res.Notes {
+		if n.Adopted && n.JobID == jobID {
+			return types.Int64Null()
+		}
+	}
+	for _, b := range prior {
+		if slices.Contains(b.Jobs(), jobID) {
+			if was != nil && was.JobID.ValueString() == jobID && !was.RetCode.IsUnknown() {
+				return was.RetCode
+			}
+			return types.Int64Null()
+		}
+	}
+	return types.Int64Value(int64(code))
 }
 
 // Read makes no API call: the restart happened once and its record is the state.
@@ -525,7 +555,7 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 	plan.ID = state.ID
 	res := r.data.run(ctx, spec, batches, r.data.progressWords(spec, len(batches), infoLine(ctx, spec)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onResume, r.data.client.Scrub)...)
-	resp.Diagnostics.Append(plan.record(res)...)
+	resp.Diagnostics.Append(plan.record(res, batches, &state)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -39,6 +39,7 @@ type ClusterNodesDataSourceModel struct {
 	NameRegex types.String `tfsdk:"name_regex"`
 	Health    types.String `tfsdk:"health_status"`
 	InService types.Bool   `tfsdk:"in_service"`
+	Stopped   types.Bool   `tfsdk:"stopped"`
 	Nodes     types.List   `tfsdk:"nodes"` // of clusterNodeAttrTypes objects
 	IDs       types.List   `tfsdk:"ids"`   // the ids of nodes, sorted
 }
@@ -54,6 +55,16 @@ var clusterNodeAttrTypes = map[string]attr.Type{
 	"transition_status": types.StringType,
 	"health_status":     types.StringType,
 	"in_service":        types.BoolType,
+	"stopped":           types.BoolType,
+}
+
+// stopped reports whether n is at rest out of service: a status other than
+// active, with no transition in progress (stopped, suspended, ...). The API
+// restarts only active nodes (API.md), so it refuses such a node with 1400,
+// again at every apply until someone starts it; a node in a transition, a
+// restart among them, may come back by itself.
+func stopped(n ehpc.Node) bool {
+	return !strings.EqualFold(strings.TrimSpace(string(n.Status)), ehpc.NodeActive) && strings.TrimSpace(string(n.TransitionStatus)) == ""
 }
 
 // NewClusterNodesDataSource is the data source factory.
@@ -112,8 +123,15 @@ func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 			},
 			"in_service": schema.BoolAttribute{
 				MarkdownDescription: "Only nodes in service (`true`) or out of it (`false`): in service is `status = \"active\"`, no `transition_status`, " +
-					"and `health_status = \"healthy\"` wherever the node's health check is on. `false` finds the nodes worth restarting: " +
-					"sick, stopped, or stuck in a transition.",
+					"and `health_status = \"healthy\"` wherever the node's health check is on. `false` finds the nodes out of service: " +
+					"sick, stuck in a transition, being restarted, or stopped. To restart them, add `stopped = false`: the API refuses to restart a stopped node.",
+				Optional: true,
+			},
+			"stopped": schema.BoolAttribute{
+				MarkdownDescription: "Only nodes that are stopped (`true`) or not (`false`). Stopped means at rest in a status other than `active` " +
+					"(`stopped`, `suspended`, ...) with no `transition_status`: the API restarts only active nodes and refuses a stopped one (ret_code 1400) " +
+					"until it is started, so `in_service = false` with `stopped = false` selects the nodes a restart can heal, " +
+					"and keeps selecting them while they restart and boot.",
 				Optional: true,
 			},
 			"nodes": schema.ListNestedAttribute{
@@ -132,6 +150,10 @@ func (d *ClusterNodesDataSource) Schema(_ context.Context, _ datasource.SchemaRe
 							"null when its health check is off, since the API's value then means nothing."),
 						"in_service": schema.BoolAttribute{
 							MarkdownDescription: "Whether the node was in service when read: `status = \"active\"`, no `transition_status`, and healthy wherever its health check is on.",
+							Computed:            true,
+						},
+						"stopped": schema.BoolAttribute{
+							MarkdownDescription: "Whether the node was stopped when read: a status other than `active` with no `transition_status`. The API refuses to restart a stopped node.",
 							Computed:            true,
 						},
 					},
@@ -193,7 +215,8 @@ func (d *ClusterNodesDataSource) Read(ctx context.Context, req datasource.ReadRe
 			status != "" && !strings.EqualFold(string(n.Status), status) ||
 			nameRe != nil && !nameRe.MatchString(string(n.Name)) ||
 			health != "" && (!n.HealthReported() || !strings.EqualFold(strings.TrimSpace(string(n.HealthStatus)), health)) ||
-			!cfg.InService.IsNull() && n.InService() != cfg.InService.ValueBool() {
+			!cfg.InService.IsNull() && n.InService() != cfg.InService.ValueBool() ||
+			!cfg.Stopped.IsNull() && stopped(n) != cfg.Stopped.ValueBool() {
 			continue
 		}
 		matched = append(matched, n)

@@ -81,6 +81,7 @@ data "hpc_cluster_nodes" "none" {
 					"transition_status": knownvalue.StringExact(""),
 					"health_status":     knownvalue.StringExact("healthy"),
 					"in_service":        knownvalue.Bool(true),
+					"stopped":           knownvalue.Bool(false),
 				})),
 				statecheck.ExpectKnownValue(all, tfjsonpath.New("nodes"), knownvalue.ListSizeExact(6)),
 				statecheck.ExpectKnownValue("data.hpc_cluster_nodes.compute", tfjsonpath.New("ids"), strs("cln-cmp00001", "cln-cmp00002", "cln-cmp00003", "cln-cmp00004")),

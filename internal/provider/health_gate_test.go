@@ -33,7 +33,7 @@ func TestAccClusterNodeRestart_healthGateNodeNeverBack(t *testing.T) {
 	cfg := rollingConfig(e, `{ batch_size = 6 }
   health_gate = { healthy_deadline = "3s" }`)
 	notBack := flexRegex(`(?s)Nodes Not Back In Service.*succeeded, but its nodes were not all back in service within 3s ` +
-		`\(health_gate\.healthy_deadline\): 5 of 6 back; not back: cln-r00008 \(status pending, transition starting, health none\)` +
+		`\(health_gate\.healthy_deadline\): 5 of 6 back; not back: cln-r00008 \(status pending, transition starting, health not reported yet\)` +
 		`.*Rolling restart stopped at batch 2 of 4.*Terraform marks it tainted.*It waits for the nodes of batch 2`)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: e.factories(),

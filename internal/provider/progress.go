@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/jobwatch"
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
 )
@@ -31,6 +32,10 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 		return fmt.Sprintf("Batch %d of %d: ", i+1, n)
 	}
 	var lastReport time.Duration
+	// looked: batches whose job this run saw unfinished, or requested itself;
+	// a job first seen finished had ended before this run looked, and how
+	// long this run's wait took says nothing about it.
+	looked := map[int]bool{}
 	gateReport := time.Duration(-1)                    // when the gate last had a line; -1: its first look has one
 	notes := ending{spec: spec, scrub: d.client.Scrub} // only for note(), which reads no surface
 	return rollout.Observer{
@@ -40,7 +45,8 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 		Settling: func(i int, b rollout.Batch) { emit(prefix(i) + settlingWords(b)) },
 		Sent: func(i int, b rollout.Batch, note *rollout.Note) {
 			lastReport = 0
-			emit(prefix(i) + fmt.Sprintf("Restart of %s of cluster %s (zone %s) requested: job %s.", nodesPhrase(b.Nodes), spec.ClusterID, spec.Zone, b.JobID))
+			emit(prefix(i) + sentWords(spec, b, note))
+			looked[i] = note == nil || !note.Adopted
 			if note != nil {
 				// The same exactly-once settling on both surfaces; say so where it showed.
 				d := notes.note(*note)
@@ -59,6 +65,9 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 			emit(prefix(i) + fmt.Sprintf("Waiting for %s to be back in service (health gate), %s elapsed: %s.", nodesPhrase(b.Nodes), roundElapsed(g.Elapsed), nodesState(b, g, d.client.Scrub)))
 		},
 		Checked: func(i int, b rollout.Batch, c jobwatch.Check, elapsed time.Duration) {
+			if !c.Found || !c.Job.Done() {
+				looked[i] = true
+			}
 			if c.Found && c.Job.Done() || elapsed-lastReport < interval {
 				return // the outcome is told once the wait ends
 			}
@@ -78,6 +87,10 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 			elapsed := roundElapsed(w.Elapsed)
 			switch w.End {
 			case rollout.Done, rollout.Failed:
+				if !looked[i] {
+					emit(prefix(i) + fmt.Sprintf("Restart job %s had already finished when this run first read it: %s%s.", b.JobID, w.Status, statusAt(w.Job)))
+					break
+				}
 				emit(prefix(i) + fmt.Sprintf("Restart job %s finished: %s after %s.", b.JobID, w.Status, elapsed))
 			case rollout.Unreadable:
 				emit(prefix(i) + fmt.Sprintf("Cannot read the status of restart job %s after %s.", b.JobID, elapsed))
@@ -91,6 +104,29 @@ func (d *providerData) progressWords(spec rollout.Spec, n int, emit func(string)
 			// An interrupted wait says nothing: Terraform no longer reads progress.
 		},
 	}
+}
+
+// sentWords say how batch b got its job: requested now, requested again
+// after the log proved an earlier request had no effect, or found in the
+// operation log after an answer was lost, when nothing was requested.
+func sentWords(spec rollout.Spec, b rollout.Batch, note *rollout.Note) string {
+	what := fmt.Sprintf("Restart of %s of cluster %s (zone %s)", nodesPhrase(b.Nodes), spec.ClusterID, spec.Zone)
+	switch {
+	case note == nil:
+		return what + " requested: job " + b.JobID + "."
+	case note.Adopted:
+		return what + ": job " + b.JobID + " adopted from the operation log (the answer to its request was lost)."
+	}
+	return what + " requested again: job " + b.JobID + "."
+}
+
+// statusAt says when a job reached its status by the API's clock, when the
+// log says.
+func statusAt(j ehpc.Job) string {
+	if j.StatusTime.IsZero() {
+		return ""
+	}
+	return " at " + j.StatusTime.UTC().Format(time.RFC3339) + " by the API's clock"
 }
 
 // infoLine logs a resource's progress line at INFO, with the cluster and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -432,11 +433,19 @@ func outOfService(ids []string, nodes []ehpc.Node) []string {
 }
 
 // nodeState is a node's status, transition and health, as the API gave them.
+// A health check that has not reported since the boot and a node without a
+// health check are told apart: one is still coming back, the other never
+// will report a health.
 func nodeState(n ehpc.Node) string {
 	parts := []string{"status " + orNone(string(n.Status))}
 	parts = append(parts, "transition "+orNone(string(n.TransitionStatus)))
-	if n.HealthReported() {
-		parts = append(parts, "health "+orNone(string(n.HealthStatus)))
+	switch health := strings.TrimSpace(string(n.HealthStatus)); {
+	case !n.HealthReported():
+		parts = append(parts, "no health check")
+	case health == "":
+		parts = append(parts, "health not reported yet")
+	default:
+		parts = append(parts, "health "+health)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -498,11 +507,28 @@ func (e ending) rejected(b rollout.Batch) (summary, detail string) {
 			target, e.scrub(err.Error()))
 	case errors.As(err, &connect):
 		return "Cannot Connect To Endpoint", fmt.Sprintf("The restart of %s was not sent: %s. %s", target, e.scrub(err.Error()), connectAdvice(connect))
+	case errors.As(err, &apiErr) && refusedStopped(apiErr):
+		// Not the 1400 a running job causes: waiting and applying again fail the same way.
+		return "Restart Refused: Node Not Active", fmt.Sprintf("The EHPC API refused the restart of %s with ret_code %d: %s. The API restarts only active nodes, and this refusal names a node "+
+			"that is not (stopped, or not running): applying again fails the same way until the node is started. Start it (in the console), then apply again; "+
+			"or leave it out of node_ids (data.hpc_cluster_nodes with stopped = false selects only nodes that are not stopped), which makes a new restart of the other nodes.",
+			target, apiErr.RetCode, e.scrub(apiErr.Message))
 	case errors.As(err, &apiErr):
 		return "Restart Request Rejected", fmt.Sprintf("The EHPC API rejected the restart of %s: %s%s", target, e.scrub(err.Error()), terraformAdvice(apiErr.RetCode))
 	}
 	return "Restart Request Failed", fmt.Sprintf("The restart of %s could not be requested: %s. Nothing was restarted; check the endpoint and network, then apply again.",
 		target, e.scrub(errText(err)))
+}
+
+// notActive is how a 1400 refusal says a node is not active: the simulator's
+// "only active nodes can be restarted" and "is stopped", and the API
+// reference's "is not running".
+var notActive = regexp.MustCompile(`(?i)only active nodes|\bnot running\b|\bis (stopped|suspended|ceased)\b`)
+
+// refusedStopped reports whether err is a 1400 that names a node at rest out
+// of service, which no wait cures, unlike a 1400 for a node still restarting.
+func refusedStopped(err *ehpc.APIError) bool {
+	return err.RetCode == ehpc.CodePermissionDenied && notActive.MatchString(err.Message)
 }
 
 // lost words a request whose answer was lost and whose job was not found.

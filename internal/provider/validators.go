@@ -232,6 +232,7 @@ func nodeValues(matched []ehpc.Node) (nodeList, idList types.List, diags diag.Di
 			"transition_status": types.StringValue(string(n.TransitionStatus)),
 			"health_status":     types.StringNull(),
 			"in_service":        types.BoolValue(n.InService()),
+			"stopped":           types.BoolValue(stopped(n)),
 		}
 		if n.HealthReported() {
 			vals["health_status"] = types.StringValue(string(n.HealthStatus))
