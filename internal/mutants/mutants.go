@@ -189,11 +189,11 @@ var All = []Mutant{
 		Bug:  "The window's lower end adds the clock margin instead of taking it off, so a lost request's own job can fall before the window and the restart is sent again.",
 	},
 	{
-		Name: "settle-deadline-without-log-lag",
+		Name: "window-until-without-validity",
 		File: "internal/ehpc/settle.go",
-		Old:  `deadline := req.SentAt.Add(c.cfg.RequestValidity + c.cfg.LogLag + c.cfg.ClockMargin - lower)`,
-		New:  `deadline := req.SentAt.Add(c.cfg.RequestValidity - lower)`,
-		Bug:  "The settle deadline forgets the log's lag and the clock margin, so a listing that does not show the lost request's job yet proves it had no effect.",
+		Old:  `Until: t.last.Add(c.cfg.RequestValidity + c.cfg.ClockMargin)`,
+		New:  `Until: t.last.Add(c.cfg.ClockMargin)`,
+		Bug:  "The window of a lost request ends a clock margin after its send, forgetting that the API may process it until its timestamp is 60 s old, so a slow backend's job is missed and the restart sent again.",
 	},
 	{
 		Name: "settle-decides-before-deadline",
@@ -203,11 +203,11 @@ var All = []Mutant{
 		Bug:  "Settle decides on its first listing instead of one after the deadline, while the API may still process the lost request.",
 	},
 	{
-		Name: "decide-ignores-send-bound",
+		Name: "newest-skips-undated",
 		File: "internal/ehpc/settle.go",
-		Old:  "\t\tif len(after) > 0 {\n\t\t\tpool = after\n\t\t}\n",
-		New:  "",
-		Bug:  "Of several candidates, a job created before the request was sent is not set aside, so a later restart by another tool outranks the request's own.",
+		Old:  "\t\tcase jobs[i].CreateTime.IsZero():\n\t\t\treturn nil\n",
+		New:  "\t\tcase jobs[i].CreateTime.IsZero():\n\t\t\tcontinue\n",
+		Bug:  "Of several candidates, one without a create_time is passed over instead of leaving the outcome unknown, so a dated job of another restart may be adopted while the request's own one is undated.",
 	},
 	{
 		Name: "restarts-superset-of-nodes",
