@@ -247,8 +247,8 @@ var All = []Mutant{
 	{
 		Name: "adopted-job-not-kept",
 		File: "internal/ehpc/settle.go",
-		Old:  "\t\tc.mine.add(job.JobID) // found for this request: no other's\n",
-		New:  "",
+		Old:  "\t\t\tc.mine.add(id)\n",
+		New:  "\t\t\t_ = id\n",
 		Bug:  "A job adopted by one settle is not kept as this client's, so another lost request of the same nodes in the same provider adopts it too.",
 	},
 	{
