@@ -116,3 +116,22 @@ func TestHealthCheckSpellings(t *testing.T) {
 		}
 	}
 }
+
+// A node whose status stays active while a transition runs (QingCloud's
+// resources often keep their status during an operation) is not in service
+// (mutant in-transition-is-in-service): API.md, transition_status non-empty
+// while an operation is in progress.
+func TestNodeInATransitionIsNotInService(t *testing.T) {
+	for _, raw := range []string{
+		`{"node_id":"cln-a","status":"active","transition_status":"restarting","health_status":"healthy","health_check":{"enable":true}}`,
+		`{"node_id":"cln-a","status":"active","transition_status":"starting"}`,
+	} {
+		var n ehpc.Node
+		if err := json.Unmarshal([]byte(raw), &n); err != nil {
+			t.Fatal(err)
+		}
+		if n.InService() {
+			t.Errorf("%s: in service, want not while its transition runs", raw)
+		}
+	}
+}

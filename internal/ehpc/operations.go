@@ -239,6 +239,20 @@ func (o *ownJobs) add(id string) {
 	o.ids[id] = true
 }
 
+// claim adds id and reports whether it was not there yet.
+func (o *ownJobs) claim(id string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ids[id] {
+		return false
+	}
+	if o.ids == nil {
+		o.ids = map[string]bool{}
+	}
+	o.ids[id] = true
+	return true
+}
+
 func (o *ownJobs) has(id string) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -3,6 +3,7 @@ package ehpc
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -163,14 +164,22 @@ func (c *Client) Settle(ctx context.Context, zone, clusterID string, ids []strin
 	if err != nil {
 		return nil, err
 	}
-	job, err := c.decide(jobs, u)
-	if job != nil {
-		// Found for this request: no other's.
-		for _, id := range append([]string{job.JobID}, job.Alternatives...) {
-			c.mine.add(id)
+	for {
+		job, err := c.decide(jobs, u)
+		if job == nil || err != nil {
+			return job, err
 		}
+		// Found for this request, so no other's: claimed at once, since two
+		// settles of this client may decide at the same moment. One that
+		// another claimed first is that request's.
+		if c.mine.claim(job.JobID) {
+			for _, id := range job.Alternatives {
+				c.mine.add(id)
+			}
+			return job, nil
+		}
+		jobs = slices.DeleteFunc(jobs, func(j Job) bool { return j.JobID == job.JobID })
 	}
-	return job, err
 }
 
 // Candidates are every job that may be req's, from a listing made after its

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -395,6 +396,47 @@ func TestSettleNeverTakesAJobThisClientMadeForAnotherRequest(t *testing.T) {
 	}
 	if second.JobID == first.JobID || !second.Resent {
 		t.Fatalf("the second restart took %s (adopted %v, resent %v); the first restart's job is %s: it must be sent again", second.JobID, second.Adopted, second.Resent, first.JobID)
+	}
+	if n := h.sim.Restarts(unkindNode); n != 2 {
+		t.Errorf("%s restarted %d times, want 2: one per restart asked for", unkindNode, n)
+	}
+}
+
+// A job that restarted only some of a lost request's nodes is another
+// restart, never the request's (mutant restarts-subset-of-nodes).
+func TestJobOfFewerNodesIsNotAdopted(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{QueueIDs: true})
+	h.sim.AddPastJob(simCluster, []string{unkindNode}, h.sim.Now(), "successful")
+	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
+	res, err := h.client().RestartOnce(testCtx(t), simZone, simCluster, []string{unkindNode, "cln-cmp00003"}, nil)
+	if err != nil || res.Adopted || !res.Resent {
+		t.Fatalf("RestartOnce = %+v, %v; want a fresh restart of both nodes, not the job of one", res, err)
+	}
+}
+
+// Two lost answers of the same nodes in one client, sent together (two
+// resources, or a resource and the action, in one apply): one was processed,
+// the other not, and both settles see the one job in their windows at the
+// same moment. Exactly one takes it; the other request provably had no
+// effect and is sent again (mutant adopted-job-not-kept).
+func TestAJobAdoptedByOneSettleIsNotTakenByAnother(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{JobDuration: 100 * time.Millisecond})
+	c := h.client(func(c *ehpc.Config) { c.RequestTimeout = 500 * time.Millisecond })
+	nodes := []string{unkindNode}
+	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: true}) // the first to arrive: processed
+	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})                    // the second: never processed
+	results := make([]*ehpc.RestartResult, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() { results[i], errs[i] = c.RestartOnce(testCtx(t), simZone, simCluster, nodes, nil) })
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatalf("errors %v", errs)
+	}
+	if results[0].JobID == results[1].JobID || results[0].Resent == results[1].Resent {
+		t.Fatalf("results %+v and %+v: want one adopted, the other sent again, with jobs of their own", *results[0], *results[1])
 	}
 	if n := h.sim.Restarts(unkindNode); n != 2 {
 		t.Errorf("%s restarted %d times, want 2: one per restart asked for", unkindNode, n)

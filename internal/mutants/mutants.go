@@ -247,8 +247,8 @@ var All = []Mutant{
 	{
 		Name: "adopted-job-not-kept",
 		File: "internal/ehpc/settle.go",
-		Old:  "\t\t\tc.mine.add(id)\n",
-		New:  "\t\t\t_ = id\n",
+		Old:  "\t\tif c.mine.claim(job.JobID) {\n",
+		New:  "\t\tif true {\n",
 		Bug:  "A job adopted by one settle is not kept as this client's, so another lost request of the same nodes in the same provider adopts it too.",
 	},
 	{
