@@ -100,6 +100,8 @@ type cliTorture struct {
 	outagesEnd time.Time
 	// failures are what this scenario found, reported by its seed's subtest.
 	failures []string
+	// faults arms and disarms the simulator's faults, as the in-process run does.
+	faults *tortureRun
 }
 
 func newCLITorture(t *testing.T, sc torture.Scenario) *cliTorture {
@@ -107,13 +109,14 @@ func newCLITorture(t *testing.T, sc torture.Scenario) *cliTorture {
 	opts := simOptions(sc)
 	opts.TimestampValidity = lease
 	e := newTestEnv(t, opts)
-	r := &cliTorture{t: t, sc: sc, e: e, clk: &steppingClock{}, rolling: sc.BatchSize > 0}
+	r := &cliTorture{t: t, sc: sc, e: e, clk: &steppingClock{}, rolling: sc.BatchSize > 0, faults: &tortureRun{sim: e.sim, sc: sc}}
 	e.adjustClient(func(c *ehpc.Config) {
 		// The documented bounds, scaled as the scenario is.
 		c.RequestValidity, c.LogLag, c.ClockMargin = lease, scaled(6*time.Second), cliBounds.ClockMargin
 		c.RequestTimeout = scaled(30 * time.Second)
 		c.Clock = r.clk
 	})
+	busyLog(e.sim, sc)
 	r.c = e.newCLI(t)
 	r.c.write(r.config())
 	r.c.mustSucceed("init", "-input=false")
@@ -170,14 +173,13 @@ func (r *cliTorture) run() []torture.Violation {
 }
 
 func (r *cliTorture) arm(st torture.Step) {
-	run := &tortureRun{sim: r.e.sim, sc: r.sc}
-	run.arm(st)
-	if run.outagesEnd.After(r.outagesEnd) {
-		r.outagesEnd = run.outagesEnd
+	r.faults.arm(st)
+	if r.faults.outagesEnd.After(r.outagesEnd) {
+		r.outagesEnd = r.faults.outagesEnd
 	}
 }
 
-func (r *cliTorture) disarm() { (&tortureRun{sim: r.e.sim, sc: r.sc}).disarm() }
+func (r *cliTorture) disarm() { r.faults.disarm() }
 
 func (r *cliTorture) pendingJobs() bool { return (&tortureRun{sim: r.e.sim}).pendingJobs() }
 

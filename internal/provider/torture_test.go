@@ -67,6 +67,8 @@ type tortureRun struct {
 	obs []torture.Observation
 	// outagesEnd is when the last log outage armed ends.
 	outagesEnd time.Time
+	// others are the step's restarts by another tool, still to come.
+	others []*time.Timer
 }
 
 func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
@@ -214,7 +216,7 @@ func (r *tortureRun) arm(st torture.Step) {
 			restart(ehpcsim.Fault{RetCode: code, Count: f.Count})
 		case torture.OtherTool:
 			nodes := r.sc.BatchNodes(f.Skip)
-			time.AfterFunc(f.Delay, func() { r.sim.RestartByAnotherTool(torture.ClusterID, nodes) })
+			r.others = append(r.others, time.AfterFunc(f.Delay, func() { r.sim.RestartByAnotherTool(torture.ClusterID, nodes) }))
 		}
 	}
 }
@@ -229,6 +231,10 @@ func busyLog(sim *ehpcsim.Simulator, sc torture.Scenario) {
 }
 
 func (r *tortureRun) disarm() {
+	for _, t := range r.others {
+		t.Stop() // another tool's restart comes in its own step, or not at all
+	}
+	r.others = nil
 	r.sim.SetJobDuration(r.sc.JobDuration)
 	r.sim.ClearFaults()
 	r.sim.FailJobsAfter(0, 0)

@@ -106,7 +106,7 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 // Liveness (an empty plan after at most two clean applies) is the runner's to
 // check: only it can plan. What a pipeline relies on is CheckPipeline's.
 func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound Bounds) []Violation {
-	c := checker{jobs: jobs, reqs: reqs, obs: obs, margin: elder{bound.ClockMargin, bound.RequestValidity}}
+	c := checker{jobs: jobs, reqs: reqs, obs: obs, margin: elder{bound.ClockMargin, bound.RequestValidity, bound.Skew}}
 	c.atMostOnce()
 	c.out = append(c.out, checkAdoptions(jobs, obs, c.margin, reqs)...)
 	for i, o := range obs {
@@ -137,7 +137,11 @@ func foreign(j ehpcsim.Job) bool { return j.Past || j.Other }
 // (the documented exception): within margin before it, for a restart of
 // another declared restart; and up to validity plus margin after it, too, for
 // another tool's (a past job, outside what the scenario sent).
-type elder struct{ margin, validity time.Duration }
+//
+// The provider's window is measured on the server's clock as the Date headers
+// bound it, so a backend whose clock is off by skew moves its lower end that
+// much further back (its job's create_time is stamped by a true clock here).
+type elder struct{ margin, validity, skew time.Duration }
 
 func (c *checker) add(inv, format string, args ...any) {
 	c.out = append(c.out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
@@ -374,7 +378,7 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 				latest = r.Time.Add(margin.validity + margin.margin)
 			}
 			// The provider's window is in the wire's whole seconds: a second more.
-			if !j.Started.After(latest) && !j.Started.Before(r.Time.Add(-margin.margin-time.Second)) {
+			if !j.Started.After(latest) && !j.Started.Before(r.Time.Add(-margin.margin-margin.skew-time.Second)) {
 				return true
 			}
 		}
