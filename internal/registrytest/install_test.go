@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/dirhash"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+	"github.com/qingcloud/terraform-provider-hpc/internal/release/releasetest"
 )
 
 // testVersion is the release the test publishes; any semver works.
@@ -107,7 +108,7 @@ func TestAccRegistryInstall(t *testing.T) {
 		c[len(c)/2] ^= 0xff
 		return c
 	}
-	otherKey := newSigningKey(t)
+	otherKey := releasetest.NewKey(t)
 	cases := []struct {
 		name  string
 		serve func() (map[string][]byte, string) // files served, shasum in the download response

@@ -16,6 +16,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+	"github.com/qingcloud/terraform-provider-hpc/internal/release/releasetest"
 )
 
 const (
@@ -172,7 +173,7 @@ func fakeRelease(t *testing.T, version, content string, key *openpgp.Entity) *re
 	}
 	r.Files[r.ManifestName()] = manifest
 	r.Protocols = manifestProtocols(t, manifest)
-	r.ArmoredKey, r.KeyID = armoredPublicKey(t, key), key.PrimaryKey.KeyIdString()
+	r.ArmoredKey, r.KeyID = releasetest.Armored(t, key), key.PrimaryKey.KeyIdString()
 	r.sign(t)
 	return r
 }
@@ -192,7 +193,7 @@ func TestPublishRerunsAndRefusals(t *testing.T) {
 		t.Fatalf("building hpc-publish: %v\n%s", err, out)
 	}
 	ca := newTestCA(t)
-	key := newSigningKey(t)
+	key := releasetest.NewKey(t)
 	rel := fakeRelease(t, "0.9.0", "first build", key)
 	dist, keyFile := rel.writeDist(t)
 
@@ -294,7 +295,7 @@ func TestPublishRerunsAndRefusals(t *testing.T) {
 		t.Parallel()
 		reg := newTFC(t, ca)
 		otherKeyFile := filepath.Join(t.TempDir(), "other.asc")
-		if err := os.WriteFile(otherKeyFile, []byte(armoredPublicKey(t, newSigningKey(t))), 0o644); err != nil {
+		if err := os.WriteFile(otherKeyFile, []byte(releasetest.Armored(t, releasetest.NewKey(t))), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		out, err := runCmd(t, "", publishEnv(ca, reg.Host(), otherKeyFile), bin, "-dist", dist)

@@ -16,8 +16,7 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
-	"github.com/ProtonMail/go-crypto/openpgp/armor"
-	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/qingcloud/terraform-provider-hpc/internal/release/releasetest"
 )
 
 const projectName = "terraform-provider-hpc"
@@ -96,8 +95,8 @@ func buildRelease(t *testing.T, others ...platform) *release {
 	r.Files[r.ManifestName()] = manifest
 	r.Protocols = manifestProtocols(t, manifest)
 
-	r.key = newSigningKey(t)
-	r.ArmoredKey, r.KeyID = armoredPublicKey(t, r.key), r.key.PrimaryKey.KeyIdString()
+	r.key = releasetest.NewKey(t)
+	r.ArmoredKey, r.KeyID = releasetest.Armored(t, r.key), r.key.PrimaryKey.KeyIdString()
 	r.sign(t)
 	return r
 }
@@ -218,34 +217,6 @@ func (r *release) writeDist(t *testing.T) (dist, keyFile string) {
 		t.Fatal(err)
 	}
 	return dist, keyFile
-}
-
-// newSigningKey makes a throwaway RSA key, as `gpg --quick-gen-key` would for a
-// release key; no gpg binary or agent is involved.
-func newSigningKey(t *testing.T) *openpgp.Entity {
-	t.Helper()
-	e, err := openpgp.NewEntity("terraform-provider-hpc release test", "throwaway", "release-test@example.invalid",
-		&packet.Config{Algorithm: packet.PubKeyAlgoRSA, RSABits: 2048})
-	if err != nil {
-		t.Fatalf("generating a signing key: %v", err)
-	}
-	return e
-}
-
-func armoredPublicKey(t *testing.T, e *openpgp.Entity) string {
-	t.Helper()
-	var buf bytes.Buffer
-	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Serialize(w); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String()
 }
 
 // detachSign makes a binary detached signature, like `gpg --detach-sign`.
