@@ -442,3 +442,21 @@ func TestAJobAdoptedByOneSettleIsNotTakenByAnother(t *testing.T) {
 		t.Errorf("%s restarted %d times, want 2: one per restart asked for", unkindNode, n)
 	}
 }
+
+// Another tool's restart of exactly these nodes, made just before a request
+// whose answer is then lost, lies in that request's window; this client listed
+// it before sending, so it is never taken for the request's job (mutant
+// settle-keeps-listed-before-send).
+func TestAJobListedBeforeTheSendIsNotAdopted(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{})
+	c := h.client()
+	other := h.sim.AddPastJob(simCluster, []string{unkindNode}, h.sim.Now(), "successful")
+	if _, err := c.Operations(testCtx(t), ehpc.OperationQuery{Zone: simZone, ResourceIDs: []string{simCluster}, Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	h.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true})
+	res, err := c.RestartOnce(testCtx(t), simZone, simCluster, []string{unkindNode}, nil)
+	if err != nil || res.JobID == other || !res.Resent {
+		t.Fatalf("RestartOnce = %+v, %v; want the restart sent again, not %s (listed before the send) adopted", res, err, other)
+	}
+}
