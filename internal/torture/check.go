@@ -375,7 +375,7 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 			}
 			latest := r.Time
 			if foreign(j) {
-				latest = r.Time.Add(margin.validity + margin.margin)
+				latest = r.Time.Add(margin.validity + margin.margin + time.Second) // the wire's second here too
 			}
 			// The provider's window is in the wire's whole seconds: a second more.
 			if !j.Started.After(latest) && !j.Started.Before(r.Time.Add(-margin.margin-margin.skew-time.Second)) {
