@@ -355,7 +355,10 @@ func (c *Client) findRestartJobs(ctx context.Context, zone, clusterID string, id
 			out = append(out, j)
 		}
 		q.Offset += len(list.Jobs)
-		if past || len(list.Jobs) == 0 || (list.TotalKnown && q.Offset >= list.TotalCount) {
+		// A total is trusted only where it agrees with what came: one below
+		// the items already received (an answer that says total 0 with a page
+		// of jobs) would end the listing short and read it as whole.
+		if past || len(list.Jobs) == 0 || (list.TotalKnown && q.Offset == list.TotalCount) {
 			return out, nil
 		}
 	}

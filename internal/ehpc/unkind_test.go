@@ -460,3 +460,27 @@ func TestAJobListedBeforeTheSendIsNotAdopted(t *testing.T) {
 		t.Fatalf("RestartOnce = %+v, %v; want the restart sent again, not %s (listed before the send) adopted", res, err, other)
 	}
 }
+
+// A listing page whose total says fewer entries than it holds (total_count 0
+// beside a page of jobs, as a gateway's canned answer or a buggy count may
+// give) does not end the listing: read as whole, it would miss the lost
+// request's job further on and send the restart again (torture seed
+// 1796903689).
+func TestAContradictoryTotalDoesNotEndTheListing(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{PageCap: 1})
+	c := h.client()
+	if _, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone}); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now().Add(-time.Hour).Truncate(time.Second)
+	req := ehpc.Request{SentAt: sent, From: sent.Add(-2 * time.Second), Until: sent.Add(3 * time.Second)}
+	h.sim.AddPastJob(simCluster, []string{"cln-cmp00003"}, sent.Add(-time.Second), "successful")
+	own := h.sim.AddPastJob(simCluster, []string{unkindNode}, sent.Add(time.Second), "successful")
+	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Body: fmt.Sprintf(`{"action":"HpcOperationListOperationResponse","ret_code":0,"total_count":0,"job_set":[`+
+		`{"job_id":"j-elsewhere1","job_action":"HpcClusterRestartClusterNodes","status":"successful","create_time":%q,"resource_ids":"%s cln-cmp00003"}]}`,
+		sent.Add(-time.Second).UTC().Format(time.RFC3339), simCluster)})
+	job, err := c.Settle(testCtx(t), simZone, simCluster, []string{unkindNode}, req, nil)
+	if err != nil || job == nil || job.JobID != own {
+		t.Fatalf("Settle = %+v, %v; want %s, on the page after the one that said total 0", job, err, own)
+	}
+}

@@ -62,7 +62,7 @@ func TestAccClusterNodeRestart_healthGateNodeGone(t *testing.T) {
 	}()
 	goneErr := flexRegex(`(?s)Nodes Not Back In Service.*succeeded, but its nodes cannot be read to tell whether they are back in service: ` +
 		`list nodes: cluster ehpc-roll0020: node cln-r00008 is not in the cluster's node list.*cannot come back into service` +
-		`.*Rolling restart stopped at batch 2 of 4.*marked tainted`)
+		`.*Rolling restart stopped at batch 2 of 4.*Terraform marks it tainted`)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: e.factories(),
 		Steps: []resource.TestStep{{

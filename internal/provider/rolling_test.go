@@ -291,7 +291,20 @@ func TestAccClusterNodeRestart_rollingInterrupted(t *testing.T) {
 	c.write(rollingConfig(e, `{ batch_size = 6 }`))
 	c.mustSucceed("init", "-input=false")
 
-	out := c.applyInterrupted(func() bool { return len(e.sim.Jobs()) >= 2 }, "the second batch was never sent")
+	// Interrupt in the wait for batch 2's job: once its job exists and the log
+	// was read after that (so its answer had arrived); an interrupt while the
+	// answer is in flight loses it, which TestAccClusterNodeRestart_rollingUnknownOutcome covers.
+	logReads := -1
+	out := c.applyInterrupted(func() bool {
+		switch {
+		case len(e.sim.Jobs()) < 2:
+			return false
+		case logReads < 0:
+			logReads = e.sim.Requests(ehpc.PathOperations)
+			return false
+		}
+		return e.sim.Requests(ehpc.PathOperations) > logReads
+	}, "the second batch was never sent")
 	jobs := e.sim.Jobs()
 	if len(jobs) != 2 {
 		t.Fatalf("the simulator ran %d jobs after the interrupt, want 2", len(jobs))
