@@ -175,11 +175,14 @@ func (c *Client) ListNodes(ctx context.Context, clusterID string, f NodeFilter) 
 			added++
 		}
 		offset += len(page)
+		// A total is trusted to end the listing only where it agrees with
+		// what came; one below it (a list that shrank, or an answer that
+		// contradicts itself) is paged past, to an empty page.
 		switch {
-		case known && offset >= total:
+		case known && offset == total:
 			return nodes, nil
 		case len(page) == 0 || added == 0:
-			if known {
+			if known && len(nodes) < total {
 				return nil, fmt.Errorf("list nodes: cluster %s: the API reports %d nodes but stopped listing after %d; the list is incomplete, so it is not used", clusterID, total, len(nodes))
 			}
 			return nodes, nil

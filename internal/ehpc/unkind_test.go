@@ -484,3 +484,21 @@ func TestAContradictoryTotalDoesNotEndTheListing(t *testing.T) {
 		t.Fatalf("Settle = %+v, %v; want %s, on the page after the one that said total 0", job, err, own)
 	}
 }
+
+// A node listing page whose total says fewer nodes than have come does not
+// end the listing: the whole list is read, never a shorter one as if whole.
+func TestNodeListingPastAContradictoryTotal(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{PageCap: 1})
+	c := h.client()
+	all, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(all)
+	h.sim.InjectFault(ehpc.PathListNodes, ehpcsim.Fault{Body: fmt.Sprintf(`{"action":"HpcClusterGetClusterNodesResponse","ret_code":0,"total_count":0,`+
+		`"hpc_app_nodes_set":[{"node_id":%q,"status":"active","role":"compute"}]}`, all[0].NodeID)})
+	nodes, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone})
+	if err != nil || len(nodes) != want {
+		t.Fatalf("ListNodes = %d nodes, %v; want all %d", len(nodes), err, want)
+	}
+}
