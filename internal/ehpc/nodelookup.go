@@ -292,7 +292,7 @@ func (l *lookup) read(ctx context.Context, offset int) (page []Node, end bool, e
 		return nil, false, nil
 	}
 	total, known := out.total()
-	end = known && offset+len(page) >= total
+	end = known && offset+len(page) == total // a total below what came is not trusted
 	l.idx.record(page, offset, total, known)
 	if page == nil {
 		page = []Node{}
