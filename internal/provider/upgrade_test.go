@@ -397,7 +397,7 @@ func TestAccUpgrade_redRunsFinish(t *testing.T) {
 		lostJobMade bool
 		plan        []string
 	}{
-		{"dev-38698e1-failed-tainted", false, []string{"is tainted, so must be replaced"}},
+		{"dev-38698e1-failed-tainted", false, []string{"is tainted, so", "must be replaced"}}, // OpenTofu: "so it must be"
 		{"dev-38698e1-lost-untainted", false, []string{"Unfinished Rolling Restart Resumes", "The answer to the request of batch 2 was lost: it looks for that batch's job"}},
 		{"dev-38698e1-lost-untainted", true, []string{"Unfinished Rolling Restart Resumes"}},
 	} {
