@@ -380,9 +380,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		return
 	}
 	spec.Replaced = r.data.replacedIn(spec.Zone, spec.ClusterID)
-	var nodeIDs []string
-	resp.Diagnostics.Append(plan.NodeIDs.ElementsAs(ctx, &nodeIDs, false)...)
-	if prior := r.data.continuation(restartKeyOf(ctx, spec.Zone, spec.ClusterID, nodeIDs, plan.Triggers), func(n int) rollout.Mode { return plan.mode(ctx, n) }); prior != nil {
+	if prior := r.data.continuation(restartKeyOf(ctx, spec.Zone, spec.ClusterID, slices.Concat(batchNodes(batches)...), plan.Triggers), func(n int) rollout.Mode { return plan.mode(ctx, n) }); prior != nil {
 		spec.Gate, diags = plan.gateFor(ctx, prior)
 		resp.Diagnostics.Append(diags...)
 		if !r.continues(ctx, &plan, spec, prior, resp) {

@@ -205,17 +205,11 @@ func stateBatches(t *testing.T, st map[string]any) (jobs, statuses []string) {
 
 // A failed second batch stops the rollout: the third and fourth are never
 // sent, the error names the job and both node lists, and the resource is
-// tainted. Untainting and applying finishes the rollout without restarting the
+// tainted. The next plain apply finishes the rollout without restarting the
 // first batch again.
 func TestAccClusterNodeRestart_rollingFailedBatch(t *testing.T) {
 	t.Parallel()
-	e := newRollingEnv(t, ehpcsim.Options{JobDuration: 200 * time.Millisecond})
-	e.sim.FailJobsAfter(1, 1)
-	c := e.newCLI(t)
-	c.write(rollingConfig(e, `{ batch_size = 6 }`))
-	c.mustSucceed("init", "-input=false")
-
-	out, code := c.run("apply", "-auto-approve", "-input=false")
+	e, c, out, code := failSecondBatch(t)
 	if code == 0 {
 		t.Fatalf("apply succeeded with a failed batch:\n%s", out)
 	}
@@ -261,13 +255,7 @@ func TestAccClusterNodeRestart_rollingFailedBatch(t *testing.T) {
 	if !strings.Contains(strings.Join(strings.Fields(out), " "), "Warning: Unfinished Restart Continued") {
 		t.Errorf("the apply does not say it continued the rollout:\n%s", out)
 	}
-	want := restartsOnce(rollNodes...)
-	for _, id := range rollBatches[1] {
-		want[id] = 2 // its job failed, and it was sent again
-	}
-	if got := e.sim.RestartCounts(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("restarts per node %v, want %v: only the failed batch may restart twice", got, want)
-	}
+	expectOnlyBatch2Twice(t, e)
 	st, tainted = c.stateResource()
 	if _, statuses := stateBatches(t, st); tainted || st["status"] != ehpc.JobSuccessful || !slices.Equal(statuses, []string{"successful", "successful", "successful", "successful"}) {
 		t.Errorf("after the resumed apply: tainted %v, status %v, batches %v", tainted, st["status"], statuses)
@@ -574,19 +562,15 @@ func TestAction_invokeRollingCheckedBeforeSending(t *testing.T) {
 // it: only the failed batch restarts twice.
 func TestAccClusterNodeRestart_rollingCutDifferently(t *testing.T) {
 	t.Parallel()
-	e := newRollingEnv(t, ehpcsim.Options{JobDuration: 200 * time.Millisecond})
-	e.sim.FailJobsAfter(1, 1)
-	c := e.newCLI(t)
-	c.write(rollingConfig(e, `{ batch_size = 6 }`))
-	c.mustSucceed("init", "-input=false")
-	if out, code := c.run("apply", "-auto-approve", "-input=false"); code == 0 {
+	e, c, out, code := failSecondBatch(t)
+	if code == 0 {
 		t.Fatalf("apply succeeded with a failed batch:\n%s", out)
 	}
 	before, _ := c.stateResource()
 	posts := e.sim.Requests(ehpc.PathRestartNodes)
 
 	c.write(rollingConfig(e, `{ batch_size = 10 }`))
-	out, code := c.run("apply", "-auto-approve", "-input=false")
+	out, code = c.run("apply", "-auto-approve", "-input=false")
 	flat := strings.Join(strings.Fields(out), " ")
 	if code == 0 || !strings.Contains(flat, "Error: Rollout Cut Differently") || !strings.Contains(flat, "Set rolling back to how it was") {
 		t.Fatalf("exit %d; want the error Rollout Cut Differently:\n%s", code, out)
@@ -601,12 +585,32 @@ func TestAccClusterNodeRestart_rollingCutDifferently(t *testing.T) {
 
 	c.write(rollingConfig(e, `{ batch_size = 6 }`))
 	c.mustSucceed("apply", "-auto-approve", "-input=false")
+	expectOnlyBatch2Twice(t, e)
+	c.mustSucceed("plan", "-input=false", "-detailed-exitcode")
+}
+
+// failSecondBatch applies a rolling restart of rollNodes in batches of 6
+// whose second batch's job fails, and returns what the apply printed.
+func failSecondBatch(t *testing.T) (*testEnv, *cli, string, int) {
+	t.Helper()
+	e := newRollingEnv(t, ehpcsim.Options{JobDuration: 200 * time.Millisecond})
+	e.sim.FailJobsAfter(1, 1)
+	c := e.newCLI(t)
+	c.write(rollingConfig(e, `{ batch_size = 6 }`))
+	c.mustSucceed("init", "-input=false")
+	out, code := c.run("apply", "-auto-approve", "-input=false")
+	return e, c, out, code
+}
+
+// expectOnlyBatch2Twice checks that every node restarted once, but batch 2's,
+// whose job failed and which was sent again.
+func expectOnlyBatch2Twice(t *testing.T, e *testEnv) {
+	t.Helper()
 	want := restartsOnce(rollNodes...)
 	for _, id := range rollBatches[1] {
-		want[id] = 2 // its job failed, and it was sent again
+		want[id] = 2
 	}
 	if got := e.sim.RestartCounts(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("restarts per node %v, want %v", got, want)
+		t.Errorf("restarts per node %v, want %v: only the failed batch may restart twice", got, want)
 	}
-	c.mustSucceed("plan", "-input=false", "-detailed-exitcode")
 }
