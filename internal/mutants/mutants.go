@@ -39,9 +39,9 @@ var All = []Mutant{
 	},
 	{
 		Name: "resume-forgets-excluded",
-		File: "internal/provider/cluster_node_restart_resource.go",
-		Old:  `Earlier: m.EarlierJobIDs, Excluded: m.ExcludedJobIDs,`,
-		New:  `Earlier: m.EarlierJobIDs,`,
+		File: "internal/provider/bookkeeping.go",
+		Old:  `b.Earlier, b.Excluded = k.EarlierJobIDs, k.ExcludedJobIDs`,
+		New:  `b.Earlier = k.EarlierJobIDs`,
 		Bug:  "Reading a record back from state drops excluded_job_ids, so a resumed batch may adopt a job of the record it replaced.",
 	},
 	{
@@ -291,9 +291,23 @@ var All = []Mutant{
 	{
 		Name: "delete-keeps-no-record",
 		File: "internal/provider/cluster_node_restart_resource.go",
-		Old:  `if batches, diags := batchesFrom(ctx, m.Batches); !diags.HasError() &&`,
-		New:  `if batches, diags := batchesFrom(ctx, m.Batches); diags.HasError() &&`,
+		Old:  `if batches, _, diags := recordFrom(ctx, m.Batches, req.Private); !diags.HasError() &&`,
+		New:  `if batches, _, diags := recordFrom(ctx, m.Batches, req.Private); diags.HasError() &&`,
 		Bug:  "Delete keeps nothing of a readable record, so its replacement neither continues its rollout nor excludes its jobs.",
+	},
+	{
+		Name: "legacy-bookkeeping-ignored",
+		File: "internal/provider/bookkeeping.go",
+		Old:  `k := m.legacy()`,
+		New:  `k := batchBookkeeping{}`,
+		Bug:  "A record written by an earlier release loses its bookkeeping on upgrade: an unknown request's window and earlier jobs are forgotten.",
+	},
+	{
+		Name: "bookkeeping-not-kept",
+		File: "internal/provider/cluster_node_restart_resource.go",
+		Old:  `diags.Append(keepBookkeeping(ctx, res.Batches, private)...)`,
+		New:  `_ = private`,
+		Bug:  "A record's bookkeeping is never written to private state, so the next apply cannot settle a lost request or keep earlier jobs.",
 	},
 	{
 		Name: "failed-create-records-nothing",

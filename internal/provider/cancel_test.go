@@ -2,11 +2,13 @@ package provider
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+	"github.com/qingcloud/terraform-provider-hpc/internal/torture"
 )
 
 // Ctrl-C while waiting for the job: the apply fails (green means done), the
@@ -70,7 +72,7 @@ resource "hpc_cluster_node_restart" "test" {
 	if n := e.sim.Restarts("cln-cmp00002"); n != 2 {
 		t.Fatalf("cln-cmp00002 restarted %d times, want 2 (the failed restart, then one more):\n%s", n, out)
 	}
-	if state, tainted := c.stateResource(); state["status"] != ehpc.JobSuccessful || tainted || !strings.Contains(fmt.Sprint(state["batches"]), jobs[0].ID) {
+	if state, tainted := c.stateResource(); state["status"] != ehpc.JobSuccessful || tainted || !slices.Contains(torture.Batches(state, c.statePrivate())[0].Jobs, jobs[0].ID) {
 		t.Fatalf("state %v tainted %v, want successful, untainted, the failed job %s kept", state, tainted, jobs[0].ID)
 	}
 	c.mustSucceed("plan", "-input=false", "-detailed-exitcode")

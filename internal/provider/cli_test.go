@@ -184,6 +184,34 @@ func (c *cli) stateResource() (map[string]any, bool) {
 	return nil, false
 }
 
+// statePrivate returns the restart resource's private state (restartAddr)
+// from the state file, where Terraform keeps it beside the attributes (terraform
+// show does not print it); nil when there is none.
+func (c *cli) statePrivate() []byte {
+	c.t.Helper()
+	raw, err := os.ReadFile(filepath.Join(c.dir, "terraform.tfstate"))
+	if err != nil {
+		return nil
+	}
+	var st struct {
+		Resources []struct {
+			Type, Name string
+			Instances  []struct {
+				Private []byte `json:"private"`
+			} `json:"instances"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		c.t.Fatalf("reading the state file: %v", err)
+	}
+	for _, r := range st.Resources {
+		if r.Type+"."+r.Name == restartAddr && len(r.Instances) == 1 {
+			return r.Instances[0].Private
+		}
+	}
+	return nil
+}
+
 // applyInterrupted runs apply and sends it Ctrl-C as soon as ready reports true,
 // as a user stopping a pipeline would, and returns the whole output. Terraform
 // reports an interruption with a non-zero exit, so the exit code is not checked.

@@ -75,6 +75,24 @@ func batchAttr(desc string) schema.StringAttribute {
 	return schema.StringAttribute{MarkdownDescription: desc, Computed: true}
 }
 
+// legacyDescription says what a batches attribute that held bookkeeping
+// before it moved into private state (bookkeeping.go) is now.
+func legacyDescription(name string) string {
+	return fmt.Sprintf("Bookkeeping for finishing an unfinished rollout (the batch's `%s`), kept in the resource's private state, so null in state, "+
+		"except in a record that a failed create left: Terraform taints it and hands its replacement none of its private state, so it is carried here too until the next apply finishes the rollout. "+
+		"Records written by earlier releases kept it here always; the first refresh moves it into private state once the rollout is finished.", name)
+}
+
+const legacyDeprecation = "Bookkeeping, kept in private state: null except in a tainted record."
+
+func legacyAttr(name string) schema.StringAttribute {
+	return schema.StringAttribute{MarkdownDescription: legacyDescription(name), Computed: true, DeprecationMessage: legacyDeprecation}
+}
+
+func legacyListAttr(name string) schema.ListAttribute {
+	return schema.ListAttribute{MarkdownDescription: legacyDescription(name), Computed: true, ElementType: types.StringType, DeprecationMessage: legacyDeprecation}
+}
+
 // NewClusterNodeRestartResource is the resource factory.
 func NewClusterNodeRestartResource() resource.Resource {
 	return &ClusterNodeRestartResource{}
@@ -157,8 +175,9 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 			},
 			"batches": schema.ListNestedAttribute{
 				MarkdownDescription: "The restart requests, in the order they were sent: one for all `node_ids` without `rolling`, one per batch with it. " +
-					"With `rolling`, the plan shows each batch's nodes before anything is sent. Each batch keeps what a later apply needs to finish it, " +
-					"so no job id is ever lost: see [What the next apply does](#what-the-next-apply-does).",
+					"With `rolling`, the plan shows each batch's nodes before anything is sent. What a later apply needs to finish a batch beyond these " +
+					"(its earlier jobs, when it was sent) is kept with the record in the resource's private state, so no job id is ever lost: " +
+					"see [What the next apply does](#what-the-next-apply-does).",
 				Computed: true,
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
@@ -170,27 +189,14 @@ func (r *ClusterNodeRestartResource) Schema(ctx context.Context, _ resource.Sche
 						},
 						"status": batchAttr("The batch job's last status seen (as `status`); `not_sent` for a batch never sent, or whose request the operation log proved had no effect; " +
 							"`unknown` with a null `job_id` for a batch whose request's answer was lost and whose job is not found yet (the next apply looks for it before anything else)."),
-						"earlier_job_ids": schema.ListAttribute{
-							MarkdownDescription: "Jobs the batch had before `job_id`, oldest first: a failed batch sent again keeps its failed job here. Null when there are none.",
-							Computed:            true,
-							ElementType:         types.StringType,
-						},
-						"sent_at": batchAttr("When the batch's last restart request was sent, by this machine's clock (its signed timestamp, RFC 3339, UTC); null for a batch never sent. " +
-							"A `not_sent` batch may hold here, with `job_created_after` and `job_created_before`, a request of exactly its nodes that the record this resource replaced made and whose outcome was unknown."),
-						"job_created_after": batchAttr("While the batch's status is `unknown` with a null `job_id`: its job, if the lost request made one, " +
-							"was created at or after this time by the API's clock (RFC 3339, UTC). The next apply looks for it in the operation log in this window. " +
-							"For a `not_sent` batch, the same of a replaced record's request (see `sent_at`): before the batch is sent, every job of exactly its nodes in that window is added to `excluded_job_ids`."),
-						"job_created_before": batchAttr("While the batch's status is `unknown` with a null `job_id`: its job, if any, was created at or before this time by the API's clock, " +
-							"which refuses a request whose timestamp is older than 60 seconds."),
 						"health_gate": batchAttr("Where the batch stands with the health gate: `waiting` from its job's success until every node of it is back in service, " +
 							"`passed` once they were; null when its job succeeded without a gate, or has not succeeded yet. A batch `waiting` is taken up again by the next apply: " +
 							"it waits for the nodes, never restarting them again."),
-						"excluded_job_ids": schema.ListAttribute{
-							MarkdownDescription: "While the batch has no job: restart jobs of exactly its nodes that the records this resource replaced made, or may have made. " +
-								"The batch's own job, should its request's answer be lost, cannot be one of them, even one created in its window. Null otherwise.",
-							Computed:    true,
-							ElementType: types.StringType,
-						},
+						"earlier_job_ids":    legacyListAttr("earlier_job_ids"),
+						"sent_at":            legacyAttr("sent_at"),
+						"job_created_after":  legacyAttr("job_created_after"),
+						"job_created_before": legacyAttr("job_created_before"),
+						"excluded_job_ids":   legacyListAttr("excluded_job_ids"),
 					},
 				},
 			},
@@ -254,7 +260,7 @@ func (r *ClusterNodeRestartResource) ModifyPlan(ctx context.Context, req resourc
 	if resp.Diagnostics.HasError() || replaces(plan, state) {
 		return // a replacement is planned again as a create
 	}
-	r.planUpdate(ctx, resp, plan, state)
+	r.planUpdate(ctx, req, resp, plan, state)
 }
 
 // replaces reports whether the plan changes an argument that forces
@@ -275,7 +281,7 @@ func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resourc
 		shape, diags := rolling(ctx, rollingV)
 		resp.Diagnostics.Append(diags...)
 		if ids, known := knownStrings(ctx, nodeIDs); known && !resp.Diagnostics.HasError() && !rollingV.IsUnknown() && !rollingSizeUnknown(rollingV) {
-			batches, diags := batchesValue(shape.split(ids), func(int) bool { return true })
+			batches, diags := batchesValue(shape.split(ids), func(int) bool { return true }, false)
 			resp.Diagnostics.Append(diags...)
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), batches)...)
 		}
@@ -302,16 +308,20 @@ func (r *ClusterNodeRestartResource) planCreate(ctx context.Context, req resourc
 // recorded), unless the record is unfinished and the apply resumes it
 // (resumption decides): then the batches the apply takes a step on, and the
 // top-level job, are known only after it, and a warning says what it does.
-func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, resp *resource.ModifyPlanResponse, plan, state ClusterNodeRestartResourceModel) {
-	batches, resumes, diags := resumption(ctx, plan, state)
+func (r *ClusterNodeRestartResource) planUpdate(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse, plan, state ClusterNodeRestartResourceModel) {
+	batches, resumes, diags := resumption(ctx, plan, state, req.Private)
 	resp.Diagnostics.Append(diags...)
 	if !resumes || resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), state.Batches)...)
 		return
 	}
 	steps := rollout.Plan(batches, plan.mode(ctx, len(batches)))
-	planned, diags := batchesValue(batches, func(i int) bool { return steps[i] != rollout.Skip })
+	planned, diags := batchesValue(batches, func(i int) bool { return steps[i] != rollout.Skip }, false)
 	resp.Diagnostics.Append(diags...)
+	// A record not refreshed since it was written by an earlier release
+	// (plan -refresh=false) still holds its bookkeeping in batches: the
+	// planned record keeps it where Update reads it.
+	resp.Diagnostics.Append(keepBookkeeping(ctx, batches, resp.Private)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("batches"), planned)...)
 	for _, p := range []path.Path{path.Root("job_id"), path.Root("status")} {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, p, types.StringUnknown())...)
@@ -395,7 +405,7 @@ func (r *ClusterNodeRestartResource) Create(ctx context.Context, req resource.Cr
 		return // nothing was accepted or may have been, so there is nothing to record
 	}
 	plan.Zone = types.StringValue(spec.Zone)
-	resp.Diagnostics.Append(plan.record(res, batches, nil)...)
+	resp.Diagnostics.Append(plan.record(ctx, res, batches, nil, resp.Private, taintedAfterCreate(resp.Diagnostics))...)
 	// State is saved even when the rollout failed: no job id may ever be lost.
 	// An error beside it makes Terraform taint the resource, and the next
 	// apply's replacement continues the rollout from it (continuation).
@@ -417,7 +427,7 @@ func (r *ClusterNodeRestartResource) continues(ctx context.Context, plan *Cluste
 				"Set rolling back to how it was to finish that rollout (the next apply then %s), or change triggers to restart every node from the start, in the new batches.",
 				cutWords(batchNodes(prior)), cutWords(planned), resumeText(prior, spec.Mode())))
 		plan.Zone = types.StringValue(spec.Zone)
-		resp.Diagnostics.Append(plan.record(rollout.Result{Batches: prior}, prior, nil)...)
+		resp.Diagnostics.Append(plan.record(ctx, rollout.Result{Batches: prior}, prior, nil, resp.Private, taintedAfterCreate(resp.Diagnostics))...)
 		resp.Diagnostics.Append(resp.State.Set(ctx, plan)...)
 		return false
 	}
@@ -477,19 +487,21 @@ func cutWords(cut [][]string) string {
 	return strings.Join(parts, ", ")
 }
 
-// record writes a rollout's outcome: every batch; job_id, ret_code and
-// status of the last batch sent (status "pending" while a later batch was
-// never sent); and id, the first job recorded, once there is one. prior are
-// the batches the run started from, and was the state it resumed (nil on a
-// create): they tell which job's answer was received when.
-func (m *ClusterNodeRestartResourceModel) record(res rollout.Result, prior []rollout.Batch, was *ClusterNodeRestartResourceModel) diag.Diagnostics {
+// record writes a rollout's outcome: every batch (their bookkeeping into
+// private, and into batches too when tainted: taintedAfterCreate); job_id,
+// ret_code and status of the last batch sent (status "pending" while a later
+// batch was never sent); and id, the first job recorded, once there is one.
+// prior are the batches the run started from, and was the state it resumed
+// (nil on a create): they tell which job's answer was received when.
+func (m *ClusterNodeRestartResourceModel) record(ctx context.Context, res rollout.Result, prior []rollout.Batch, was *ClusterNodeRestartResourceModel, private privateSetter, tainted bool) diag.Diagnostics {
 	jobID, retCode, status, _ := rollout.Summary(res.Batches)
 	m.JobID, m.RetCode, m.Status = optionalString(jobID), answeredCode(res, jobID, retCode, prior, was), types.StringValue(status)
 	if m.ID.IsNull() || m.ID.IsUnknown() {
 		m.ID = optionalString(rollout.FirstJob(res.Batches))
 	}
 	var diags diag.Diagnostics
-	m.Batches, diags = batchesValue(res.Batches, nil)
+	m.Batches, diags = batchesValue(res.Batches, nil, tainted)
+	diags.Append(keepBookkeeping(ctx, res.Batches, private)...)
 	return diags
 }
 
@@ -520,7 +532,32 @@ func answeredCode(res rollout.Result, jobID string, code int, prior []rollout.Ba
 
 // Read makes no API call: the restart happened once and its record is the state.
 // Refreshing must never look like drift, or a plain plan could restart nodes.
-func (r *ClusterNodeRestartResource) Read(context.Context, resource.ReadRequest, *resource.ReadResponse) {
+// Its one change is to a record written by an earlier release: the batches'
+// bookkeeping moves into private state, every value kept (bookkeeping.go).
+func (r *ClusterNodeRestartResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var v types.List
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("batches"), &v)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	batches, legacy, diags := recordFrom(ctx, v, req.Private)
+	resp.Diagnostics.Append(diags...)
+	if !legacy || resp.Diagnostics.HasError() {
+		return
+	}
+	var m ClusterNodeRestartResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || rollout.Continues(batches, m.mode(ctx, len(batches))) {
+		// Unfinished: it may be tainted (Read cannot tell), and then only its
+		// attributes reach its replacement, which continues it. The next
+		// apply writes it anew.
+		return
+	}
+	moved, diags := batchesValue(batches, nil, false)
+	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(keepBookkeeping(ctx, batches, resp.Private)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("batches"), moved)...)
+	tflog.Info(ctx, "moved the restart record's bookkeeping from batches into private state", map[string]any{"batches": len(batches)})
 }
 
 // Update records new settings without calling the API, except for a restart
@@ -534,7 +571,7 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	batches, resumes, diags := resumption(ctx, plan, state)
+	batches, resumes, diags := resumption(ctx, plan, state, req.Private)
 	resp.Diagnostics.Append(diags...)
 	if !resumes || resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -553,7 +590,7 @@ func (r *ClusterNodeRestartResource) Update(ctx context.Context, req resource.Up
 	plan.ID = state.ID
 	res := r.data.run(ctx, spec, batches, r.data.progressWords(spec, len(batches), infoLine(ctx, spec)), &resp.Diagnostics)
 	resp.Diagnostics.Append(report(res, spec, onResume, r.data.client.Scrub)...)
-	resp.Diagnostics.Append(plan.record(res, batches, &state)...)
+	resp.Diagnostics.Append(plan.record(ctx, res, batches, &state, resp.Private, false)...) // Terraform never taints after an update
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -582,7 +619,7 @@ func (r *ClusterNodeRestartResource) Delete(ctx context.Context, req resource.De
 		return
 	}
 	var nodeIDs []string
-	if batches, diags := batchesFrom(ctx, m.Batches); !diags.HasError() && !m.NodeIDs.ElementsAs(ctx, &nodeIDs, false).HasError() {
+	if batches, _, diags := recordFrom(ctx, m.Batches, req.Private); !diags.HasError() && !m.NodeIDs.ElementsAs(ctx, &nodeIDs, false).HasError() {
 		r.data.replaced(restartKeyOf(ctx, m.Zone.ValueString(), m.ClusterID.ValueString(), nodeIDs, m.Triggers), batches)
 	}
 }
@@ -659,8 +696,8 @@ func createTimeout(v timeouts.Value) (time.Duration, diag.Diagnostics) {
 // batches, and whether it takes them up. The one place the resource decides
 // whether an update resumes: ModifyPlan and Update both ask it, and
 // rollout.Resumes decides from the record.
-func resumption(ctx context.Context, plan, state ClusterNodeRestartResourceModel) (batches []rollout.Batch, resumes bool, diags diag.Diagnostics) {
-	batches, diags = batchesFrom(ctx, state.Batches)
+func resumption(ctx context.Context, plan, state ClusterNodeRestartResourceModel, private privateGetter) (batches []rollout.Batch, resumes bool, diags diag.Diagnostics) {
+	batches, _, diags = recordFrom(ctx, state.Batches, private)
 	return batches, !diags.HasError() && rollout.Resumes(batches, plan.mode(ctx, len(batches))), diags
 }
 
@@ -685,31 +722,25 @@ var batchAttrTypes = map[string]attr.Type{
 
 var batchType = types.ObjectType{AttrTypes: batchAttrTypes}
 
-// batchesValue is the record of a rollout's batches, in state or in a plan.
-// planned says which batches an apply will change (nil: none): all of their
-// values but their nodes are known only after it.
-func batchesValue(batches []rollout.Batch, planned func(i int) bool) (types.List, diag.Diagnostics) {
+// batchesValue is the readable half of the record of a rollout's batches, in
+// state or in a plan (the bookkeeping is kept in private state:
+// keepBookkeeping), and, when carry is set, the bookkeeping too (a tainted
+// record: taintedAfterCreate). planned says which batches an apply will change (nil:
+// none): their job, status and gate are known only after it.
+func batchesValue(batches []rollout.Batch, planned func(i int) bool, carry bool) (types.List, diag.Diagnostics) {
 	var ds diag.Diagnostics
 	elems := make([]attr.Value, 0, len(batches))
 	for i, b := range batches {
 		ids, d := types.ListValueFrom(context.Background(), types.StringType, b.Nodes)
 		ds.Append(d...)
 		vals := map[string]attr.Value{"node_ids": ids}
+		for name, v := range bookkeepingValues(b, carry, &ds) {
+			vals[name] = v
+		}
 		if planned != nil && planned(i) {
-			for name, typ := range batchAttrTypes {
-				if name != "node_ids" {
-					vals[name] = unknownOf(typ)
-				}
-			}
+			vals["job_id"], vals["status"], vals["health_gate"] = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
 		} else {
-			vals["job_id"], vals["status"] = optionalString(b.JobID), types.StringValue(b.Status)
-			vals["earlier_job_ids"], vals["excluded_job_ids"] = optionalList(b.Earlier, &ds), optionalList(b.Excluded, &ds)
-			vals["sent_at"], vals["health_gate"] = timeValue(b.Request.SentAt), optionalString(b.Gate)
-			// The window matters only while a request of the batch's nodes has an unknown outcome.
-			vals["job_created_after"], vals["job_created_before"] = types.StringNull(), types.StringNull()
-			if b.JobID == "" && (b.Status == rollout.Unknown || b.Inherited()) {
-				vals["job_created_after"], vals["job_created_before"] = timeValue(b.Request.From), timeValue(b.Request.Until)
-			}
+			vals["job_id"], vals["status"], vals["health_gate"] = optionalString(b.JobID), types.StringValue(b.Status), optionalString(b.Gate)
 		}
 		obj, d := types.ObjectValue(batchAttrTypes, vals)
 		ds.Append(d...)
@@ -720,21 +751,11 @@ func batchesValue(batches []rollout.Batch, planned func(i int) bool) (types.List
 	return list, ds
 }
 
-// optionalList is a list of ids in state, null when empty.
-func optionalList(ids []string, diags *diag.Diagnostics) types.List {
-	if len(ids) == 0 {
-		return types.ListNull(types.StringType)
-	}
-	l, d := types.ListValueFrom(context.Background(), types.StringType, ids)
-	diags.Append(d...)
-	return l
-}
-
-func unknownOf(t attr.Type) attr.Value {
+func nullOf(t attr.Type) attr.Value {
 	if t.Equal(types.StringType) {
-		return types.StringUnknown()
+		return types.StringNull()
 	}
-	return types.ListUnknown(types.StringType)
+	return types.ListNull(types.StringType)
 }
 
 func optionalString(s string) types.String {
@@ -742,15 +763,6 @@ func optionalString(s string) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(s)
-}
-
-// timeValue writes a time in state as RFC 3339 (UTC, whole seconds); null when
-// zero.
-func timeValue(t time.Time) types.String {
-	if t.IsZero() {
-		return types.StringNull()
-	}
-	return types.StringValue(t.UTC().Format(time.RFC3339))
 }
 
 // batchModel is one element of the resource's batches.
@@ -764,40 +776,4 @@ type batchModel struct {
 	JobCreatedBefore types.String `tfsdk:"job_created_before"`
 	ExcludedJobIDs   []string     `tfsdk:"excluded_job_ids"`
 	HealthGate       types.String `tfsdk:"health_gate"`
-}
-
-// batchesFrom reads the state's batches back; nil for a state written before
-// batches were recorded. A state written before requests were recorded has no
-// times: rollout.Engine settles such a lost request from the batch before it.
-func batchesFrom(ctx context.Context, v types.List) ([]rollout.Batch, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	if v.IsNull() || v.IsUnknown() {
-		return nil, diags
-	}
-	var ms []batchModel
-	diags.Append(v.ElementsAs(ctx, &ms, false)...)
-	out := make([]rollout.Batch, 0, len(ms))
-	for i, m := range ms {
-		b := rollout.Batch{Nodes: m.NodeIDs, JobID: m.JobID.ValueString(), Status: m.Status.ValueString(), Earlier: m.EarlierJobIDs, Excluded: m.ExcludedJobIDs,
-			Gate: m.HealthGate.ValueString()}
-		for _, t := range []struct {
-			name string
-			v    types.String
-			dst  *time.Time
-		}{{"sent_at", m.SentAt, &b.Request.SentAt}, {"job_created_after", m.JobCreatedAfter, &b.Request.From}, {"job_created_before", m.JobCreatedBefore, &b.Request.Until}} {
-			if t.v.IsNull() || t.v.IsUnknown() {
-				continue
-			}
-			parsed, err := time.Parse(time.RFC3339, t.v.ValueString())
-			if err != nil {
-				diags.AddAttributeError(path.Root("batches").AtListIndex(i).AtName(t.name), "Unreadable Restart Record",
-					fmt.Sprintf("batches[%d].%s = %q in state is not an RFC 3339 time (%v). The state was edited by hand or written by an unknown version; "+
-						"restore it from a backup, or remove the resource from state (terraform state rm) to forget this restart.", i, t.name, t.v.ValueString(), err))
-				continue
-			}
-			*t.dst = parsed
-		}
-		out = append(out, b)
-	}
-	return out, diags
 }

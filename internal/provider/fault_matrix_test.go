@@ -22,6 +22,7 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
+	"github.com/qingcloud/terraform-provider-hpc/internal/torture"
 )
 
 // The fault matrix: how the network or the API misbehaves, and what the user
@@ -879,7 +880,7 @@ func TestAccFaultMatrixResource(t *testing.T) {
 				if !tainted || code == 0 || want != rollout.Unknown {
 					t.Errorf("state %v (tainted %v, exit %d): a lost request must fail the run, and the row expects status %s", state, tainted, code, want)
 				}
-				if jobID != "" && lostWindowCovers(fmt.Sprint(state["batches"]), e.sim, jobID) {
+				if jobID != "" && lostWindowCovers(recordText(state, c.statePrivate()), e.sim, jobID) {
 					stateJob = jobID + " (in the lost request's window)"
 				}
 			case jobID == "":
@@ -1191,6 +1192,20 @@ func (p *protoProvider) readNodeIDs(vals map[string]tftypes.Value) []string {
 		}
 	}
 	return ids
+}
+
+// recordText writes a record's batches as text, each with its window when
+// its bookkeeping (kept in private state) holds one.
+func recordText(state map[string]any, private []byte) string {
+	var b strings.Builder
+	for _, x := range torture.Batches(state, private) {
+		fmt.Fprintf(&b, "[%s status:%s", strings.Join(x.Nodes, " "), x.Status)
+		if x.Created[0] != "" && x.Created[1] != "" {
+			fmt.Fprintf(&b, " job_created_after:%s job_created_before:%s", x.Created[0], x.Created[1])
+		}
+		b.WriteString("] ")
+	}
+	return b.String()
 }
 
 // lostWindowCovers reports whether text (a message, or state's batches) gives a

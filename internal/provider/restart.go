@@ -292,7 +292,7 @@ func (e ending) note(n rollout.Note) diag.Diagnostic {
 	others := ""
 	if len(n.Others) > 0 {
 		others = fmt.Sprintf(" Job %s restarted exactly these nodes in that time too, so another tool restarted them then, and any of these jobs may be this request's: "+
-			"the others are kept in the record too (earlier_job_ids).", strings.Join(n.Others, ", "))
+			"the others are kept with the record too (in its private state), so no later apply takes one of them for a restart of its own.", strings.Join(n.Others, ", "))
 	}
 	return diag.NewWarningDiagnostic("Restart Job Adopted From Operation Log", e.aboutBatch(n.Batch)+fmt.Sprintf(
 		"The answer to the restart request was lost (%s), so the request was not sent again. Job %s in the operation log restarts exactly these nodes "+

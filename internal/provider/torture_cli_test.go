@@ -235,6 +235,9 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 			label, tainted, want, created, resourceErred, out))
 	}
 	o.State, o.Tainted, o.Messages = state, tainted, diagText(out)
+	if state != nil {
+		o.Private = r.c.statePrivate()
+	}
 	r.obs = append(r.obs, o)
 	r.rolling = followCutAdvice(out, r.rolling)
 }

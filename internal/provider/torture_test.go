@@ -403,9 +403,9 @@ func (p *tfProvider) load() tftypes.Value {
 	return p.value(resp.UpgradedState)
 }
 
-func (p *tfProvider) plan(prior, config tftypes.Value) (tftypes.Value, []byte, bool, bool) {
+func (p *tfProvider) plan(prior, config tftypes.Value, priorPrivate []byte) (tftypes.Value, []byte, bool, bool) {
 	resp, err := p.srv.PlanResourceChange(context.Background(), &tfprotov6.PlanResourceChangeRequest{
-		TypeName: restartType, PriorState: p.dv(prior), ProposedNewState: p.dv(p.proposed(prior, config)), Config: p.dv(config), PriorPrivate: p.r.private,
+		TypeName: restartType, PriorState: p.dv(prior), ProposedNewState: p.dv(p.proposed(prior, config)), Config: p.dv(config), PriorPrivate: priorPrivate,
 	})
 	if err != nil {
 		p.r.t.Fatal(err)
@@ -440,51 +440,58 @@ const (
 	replace
 )
 
-// planStep is what `terraform plan` decides, with a fresh provider instance.
-func (r *tortureRun) planStep(msgs *strings.Builder) (act planAction, prior, planned, config tftypes.Value, private []byte, failed bool) {
+// planStep is what `terraform plan` decides, with a fresh provider instance,
+// passing private state as Terraform does: the refresh (of a tainted record
+// too) reads the stored private state and may change it (refreshed); a
+// tainted record is planned as a new object with none; a replacement for
+// changed arguments is planned with what the update's plan left; and the
+// change's planned private state is what both halves of a replacement get
+// (the destroy included), never the record's own.
+func (r *tortureRun) planStep(msgs *strings.Builder) (act planAction, prior, planned, config tftypes.Value, private, refreshed []byte, failed bool) {
 	p := r.newProvider(msgs)
 	prior = p.load()
 	config = p.config()
 	if resp, err := p.srv.ValidateResourceConfig(context.Background(), &tfprotov6.ValidateResourceConfigRequest{TypeName: restartType, Config: p.dv(config)}); err != nil {
 		r.t.Fatal(err)
 	} else if p.note(resp.Diagnostics) {
-		return noop, prior, prior, config, nil, true
+		return noop, prior, prior, config, nil, r.private, true
 	}
-	if !prior.IsNull() && !r.tainted {
+	refreshed = r.private
+	if !prior.IsNull() {
 		resp, err := p.srv.ReadResource(context.Background(), &tfprotov6.ReadResourceRequest{TypeName: restartType, CurrentState: p.dv(prior), Private: r.private})
 		if err != nil {
 			r.t.Fatal(err)
 		}
 		if p.note(resp.Diagnostics) {
-			return noop, prior, prior, config, nil, true
+			return noop, prior, prior, config, nil, r.private, true
 		}
-		prior = p.value(resp.NewState)
+		prior, refreshed = p.value(resp.NewState), resp.Private
 	}
 	null := tftypes.NewValue(p.typ, nil)
 	if prior.IsNull() || r.tainted {
-		planned, private, _, failed = p.plan(null, config)
+		planned, private, _, failed = p.plan(null, config, nil)
 		if prior.IsNull() {
-			return create, prior, planned, config, private, failed
+			return create, prior, planned, config, private, refreshed, failed
 		}
-		return replace, prior, planned, config, private, failed
+		return replace, prior, planned, config, private, refreshed, failed
 	}
-	planned, private, replaces, failed := p.plan(prior, config)
+	planned, private, replaces, failed := p.plan(prior, config, refreshed)
 	switch {
 	case failed:
-		return noop, prior, planned, config, private, true
+		return noop, prior, planned, config, private, refreshed, true
 	case replaces:
-		planned, private, _, failed = p.plan(null, config)
-		return replace, prior, planned, config, private, failed
+		planned, private, _, failed = p.plan(null, config, private)
+		return replace, prior, planned, config, private, refreshed, failed
 	case planned.Equal(prior):
-		return noop, prior, planned, config, private, false
+		return noop, prior, planned, config, private, refreshed, false
 	}
-	return update, prior, planned, config, private, false
+	return update, prior, planned, config, private, refreshed, false
 }
 
 // planEmpty reports whether a plan now would change nothing.
 func (r *tortureRun) planEmpty() bool {
 	var msgs strings.Builder
-	act, _, _, _, _, failed := r.planStep(&msgs)
+	act, _, _, _, _, _, failed := r.planStep(&msgs)
 	return act == noop && !failed && !r.tainted
 }
 
@@ -503,8 +510,12 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 	}
 	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.sim.RequestLog())}
 	var msgs strings.Builder
-	act, prior, planned, config, private, failed := r.planStep(&msgs)
+	act, prior, planned, config, private, refreshed, failed := r.planStep(&msgs)
 	o.Failed = failed
+	if !failed && !prior.IsNull() {
+		// The apply saves the refreshed record, whatever happens next.
+		r.state, r.private = stateJSON(r.t, prior), refreshed
+	}
 	if !failed && act != noop {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -525,7 +536,7 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 		if act == replace {
 			newGen = st.Action == torture.TriggersApply || torture.Finished(r.stateMap(), r.gated(), r.sc.NoWait)
 			// Destroy first (it calls no API), then create anew.
-			if _, _, bad, pn := p.applyChange(ctx, prior, null, null, r.private); bad {
+			if _, _, bad, pn := p.applyChange(ctx, prior, null, null, private); bad {
 				o.Panic = pn
 			}
 			r.state, r.private, r.tainted = nil, nil, false
@@ -549,6 +560,9 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 	}
 	o.EndRequest, o.At = len(r.sim.RequestLog()), r.sim.Now()
 	o.Messages, o.Tainted, o.State = msgs.String(), r.tainted, r.stateMap()
+	if o.State != nil {
+		o.Private = r.private
+	}
 	o.Gated = r.gated() // the run's own: its configuration, and the record it ran
 	r.obs = append(r.obs, o)
 	r.rolling = followCutAdvice(o.Messages, r.rolling)
@@ -569,7 +583,7 @@ func (r *tortureRun) stateMap() map[string]any {
 func (r *tortureRun) gated() bool { return gatedFor(r.sc, r.rolling, r.stateMap()) }
 
 func gatedFor(sc torture.Scenario, rolling bool, state map[string]any) bool {
-	return !sc.NoWait && (rolling && sc.BatchSize > 0 || len(torture.Batches(state)) > 1)
+	return !sc.NoWait && (rolling && sc.BatchSize > 0 || len(torture.Batches(state, nil)) > 1)
 }
 
 // stateJSON writes v as Terraform's state file holds a resource's attributes.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpc"
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 	"github.com/qingcloud/terraform-provider-hpc/internal/rollout"
+	"github.com/qingcloud/terraform-provider-hpc/internal/torture"
 )
 
 // upgradeDir holds one state per release, written by that release's provider
@@ -228,23 +231,7 @@ func allJobsEnded(jobs []ehpcsim.Job) bool {
 // writeUnfinishedFixture writes c's state, configuration and e's jobs as name.
 func writeUnfinishedFixture(t *testing.T, e *testEnv, c *cli, name string) {
 	t.Helper()
-	state, err := os.ReadFile(filepath.Join(c.dir, "terraform.tfstate"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	jobs, err := json.MarshalIndent(e.sim.Jobs(), "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(unfinishedDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for ext, data := range map[string][]byte{".tf": []byte(strings.TrimPrefix(unfinishedFixtureConfig, "\n")), ".tfstate": state, ".jobs.json": append(jobs, '\n')} {
-		if err := os.WriteFile(filepath.Join(unfinishedDir, name+ext), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Logf("wrote %s/%s.*", unfinishedDir, name)
+	writeFixtureIn(t, unfinishedDir, e, c, name, unfinishedFixtureConfig)
 }
 
 // A rolling restart that the release before the rollout engine left
@@ -455,8 +442,8 @@ func finishRedFixture(t *testing.T, base string, lostJobMade bool, planWords []s
 	if first["job_id"] != before[0].JobID {
 		t.Errorf("batch 1's job %s became %v", before[0].JobID, first["job_id"])
 	}
-	if second, _ := after[1].(map[string]any); before[1].JobID != "" && !strings.Contains(fmt.Sprint(second["earlier_job_ids"]), before[1].JobID) {
-		t.Errorf("batch 2's failed job %s is no longer recorded: %v", before[1].JobID, second)
+	if second := torture.Batches(st, c.statePrivate())[1]; before[1].JobID != "" && !slices.Contains(second.Jobs, before[1].JobID) {
+		t.Errorf("batch 2's failed job %s is no longer recorded: %+v", before[1].JobID, second)
 	}
 	if out, code := c.run("plan", "-input=false", "-detailed-exitcode"); code != 0 {
 		t.Errorf("the plan after the apply exits %d, want 0 (no changes):\n%s", code, out)
@@ -492,4 +479,320 @@ func readFixture(t *testing.T, base string) (state, config []byte, jobs []ehpcsi
 		t.Fatalf("reading %s.jobs.json: %v", base, err)
 	}
 	return state, config, jobs
+}
+
+// recordsDir holds the records the release before issue #28 wrote, when a
+// batch's bookkeeping (earlier jobs, send time, a lost request's window,
+// excluded jobs) was still in the batches attribute: the later release
+// moves it into private state on its first read, and must neither restart
+// a node nor lose a job while doing so (TestAccUpgrade_recordsFinish).
+const recordsDir = "testdata/upgrade/records"
+
+// recordsFixtureTriggers is the configuration of the lost-replaced record:
+// the rolling restart of unfinishedFixtureConfig, its triggers changed.
+const recordsFixtureTriggers = `
+resource "hpc_cluster_node_restart" "test" {
+  cluster_id = "ehpc-8jqdq0mz"
+  node_ids   = ["cln-cmp00004", "cln-cmp00003", "cln-cmp00002", "cln-cmp00001"]
+  zone       = "jn1a"
+  rolling    = { batch_size = 1 }
+  triggers   = { image = "2" }
+}
+`
+
+// recordKinds are the records TestAccWriteRecordFixtures writes, each after
+// a real apply of the rolling restart of unfinishedFixtureConfig:
+//
+//   - failed-tainted: batch 2's job failed; tainted.
+//   - finished: then the next plain apply finished it (batch 2's failed job
+//     among its earlier jobs).
+//   - lost-tainted: a new rollout whose batch 2 request was processed but
+//     its answer lost while the operation log answered 502; tainted, batch
+//     2 unknown without a job, with its window (its job is in jobs.json).
+//   - lost-replaced: then triggers changed, and the replacement's batch 2
+//     request was lost unprocessed, the log down again: batch 2 unknown
+//     with its window, and the replaced record's job of its node excluded.
+var recordKinds = []string{"failed-tainted", "finished", "lost-tainted", "lost-replaced"}
+
+// TestAccWriteRecordFixtures adds this version's records to
+// testdata/upgrade/records (see recordKinds):
+//
+//	HPC_WRITE_UPGRADE_FIXTURE=v0.2.0 TF_ACC=1 TF_ACC_TERRAFORM_PATH=... go test -run TestAccWriteRecordFixtures ./internal/provider/
+func TestAccWriteRecordFixtures(t *testing.T) {
+	name := os.Getenv("HPC_WRITE_UPGRADE_FIXTURE")
+	if name == "" {
+		t.Skip("set HPC_WRITE_UPGRADE_FIXTURE=<release> to add this version's records to " + recordsDir)
+	}
+	if providerAddress() != fixtureProvider {
+		t.Fatalf("write fixtures with Terraform, not with TF_ACC_PROVIDER_HOST=%s", os.Getenv("TF_ACC_PROVIDER_HOST"))
+	}
+	for _, kind := range recordKinds {
+		for _, ext := range []string{".tf", ".tfstate", ".jobs.json"} {
+			if p := filepath.Join(recordsDir, name+"-"+kind+ext); fileExists(p) {
+				t.Fatalf("%s exists: fixtures are never edited, only added", p)
+			}
+		}
+	}
+	write := func(e *testEnv, c *cli, kind, config string) {
+		t.Helper()
+		writeFixtureIn(t, recordsDir, e, c, name+"-"+kind, config)
+	}
+	expect := func(c *cli, wantTainted bool, batch int, status string) {
+		t.Helper()
+		st, tainted := c.stateResource()
+		if st == nil || tainted != wantTainted {
+			t.Fatalf("want the record in state, tainted %v; got %v (tainted %v)", wantTainted, st, tainted)
+		}
+		if _, statuses := stateBatches(t, st); statuses[batch] != status {
+			t.Fatalf("batch %d is %q, want %q: %v", batch+1, statuses[batch], status, st)
+		}
+	}
+
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: 300 * time.Millisecond})
+	e.sim.FailJobsAfter(1, 1)
+	c := e.newCLI(t)
+	c.write(e.providerBlock() + unfinishedFixtureConfig)
+	c.mustSucceed("init", "-input=false")
+	if out, code := c.run("apply", "-auto-approve", "-input=false"); code == 0 {
+		t.Fatalf("batch 2's job was to fail:\n%s", out)
+	}
+	expect(c, true, 1, ehpc.JobFailed)
+	write(e, c, "failed-tainted", unfinishedFixtureConfig)
+	c.mustSucceed("apply", "-auto-approve", "-input=false")
+	expect(c, false, 1, ehpc.JobSuccessful)
+	write(e, c, "finished", unfinishedFixtureConfig)
+
+	e = newTestEnv(t, ehpcsim.Options{JobDuration: 300 * time.Millisecond})
+	e.adjustClient(func(c *ehpc.Config) { c.RequestTimeout = time.Second })
+	c = e.newCLI(t)
+	c.write(e.providerBlock() + unfinishedFixtureConfig)
+	c.mustSucceed("init", "-input=false")
+	loseRestartWithLog(t, e, 2, true)
+	if out, code := c.run("apply", "-auto-approve", "-input=false"); code == 0 {
+		t.Fatalf("batch 2's answer was to be lost:\n%s", out)
+	}
+	expect(c, true, 1, rollout.Unknown)
+	write(e, c, "lost-tainted", unfinishedFixtureConfig)
+
+	e.sim.ClearFaults()
+	c.write(e.providerBlock() + recordsFixtureTriggers)
+	loseRestartWithLog(t, e, 4, false)
+	if out, code := c.run("apply", "-auto-approve", "-input=false"); code == 0 {
+		t.Fatalf("the replacement's batch 2 answer was to be lost:\n%s", out)
+	}
+	expect(c, true, 1, rollout.Unknown)
+	write(e, c, "lost-replaced", recordsFixtureTriggers)
+}
+
+// loseRestartWithLog drops the answer to the nth restart request of e's
+// simulator (counting from its start), after processing it or not, and
+// from its arrival on makes the operation log answer 502, so that the
+// request's outcome stays unknown.
+func loseRestartWithLog(t *testing.T, e *testEnv, n int, processed bool) {
+	t.Helper()
+	seen := e.sim.Requests(ehpc.PathRestartNodes)
+	e.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: processed, Delay: time.Second, Skip: n - seen - 1})
+	go func() {
+		deadline := time.Now().Add(time.Minute)
+		for e.sim.Requests(ehpc.PathRestartNodes) < n && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		e.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{HTTPStatus: 502, Count: 100000})
+	}()
+}
+
+// writeFixtureIn writes c's state, config and e's jobs as dir/name.
+func writeFixtureIn(t *testing.T, dir string, e *testEnv, c *cli, name, config string) {
+	t.Helper()
+	state, err := os.ReadFile(filepath.Join(c.dir, "terraform.tfstate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := json.MarshalIndent(e.sim.Jobs(), "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for ext, data := range map[string][]byte{".tf": []byte(strings.TrimPrefix(config, "\n")), ".tfstate": state, ".jobs.json": append(jobs, '\n')} {
+		if err := os.WriteFile(filepath.Join(dir, name+ext), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("wrote %s/%s.*", dir, name)
+}
+
+// The records the release before issue #28 wrote (bookkeeping in batches)
+// are read by this one with their configuration, against a simulator that
+// knows their jobs, and the pipeline's next plain apply finishes each: the
+// finished one plans nothing and sends nothing; the others restart only the
+// batches never restarted (a lost request's job, when it made one, is
+// adopted, never doubled); no job id is lost; and afterwards the bookkeeping
+// is in private state, so neither the plan nor terraform show prints it.
+func TestAccUpgrade_recordsFinish(t *testing.T) {
+	terraformPath(t)
+	states, err := filepath.Glob(filepath.Join(recordsDir, "*.tfstate"))
+	if err != nil || len(states) == 0 {
+		t.Fatalf("no fixtures in %s (%v)", recordsDir, err)
+	}
+	for _, statePath := range states {
+		base := strings.TrimSuffix(statePath, ".tfstate")
+		name := filepath.Base(base)
+		t.Run(name, func(t *testing.T) { finishRecord(t, base, false) })
+		if strings.HasSuffix(name, "-lost-replaced") {
+			// Its lost request was not processed; here it was after all.
+			t.Run(name+"-lost-request-made-a-job", func(t *testing.T) { finishRecord(t, base, true) })
+		}
+	}
+}
+
+func finishRecord(t *testing.T, base string, lostJobMade bool) {
+	state, config, jobs := readFixture(t, base)
+	e := newTestEnv(t, ehpcsim.Options{JobDuration: 200 * time.Millisecond})
+	for _, j := range jobs {
+		if j.Status != ehpc.JobSuccessful && j.Status != ehpc.JobFailed {
+			j.Status = ehpc.JobSuccessful // long over by the time anyone upgrades
+		}
+		e.sim.RestorePastJob(j)
+	}
+	attrs, tainted := fixtureInstance(t, state)
+	before := torture.Batches(attrs, nil) // the bookkeeping is in the attributes
+	lost := -1
+	for i, b := range before {
+		if b.Status == rollout.Unknown && b.JobID == "" {
+			lost = i
+		}
+	}
+	if lostJobMade {
+		from, err := time.Parse(time.RFC3339, before[lost].Created[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.sim.RestorePastJob(ehpcsim.Job{ID: "j-lostreq001", ClusterID: ehpcsim.DemoClusterID, NodeIDs: before[lost].Nodes,
+			Created: from.Add(time.Second), Status: ehpc.JobSuccessful})
+	}
+	madeByLost := ""
+	if lost >= 0 {
+		madeByLost = jobInWindow(t, e.sim.Jobs(), before[lost])
+	}
+
+	c := fixtureCLI(t, e, state, config)
+	plan, code := c.run("plan", "-input=false", "-detailed-exitcode")
+	finished := !tainted && allSuccessful(before)
+	switch {
+	case finished && code != 0:
+		t.Fatalf("the finished record plans changes (exit %d):\n%s", code, plan)
+	case !finished && code != 2:
+		t.Fatalf("the unfinished record plans no change (exit %d):\n%s", code, plan)
+	}
+	// A tainted record's replacement shows its bookkeeping going away: the
+	// record carries it in its attributes (taintedAfterCreate). Any other
+	// plan prints none.
+	if tainted && !regexp.MustCompile(`is tainted, so (it )?must be replaced`).MatchString(plan) {
+		t.Errorf("the plan does not replace the tainted record:\n%s", plan)
+	}
+	for _, name := range legacyBookkeeping {
+		if !tainted && strings.Contains(plan, name) {
+			t.Errorf("the plan prints the bookkeeping %s:\n%s", name, plan)
+		}
+	}
+	out, code := c.run("apply", "-auto-approve", "-input=false")
+	if code != 0 {
+		t.Fatalf("the next plain apply failed:\n%s", out)
+	}
+
+	// Only the batches never restarted restart, once each.
+	want := map[string]int{}
+	for i, b := range before {
+		if b.Status == ehpc.JobSuccessful || b.Status == ehpc.JobPending || i == lost && madeByLost != "" {
+			continue
+		}
+		for _, n := range b.Nodes {
+			want[n] = 1
+		}
+	}
+	if err := e.expectRestarts(want)(); err != nil {
+		t.Errorf("%v\n%s", err, out)
+	}
+	if finished && e.sim.TotalRequests() != 0 {
+		t.Errorf("plan and apply of a finished record sent %v", e.sim.RequestCounts())
+	}
+
+	st, tainted := c.stateResource()
+	if tainted || st["status"] != ehpc.JobSuccessful || st["id"] != attrs["id"] {
+		t.Errorf("after the apply: tainted %v, status %v, id %v (want %v, the first job, kept)", tainted, st["status"], st["id"], attrs["id"])
+	}
+	after := torture.Batches(st, c.statePrivate())
+	for i, b := range before {
+		for _, id := range b.Jobs {
+			if !slices.Contains(after[i].Jobs, id) {
+				t.Errorf("batch %d's job %s is lost: the record keeps %v", i+1, id, after[i].Jobs)
+			}
+		}
+		if i == lost && madeByLost != "" && after[i].JobID != madeByLost {
+			t.Errorf("batch %d's lost request made job %s, but the record holds %s", i+1, madeByLost, after[i].JobID)
+		}
+	}
+	for i, x := range st["batches"].([]any) {
+		for _, name := range legacyBookkeeping {
+			if v := x.(map[string]any)[name]; v != nil {
+				t.Errorf("batch %d still holds %s = %v in state; it belongs in private state", i+1, name, v)
+			}
+		}
+	}
+	shown := c.mustSucceed("show", "-no-color")
+	for _, name := range legacyBookkeeping {
+		if strings.Contains(shown, name) {
+			t.Errorf("terraform show prints the bookkeeping %s:\n%s", name, shown)
+		}
+	}
+	if out, code := c.run("plan", "-input=false", "-detailed-exitcode"); code != 0 {
+		t.Errorf("the plan after the apply exits %d, want 0 (no changes):\n%s", code, out)
+	}
+}
+
+// fixtureInstance reads the attributes of the one resource instance in a
+// state file, and whether it is tainted.
+func fixtureInstance(t *testing.T, state []byte) (map[string]any, bool) {
+	t.Helper()
+	var st struct {
+		Resources []struct {
+			Instances []struct {
+				Status     string         `json:"status"`
+				Attributes map[string]any `json:"attributes"`
+			} `json:"instances"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(state, &st); err != nil || len(st.Resources) != 1 || len(st.Resources[0].Instances) != 1 {
+		t.Fatalf("state: %v\n%s", err, state)
+	}
+	in := st.Resources[0].Instances[0]
+	return in.Attributes, in.Status == "tainted"
+}
+
+func allSuccessful(batches []torture.Batch) bool {
+	for _, b := range batches {
+		if b.Status != ehpc.JobSuccessful {
+			return false
+		}
+	}
+	return len(batches) > 0
+}
+
+// jobInWindow is the job a lost request of batch b may have made: one of
+// exactly its nodes created in its recorded window; "" when there is none.
+func jobInWindow(t *testing.T, jobs []ehpcsim.Job, b torture.Batch) string {
+	t.Helper()
+	from, err1 := time.Parse(time.RFC3339, b.Created[0])
+	until, err2 := time.Parse(time.RFC3339, b.Created[1])
+	if err1 != nil || err2 != nil {
+		t.Fatalf("batch %v keeps no window: %v %v", b, err1, err2)
+	}
+	for _, j := range jobs {
+		if slices.Equal(j.NodeIDs, b.Nodes) && !j.Created.Before(from) && !j.Created.After(until) {
+			return j.ID
+		}
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package torture
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -33,8 +34,11 @@ type Observation struct {
 	// Messages are every diagnostic of the plan and the apply, "summary:
 	// detail" a line.
 	Messages string
-	// State is the resource's attributes after the apply (nil: not in state).
+	// State is the resource's attributes after the apply (nil: not in state),
+	// and Private its private state, as the provider's framework encodes it
+	// (Terraform keeps it beside the attributes): the record's bookkeeping.
 	State   map[string]any
+	Private []byte
 	Tainted bool
 	// Panic is what the provider panicked with, if it did.
 	Panic string
@@ -49,13 +53,21 @@ type Batch struct {
 	Created [2]string // the window of an unknown request, when recorded (from, until)
 }
 
-// Batches reads the state's batches; a state without batches (a restart of one
-// batch from before they were recorded) is its top-level job.
-func Batches(state map[string]any) []Batch {
+// Batches reads the record's batches: the state's batches attribute, with
+// each batch's earlier jobs and window from the bookkeeping in private state
+// (or, in a record of a release before it moved there, from the attribute).
+// A state without batches (a restart of one batch from before they were
+// recorded) is its top-level job.
+func Batches(state map[string]any, private []byte) []Batch {
 	raw, _ := state["batches"].([]any)
+	kept := bookkeeping(private)
 	var out []Batch
-	for _, x := range raw {
+	for i, x := range raw {
 		m, _ := x.(map[string]any)
+		if i < len(kept) {
+			m = maps.Clone(m)
+			maps.Copy(m, kept[i])
+		}
 		b := Batch{JobID: str(m["job_id"]), Status: str(m["status"]), Nodes: strs(m["node_ids"])}
 		for _, k := range []string{"job_ids", "earlier_job_ids"} {
 			b.Jobs = append(b.Jobs, strs(m[k])...)
@@ -67,6 +79,20 @@ func Batches(state map[string]any) []Batch {
 		out = append(out, b)
 	}
 	return out
+}
+
+// Batches reads the record the apply left.
+func (o Observation) Batches() []Batch { return Batches(o.State, o.Private) }
+
+// bookkeeping decodes the batches' bookkeeping from a resource's private
+// state: the framework's JSON object of keys, each value JSON in base64.
+func bookkeeping(private []byte) []map[string]any {
+	var keys map[string][]byte
+	var kept []map[string]any
+	if json.Unmarshal(private, &keys) != nil || json.Unmarshal(keys["batches"], &kept) != nil {
+		return nil
+	}
+	return kept
 }
 
 func str(v any) string {
@@ -202,7 +228,7 @@ func (c *checker) atMostOnce() {
 func (c *checker) records(i int) {
 	o := c.obs[i]
 	recordedBy := map[string]int{}
-	for bi, b := range Batches(o.State) {
+	for bi, b := range o.Batches() {
 		for _, id := range b.Jobs {
 			if prev, dup := recordedBy[id]; dup && prev != bi {
 				c.add("settled right", "after apply %d (%s), job %s is recorded by batches %d and %d", i+1, o.Label, id, prev+1, bi+1)
@@ -228,7 +254,7 @@ func (c *checker) records(i int) {
 // of apply i or before made is accounted for after it.
 func (c *checker) accountedAfter(i int) {
 	o := c.obs[i]
-	batches := Batches(o.State)
+	batches := o.Batches()
 	for _, j := range c.jobs {
 		if j.Past || j.Request < 0 || j.Request >= o.EndRequest {
 			continue
@@ -314,7 +340,7 @@ func checkAdoptions(jobs []ehpcsim.Job, obs []Observation, margin elder, reqs []
 			clear(recorded)
 			clear(lostSince)
 		}
-		batches := Batches(o.State)
+		batches := o.Batches()
 		for bi, b := range batches {
 			key := strings.Join(b.Nodes, " ")
 			from, wasLost := lostSince[key]
@@ -363,7 +389,7 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 	for k := len(obs) - 1; k >= 0 && obs[k].Gen == last.Gen; k-- {
 		// The apply that sent the request knew j if the state it started
 		// from recorded it (it then replaced that record itself).
-		if k > 0 && recordsJob(obs[k-1].State, j.ID) {
+		if k > 0 && recordsJob(obs[k-1], j.ID) {
 			continue
 		}
 		for i := obs[k].FirstRequest; i < obs[k].EndRequest && i < len(reqs); i++ {
@@ -386,8 +412,8 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 	return false
 }
 
-func recordsJob(state map[string]any, id string) bool {
-	for _, b := range Batches(state) {
+func recordsJob(o Observation, id string) bool {
+	for _, b := range o.Batches() {
 		if slices.Contains(b.Jobs, id) {
 			return true
 		}
@@ -469,7 +495,7 @@ func CheckGate(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, m 
 // exactly nodes, in any apply's state; nil when that batch is a first one.
 func batchBefore(obs []Observation, nodes []string) []string {
 	for _, o := range obs {
-		batches := Batches(o.State)
+		batches := o.Batches()
 		for i := 1; i < len(batches); i++ {
 			if slices.Equal(batches[i].Nodes, nodes) {
 				return batches[i-1].Nodes
@@ -486,7 +512,7 @@ func batchBefore(obs []Observation, nodes []string) []string {
 // unfinished one (Terraform's replacement of a record it tainted, or the
 // user's) continues the same restart.
 func Finished(state map[string]any, gated, noWait bool) bool {
-	batches := Batches(state)
+	batches := Batches(state, nil) // what a person reads is enough here
 	if len(batches) == 0 {
 		return false
 	}
@@ -537,7 +563,7 @@ func (c *checker) complete(i int, nodes []string, noWait bool, m NodesModel) {
 	for k := i; k >= 0 && c.obs[k].Gen == o.Gen; k-- {
 		gated = gated && c.obs[k].Gated
 	}
-	batches := Batches(o.State)
+	batches := o.Batches()
 	for _, n := range nodes {
 		var job ehpcsim.Job
 		found := false
