@@ -78,8 +78,15 @@ type LogLag struct {
 	JobID, ClusterID string
 }
 
-// Widened reports whether settling allows more than the assumed lag.
+// Widened reports whether settling allows more than the assumed lag: the
+// measured one, a lower bound, may be under it and still be widened, since
+// the true lag can be up to twice as long.
 func (l LogLag) Widened() bool { return l.Used > l.Assumed }
+
+// Exceeded reports whether the log was proven to lag longer than assumed:
+// the API breaks an assumption of the exactly-once settling, which the user
+// is told (String).
+func (l LogLag) Exceeded() bool { return l.Measured > l.Assumed }
 
 // String is the sentence the provider logs (at WARN) and shows when a lag
 // longer than the assumed one was measured: the values, and what settling
@@ -87,13 +94,16 @@ func (l LogLag) Widened() bool { return l.Used > l.Assumed }
 func (l LogLag) String() string {
 	s := fmt.Sprintf("The operation log showed restart job %s of cluster %s only %s or more after the API had answered its request; "+
 		"the exactly-once settling of a lost answer assumes a job appears in the log within %s of its creation. "+
-		"For the rest of this run the provider waits %s (twice what it measured) instead, before it decides that a request whose answer was lost made no job and sends it again",
+		"For the rest of this run the provider waits %s for a job to appear instead",
 		l.JobID, l.ClusterID, roundLag(l.Measured), roundLag(l.Assumed), roundLag(l.Used))
 	if l.Capped {
-		s += fmt.Sprintf(". That is as long as it waits: twice the lag measured would be %s, more than an operation log should ever lag "+
-			"(a log this slow can still make a lost request look unprocessed, and its restart be sent twice)", roundLag(l.Measured*logLagFactor))
+		s += fmt.Sprintf(" (the most it waits; twice the lag measured would be %s, more than an operation log should ever lag, "+
+			"and a log this slow can still make a lost request look unprocessed, and its restart be sent twice)", roundLag(l.Measured*logLagFactor))
+	} else {
+		s += " (twice what it measured)"
 	}
-	return s + ". A lag first seen on the very request whose answer is lost cannot be allowed for (docs/guides/exactly-once.md)."
+	return s + ", before it decides that a request whose answer was lost made no job and sends it again. " +
+		"A lag first seen on the very request whose answer is lost cannot be allowed for (docs/guides/exactly-once.md)."
 }
 
 // roundLag rounds a lag for a message: to the second, or to the millisecond
@@ -134,15 +144,17 @@ func (c *Client) answeredJob(zone, clusterID, jobID string, answered time.Time) 
 }
 
 // measureLag folds a listing of q, sent at sent, into the measurement, and
-// tells Config.Warn when it shows the log lagging longer than assumed, or
-// noticeably longer than reported before.
+// tells Config.Warn when it proves the log lagging longer than assumed, or
+// noticeably longer than told before. A measured lag under the assumed one
+// may still widen the settle's wait (up to twice the assumed lag), silently:
+// nothing is proven wrong then.
 func (c *Client) measureLag(ctx context.Context, q OperationQuery, sent time.Time, list *OperationList) {
 	measured, jobID, clusterID, grew := c.lag.listed(q, sent, list, c.cfg.ClockMargin)
 	if !grew {
 		return
 	}
 	l := c.logLagFor(measured, jobID, clusterID)
-	if !l.Widened() || !c.lag.report(measured) || c.cfg.Warn == nil {
+	if !l.Exceeded() || !c.lag.report(measured) || c.cfg.Warn == nil {
 		return
 	}
 	c.cfg.Warn(ctx, l.String(), map[string]any{
