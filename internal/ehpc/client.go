@@ -66,7 +66,8 @@ type Config struct {
 	// lost request's job is looked for in reaches past what the clocks say
 	// (25 s: one of the API's machines 10 s off, this machine's clock stepping
 	// 10 s, and the second the wire rounds to). Tests shorten them together
-	// with the simulator's TimestampValidity.
+	// with the simulator's TimestampValidity. LogLag is a floor: a longer lag
+	// measured on the client's own jobs widens it (loglag.go).
 	RequestValidity time.Duration
 	LogLag          time.Duration
 	ClockMargin     time.Duration
@@ -76,6 +77,11 @@ type Config struct {
 	// noticeably, with how long (the caller says so while it happens).
 	OnPaced func(ctx context.Context, waited time.Duration)
 	Logger  Logger
+	// Warn, if set, receives the few lines that are warnings rather than
+	// per-request detail: an assumption the client found the API breaking
+	// (a log that lags longer than LogLag, see LogLag.String). Fields never
+	// hold the secret key or a signature.
+	Warn Logger
 	// Clock is the client's one time source: request timestamps, when answers
 	// arrived, and every wait (retries, settling). nil means the wall clock.
 	Clock clock.Clock
@@ -101,6 +107,9 @@ type Client struct {
 	// a provider instance shares its client, so a lost answer of one restart
 	// never takes a job another restart of the same nodes made in its window.
 	mine ownJobs
+	// lag measures how long the log takes to show the jobs of mine whose
+	// answers arrived; settling allows for the longest (loglag.go).
+	lag lagMeter
 }
 
 // New validates cfg and returns a Client.

@@ -134,13 +134,18 @@ func (q OperationQuery) params() url.Values {
 // failures are retried.
 func (c *Client) Operations(ctx context.Context, q OperationQuery) (*OperationList, error) {
 	var out operationResponse
+	// Before any attempt: a retried listing was sent later, so a lag measured
+	// from this time is, if anything, shorter than the one it proves.
+	sent := c.cfg.Clock.Now()
 	err := c.do(ctx, request{method: http.MethodGet, path: PathOperations, zone: q.Zone, params: q.params(), safe: true}, &out)
 	if err != nil {
 		return nil, err
 	}
 	total, known := out.total()
 	c.seen.add(*out.JobSet)
-	return &OperationList{TotalCount: total, TotalKnown: known, Jobs: *out.JobSet}, nil
+	list := &OperationList{TotalCount: total, TotalKnown: known, Jobs: *out.JobSet}
+	c.measureLag(ctx, q, sent, list)
+	return list, nil
 }
 
 // Job returns the operation log entry for jobID, or found=false when the log has no

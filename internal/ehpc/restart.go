@@ -112,6 +112,7 @@ func (c *Client) RestartNodes(ctx context.Context, zone, clusterID string, ids [
 	}
 	if err == nil {
 		c.mine.add(res.JobID)
+		c.answeredJob(zone, clusterID, res.JobID, c.cfg.Clock.Now())
 	}
 	return res, err
 }

@@ -15,7 +15,8 @@ import (
 //   - the API refuses a request whose signed timestamp is more than 60 s old
 //     (1300), so a request is processed, if ever, within RequestValidity of its
 //     timestamp, by the clock of the machine that processes it; and
-//   - a job appears in the operation log within LogLag of its creation.
+//   - a job appears in the operation log within LogLag of its creation (or
+//     within the longer lag the client measured on its own jobs, loglag.go).
 //
 // So the job of a lost request, if any, is a restart job of exactly its nodes
 // whose create_time lies in [From, Until]: Until is the timestamp plus
@@ -107,10 +108,14 @@ func (c *Client) settleDeadline(req Request) time.Time {
 		return time.Time{}
 	}
 	lower, _ := c.offset.get() // unknown: 0, and the margin covers a clock that is off
-	deadline := req.SentAt.Add(c.cfg.RequestValidity + c.cfg.LogLag + c.cfg.ClockMargin - lower)
+	// The lag allowed is LogLag, or longer when the client measured its own
+	// jobs taking longer to appear (loglag.go): read at each look, so a lag
+	// measured while this settle waits still widens it.
+	lag := c.logLagUsed()
+	deadline := req.SentAt.Add(c.cfg.RequestValidity + lag + c.cfg.ClockMargin - lower)
 	// Until is SentAt + RequestValidity + ClockMargin for one request; for the
 	// union of several (see Merge) it is the latest one's, and rules.
-	if byUntil := req.Until.Add(c.cfg.LogLag - lower); !req.Until.IsZero() && byUntil.After(deadline) {
+	if byUntil := req.Until.Add(lag - lower); !req.Until.IsZero() && byUntil.After(deadline) {
 		deadline = byUntil
 	}
 	return deadline

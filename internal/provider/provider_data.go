@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -40,6 +41,9 @@ type providerData struct {
 	// whether it existed.
 	configFile      string
 	configFileFound bool
+	// lagWarned is set once an operation of this instance has warned that
+	// the log lags longer than assumed (logLagWarning): once is enough.
+	lagWarned atomic.Bool
 }
 
 // Client returns the API client, or an error diagnostic naming every missing
@@ -75,6 +79,16 @@ func clientLogger(secret string) ehpc.Logger {
 		ctx = tflog.MaskAllFieldValuesStrings(ctx, secret)
 		ctx = tflog.MaskMessageStrings(ctx, secret)
 		tflog.Debug(ctx, msg, fields)
+	}
+}
+
+// clientWarner sends the client's warnings (a log lagging longer than the
+// exactly-once settling assumes) to tflog at WARN, masked as clientLogger's.
+func clientWarner(secret string) ehpc.Logger {
+	return func(ctx context.Context, msg string, fields map[string]any) {
+		ctx = tflog.MaskAllFieldValuesStrings(ctx, secret)
+		ctx = tflog.MaskMessageStrings(ctx, secret)
+		tflog.Warn(ctx, msg, fields)
 	}
 }
 
@@ -191,6 +205,7 @@ func (p *HPCProvider) newProviderData(ctx context.Context, s settings, cfg HPCPr
 		SecretKey:   s.secretKey,
 		UserAgent:   fmt.Sprintf("terraform-provider-hpc/%s terraform/%s", p.version, terraformVersion),
 		Logger:      clientLogger(s.secretKey),
+		Warn:        clientWarner(s.secretKey),
 		Clock:       p.opts.Clock,
 	}
 	if p.opts.ClientConfig != nil {

@@ -144,7 +144,23 @@ func (d *providerData) run(ctx context.Context, spec rollout.Spec, batches []rol
 	if w := d.pacedWarning(paced, "this restart's"); w != nil {
 		diags.Append(w)
 	}
+	if w := d.logLagWarning(); w != nil {
+		diags.Append(w)
+	}
 	return res
+}
+
+// logLagWarning is the one message that the operation log was seen lagging
+// longer than the exactly-once settling assumes, given by the first
+// operation of the instance to end after it was measured; nil otherwise.
+// The client words it (ehpc.LogLag), since it decides what is done about it;
+// the same sentence went to the log at WARN when it was measured.
+func (d *providerData) logLagWarning() diag.Diagnostic {
+	l := d.client.LogLag()
+	if !l.Exceeded() || !d.lagWarned.CompareAndSwap(false, true) {
+		return nil
+	}
+	return diag.NewWarningDiagnostic("Operation Log Slower Than Assumed", l.String())
 }
 
 // pacedWarnAfter is how long an operation's requests must have been held
