@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Looking up some nodes of a large cluster. The API has no filter by node id
@@ -37,7 +36,12 @@ const nodeSortKey = "node_id"
 // window at once; a nil index (or a new one) costs a binary search. It is
 // safe for concurrent use; lookups sharing one run one at a time.
 type NodeIndex struct {
-	mu    sync.Mutex
+	// turn is held by the one lookup using the index, through its requests:
+	// a channel, not a mutex, so that a lookup waiting for its turn is
+	// cancelled with its context (an interrupt never waits on another
+	// resource's slow listing), and so that fake-time tests see the wait as
+	// a durable block.
+	turn  chan struct{}
 	ids   []string       // every id seen, sorted
 	pos   map[string]int // id -> offset where last seen
 	total int            // the list's length, as last given or counted (0: unknown)
@@ -49,7 +53,7 @@ type NodeIndex struct {
 
 // NewNodeIndex returns an empty index.
 func NewNodeIndex() *NodeIndex {
-	return &NodeIndex{pos: map[string]int{}}
+	return &NodeIndex{pos: map[string]int{}, turn: make(chan struct{}, 1)}
 }
 
 // NodesGoneError is a lookup of nodes that are not in the cluster: the list,
@@ -82,8 +86,12 @@ func (c *Client) LookupNodes(ctx context.Context, clusterID string, f NodeFilter
 	if idx == nil {
 		idx = NewNodeIndex()
 	}
-	idx.mu.Lock()
-	defer idx.mu.Unlock()
+	select {
+	case idx.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("list nodes: cluster %s: %w", clusterID, ctx.Err())
+	}
+	defer func() { <-idx.turn }()
 	want := slices.Compact(slices.Sorted(slices.Values(ids)))
 	l := &lookup{c: c, cluster: clusterID, zone: f.Zone, idx: idx, found: map[string]Node{}}
 	absent, err := l.locate(ctx, want)
