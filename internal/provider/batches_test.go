@@ -42,15 +42,15 @@ func recordBatches() []rollout.Batch {
 // private state: every fact of every batch written by record is read back by
 // recordFrom as it was (mutant resume-forgets-excluded: a resumed batch that
 // lost its excluded jobs may adopt one of the replaced record's), and the
-// batches attribute holds none of the bookkeeping, which plans and terraform
-// show would print.
+// batches attribute holds no bookkeeping of a batch with a job, which plans
+// and terraform show would print.
 func TestBatchesSurviveTheTripThroughState(t *testing.T) {
 	ctx := context.Background()
 	in := recordBatches()
 	m, private := recordOf(t, in, false)
 	for i, e := range m.Batches.Elements() {
 		for _, name := range legacyBookkeeping {
-			if v := e.(types.Object).Attributes()[name]; !v.IsNull() {
+			if v := e.(types.Object).Attributes()[name]; in[i].JobID != "" && !v.IsNull() {
 				t.Errorf("batch %d's %s is %v in the batches attribute, want null (it is kept in private state)", i+1, name, v)
 			}
 		}
@@ -64,6 +64,26 @@ func TestBatchesSurviveTheTripThroughState(t *testing.T) {
 	}
 	if !reflect.DeepEqual(out, in) {
 		t.Fatalf("read back:\n%+v\nwritten:\n%+v", out, in)
+	}
+}
+
+// A batch without a job (its answer lost, or never sent with what a replaced
+// record left) carries its bookkeeping in the attributes too: a user's
+// terraform taint hands the replacement, which continues the rollout, the
+// record's attributes and no private state, and without its window and
+// excluded jobs its lost request could be settled wrong.
+func TestAJoblessBatchCarriesItsBookkeeping(t *testing.T) {
+	ctx := context.Background()
+	in := recordBatches()
+	m, _ := recordOf(t, in, false)
+	out, _, diags := recordFrom(ctx, m.Batches, privateMap{})
+	if diags.HasError() {
+		t.Fatal(diags)
+	}
+	for i := range in {
+		if in[i].JobID == "" && !reflect.DeepEqual(out[i], in[i]) {
+			t.Errorf("batch %d read back from the attributes alone:\n%+v\nwritten:\n%+v", i+1, out[i], in[i])
+		}
 	}
 }
 

@@ -19,15 +19,24 @@ import (
 // the engine keeps to finish a rollout exactly once (a batch's earlier jobs,
 // when its last request was sent, the window a lost request's job was
 // created in, the jobs a replaced record made of its nodes) is bookkeeping
-// nobody sets or reads, so it lives in the resource's private state: it
-// travels with the record (tainted, replaced, moved) but never shows in a
-// plan or in terraform show.
+// nobody sets or reads, so it lives in the resource's private state, which
+// Terraform keeps beside the record and never prints.
 //
-// Releases before issue #28 kept the bookkeeping in batches, under the same
-// names. Those attributes stay in the schema, always null, so that such a
-// record can still be read: recordFrom takes the bookkeeping from them when
-// private state has none, and Read moves it into private state (a refresh,
-// so a plan of a finished record stays empty).
+// Private state does not reach every replacement: Terraform plans the
+// replacement of a tainted record as a new object, with none, and hands the
+// destroy of the old record (replaced.go, which the replacement continues
+// the rollout from) only that plan's. So the bookkeeping a continuation
+// cannot do without is carried in the batches attributes too (carried):
+// every batch's, in the record a failed create saves, which Terraform
+// taints; and, in any record, that of a batch without a job (never sent, or
+// its answer lost), whose window and excluded jobs are what keeps a user's
+// terraform taint of it from restarting its nodes twice. A finished record
+// carries none: its plans and terraform show print no bookkeeping.
+//
+// Releases before issue #28 kept the bookkeeping in batches always, under
+// the same names: recordFrom takes it from there when private state has
+// none, and Read moves a finished record's into private state (a refresh,
+// so its plan stays empty).
 
 // bookkeepingKey is the private-state key of a record's bookkeeping.
 const bookkeepingKey = "batches"
@@ -150,15 +159,14 @@ func privateBookkeeping(ctx context.Context, private privateGetter, n int, diags
 }
 
 // taintedAfterCreate reports whether Terraform taints the record a create
-// saves with diags: whenever they hold an error. Such a record keeps its
-// bookkeeping in batches as well as in private state (record): Terraform
-// plans the replacement of a tainted record as a new object, with no private
-// state, and hands the destroy of the old record only that plan's, so the
-// destroy (replaced.go), which the replacement continues the rollout from,
-// sees the old record's attributes and nothing else. (The user's terraform
-// taint of a finished record needs none of it: its replacement is a new
-// restart.)
+// saves with diags: whenever they hold an error.
 func taintedAfterCreate(diags diag.Diagnostics) bool { return diags.HasError() }
+
+// carried reports whether batch b of a record (tainted: saved by a failed
+// create) carries its bookkeeping in the batches attributes too. A
+// successful apply leaves every batch a job, so it carries none, as its plan
+// showed; Terraform does not hold a failed apply to its plan.
+func carried(b rollout.Batch, tainted bool) bool { return tainted || b.JobID == "" }
 
 // bookkeepingValues are the batches attributes that held the bookkeeping
 // before it moved into private state: b's when carry is set, else null.

@@ -78,12 +78,13 @@ func batchAttr(desc string) schema.StringAttribute {
 // legacyDescription says what a batches attribute that held bookkeeping
 // before it moved into private state (bookkeeping.go) is now.
 func legacyDescription(name string) string {
-	return fmt.Sprintf("Bookkeeping for finishing an unfinished rollout (the batch's `%s`), kept in the resource's private state, so null in state, "+
-		"except in a record that a failed create left: Terraform taints it and hands its replacement none of its private state, so it is carried here too until the next apply finishes the rollout. "+
+	return fmt.Sprintf("Bookkeeping for finishing an unfinished rollout (the batch's `%s`), kept in the resource's private state, and null here once the rollout finished. "+
+		"An unfinished record carries it here too, where its replacement can read it (Terraform hands a tainted record's replacement none of its private state): "+
+		"every batch's in a record a failed create left, and a batch's without a job in any record. "+
 		"Records written by earlier releases kept it here always; the first refresh moves it into private state once the rollout is finished.", name)
 }
 
-const legacyDeprecation = "Bookkeeping, kept in private state: null except in a tainted record."
+const legacyDeprecation = "Bookkeeping, kept in private state: null once the rollout finished."
 
 func legacyAttr(name string) schema.StringAttribute {
 	return schema.StringAttribute{MarkdownDescription: legacyDescription(name), Computed: true, DeprecationMessage: legacyDeprecation}
@@ -724,20 +725,21 @@ var batchType = types.ObjectType{AttrTypes: batchAttrTypes}
 
 // batchesValue is the readable half of the record of a rollout's batches, in
 // state or in a plan (the bookkeeping is kept in private state:
-// keepBookkeeping), and, when carry is set, the bookkeeping too (a tainted
-// record: taintedAfterCreate). planned says which batches an apply will change (nil:
+// keepBookkeeping), and the bookkeeping too of the batches that carry it
+// (carried; tainted: the record a failed create saves). planned says which batches an apply will change (nil:
 // none): their job, status and gate are known only after it.
-func batchesValue(batches []rollout.Batch, planned func(i int) bool, carry bool) (types.List, diag.Diagnostics) {
+func batchesValue(batches []rollout.Batch, planned func(i int) bool, tainted bool) (types.List, diag.Diagnostics) {
 	var ds diag.Diagnostics
 	elems := make([]attr.Value, 0, len(batches))
 	for i, b := range batches {
 		ids, d := types.ListValueFrom(context.Background(), types.StringType, b.Nodes)
 		ds.Append(d...)
 		vals := map[string]attr.Value{"node_ids": ids}
-		for name, v := range bookkeepingValues(b, carry, &ds) {
+		stepped := planned != nil && planned(i) // after a successful apply, it has a job
+		for name, v := range bookkeepingValues(b, !stepped && carried(b, tainted), &ds) {
 			vals[name] = v
 		}
-		if planned != nil && planned(i) {
+		if stepped {
 			vals["job_id"], vals["status"], vals["health_gate"] = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
 		} else {
 			vals["job_id"], vals["status"], vals["health_gate"] = optionalString(b.JobID), types.StringValue(b.Status), optionalString(b.Gate)
