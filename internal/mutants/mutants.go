@@ -240,7 +240,7 @@ var All = []Mutant{
 	{
 		Name: "own-jobs-not-kept",
 		File: "internal/ehpc/restart.go",
-		Old:  "\tif err == nil {\n\t\tc.mine.add(res.JobID)\n\t}\n",
+		Old:  "\t\tc.mine.add(res.JobID)\n",
 		New:  "",
 		Bug:  "The client forgets the jobs its own requests made, so a lost request of another resource in the same provider adopts one (#31 defect 1 back).",
 	},

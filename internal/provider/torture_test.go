@@ -69,6 +69,12 @@ type tortureRun struct {
 	outagesEnd time.Time
 	// others are the step's restarts by another tool, still to come.
 	others []*time.Timer
+
+	// share, when set, is the provider instance of the command this run's
+	// resource is applied in together with others (torture_shared_test.go);
+	// twin tells the resource's triggers apart from theirs.
+	share *sharedProvider
+	twin  string
 }
 
 func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
@@ -263,6 +269,14 @@ type tfProvider struct {
 }
 
 func (r *tortureRun) newProvider(msgs *strings.Builder) *tfProvider {
+	if r.share != nil {
+		return r.share.provider(r, msgs)
+	}
+	return r.startProvider(msgs)
+}
+
+// startProvider starts and configures a provider instance.
+func (r *tortureRun) startProvider(msgs *strings.Builder) *tfProvider {
 	t := r.t
 	opts := options{
 		Getenv:  func(string) string { return "" },
@@ -317,7 +331,7 @@ func (p *tfProvider) config() tftypes.Value {
 	vals := map[string]tftypes.Value{
 		"cluster_id": str(torture.ClusterID),
 		"node_ids":   strSet(ids...),
-		"triggers":   tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, map[string]tftypes.Value{"n": str(strconv.Itoa(p.r.triggers))}),
+		"triggers":   tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, map[string]tftypes.Value{"n": str(p.r.twin + strconv.Itoa(p.r.triggers))}),
 	}
 	if sc.NoWait {
 		vals["wait_for_completion"] = boolean(false)

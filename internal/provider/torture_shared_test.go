@@ -1,0 +1,146 @@
+package provider
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
+	"github.com/qingcloud/terraform-provider-hpc/internal/memnet"
+	"github.com/qingcloud/terraform-provider-hpc/internal/torture"
+)
+
+// sharedProvider is the provider instance of each phase of a command that
+// applies several resources: Terraform starts one for the plan and one for
+// the apply, and every resource of the configuration goes through it, in
+// parallel. The nth instance a run asks for is the command's nth.
+type sharedProvider struct {
+	mu    sync.Mutex
+	calls map[*tortureRun]int
+	srvs  []*tfProvider
+}
+
+func newSharedProvider() *sharedProvider { return &sharedProvider{calls: map[*tortureRun]int{}} }
+
+func (s *sharedProvider) provider(r *tortureRun, msgs *strings.Builder) *tfProvider {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.calls[r]
+	s.calls[r]++
+	for len(s.srvs) <= i {
+		s.srvs = append(s.srvs, r.startProvider(&strings.Builder{}))
+	}
+	p := *s.srvs[i]
+	p.r, p.msgs = r, msgs
+	return &p
+}
+
+// tortureSharedSeeds is how many seeds make test runs of TestTortureShared.
+const tortureSharedSeeds = 150
+
+// TestTortureShared draws the torture's scenarios for two resources of the
+// same nodes (their triggers told apart) in one configuration: each step
+// applies both in parallel through one provider instance, as Terraform
+// does, under the step's faults; then, with the faults gone, clean applies
+// of one resource after the other in one command (as depends_on would order
+// them: two restarts of the same nodes at once refuse each other, 1400). Checked by
+// torture.CheckShared from what the simulator did. TORTURE_SHARED_SEEDS
+// sets the count, TORTURE_FIRST the first seed.
+func TestTortureShared(t *testing.T) {
+	n, first := envInt("TORTURE_SHARED_SEEDS", tortureSharedSeeds), envInt("TORTURE_FIRST", 1)
+	if raceEnabled && os.Getenv("TORTURE_SHARED_SEEDS") == "" {
+		n = tortureRaceSeeds / 2
+	}
+	failed := 0
+	for seed := first; seed < first+n; seed++ {
+		sc := torture.Generate(uint64(seed), torture.Production)
+		v, runs := runShared(t, sc)
+		if len(v) == 0 {
+			continue
+		}
+		failed++
+		var b strings.Builder
+		fmt.Fprintf(&b, "seed %d breaks the invariants of two resources in one provider:\n%s", seed, sc)
+		for ri, obs := range runs {
+			for i, o := range obs {
+				fmt.Fprintf(&b, "  resource %d apply %d (%s): gen %d, failed %v, tainted %v, state %v\n%s\n", ri+1, i+1, o.Label, o.Gen, o.Failed, o.Tainted, o.State, indentText(o.Messages))
+			}
+		}
+		for _, x := range v {
+			fmt.Fprintf(&b, "  VIOLATION %s\n", x)
+		}
+		t.Error(b.String())
+		if failed >= 3 {
+			t.Fatal("stopping after 3 failing seeds")
+		}
+	}
+	t.Logf("ran %d seeds (%d..%d), %d failed", n, first, first+n-1, failed)
+}
+
+func runShared(t *testing.T, sc torture.Scenario) (violations []torture.Violation, runs [][]torture.Observation) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := ehpcsim.New(simOptions(sc))
+		net, clk := memnet.New(), &steppingClock{}
+		a := &tortureRun{t: t, sc: sc, sim: sim, net: net, clk: clk, rolling: sc.BatchSize > 0}
+		b := &tortureRun{t: t, sc: sc, sim: sim, net: net, clk: clk, rolling: sc.BatchSize > 0, twin: "b"}
+		srv := &http.Server{Handler: sim}
+		go func() { _ = srv.Serve(net) }()
+		busyLog(sim, sc)
+		for i, st := range sc.Steps {
+			time.Sleep(st.Gap)
+			a.arm(st) // the faults are the simulator's, for both
+			share := newSharedProvider()
+			a.share, b.share = share, share
+			stB := st
+			stB.ClockStep = 0 // one clock, stepped once
+			var wg sync.WaitGroup
+			for _, x := range []struct {
+				r  *tortureRun
+				st torture.Step
+			}{{a, st}, {b, stB}} {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					x.r.applyStep(fmt.Sprintf("step %d: %s", i+1, st.Action), x.st)
+				}()
+			}
+			wg.Wait()
+		}
+		a.disarm()
+		a.repair()
+		for i := 0; i < 200 && (a.pendingJobs() || sim.Now().Before(a.outagesEnd)); i++ {
+			time.Sleep(time.Minute)
+		}
+		stuck := []*tortureRun{a, b}
+		for clean := 0; clean < 3 && len(stuck) > 0; clean++ {
+			time.Sleep(time.Minute)
+			share := newSharedProvider() // one command, one resource after the other
+			a.share, b.share = share, share
+			var still []*tortureRun
+			for _, r := range stuck {
+				if !r.planEmpty() {
+					r.applyStep(fmt.Sprintf("clean apply %d", clean+1), torture.Step{})
+				}
+				if !r.planEmpty() {
+					still = append(still, r)
+				}
+			}
+			stuck = still
+		}
+		time.Sleep(3 * time.Hour)
+		runs = [][]torture.Observation{a.obs, b.obs}
+		violations = torture.CheckShared(sim.Jobs(), runs, sc.NodeIDs())
+		for _, r := range stuck {
+			violations = append(violations, torture.Violation{Invariant: "no stuck resource",
+				Detail: fmt.Sprintf("resource %q: with the faults gone, 3 rounds of clean applies did not reach an empty plan; state %s (tainted %v)", r.twin, r.state, r.tainted)})
+		}
+		net.Close()
+		_ = srv.Close()
+	})
+	return violations, runs
+}
