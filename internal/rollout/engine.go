@@ -319,6 +319,7 @@ func (e *Engine) legacyFrom(ctx context.Context, spec Spec, batches []Batch, i i
 	if err != nil || !found {
 		return time.Time{}
 	}
+	// torture gate: legacy-window: a lost request an older release recorded without a window is bounded by the batch before it
 	return prev.CreateTime.Time
 }
 
