@@ -305,11 +305,12 @@ func (sc *Scenario) drawEdges(r *rand.Rand, d func(lo, hi time.Duration) time.Du
 		return r.IntN(len(sc.Steps))
 	}
 	first := func(st *Step, fs ...Fault) { st.Faults = append(fs, st.Faults...) }
-	if chance(0.25) {
+	if chance(0.3) {
 		// A lost answer, and another tool's restart of exactly the request's
 		// nodes soon after its own job would have ended (refused while one
 		// still runs), inside the window: two candidates, or one not its own.
-		lost := Fault{Kind: []FaultKind{LostAfter, LostAfter, LostBefore, LostLate}[r.IntN(4)], Skip: r.IntN(2), Count: 1}
+		// The request is the step's first or, with several batches, second.
+		lost := Fault{Kind: []FaultKind{LostAfter, LostAfter, LostAfter, LostBefore, LostLate}[r.IntN(5)], Skip: r.IntN(min(batches, 2)), Count: 1}
 		if lost.Kind == LostLate {
 			lost.Delay = d(500*time.Millisecond, 30*time.Second)
 		}
