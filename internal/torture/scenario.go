@@ -288,7 +288,8 @@ func Generate(seed uint64, b Bounds) Scenario {
 // request's own job), a request processed at the very end of its lease by a
 // backend whose clock is slow, a lost request carried over by a replacement
 // that itself sent nothing and is replaced again (the records' requests
-// merged), and a start from a record an older release left (Legacy). make
+// merged), a start from a record an older release left (Legacy), and a
+// replacement while the replaced record's lost request may still be processed. make
 // torture's coverage gate fails a run whose seeds never reach the branches
 // these lead to.
 func (sc *Scenario) drawEdges(r *rand.Rand, d func(lo, hi time.Duration) time.Duration, chance func(float64) bool, b Bounds) {
@@ -346,6 +347,18 @@ func (sc *Scenario) drawEdges(r *rand.Rand, d func(lo, hi time.Duration) time.Du
 		// requests are checked by the gate like any): no node that never
 		// comes back.
 		sc.NeverBack = 0
+	}
+	if chance(0.1) {
+		// A lost request still live when new triggers replace its record: the
+		// first apply's request is processed 20 to 55 s late, and the apply is
+		// interrupted before; the replacement's own answer is lost before the
+		// API acts, so its settle would take the old request's job for its
+		// own, had the replacement not waited for that request to end first.
+		st := &sc.Steps[0]
+		first(st, Fault{Kind: LostLate, Count: 1, Delay: d(20*time.Second, 55*time.Second)})
+		st.Interrupt = d(2*time.Second, 15*time.Second)
+		retrigger := Step{Gap: d(0, 5*time.Second), Action: TriggersApply, Faults: []Fault{{Kind: LostBefore, Count: 1}}}
+		sc.Steps = append(sc.Steps[:1], append([]Step{retrigger}, sc.Steps[1:]...)...)
 	}
 }
 
