@@ -180,6 +180,10 @@ func defaultTransport() *http.Transport {
 // rollout engine and its poller measure against the same clock).
 func (c *Client) Clock() clock.Clock { return c.cfg.Clock }
 
+// ClockMargin is how far the client lets a server's clock, and its own, be
+// off when it bounds a job's create_time (Config.ClockMargin).
+func (c *Client) ClockMargin() time.Duration { return c.cfg.ClockMargin }
+
 // Endpoint returns the base URL the client talks to.
 func (c *Client) Endpoint() string { return c.base.String() }
 

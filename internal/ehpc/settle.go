@@ -132,6 +132,7 @@ func Merge(a, b Request) Request {
 	case b.SentAt.IsZero():
 		return a
 	}
+	// torture gate: merge-two-requests: a batch inherits a lost request while it holds one already, and the two become one window
 	m := Request{SentAt: a.SentAt, From: a.From, Until: a.Until}
 	if b.SentAt.Before(m.SentAt) {
 		m.SentAt = b.SentAt
@@ -264,6 +265,7 @@ func (c *Client) decide(jobs []Job, u *UnknownOutcomeError) (*Job, error) {
 	// of them, and no job id may be lost.
 	pool := jobs
 	if lower, ok := c.offset.get(); ok && !u.Request.SentAt.IsZero() && len(jobs) > 1 {
+		// torture gate: several-candidates: a settle chooses between several jobs of exactly its nodes in a lost request's window
 		bound := u.Request.SentAt.Add(lower - c.cfg.ClockMargin*2/5).Truncate(time.Second)
 		var after []Job
 		for _, j := range jobs {
@@ -295,6 +297,7 @@ func newestOf(jobs []Job) *Job {
 	if len(jobs) == 1 {
 		return &jobs[0]
 	}
+	// torture gate: newest-of-several: of several candidates, the newest is adopted
 	var newest *Job
 	for i := range jobs {
 		switch {

@@ -304,6 +304,37 @@ func TestSettleBetweenTwoCandidates(t *testing.T) {
 	}
 }
 
+// Two candidates created after the send, one of them without a create_time:
+// which is the newest cannot be told, so the outcome stays unknown with both
+// named. Passing over the undated one would adopt the dated one, which may be
+// another restart's while the request's own job is the undated one (mutant
+// newest-skips-undated; the simulator always dates its jobs, so no torture
+// seed can see this).
+func TestSettleBetweenCandidatesWithoutACreateTimeStaysUnknown(t *testing.T) {
+	h := newHarness(t, ehpcsim.Options{})
+	c := h.client()
+	if _, err := c.ListNodes(testCtx(t), simCluster, ehpc.NodeFilter{Zone: simZone}); err != nil {
+		t.Fatal(err) // an answer that bounds the server's clock
+	}
+	sent := time.Now().Add(-time.Minute).Truncate(time.Second)
+	req := ehpc.Request{SentAt: sent, From: sent.Add(-30 * time.Second), Until: sent.Add(time.Minute)}
+	job := func(id, created string) string {
+		return fmt.Sprintf(`{"job_id":%q,"job_action":%q,"status":"successful","create_time":%q,"status_time":%q,"resource_ids":"%s %s"}`,
+			id, ehpc.JobActionRestart, created, created, simCluster, unkindNode)
+	}
+	body := fmt.Sprintf(`{"action":"HpcOperationListOperationResponse","ret_code":0,"total_count":2,"job_set":[%s,%s]}`,
+		job("j-dated", sent.Add(2*time.Second).UTC().Format(ehpcsim.TimestampLayout)), job("j-undated", ""))
+	h.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Body: body, Count: 1000})
+	got, err := c.Settle(testCtx(t), simZone, simCluster, []string{unkindNode}, req, nil)
+	var u *ehpc.UnknownOutcomeError
+	if got != nil || !errors.As(err, &u) {
+		t.Fatalf("Settle = %+v, %v; want the outcome unknown: the newest of a dated and an undated candidate cannot be told", got, err)
+	}
+	if ids := slices.Sorted(slices.Values(u.Candidates)); !slices.Equal(ids, []string{"j-dated", "j-undated"}) {
+		t.Errorf("Candidates = %v, want both", u.Candidates)
+	}
+}
+
 // A listing that says ret_code 0 without its list is unreadable, never empty:
 // read as "no job", it would send a restart again.
 func TestListingWithoutItsListIsAnError(t *testing.T) {

@@ -168,7 +168,7 @@ var All = []Mutant{
 	{
 		Name: "legacy-window-unbounded",
 		File: "internal/rollout/engine.go",
-		Old:  "\treturn prev.CreateTime.Time\n",
+		Old:  "\treturn prev.CreateTime.Add(-e.Client.ClockMargin())\n",
 		New:  "\t_ = prev\n\treturn time.Time{}\n",
 		Bug:  "A lost request recorded by a release that kept no window is settled with no lower bound, so an older restart of the same nodes can be adopted.",
 	},

@@ -100,7 +100,10 @@ type cliTorture struct {
 	outagesEnd time.Time
 	// failures are what this scenario found, reported by its seed's subtest.
 	failures []string
-	// faults arms and disarms the simulator's faults, as the in-process run does.
+	// faults arms and disarms the simulator's faults, as the in-process run
+	// does; not what only that run plays (its handler's other-tool-near
+	// restarts, a scenario's start from an older release's record): the
+	// CLI replay checks the model of Terraform, which those do not touch.
 	faults *tortureRun
 }
 

@@ -11,15 +11,18 @@ package provider
 // model against Terraform itself.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -67,14 +70,42 @@ type tortureRun struct {
 	obs []torture.Observation
 	// outagesEnd is when the last log outage armed ends.
 	outagesEnd time.Time
-	// others are the step's restarts by another tool, still to come.
+	// others are the step's restarts by another tool, still to come; near,
+	// those armed on the step's restart requests, which sent counts (mu
+	// guards the three: the server's goroutines read them).
+	mu     sync.Mutex
 	others []*time.Timer
+	near   []torture.Fault
+	sent   int
 
 	// share, when set, is the provider instance of the command this run's
 	// resource is applied in together with others (torture_shared_test.go);
 	// twin tells the resource's triggers apart from theirs.
 	share *sharedProvider
 	twin  string
+}
+
+// serve is the simulator's handler, watching restart requests for the
+// step's other-tool-near faults: another tool restarts exactly the nodes of
+// the step's Skip+1-th restart request, Delay after it reached the API.
+func (r *tortureRun) serve(w http.ResponseWriter, req *http.Request) {
+	if req.Method == http.MethodPost && (req.URL.Path == ehpc.PathRestartNodes || req.URL.Path == ehpc.PathRestartNodesAlias) {
+		body, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		var sent struct {
+			NodeIDs []string `json:"node_ids"`
+		}
+		_ = json.Unmarshal(body, &sent)
+		r.mu.Lock()
+		for _, f := range r.near {
+			if f.Skip == r.sent && len(sent.NodeIDs) > 0 {
+				r.others = append(r.others, time.AfterFunc(f.Delay, func() { r.sim.RestartByAnotherTool(torture.ClusterID, sent.NodeIDs) }))
+			}
+		}
+		r.sent++
+		r.mu.Unlock()
+	}
+	r.sim.ServeHTTP(w, req)
 }
 
 func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
@@ -136,9 +167,15 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 	synctest.Test(t, func(t *testing.T) {
 		sim := ehpcsim.New(simOptions(sc))
 		r := &tortureRun{t: t, sc: sc, sim: sim, net: memnet.New(), clk: &steppingClock{}, rolling: sc.BatchSize > 0}
-		srv := &http.Server{Handler: sim}
+		srv := &http.Server{Handler: http.HandlerFunc(r.serve)}
 		go func() { _ = srv.Serve(r.net) }()
+		if sc.Legacy != nil {
+			sim.AddPastRestart(torture.ClusterID, sc.BatchNodes(sc.Legacy.Lost), sim.Now().Add(-sc.Legacy.Before), sc.JobDuration)
+		}
 		busyLog(sim, sc)
+		if sc.Legacy != nil {
+			r.legacyStart()
+		}
 		for i, st := range sc.Steps {
 			time.Sleep(st.Gap)
 			r.arm(st)
@@ -222,7 +259,13 @@ func (r *tortureRun) arm(st torture.Step) {
 			restart(ehpcsim.Fault{RetCode: code, Count: f.Count})
 		case torture.OtherTool:
 			nodes := r.sc.BatchNodes(f.Skip)
+			r.mu.Lock()
 			r.others = append(r.others, time.AfterFunc(f.Delay, func() { r.sim.RestartByAnotherTool(torture.ClusterID, nodes) }))
+			r.mu.Unlock()
+		case torture.OtherToolNear:
+			r.mu.Lock()
+			r.near = append(r.near, f)
+			r.mu.Unlock()
 		}
 	}
 }
@@ -237,15 +280,99 @@ func busyLog(sim *ehpcsim.Simulator, sc torture.Scenario) {
 }
 
 func (r *tortureRun) disarm() {
+	r.mu.Lock()
 	for _, t := range r.others {
 		t.Stop() // another tool's restart comes in its own step, or not at all
 	}
-	r.others = nil
+	r.others, r.near, r.sent = nil, nil, 0
+	r.mu.Unlock()
 	r.sim.SetJobDuration(r.sc.JobDuration)
 	r.sim.ClearFaults()
 	r.sim.FailJobsAfter(0, 0)
 	r.sim.HangNextJobs(0)
 	r.sim.FailNextJobs(0)
+}
+
+// legacyStart plays the older release of sc.Legacy before the first step:
+// through a client of its own, it sends the batches before the lost one,
+// each once the one before succeeded and its nodes are back, then the lost
+// one, whose answer is dropped (after the API processed it, or before), and
+// it spends two minutes, as that release did, failing to settle it (past the
+// request's lease: the record says nothing of when it was sent, and is read
+// as sent long ago). The record it leaves is legacyState's; its requests and
+// jobs are the first declared restart's, checked like any apply's.
+func (r *tortureRun) legacyStart() {
+	sc, l := r.sc, r.sc.Legacy
+	c, err := ehpc.New(ehpc.Config{Endpoint: "http://127.0.0.1:80", AccessKeyID: ehpcsim.DemoAccessKeyID, SecretKey: ehpcsim.DemoSecretKey,
+		HTTPClient: r.net.Client(), Clock: r.clk, MaxAttempts: 1})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	ctx := context.Background()
+	o := torture.Observation{Label: "an older release's apply", Gen: 1, Failed: true, FirstRequest: len(r.sim.RequestLog())}
+	var jobs []string
+	for i := range l.Lost {
+		res, err := c.RestartNodes(ctx, ehpcsim.DemoZone, torture.ClusterID, sc.BatchNodes(i))
+		if err != nil {
+			r.t.Fatalf("the older release's batch %d: %v", i+1, err)
+		}
+		jobs = append(jobs, res.JobID)
+		for {
+			j, _ := r.sim.Job(res.JobID)
+			if !j.Ended.IsZero() && r.sim.Now().After(j.Ended.Add(sc.BootTime+time.Second)) {
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	r.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Drop: true, AfterEffect: l.Processed})
+	if _, err := c.RestartNodes(ctx, ehpcsim.DemoZone, torture.ClusterID, sc.BatchNodes(l.Lost)); err == nil {
+		r.t.Fatal("the older release's lost request was answered")
+	}
+	r.sim.ClearFaults()
+	time.Sleep(2 * time.Minute)
+	r.state, r.tainted, r.gen = legacyState(r.t, sc, jobs), l.Tainted, 1
+	o.EndRequest, o.At = len(r.sim.RequestLog()), r.sim.Now()
+	o.State, o.Tainted, o.Gated = r.stateMap(), r.tainted, r.gated()
+	o.Messages = fmt.Sprintf("Error: the answer of batch %d's restart request was lost, and the operation log could not be read", l.Lost+1)
+	r.obs = append(r.obs, o)
+}
+
+// legacyState is the record of sc's rolling restart that an older release
+// left (as internal/provider/testdata/upgrade/unfinished/dev-100760a-unknown
+// has it: a batch is its job id, nodes and status, nothing more): jobs are
+// the batches that succeeded, the next one is unknown, and the rest were
+// never sent. Its arguments are those the scenario configures, so the plan
+// reads it as the same restart.
+func legacyState(t *testing.T, sc torture.Scenario, jobs []string) []byte {
+	var batches []any
+	for i := 0; len(sc.BatchNodes(i)) > 0; i++ {
+		b := map[string]any{"job_id": nil, "node_ids": sc.BatchNodes(i), "status": "not_sent"}
+		switch {
+		case i < len(jobs):
+			b["job_id"], b["status"] = jobs[i], "successful"
+		case i == len(jobs):
+			b["status"] = "unknown"
+		}
+		batches = append(batches, b)
+	}
+	var pause, timeouts any
+	if sc.Pause > 0 {
+		pause = sc.Pause.String()
+	}
+	if sc.CreateTimeout > 0 {
+		timeouts = map[string]any{"create": sc.CreateTimeout.String()}
+	}
+	state := map[string]any{
+		"batches": batches, "cluster_id": torture.ClusterID, "id": jobs[0], "job_id": jobs[len(jobs)-1], "node_ids": sc.NodeIDs(),
+		"ret_code": 0, "rolling": map[string]any{"batch_size": sc.BatchSize, "pause": pause}, "status": "pending",
+		"timeouts": timeouts, "triggers": map[string]any{"n": "0"}, "wait_for_completion": true, "zone": ehpcsim.DemoZone,
+	}
+	b, err := json.Marshal(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // pendingJobs reports whether a job of the scenario still runs.

@@ -309,17 +309,20 @@ func (e *Engine) settle(ctx context.Context, spec Spec, r *Result, i int, obs Ob
 
 // legacyFrom bounds the job of a lost request recorded by a release that kept
 // no window: that release sent a batch only after the batch before it
-// succeeded, so its job was created after the previous batch's job. Zero (no
-// bound) when there is no previous job to read.
+// succeeded, so its job was created after the previous batch's job, less the
+// clock margin: the two create_times may be stamped by different machines
+// behind the endpoint, one of whose clocks may be off. Zero (no bound) when
+// there is no previous job to read.
 func (e *Engine) legacyFrom(ctx context.Context, spec Spec, batches []Batch, i int) time.Time {
 	if i == 0 || batches[i-1].JobID == "" {
 		return time.Time{}
 	}
 	prev, found, err := e.Client.Job(ctx, spec.Zone, spec.ClusterID, batches[i-1].JobID)
-	if err != nil || !found {
+	if err != nil || !found || prev.CreateTime.IsZero() {
 		return time.Time{}
 	}
-	return prev.CreateTime.Time
+	// torture gate: legacy-window: a lost request an older release recorded without a window is bounded by the batch before it
+	return prev.CreateTime.Add(-e.Client.ClockMargin())
 }
 
 // wait waits for batch i's job until the run's deadline and records its

@@ -497,3 +497,27 @@ func TestRunGatesAnUngatedSuccessBeforeSendingTheNext(t *testing.T) {
 		}
 	})
 }
+
+// A lost request recorded by an older release, which kept no window: its job
+// was created after the batch before it succeeded, but the machine that
+// stamped its create_time may have a clock behind the one that stamped the
+// previous batch's job (API.md: several machines behind one endpoint). The
+// window bounded by the previous job reaches back the clock margin, so the
+// job is adopted, never restarted again (torture seed 1796626994: a backend
+// 8.75 s slow, the resume sent batch 2 again).
+func TestRunLegacyLostRequestStampedBySlowerMachine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
+		now := w.sim.Now()
+		prev := w.sim.AddPastJob(cluster, nodes[:1], now.Add(-10*time.Minute), "successful")
+		// Sent 8 s later, stamped by a machine 9 s slow.
+		lost := w.sim.AddPastJob(cluster, nodes[1:2], now.Add(-10*time.Minute-time.Second), "successful")
+		batches := Split(nodes[:2], 1, 0)
+		batches[0].JobID, batches[0].Status = prev, ehpc.JobSuccessful
+		batches[1].Status = Unknown // no request: an older release kept none
+		r := w.engine().Run(context.Background(), spec(), batches, Observer{})
+		if r.End != Done || r.Batches[1].JobID != lost || len(w.sim.Jobs()) != 2 {
+			t.Fatalf("end %s, batch 2 %+v, %d jobs; want job %s adopted and no restart sent", r.End, r.Batches[1], len(w.sim.Jobs()), lost)
+		}
+	})
+}

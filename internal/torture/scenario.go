@@ -98,10 +98,12 @@ const (
 	Refused1400 // ret_code 1400 (nodes busy) on a restart request, Count times: refused, nothing done
 	Refused2100 // ret_code 2100 (not found) on a restart request: refused, nothing done
 	OtherTool   // another tool restarts exactly the nodes of batch Skip (0-based), Delay after the step starts
+	// Drawn only by drawEdges, after every other draw.
+	OtherToolNear // another tool restarts exactly the nodes of the step's Skip+1-th restart request, Delay after it reached the API
 )
 
 var faultNames = [...]string{"lost-before", "lost-after", "lost-late", "gateway-before", "gateway-after", "internal-after",
-	"truncated-after", "slow-after", "busy", "log-outage", "log-no-list", "job-fails", "jobs-slow", "refused-1400", "refused-2100", "other-tool"}
+	"truncated-after", "slow-after", "busy", "log-outage", "log-no-list", "job-fails", "jobs-slow", "refused-1400", "refused-2100", "other-tool", "other-tool-near"}
 
 func (k FaultKind) String() string { return faultNames[k] }
 
@@ -186,6 +188,24 @@ type Scenario struct {
 	// another tool's restarts too).
 	NoHealthCheck bool
 	BusyLog       int
+	// Legacy, drawn last (drawEdges), starts the scenario from a record an
+	// older release left, which kept no window for a lost request; nil: the
+	// first step creates the record.
+	Legacy *Legacy
+}
+
+// Legacy is a rolling restart an older release left unfinished (the shape of
+// internal/provider/testdata/upgrade/unfinished): it sent the batches before
+// Lost one after the other, each once the one before succeeded, and lost the
+// answer of batch Lost's request (processed by the API or not: Processed),
+// recording that batch as unknown with no send time and no window. Its
+// nodes were restarted once before, by another tool, Before the release's
+// run: a restart the lost request's settle must not take for its own.
+type Legacy struct {
+	Lost      int
+	Processed bool
+	Tainted   bool // the release's apply was a create, which Terraform tainted
+	Before    time.Duration
 }
 
 // Generate draws the scenario of seed within b.
@@ -257,7 +277,102 @@ func Generate(seed uint64, b Bounds) Scenario {
 		sc.TotalField = "sometimes"
 	}
 	sc.drawIssue31(r, d, chance)
+	sc.drawEdges(r, d, chance, b)
 	return sc
+}
+
+// drawEdges biases the draws toward the edges where a user gets hurt (issue
+// #31), after every older draw, so that each seed's earlier draws stay as
+// they were: several candidate jobs of the same nodes in one lost request's
+// window (another tool restarting exactly those nodes just after the
+// request's own job), a request processed at the very end of its lease by a
+// backend whose clock is slow, a lost request carried over by a replacement
+// that itself sent nothing and is replaced again (the records' requests
+// merged), a start from a record an older release left (Legacy), and a
+// replacement while the replaced record's lost request may still be processed. make
+// torture's coverage gate fails a run whose seeds never reach the branches
+// these lead to.
+func (sc *Scenario) drawEdges(r *rand.Rand, d func(lo, hi time.Duration) time.Duration, chance func(float64) bool, b Bounds) {
+	batches := 1
+	if sc.BatchSize > 0 {
+		batches = (sc.Nodes + sc.BatchSize - 1) / sc.BatchSize
+	}
+	// The first step sends for certain; a later one only when something is
+	// left to do.
+	someStep := func() int {
+		if chance(0.6) {
+			return 0
+		}
+		return r.IntN(len(sc.Steps))
+	}
+	first := func(st *Step, fs ...Fault) { st.Faults = append(fs, st.Faults...) }
+	if chance(0.3) {
+		// A lost answer, and another tool's restart of exactly the request's
+		// nodes soon after its own job would have ended (refused while one
+		// still runs), inside the window: two candidates, or one not its own.
+		// The request is the step's first or, with several batches, second.
+		lost := Fault{Kind: []FaultKind{LostAfter, LostAfter, LostAfter, LostBefore, LostLate}[r.IntN(5)], Skip: r.IntN(min(batches, 2)), Count: 1}
+		if lost.Kind == LostLate {
+			lost.Delay = d(500*time.Millisecond, 30*time.Second)
+		}
+		near := Fault{Kind: OtherToolNear, Skip: lost.Skip, Count: 1, Delay: lost.Delay + sc.JobDuration + d(time.Second, 20*time.Second)}
+		first(&sc.Steps[someStep()], lost, near)
+	}
+	if chance(0.15) {
+		// The lease's end on the slow backend: a request dropped and processed
+		// 50 to 70 s later, which a backend whose clock is behind still
+		// accepts (the simulator refuses what its clock finds too old).
+		if sc.Backends == nil {
+			sc.Backends = []time.Duration{0, -d(b.Skew/2, b.Skew)}
+		}
+		first(&sc.Steps[someStep()], Fault{Kind: LostLate, Skip: r.IntN(2), Count: 1, Delay: d(50*time.Second, 70*time.Second)})
+	}
+	if chance(0.15) {
+		// A replaced lost request, replaced again: the first apply loses an
+		// answer and is interrupted while it settles; new triggers replace
+		// the record while the log is down, so the replacement sends nothing
+		// and keeps the lost request (tainted); the next plain apply replaces
+		// that record too, and carries both records' requests as one.
+		st := &sc.Steps[0]
+		first(st, Fault{Kind: []FaultKind{LostAfter, LostBefore}[r.IntN(2)], Count: 1})
+		st.Interrupt = d(2*time.Second, 60*time.Second)
+		retrigger := Step{Gap: d(0, 30*time.Second), Action: TriggersApply,
+			Faults: []Fault{{Kind: LogOutage, Count: 1, Delay: d(time.Second, 3*time.Second), Length: d(3*time.Minute, 5*time.Minute)}}}
+		again := Step{Gap: d(0, 2*time.Minute), Action: Apply}
+		sc.Steps = append(sc.Steps[:1], append([]Step{retrigger, again}, sc.Steps[1:]...)...)
+	}
+	if batches > 1 && chance(0.12) {
+		sc.Legacy = &Legacy{Lost: 1 + r.IntN(batches-1), Processed: chance(0.5), Tainted: chance(0.4), Before: d(10*time.Minute, 2*time.Hour)}
+		// The release sent each batch once the one before was back (its
+		// requests are checked by the gate like any): no node that never
+		// comes back.
+		sc.NeverBack = 0
+	}
+	if chance(0.1) {
+		// A lost request still live when new triggers replace its record: the
+		// first apply's request is processed 20 to 55 s late, and the apply is
+		// interrupted before; the replacement's own answer is lost before the
+		// API acts, so its settle would take the old request's job for its
+		// own, had the replacement not waited for that request to end first.
+		st := &sc.Steps[0]
+		first(st, Fault{Kind: LostLate, Count: 1, Delay: d(20*time.Second, 55*time.Second)})
+		st.Interrupt = d(2*time.Second, 15*time.Second)
+		retrigger := Step{Gap: d(0, 5*time.Second), Action: TriggersApply, Faults: []Fault{{Kind: LostBefore, Count: 1}}}
+		sc.Steps = append(sc.Steps[:1], append([]Step{retrigger}, sc.Steps[1:]...)...)
+	}
+	if sc.BatchSize == 0 && !sc.NoWait && chance(0.15) {
+		// A replaced record's job in a lost request's window, which only the
+		// record's excluded jobs keep out: a short restart, new triggers at
+		// once, the replacement's answer lost before the API acts and the
+		// apply interrupted while it settles; the next apply settles it from
+		// the record in state (no health gate here, which would hold the
+		// replacement past the window).
+		sc.JobDuration = d(5*time.Second, 15*time.Second)
+		retrigger := Step{Gap: d(0, 3*time.Second), Action: TriggersApply, Faults: []Fault{{Kind: LostBefore, Count: 1}},
+			Interrupt: d(2*time.Second, 30*time.Second)}
+		again := Step{Gap: d(0, 2*time.Minute), Action: Apply}
+		sc.Steps = append(sc.Steps[:1], append([]Step{retrigger, again}, sc.Steps[1:]...)...)
+	}
 }
 
 // drawIssue31 draws what issue #31 widened the world by, after every older
@@ -435,6 +550,10 @@ func (sc Scenario) String() string {
 	if sc.BusyLog > 0 {
 		fmt.Fprintf(&b, ", %d other restarts in the log", sc.BusyLog)
 	}
+	if l := sc.Legacy; l != nil {
+		fmt.Fprintf(&b, ", from a record an older release left: batch %d's answer lost (processed %v), tainted %v, its nodes restarted by another tool %s before",
+			l.Lost+1, l.Processed, l.Tainted, l.Before)
+	}
 	b.WriteString("\n")
 	for i, st := range sc.Steps {
 		fmt.Fprintf(&b, "  step %d: after %s, %s", i+1, st.Gap, st.Action)
@@ -498,6 +617,7 @@ func (sc Scenario) Shrink() []Scenario {
 		func(s *Scenario) bool { ok := s.NodeChurn > 0; s.NodeChurn = 0; return ok },
 		func(s *Scenario) bool { ok := s.NoHealthCheck; s.NoHealthCheck = false; return ok },
 		func(s *Scenario) bool { ok := s.BusyLog > 0; s.BusyLog = 0; return ok },
+		func(s *Scenario) bool { ok := s.Legacy != nil; s.Legacy = nil; return ok },
 	} {
 		if s := sc.clone(); drop(&s) {
 			out = append(out, s)
@@ -509,6 +629,10 @@ func (sc Scenario) Shrink() []Scenario {
 func (sc Scenario) clone() Scenario {
 	s := sc
 	s.Backends = append([]time.Duration(nil), sc.Backends...)
+	if sc.Legacy != nil {
+		l := *sc.Legacy
+		s.Legacy = &l
+	}
 	s.Steps = make([]Step, len(sc.Steps))
 	for i, st := range sc.Steps {
 		st.Faults = append([]Fault(nil), st.Faults...)
