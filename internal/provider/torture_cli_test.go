@@ -199,10 +199,13 @@ func (r *cliTorture) planEmpty() bool {
 // exactly when the model of torture_test.go says it does: after a create (or a
 // replacement) whose resource ended in an error with a record saved.
 func (r *cliTorture) applyStep(label string, st torture.Step) {
+	userTaint := false
 	switch st.Action {
 	case torture.UntaintApply:
 		r.c.run("untaint", restartAddr)
 	case torture.TaintApply:
+		st, tainted := r.c.stateResource()
+		userTaint = st != nil && !tainted
 		r.c.run("taint", restartAddr)
 	case torture.TriggersApply:
 		r.triggers++
@@ -211,7 +214,7 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 	}
 	r.c.write(r.config())
 	prior, wasTainted := r.c.stateResource()
-	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.e.sim.RequestLog())}
+	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.e.sim.RequestLog()), UserTaint: userTaint}
 	if st.ClockStep != 0 {
 		timer := time.AfterFunc(st.ClockStepAt, func() { r.clk.step(st.ClockStep) })
 		defer timer.Stop()

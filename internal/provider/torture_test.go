@@ -639,17 +639,19 @@ func (r *tortureRun) planEmpty() bool {
 // applyStep runs the user's action and one `terraform apply`, and records what
 // it left.
 func (r *tortureRun) applyStep(label string, st torture.Step) {
+	userTaint := false
 	switch st.Action {
 	case torture.UntaintApply:
 		r.tainted = false
 	case torture.TaintApply:
+		userTaint = r.state != nil && !r.tainted
 		r.tainted = r.state != nil
 	case torture.TriggersApply:
 		r.triggers++
 	case torture.ToggleRolling:
 		r.rolling = !r.rolling
 	}
-	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.sim.RequestLog())}
+	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.sim.RequestLog()), UserTaint: userTaint}
 	var msgs strings.Builder
 	act, prior, planned, config, private, refreshed, failed := r.planStep(&msgs)
 	o.Failed = failed

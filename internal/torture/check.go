@@ -28,6 +28,10 @@ type Observation struct {
 	Failed bool
 	At     time.Time
 	Gated  bool
+	// UserTaint: the apply followed the user's terraform taint of a record
+	// Terraform had not tainted, whose replacement gets none of the record's
+	// private state (see accountedAfter).
+	UserTaint bool
 	// FirstRequest and EndRequest bound the apply's requests in the
 	// simulator's request log (EndRequest excluded).
 	FirstRequest, EndRequest int
@@ -262,11 +266,28 @@ func (c *checker) accountedAfter(i int) {
 		if g, _ := c.genOf(j.Request); g != o.Gen {
 			continue
 		}
-		if !accounted(j, o, batches) {
+		// The documented exception: the user's taint of a record a failed
+		// resume left (in this declared restart, by apply i) hands its
+		// replacement only the attributes, which do
+		// not hold the earlier jobs of a batch that has a job since; each
+		// was named to the user when it was sent again.
+		if !accounted(j, o, batches) && !(c.userTaintBy(i, o.Gen) && c.namedBefore(i, j.ID)) {
 			c.add("accounted", "after apply %d (%s), job %s (%v, %s) is neither in state nor named to the user; state: %v; messages:\n%s",
 				i+1, o.Label, j.ID, j.NodeIDs, j.Status, o.State, indent(o.Messages))
 		}
 	}
+}
+
+// userTaintBy reports whether the user tainted a record Terraform had not,
+// in declared restart gen, by apply i.
+func (c *checker) userTaintBy(i, gen int) bool {
+	return slices.ContainsFunc(c.obs[:i+1], func(o Observation) bool { return o.UserTaint && o.Gen == gen })
+}
+
+// namedBefore reports whether job id was named to the user by an apply before
+// apply i.
+func (c *checker) namedBefore(i int, id string) bool {
+	return slices.ContainsFunc(c.obs[:i], func(o Observation) bool { return strings.Contains(o.Messages, id) })
 }
 
 // accounted reports whether job j is in o's state, or stands there as a batch
