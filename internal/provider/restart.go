@@ -307,8 +307,12 @@ func (e ending) note(n rollout.Note) diag.Diagnostic {
 	}
 	others := ""
 	if len(n.Others) > 0 {
-		others = fmt.Sprintf(" Job %s restarted exactly these nodes in that time too, so another tool restarted them then, and any of these jobs may be this request's: "+
-			"the others are kept with the record too (in its private state), so no later apply takes one of them for a restart of its own.", strings.Join(n.Others, ", "))
+		which := "Job " + n.Others[0]
+		if len(n.Others) > 1 {
+			which = "Jobs " + strings.Join(n.Others, ", ")
+		}
+		others = " " + which + " restarted exactly these nodes in that time too: a restart this record did not know of (another tool's, or that of a record older than the one it replaced). " +
+			"Any of these jobs may be this request's, so the others are kept with the record too (in its private state), and no later apply takes one of them for a restart of its own."
 	}
 	return diag.NewWarningDiagnostic("Restart Job Adopted From Operation Log", e.aboutBatch(n.Batch)+fmt.Sprintf(
 		"The answer to the restart request was lost (%s), so the request was not sent again. Job %s in the operation log restarts exactly these nodes "+

@@ -181,3 +181,29 @@ func TestOutcomeOfACreateThatCarriesTheReplacedRecord(t *testing.T) {
 		t.Fatalf("diagnostics %v", diags)
 	}
 }
+
+// An adopted job beside others of its window names them without claiming
+// whose they are: one may be another tool's, or an older record's of these
+// very nodes, and one may be the request's own.
+func TestAdoptedJobNamesTheOthersOfItsWindow(t *testing.T) {
+	spec := rollout.Spec{ClusterID: "ehpc-x", Zone: "jn1a", Wait: true}
+	batches := []rollout.Batch{{Nodes: []string{"cln-a"}, Status: ehpc.JobSuccessful, JobID: "j-new", Earlier: []string{"j-a", "j-b"}}}
+	for _, tc := range []struct {
+		others []string
+		want   string
+	}{
+		{nil, "it was adopted as this restart."},
+		{[]string{"j-a"}, "it was adopted as this restart. Job j-a restarted exactly these nodes in that time too: a restart this record did not know of (another tool's, or that of a record older than the one it replaced). Any of these jobs may be this request's"},
+		{[]string{"j-a", "j-b"}, "it was adopted as this restart. Jobs j-a, j-b restarted exactly these nodes"},
+	} {
+		res := rollout.Result{Batches: batches, End: rollout.Done, Notes: []rollout.Note{{JobID: "j-new", Adopted: true, Reason: "its answer was lost", Others: tc.others}}}
+		diags := report(res, spec, onCreate, func(s string) string { return s })
+		if len(diags) == 0 || diags[0].Summary() != "Restart Job Adopted From Operation Log" {
+			t.Fatalf("diagnostics %v", diags)
+		}
+		d := strings.Join(strings.Fields(diags[0].Detail()), " ")
+		if !strings.Contains(d, tc.want) || strings.HasSuffix(d, " ") || (tc.others == nil && strings.Contains(d, "in that time too")) {
+			t.Errorf("others %v: detail lacks %q:\n%s", tc.others, tc.want, d)
+		}
+	}
+}

@@ -243,7 +243,7 @@ func (c *checker) records(i int) {
 				c.add("settled right", "after apply %d (%s), batch %d records job %s, which the API never created", i+1, o.Label, bi+1, id)
 				continue
 			}
-			if g, _ := c.genOf(j.Request); (g != o.Gen || foreign(j)) && !unknownElder(j, b.Nodes, c.obs[:i+1], c.reqs, c.jobs, c.margin) {
+			if g, _ := c.genOf(j.Request); (g != o.Gen || foreign(j)) && !unknownElder(j, b.Nodes, c.obs[:i+1], c.reqs, c.margin) {
 				c.add("settled right", "after apply %d (%s), batch %d records job %s of declared restart %d (past: %v), not of the current one (%d)",
 					i+1, o.Label, bi+1, id, g, j.Past, o.Gen)
 			}
@@ -382,7 +382,7 @@ func checkAdoptions(jobs []ehpcsim.Job, obs []Observation, margin elder, reqs []
 			switch {
 			case recorded[b.JobID]:
 				out = append(out, Violation{"settled right", fmt.Sprintf("after apply %d (%s), batch %d's lost request was settled by job %s, which an earlier apply had recorded already", i+1, o.Label, bi+1, b.JobID)})
-			case ok && j.Request < from && !unknownElder(j, b.Nodes, obs[:i+1], reqs, jobs, margin):
+			case ok && j.Request < from && !unknownElder(j, b.Nodes, obs[:i+1], reqs, margin):
 				out = append(out, Violation{"settled right", fmt.Sprintf("after apply %d (%s), batch %d's lost request was settled by job %s, made by an older request (#%d, before #%d)", i+1, o.Label, bi+1, b.JobID, j.Request, from)})
 			}
 		}
@@ -400,12 +400,8 @@ func checkAdoptions(jobs []ehpcsim.Job, obs []Observation, margin elder, reqs []
 // exception: a restart of exactly these nodes that the applies of the current
 // declared restart could not know of (made for an earlier one they did not
 // replace themselves, or before the test), made less than margin before one of
-// their requests of the batch that made no job itself.
-func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcsim.Request, jobs []ehpcsim.Job, margin elder) bool {
-	made := map[int]bool{}
-	for _, x := range jobs {
-		made[x.Request] = true
-	}
+// their requests of the batch: the record keeps it beside its own job.
+func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcsim.Request, margin elder) bool {
 	last := obs[len(obs)-1]
 	for k := len(obs) - 1; k >= 0 && obs[k].Gen == last.Gen; k-- {
 		// The apply that sent the request knew j if the state it started
@@ -415,9 +411,12 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 		}
 		for i := obs[k].FirstRequest; i < obs[k].EndRequest && i < len(reqs); i++ {
 			r := reqs[i]
-			// Another tool's restart in a lost request's window may be taken for
-			// it even when the request made a job too: the record keeps both.
-			if r.Method != "POST" || made[i] && !foreign(j) || !sameNodes(r.Body, nodes) {
+			// A restart the applies could not know of (another tool's, or that
+			// of a record destroyed in an earlier apply) in a lost request's
+			// window may be taken for it even when the request made a job too:
+			// the record keeps both (of several candidates, one is adopted and
+			// the others kept beside it, since any may be the request's).
+			if r.Method != "POST" || !sameNodes(r.Body, nodes) {
 				continue
 			}
 			latest := r.Time
