@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strings"
@@ -9,6 +11,9 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/ehpcsim"
 	"github.com/qingcloud/terraform-provider-hpc/internal/memnet"
@@ -48,18 +53,26 @@ const tortureSharedSeeds = 150
 // applies both in parallel through one provider instance, as Terraform
 // does, under the step's faults; then, with the faults gone, clean applies
 // of one resource after the other in one command (as depends_on would order
-// them: two restarts of the same nodes at once refuse each other, 1400). Checked by
-// torture.CheckShared from what the simulator did. TORTURE_SHARED_SEEDS
+// them: two restarts of the same nodes at once refuse each other, 1400). In
+// a third of the steps the action of the same nodes runs in the same
+// command too, through the same instances. Checked by torture.CheckShared
+// from what the simulator did. TORTURE_SHARED_SEEDS
 // sets the count, TORTURE_FIRST the first seed.
 func TestTortureShared(t *testing.T) {
 	n, first := envInt("TORTURE_SHARED_SEEDS", tortureSharedSeeds), envInt("TORTURE_FIRST", 1)
 	if raceEnabled && os.Getenv("TORTURE_SHARED_SEEDS") == "" {
 		n = tortureRaceSeeds / 2
 	}
-	failed := 0
+	failed, invoked, claimedOK := 0, 0, 0
 	for seed := first; seed < first+n; seed++ {
 		sc := torture.Generate(uint64(seed), torture.Production)
-		v, runs := runShared(t, sc)
+		v, runs, acts := runShared(t, sc)
+		for _, a := range acts {
+			invoked++
+			if !a.Failed && len(a.Claimed()) > 0 {
+				claimedOK++
+			}
+		}
 		if len(v) == 0 {
 			continue
 		}
@@ -71,6 +84,9 @@ func TestTortureShared(t *testing.T) {
 				fmt.Fprintf(&b, "  resource %d apply %d (%s): gen %d, failed %v, tainted %v, state %v\n%s\n", ri+1, i+1, o.Label, o.Gen, o.Failed, o.Tainted, o.State, indentText(o.Messages))
 			}
 		}
+		for _, a := range acts {
+			fmt.Fprintf(&b, "  action in command %d: failed %v\n%s\n", a.Step+1, a.Failed, indentText(a.Messages))
+		}
 		for _, x := range v {
 			fmt.Fprintf(&b, "  VIOLATION %s\n", x)
 		}
@@ -79,10 +95,10 @@ func TestTortureShared(t *testing.T) {
 			t.Fatal("stopping after 3 failing seeds")
 		}
 	}
-	t.Logf("ran %d seeds (%d..%d), %d failed", n, first, first+n-1, failed)
+	t.Logf("ran %d seeds (%d..%d), %d failed; the action ran %d times, %d of them exited 0 with a job", n, first, first+n-1, failed, invoked, claimedOK)
 }
 
-func runShared(t *testing.T, sc torture.Scenario) (violations []torture.Violation, runs [][]torture.Observation) {
+func runShared(t *testing.T, sc torture.Scenario) (violations []torture.Violation, runs [][]torture.Observation, acts []torture.Invocation) {
 	sc.Legacy = nil // a start from an older release's record is one resource's: TestTorture's
 	synctest.Test(t, func(t *testing.T) {
 		sim := ehpcsim.New(simOptions(sc))
@@ -92,6 +108,10 @@ func runShared(t *testing.T, sc torture.Scenario) (violations []torture.Violatio
 		srv := &http.Server{Handler: http.HandlerFunc(a.serve)} // the step's near restarts, armed by a
 		go func() { _ = srv.Serve(net) }()
 		busyLog(sim, sc)
+		// The action of the same nodes joins a third of the commands, drawn
+		// from the seed; act is its key to the command's provider instances.
+		draw := rand.New(rand.NewPCG(sc.Seed, 0xac7))
+		act := &tortureRun{t: t, sc: sc, sim: sim, net: net, clk: clk, twin: "action"}
 		for i, st := range sc.Steps {
 			time.Sleep(st.Gap)
 			a.arm(st) // the faults are the simulator's, for both
@@ -100,6 +120,13 @@ func runShared(t *testing.T, sc torture.Scenario) (violations []torture.Violatio
 			stB := st
 			stB.ClockStep = 0 // one clock, stepped once
 			var wg sync.WaitGroup
+			if draw.IntN(3) == 0 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					acts = append(acts, share.invokeAction(act, st, i))
+				}()
+			}
 			for _, x := range []struct {
 				r  *tortureRun
 				st torture.Step
@@ -135,7 +162,7 @@ func runShared(t *testing.T, sc torture.Scenario) (violations []torture.Violatio
 		}
 		time.Sleep(3 * time.Hour)
 		runs = [][]torture.Observation{a.obs, b.obs}
-		violations = torture.CheckShared(sim.Jobs(), runs, sc.NodeIDs())
+		violations = torture.CheckShared(sim.Jobs(), runs, acts, sc.NodeIDs())
 		for _, r := range stuck {
 			violations = append(violations, torture.Violation{Invariant: "no stuck resource",
 				Detail: fmt.Sprintf("resource %q: with the faults gone, 3 rounds of clean applies did not reach an empty plan; state %s (tainted %v)", r.twin, r.state, r.tainted)})
@@ -143,5 +170,61 @@ func runShared(t *testing.T, sc torture.Scenario) (violations []torture.Violatio
 		net.Close()
 		_ = srv.Close()
 	})
-	return violations, runs
+	return violations, runs, acts
+}
+
+// invokeAction runs the action over every node of the scenario in command k,
+// as Terraform 1.14 runs an action_trigger: PlanAction in the command's plan
+// instance, InvokeAction in its apply instance, cancelled with the command
+// when the step interrupts it.
+func (s *sharedProvider) invokeAction(key *tortureRun, st torture.Step, k int) torture.Invocation {
+	t, sc := key.t, key.sc
+	inv := torture.Invocation{Step: k, Wait: !sc.NoWait}
+	var msgs strings.Builder
+	vals := map[string]tftypes.Value{"cluster_id": str(torture.ClusterID), "node_ids": strSet(sc.NodeIDs()...)}
+	if sc.NoWait {
+		vals["wait_for_completion"] = boolean(false)
+	}
+	for phase := 0; phase < 2; phase++ {
+		p := s.provider(key, &msgs)
+		srv, ok := p.srv.(actionProviderServer)
+		if !ok {
+			t.Fatalf("the provider server %T does not serve actions", p.srv)
+		}
+		sch, err := srv.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := dynamic(t, sch.ActionSchemas[actionType].Schema.ValueType(), vals)
+		if phase == 0 {
+			resp, err := srv.PlanAction(context.Background(), &tfprotov6.PlanActionRequest{ActionType: actionType, Config: cfg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inv.Failed = p.note(resp.Diagnostics); inv.Failed {
+				break
+			}
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		if st.Interrupt > 0 {
+			timer := time.AfterFunc(st.Interrupt, cancel)
+			defer timer.Stop()
+		}
+		stream, err := srv.InvokeAction(ctx, &tfprotov6.InvokeActionRequest{ActionType: actionType, Config: cfg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for ev := range stream.Events {
+			switch e := ev.Type.(type) {
+			case tfprotov6.ProgressInvokeActionEventType:
+				fmt.Fprintf(&msgs, "Progress: %s\n", e.Message)
+			case tfprotov6.CompletedInvokeActionEventType:
+				inv.Failed = p.note(e.Diagnostics) || inv.Failed
+			}
+		}
+	}
+	inv.Messages = msgs.String()
+	return inv
 }

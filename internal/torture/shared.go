@@ -2,6 +2,7 @@ package torture
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,7 +28,13 @@ import (
 //     some point, or named to the user;
 //   - green means done: after a resource's last apply, if it exited 0,
 //     every node of it is in a batch of its record whose job succeeded.
-func CheckShared(jobs []ehpcsim.Job, runs [][]Observation, nodes []string) []Violation {
+//
+// acts are the action's invocations in those commands: each is one more
+// declared restart, its messages count for never lost, a job it claims as
+// its own (requested, or adopted from the log) that its command made is in
+// no resource's record after that command, and one that exited 0 claimed a
+// job of every node (successful, when it waited).
+func CheckShared(jobs []ehpcsim.Job, runs [][]Observation, acts []Invocation, nodes []string) []Violation {
 	var out []Violation
 	add := func(inv, format string, args ...any) {
 		out = append(out, Violation{Invariant: inv, Detail: fmt.Sprintf(format, args...)})
@@ -66,11 +73,21 @@ func CheckShared(jobs []ehpcsim.Job, runs [][]Observation, nodes []string) []Vio
 				}
 			}
 		}
+		for _, a := range acts {
+			if a.Step != k {
+				continue
+			}
+			for _, id := range a.Claimed() {
+				if ri, ok := holder[id]; ok && madeNow(id) {
+					add("one record per job", "in command %d, job %s is claimed by the action and held by resource %d's record", k+1, id, ri+1)
+				}
+			}
+		}
 		if !seen {
 			break
 		}
 	}
-	declared := 0
+	declared := len(acts)
 	for _, obs := range runs {
 		if len(obs) > 0 {
 			declared += obs[len(obs)-1].Gen
@@ -85,6 +102,20 @@ func CheckShared(jobs []ehpcsim.Job, runs [][]Observation, nodes []string) []Vio
 		}
 		if len(ok) > declared {
 			add("at most once", "node %s restarted successfully by %d jobs %v, but the resources declared %d restarts of it", n, len(ok), ok, declared)
+		}
+	}
+	for _, a := range acts {
+		messages.WriteString(a.Messages)
+		if a.Failed {
+			continue
+		}
+		for _, n := range nodes {
+			if !slices.ContainsFunc(a.Claimed(), func(id string) bool {
+				j, found := findJob(jobs, id)
+				return found && slices.Contains(j.NodeIDs, n) && (!a.Wait || j.Status == "successful")
+			}) {
+				add("green means done", "the action in command %d exited 0, but claimed no job that restarted node %s (waiting: %v); it printed:\n%s", a.Step+1, n, a.Wait, indent(a.Messages))
+			}
 		}
 	}
 	all := messages.String()
@@ -109,4 +140,28 @@ func CheckShared(jobs []ehpcsim.Job, runs [][]Observation, nodes []string) []Vio
 		}
 	}
 	return out
+}
+
+// Invocation is one run of the action in command Step of a shared run (the
+// resources' applies at that index): what it printed, progress and
+// diagnostics alike, and whether it ended in an error.
+type Invocation struct {
+	Step     int
+	Wait     bool
+	Failed   bool
+	Messages string
+}
+
+// claimedRE matches the progress line that names a batch's job: the one it
+// requested, requested again, or adopted from the log. Other jobs a message
+// names (the others of a lost request's window) are not claimed.
+var claimedRE = regexp.MustCompile(`(?:requested(?: again)?: job (j-[0-9a-z]+)\.|: job (j-[0-9a-z]+) adopted from the operation log)`)
+
+// Claimed are the jobs the invocation claims as its own, in order.
+func (a Invocation) Claimed() []string {
+	var ids []string
+	for _, m := range claimedRE.FindAllStringSubmatch(a.Messages, -1) {
+		ids = append(ids, m[1]+m[2])
+	}
+	return ids
 }
