@@ -421,7 +421,11 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 			}
 			latest := r.Time
 			if foreign(j) {
-				latest = r.Time.Add(margin.validity + margin.margin + time.Second) // the wire's second here too
+				// The window ends validity and margin after the send by the
+				// provider's own clock, which the request signed (its start
+				// is set from the server's clock): a clock that stepped ahead
+				// moves the end later.
+				latest = r.Time.Add(max(signedOffset(r), 0) + margin.validity + margin.margin + time.Second) // the wire's second here too
 			}
 			// The provider's window is in the wire's whole seconds: a second more.
 			if !j.Started.After(latest) && !j.Started.Before(r.Time.Add(-margin.margin-margin.skew-time.Second)) {
@@ -430,6 +434,17 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 		}
 	}
 	return false
+}
+
+// signedOffset is how far the requester's clock was from the simulator's
+// when it signed r: the signed timestamp (whole seconds, so within a second)
+// less the arrival. Zero when r carries no readable timestamp.
+func signedOffset(r ehpcsim.Request) time.Duration {
+	ts, err := time.Parse(ehpcsim.TimestampLayout, r.Query.Get("timestamp"))
+	if err != nil {
+		return 0
+	}
+	return ts.Sub(r.Time.Truncate(time.Second))
 }
 
 func recordsJob(o Observation, id string) bool {
