@@ -652,6 +652,14 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 		r.rolling = !r.rolling
 	}
 	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.sim.RequestLog()), UserTaint: userTaint}
+	// What a kill leaves: the state as the user's commands before the apply
+	// left it, refresh included (Terraform saves nothing of a killed apply).
+	saved := struct {
+		state, private []byte
+		tainted        bool
+		gen            int
+	}{r.state, r.private, r.tainted, r.gen}
+	killed := false
 	var msgs strings.Builder
 	act, prior, planned, config, private, refreshed, failed := r.planStep(&msgs)
 	o.Failed = failed
@@ -670,6 +678,12 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 			timer := time.AfterFunc(st.ClockStepAt, func() { r.clk.step(st.ClockStep) })
 			defer timer.Stop()
 		}
+		var kill *time.Timer
+		if st.Kill > 0 {
+			// The provider's calls end as its gRPC connection goes; what the
+			// API does with a request already on the wire is its own affair.
+			kill = time.AfterFunc(st.Kill, cancel)
+		}
 		p := r.newProvider(&msgs)
 		null := tftypes.NewValue(p.typ, nil)
 		// A new declared restart begins only with the user's act: the first
@@ -677,7 +691,7 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 		// pipeline's replacement of a record Terraform tainted continues it.
 		newGen := act == create
 		if act == replace {
-			newGen = st.Action == torture.TriggersApply || torture.Finished(r.stateMap(), r.gated(), r.sc.NoWait)
+			newGen = r.triggersChanged() || torture.Finished(r.stateMap(), r.gated(), r.sc.NoWait)
 			// Destroy first (it calls no API), then create anew.
 			if _, _, bad, pn := p.applyChange(ctx, prior, null, null, private); bad {
 				o.Panic = pn
@@ -690,6 +704,7 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 			o.Gen = r.gen
 		}
 		newState, newPrivate, bad, pn := p.applyChange(ctx, prior, planned, config, private)
+		killed = kill != nil && !kill.Stop()
 		o.Panic += pn
 		o.Failed = bad
 		if !newState.IsNull() {
@@ -701,6 +716,16 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 			r.state, r.private = nil, nil
 		}
 	}
+	if killed {
+		// Nothing of the apply is saved, and the user sees no message: the
+		// pipeline's log ends with the runner.
+		// The declared restart is again the one that state holds (new
+		// triggers make a new one on the next apply again); the apply's
+		// observation keeps the one it ran.
+		r.state, r.private, r.tainted, r.gen = saved.state, saved.private, saved.tainted, saved.gen
+		o.Failed, o.Killed = true, true
+		msgs.Reset()
+	}
 	o.EndRequest, o.At = len(r.sim.RequestLog()), r.sim.Now()
 	o.Messages, o.Tainted, o.State = msgs.String(), r.tainted, r.stateMap()
 	if o.State != nil {
@@ -709,6 +734,13 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 	o.Gated = r.gated() // the run's own: its configuration, and the record it ran
 	r.obs = append(r.obs, o)
 	r.rolling = followCutAdvice(o.Messages, r.rolling)
+}
+
+// triggersChanged reports whether the configuration's triggers differ from
+// the record's: the user's new triggers, this step's or a killed apply's.
+func (r *tortureRun) triggersChanged() bool {
+	tr, _ := r.stateMap()["triggers"].(map[string]any)
+	return tr["n"] != r.twin+strconv.Itoa(r.triggers)
 }
 
 // stateMap is the resource's attributes in state; nil when not in state.
@@ -809,14 +841,21 @@ func TestTorture(t *testing.T) {
 		deadline = time.Now().Add(d)
 		n = 1 << 30
 	}
-	failed, seed := 0, first
-	defer func() { t.Logf("ran %d seeds (%d..%d), %d failed", seed-first, first, seed-1, failed) }()
+	failed, seed, kills := 0, first, 0
+	defer func() {
+		t.Logf("ran %d seeds (%d..%d), %d failed; %d applies killed while they ran", seed-first, first, seed-1, failed, kills)
+	}()
 	for ; seed < first+n; seed++ {
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			break
 		}
 		sc := torture.Generate(uint64(seed), torture.Production)
-		v, _ := runTorture(t, sc)
+		v, obs := runTorture(t, sc)
+		for _, o := range obs {
+			if o.Killed {
+				kills++
+			}
+		}
 		if len(v) > 0 && os.Getenv("TORTURE_SURVEY") != "" {
 			// A survey lists every failing seed's first violation, unshrunk.
 			failed++

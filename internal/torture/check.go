@@ -32,6 +32,10 @@ type Observation struct {
 	// Terraform had not tainted, whose replacement gets none of the record's
 	// private state (see accountedAfter).
 	UserTaint bool
+	// Killed: the apply was killed outright; nothing of it was saved, and
+	// what it sent is unknown to every record (documented: the next apply
+	// starts over from the state before it).
+	Killed bool
 	// FirstRequest and EndRequest bound the apply's requests in the
 	// simulator's request log (EndRequest excluded).
 	FirstRequest, EndRequest int
@@ -143,6 +147,9 @@ func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound 
 		if o.Panic != "" {
 			c.add("no panic", "apply %d (%s) panicked: %s", i+1, o.Label, o.Panic)
 		}
+		if o.Killed {
+			continue // its state is the one before it, checked there
+		}
 		c.records(i)
 		c.accountedAfter(i)
 	}
@@ -206,13 +213,16 @@ func (c *checker) atMostOnce() {
 		}
 		gen, apply := c.genOf(j.Request)
 		for _, n := range j.NodeIDs {
+			pa := nodeApply{n, apply}
+			perApply[pa] = append(perApply[pa], j.ID)
+			if c.killed(j) {
+				continue // documented: the next apply knows nothing of it
+			}
 			k := nodeGen{n, gen}
 			kept[k] = append(kept[k], j.ID)
 			if j.Status == jobFailed {
 				failed[k]++
 			}
-			pa := nodeApply{n, apply}
-			perApply[pa] = append(perApply[pa], j.ID)
 		}
 	}
 	for k, ids := range kept {
@@ -243,7 +253,7 @@ func (c *checker) records(i int) {
 				c.add("settled right", "after apply %d (%s), batch %d records job %s, which the API never created", i+1, o.Label, bi+1, id)
 				continue
 			}
-			if g, _ := c.genOf(j.Request); (g != o.Gen || foreign(j)) && !unknownElder(j, b.Nodes, c.obs[:i+1], c.reqs, c.margin) {
+			if g, _ := c.genOf(j.Request); (g != o.Gen || foreign(j) || c.killed(j)) && !unknownElder(j, b.Nodes, c.obs[:i+1], c.reqs, c.margin) {
 				c.add("settled right", "after apply %d (%s), batch %d records job %s of declared restart %d (past: %v), not of the current one (%d)",
 					i+1, o.Label, bi+1, id, g, j.Past, o.Gen)
 			}
@@ -263,7 +273,7 @@ func (c *checker) accountedAfter(i int) {
 		if j.Past || j.Request < 0 || j.Request >= o.EndRequest {
 			continue
 		}
-		if g, _ := c.genOf(j.Request); g != o.Gen {
+		if g, _ := c.genOf(j.Request); g != o.Gen || c.killed(j) {
 			continue
 		}
 		// The documented exception: the user's taint of a record a failed
@@ -357,6 +367,9 @@ func checkAdoptions(jobs []ehpcsim.Job, obs []Observation, margin elder, reqs []
 	recorded := map[string]bool{}
 	lostSince := map[string]int{} // batch nodes -> FirstRequest of the apply that lost it
 	for i, o := range obs {
+		if o.Killed {
+			continue // nothing of it was saved
+		}
 		if i > 0 && obs[i-1].Gen != o.Gen {
 			clear(recorded)
 			clear(lostSince)
@@ -420,7 +433,7 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 				continue
 			}
 			latest := r.Time
-			if foreign(j) {
+			if foreign(j) || killedIn(obs, j) {
 				// The window ends validity and margin after the send by the
 				// provider's own clock, which the request signed (its start
 				// is set from the server's clock): a clock that stepped ahead
@@ -435,6 +448,16 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 	}
 	return false
 }
+
+// killedIn reports whether job j was made by a request of an apply of obs
+// that was killed: like another tool's, a restart no record knows of.
+func killedIn(obs []Observation, j ehpcsim.Job) bool {
+	return slices.ContainsFunc(obs, func(o Observation) bool {
+		return o.Killed && j.Request >= o.FirstRequest && j.Request < o.EndRequest
+	})
+}
+
+func (c *checker) killed(j ehpcsim.Job) bool { return killedIn(c.obs, j) }
 
 // signedOffset is how far the requester's clock was from the simulator's
 // when it signed r: the signed timestamp (whole seconds, so within a second)
@@ -575,18 +598,18 @@ func Finished(state map[string]any, gated, noWait bool) bool {
 //     declared restart had already succeeded.
 func CheckPipeline(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, nodes []string, noWait bool, m NodesModel) []Violation {
 	c := checker{jobs: jobs, reqs: reqs, obs: obs}
-	red := false // an apply of the current declared restart failed
+	// The declared restarts an apply of which failed. Keyed by restart, not
+	// reset at a change: after a killed apply of a new one, the next apply
+	// takes up the one in state again.
+	red := map[int]bool{}
 	for i, o := range obs {
-		if i > 0 && obs[i-1].Gen != o.Gen {
-			red = false
-		}
 		if !o.Failed {
 			c.complete(i, nodes, noWait, m)
 		}
-		if red {
+		if red[o.Gen] {
 			c.notRedone(i)
 		}
-		red = red || o.Failed
+		red[o.Gen] = red[o.Gen] || o.Failed
 	}
 	return c.out
 }
@@ -618,7 +641,9 @@ func (c *checker) complete(i int, nodes []string, noWait bool, m NodesModel) {
 			// The simulator ends a job from its create_time, whole seconds: up
 			// to a second before Ended.
 			c.add("green means done", "apply %d (%s) exited 0, but node %s's job %s had not succeeded by then (status %s, ended %v)", i+1, o.Label, n, job.ID, job.Status, job.Ended)
-		case gated && !m.inService(c.jobs, n, o.At):
+		// A killed apply's restart is, like another tool's, in no record: the
+		// gate's promise is about the restarts the record holds.
+		case gated && !m.inService(slices.DeleteFunc(slices.Clone(c.jobs), c.killed), n, o.At):
 			c.add("green means done", "apply %d (%s) exited 0 with the health gate on, but node %s was not back in service then", i+1, o.Label, n)
 		}
 	}
@@ -635,7 +660,7 @@ func (c *checker) notRedone(i int) {
 		}
 		for _, n := range j.NodeIDs {
 			for _, prev := range c.jobs {
-				if prev.Past || prev.ID == j.ID || prev.Status != "successful" || !slices.Contains(prev.NodeIDs, n) || prev.Ended.IsZero() || prev.Ended.After(start) {
+				if prev.Past || c.killed(prev) || prev.ID == j.ID || prev.Status != "successful" || !slices.Contains(prev.NodeIDs, n) || prev.Ended.IsZero() || prev.Ended.After(start) {
 					continue
 				}
 				if g, _ := c.genOf(prev.Request); g == o.Gen {

@@ -14,8 +14,10 @@
 // or after the API acted, requests processed long after the client gave up (the
 // simulator refuses them once their signed timestamp is too old, as the API
 // does), gateways failing, the log down for minutes, listings without their
-// list, jobs failing or hanging, interrupts anywhere, and the user's untaint,
-// taint and triggers changes between applies.
+// list, jobs failing or hanging, interrupts anywhere, applies killed outright
+// (nothing saved: Check excuses exactly what the killed apply sent, as
+// documented), and the user's untaint, taint and triggers changes between
+// applies.
 package torture
 
 import (
@@ -146,6 +148,11 @@ type Step struct {
 	// ClockStep moves this machine's clock by ClockStep, ClockStepAt after the
 	// apply starts.
 	ClockStep, ClockStepAt time.Duration
+	// Kill, when set, kills the apply outright this long after it starts
+	// (SIGKILL, the CI job's runner gone): the provider's calls end, and
+	// Terraform saves nothing of the apply, so the state is what it was
+	// before it.
+	Kill time.Duration
 }
 
 // Scenario is one seed's test: a cluster of Nodes nodes, one restart resource
@@ -278,6 +285,12 @@ func Generate(seed uint64, b Bounds) Scenario {
 	}
 	sc.drawIssue31(r, d, chance)
 	sc.drawEdges(r, d, chance, b)
+	if chance(0.1) {
+		// Drawn last, for the same reason. A kill replaces the step's
+		// interrupt: what Terraform saves is then nothing at all.
+		st := &sc.Steps[r.IntN(len(sc.Steps))]
+		st.Kill, st.Interrupt = d(time.Second, 3*time.Minute), 0
+	}
 	return sc
 }
 
@@ -566,6 +579,9 @@ func (sc Scenario) String() string {
 		if st.ClockStep != 0 {
 			fmt.Fprintf(&b, "; clock steps %s at %s", st.ClockStep, st.ClockStepAt)
 		}
+		if st.Kill > 0 {
+			fmt.Fprintf(&b, "; killed at %s", st.Kill)
+		}
 		b.WriteString("\n")
 	}
 	b.WriteString("  then: faults gone, every job ended, at most two applies to an empty plan\n")
@@ -573,7 +589,7 @@ func (sc Scenario) String() string {
 }
 
 // Shrink returns the scenarios one simplification smaller than sc (a step
-// fewer, a fault fewer, no interrupt, no clock step, one backend), for finding
+// fewer, a fault fewer, no interrupt, no clock step, no kill, one backend), for finding
 // a minimal replay of a failure.
 func (sc Scenario) Shrink() []Scenario {
 	var out []Scenario
@@ -602,6 +618,11 @@ func (sc Scenario) Shrink() []Scenario {
 		if st.ClockStep != 0 {
 			s := sc.clone()
 			s.Steps[i].ClockStep, s.Steps[i].ClockStepAt = 0, 0
+			out = append(out, s)
+		}
+		if st.Kill > 0 {
+			s := sc.clone()
+			s.Steps[i].Kill = 0
 			out = append(out, s)
 		}
 	}
