@@ -281,7 +281,8 @@ func (c *checker) accountedAfter(i int) {
 		// replacement only the attributes, which do
 		// not hold the earlier jobs of a batch that has a job since; each
 		// was named to the user when it was sent again.
-		if !accounted(j, o, batches) && !(c.userTaintBy(i, o.Gen) && c.namedBefore(i, j.ID)) {
+		excused := c.userTaintBy(i, o.Gen) && c.namedBefore(i, j.ID)
+		if !accounted(j, o, batches) && !excused {
 			c.add("accounted", "after apply %d (%s), job %s (%v, %s) is neither in state nor named to the user; state: %v; messages:\n%s",
 				i+1, o.Label, j.ID, j.NodeIDs, j.Status, o.State, indent(o.Messages))
 		}
