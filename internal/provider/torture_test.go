@@ -718,7 +718,12 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 	}
 	if killed {
 		// Nothing of the apply is saved, and the user sees no message: the
-		// pipeline's log ends with the runner.
+		// pipeline's log ends with the runner. Except a replacement's destroy,
+		// done before its create: Terraform's local state hook writes the
+		// state after each resource instance's change, so the record is gone.
+		if act == replace {
+			saved.state, saved.private, saved.tainted = nil, nil, false
+		}
 		// The declared restart is again the one that state holds (new
 		// triggers make a new one on the next apply again); the apply's
 		// observation keeps the one it ran.
