@@ -94,8 +94,8 @@ type cliTorture struct {
 	clk      *steppingClock
 	gen      int
 	triggers int
-	rolling  bool
-	obs      []torture.Observation
+	knobs
+	obs []torture.Observation
 	// outagesEnd is when the last log outage armed ends.
 	outagesEnd time.Time
 	// failures are what this scenario found, reported by its seed's subtest.
@@ -118,7 +118,7 @@ func newCLITorture(t *testing.T, sc torture.Scenario) *cliTorture {
 	opts := simOptions(sc)
 	opts.TimestampValidity = lease
 	e := newTestEnv(t, opts)
-	r := &cliTorture{t: t, sc: sc, e: e, clk: &steppingClock{}, rolling: sc.BatchSize > 0, faults: &tortureRun{sim: e.sim, sc: sc}}
+	r := &cliTorture{t: t, sc: sc, e: e, clk: &steppingClock{}, knobs: newKnobs(sc), faults: &tortureRun{sim: e.sim, sc: sc}}
 	e.adjustClient(func(c *ehpc.Config) {
 		// The documented bounds, scaled as the scenario is.
 		c.RequestValidity, c.LogLag, c.ClockMargin = lease, scaled(6*time.Second), cliBounds.ClockMargin
@@ -141,12 +141,15 @@ func (r *cliTorture) config() string {
 	if r.sc.NoWait {
 		b.WriteString("  wait_for_completion = false\n")
 	}
-	if r.rolling && r.sc.BatchSize > 0 {
+	if r.rolls() {
 		if r.sc.Pause > 0 {
-			fmt.Fprintf(&b, "  rolling = { batch_size = %d, pause = %q }\n", r.sc.BatchSize, r.sc.Pause.String())
+			fmt.Fprintf(&b, "  rolling = { batch_size = %d, pause = %q }\n", r.batchSize, r.sc.Pause.String())
 		} else {
-			fmt.Fprintf(&b, "  rolling = { batch_size = %d }\n", r.sc.BatchSize)
+			fmt.Fprintf(&b, "  rolling = { batch_size = %d }\n", r.batchSize)
 		}
+	}
+	if r.gateOff {
+		b.WriteString("  health_gate = { enabled = false }\n")
 	}
 	if r.sc.CreateTimeout > 0 {
 		fmt.Fprintf(&b, "  timeouts {\n    create = %q\n  }\n", r.sc.CreateTimeout.String())
@@ -215,9 +218,8 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 		r.c.run("taint", restartAddr)
 	case torture.TriggersApply:
 		r.triggers++
-	case torture.ToggleRolling:
-		r.rolling = !r.rolling
 	}
+	r.edit(st)
 	r.c.write(r.config())
 	prior, wasTainted := r.c.stateResource()
 	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.e.sim.RequestLog()), UserTaint: userTaint}
@@ -235,12 +237,13 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 	// pipeline's replacement of a record it tainted continues the restart.
 	switch {
 	case created && prior == nil, destroyed && !created,
-		destroyed && (st.Action == torture.TriggersApply || torture.Finished(prior, gatedFor(r.sc, r.rolling, prior), r.sc.NoWait)):
+		destroyed && (st.Action == torture.TriggersApply || torture.Finished(prior, r.gatedFor(r.sc, prior), r.sc.NoWait)):
 		r.gen++
 		o.Gen = r.gen
+		r.recordMade()
 	}
 	state, tainted := r.c.stateResource()
-	o.Gated = gatedFor(r.sc, r.rolling, state)
+	o.Gated = r.gatedFor(r.sc, state)
 	resourceErred := regexp.MustCompile(`(?s)Error: [^\n]*\n\s*\n\s*with ` + regexp.QuoteMeta(restartAddr)).MatchString(out)
 	if want := created && resourceErred && state != nil || !created && wasTainted && state != nil; tainted != want {
 		r.failures = append(r.failures, fmt.Sprintf("MODEL %s: Terraform left the resource tainted=%v; the model says %v (created %v, the resource's error %v):\n%s",
@@ -251,7 +254,7 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 		o.Private = r.c.statePrivate()
 	}
 	r.obs = append(r.obs, o)
-	r.rolling = followCutAdvice(out, r.rolling)
+	r.followCutAdvice(out)
 }
 
 // apply runs terraform apply, sending it Ctrl-C after interrupt when set, and

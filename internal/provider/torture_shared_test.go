@@ -106,8 +106,8 @@ func runShared(t *testing.T, sc torture.Scenario) (violations []torture.Violatio
 	synctest.Test(t, func(t *testing.T) {
 		sim := ehpcsim.New(simOptions(sc))
 		net, clk := memnet.New(), &steppingClock{}
-		a := &tortureRun{t: t, sc: sc, sim: sim, net: net, clk: clk, rolling: sc.BatchSize > 0}
-		b := &tortureRun{t: t, sc: sc, sim: sim, net: net, clk: clk, rolling: sc.BatchSize > 0, twin: "b"}
+		a := &tortureRun{t: t, sc: sc, sim: sim, net: net, clk: clk, knobs: newKnobs(sc)}
+		b := &tortureRun{t: t, sc: sc, sim: sim, net: net, clk: clk, knobs: newKnobs(sc), twin: "b"}
 		srv := &http.Server{Handler: http.HandlerFunc(a.serve)} // the step's near restarts, armed by a
 		go func() { _ = srv.Serve(net) }()
 		busyLog(sim, sc)

@@ -63,9 +63,9 @@ type tortureRun struct {
 	private []byte
 	tainted bool
 	gen     int
-	// triggers is the triggers value; rolling says whether rolling is set.
+	// triggers is the triggers value; knobs the settings the user edits.
 	triggers int
-	rolling  bool
+	knobs
 
 	obs []torture.Observation
 	// outagesEnd is when the last log outage armed ends.
@@ -166,7 +166,7 @@ func simOptions(sc torture.Scenario) ehpcsim.Options {
 func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violation, obs []torture.Observation) {
 	synctest.Test(t, func(t *testing.T) {
 		sim := ehpcsim.New(simOptions(sc))
-		r := &tortureRun{t: t, sc: sc, sim: sim, net: memnet.New(), clk: &steppingClock{}, rolling: sc.BatchSize > 0}
+		r := &tortureRun{t: t, sc: sc, sim: sim, net: memnet.New(), clk: &steppingClock{}, knobs: newKnobs(sc)}
 		srv := &http.Server{Handler: http.HandlerFunc(r.serve)}
 		go func() { _ = srv.Serve(r.net) }()
 		if sc.Legacy != nil {
@@ -463,12 +463,18 @@ func (p *tfProvider) config() tftypes.Value {
 	if sc.NoWait {
 		vals["wait_for_completion"] = boolean(false)
 	}
-	if p.r.rolling && sc.BatchSize > 0 {
+	if p.r.rolls() {
 		pause := tftypes.NewValue(tftypes.String, nil)
 		if sc.Pause > 0 {
 			pause = str(sc.Pause.String())
 		}
-		vals["rolling"] = rollingArg(num(int64(sc.BatchSize)), pause)
+		vals["rolling"] = rollingArg(num(int64(p.r.batchSize)), pause)
+	}
+	if p.r.gateOff {
+		gate, _ := p.typ.AttributeTypes["health_gate"].(tftypes.Object)
+		vals["health_gate"] = tftypes.NewValue(gate, map[string]tftypes.Value{
+			"enabled": boolean(false), "min_healthy_time": tftypes.NewValue(tftypes.String, nil), "healthy_deadline": tftypes.NewValue(tftypes.String, nil),
+		})
 	}
 	if sc.CreateTimeout > 0 {
 		vals["timeouts"] = tftypes.NewValue(p.typ.AttributeTypes["timeouts"], map[string]tftypes.Value{"create": str(sc.CreateTimeout.String())})
@@ -648,9 +654,8 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 		r.tainted = r.state != nil
 	case torture.TriggersApply:
 		r.triggers++
-	case torture.ToggleRolling:
-		r.rolling = !r.rolling
 	}
+	r.edit(st)
 	o := torture.Observation{Label: label, Gen: r.gen, FirstRequest: len(r.sim.RequestLog()), UserTaint: userTaint}
 	// What a kill leaves: the state as the user's commands before the apply
 	// left it, refresh included (Terraform saves nothing of a killed apply).
@@ -702,6 +707,7 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 		if newGen {
 			r.gen++
 			o.Gen = r.gen
+			r.recordMade()
 		}
 		newState, newPrivate, bad, pn := p.applyChange(ctx, prior, planned, config, private)
 		killed = kill != nil && !kill.Stop()
@@ -738,7 +744,7 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 	}
 	o.Gated = r.gated() // the run's own: its configuration, and the record it ran
 	r.obs = append(r.obs, o)
-	r.rolling = followCutAdvice(o.Messages, r.rolling)
+	r.followCutAdvice(o.Messages)
 }
 
 // triggersChanged reports whether the configuration's triggers differ from
@@ -760,11 +766,7 @@ func (r *tortureRun) stateMap() map[string]any {
 // gated reports whether the health gate is on now: it is with rolling, or
 // for a recorded rollout of several batches (which is taken up as one), unless
 // not waiting.
-func (r *tortureRun) gated() bool { return gatedFor(r.sc, r.rolling, r.stateMap()) }
-
-func gatedFor(sc torture.Scenario, rolling bool, state map[string]any) bool {
-	return !sc.NoWait && (rolling && sc.BatchSize > 0 || len(torture.Batches(state, nil)) > 1)
-}
+func (r *tortureRun) gated() bool { return r.gatedFor(r.sc, r.stateMap()) }
 
 // stateJSON writes v as Terraform's state file holds a resource's attributes.
 func stateJSON(t *testing.T, v tftypes.Value) []byte {
@@ -927,14 +929,57 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// knobs are the settings the user edits between applies: rolling on or off,
+// its batch size, and the health gate turned off; and the cut (rolling and
+// batch size) the current declared restart's record was made with.
+type knobs struct {
+	rolling   bool
+	batchSize int
+	gateOff   bool
+	made      struct {
+		rolling   bool
+		batchSize int
+	}
+}
+
+func newKnobs(sc torture.Scenario) knobs {
+	k := knobs{rolling: sc.BatchSize > 0, batchSize: sc.BatchSize}
+	k.recordMade()
+	return k
+}
+
+// edit is the user's edit of step st, before its apply.
+func (k *knobs) edit(st torture.Step) {
+	switch st.Action {
+	case torture.ToggleRolling:
+		k.rolling = !k.rolling
+	case torture.EditBatchSize:
+		k.batchSize = st.BatchSize
+	case torture.ToggleGate:
+		k.gateOff = !k.gateOff
+	}
+}
+
+// recordMade notes the cut of a new declared restart's record: a tainted
+// record's replacement continues it with that cut.
+func (k *knobs) recordMade() { k.made.rolling, k.made.batchSize = k.rolling, k.batchSize }
+
+// rolls reports whether the configuration sets rolling.
+func (k knobs) rolls() bool { return k.rolling && k.batchSize > 0 }
+
 // followCutAdvice is the user reading the error of a replacement that would
 // continue a rollout cut differently from the configuration (Rollout Cut
-// Differently: rolling was toggled while the record was tainted): it says to
-// set rolling back, and they do, before the next apply. It returns rolling as
-// set for that apply.
-func followCutAdvice(messages string, rolling bool) bool {
+// Differently: rolling or its batch size changed while the record was
+// tainted): it says to set them back, and they do, before the next apply.
+func (k *knobs) followCutAdvice(messages string) {
 	if strings.Contains(messages, "Rollout Cut Differently") {
-		return !rolling
+		k.rolling, k.batchSize = k.made.rolling, k.made.batchSize
 	}
-	return rolling
+}
+
+// gatedFor reports whether the health gate is on for an apply of state with
+// these settings: with rolling, or for a recorded rollout of several batches
+// (taken up as one), unless not waiting or turned off.
+func (k knobs) gatedFor(sc torture.Scenario, state map[string]any) bool {
+	return !sc.NoWait && !k.gateOff && (k.rolls() || len(torture.Batches(state, nil)) > 1)
 }

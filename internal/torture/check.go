@@ -531,12 +531,16 @@ func (m NodesModel) inService(jobs []ehpcsim.Job, node string, t time.Time) bool
 // was out of service (so a node that never comes back stops the rollout).
 // Sent is when the request reached the API, not when its job started: a
 // request processed late was still sent when it was. The batches are those
-// the applies recorded.
+// the applies recorded; an apply with the gate turned off (Gated false) is
+// not held to it.
 func CheckGate(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, m NodesModel) []Violation {
 	var out []Violation
 	for _, j := range jobs {
 		if j.Past || j.Request < 0 || j.Request >= len(reqs) {
 			continue
+		}
+		if !sentGated(obs, j.Request) {
+			continue // the user turned the gate off for that apply
 		}
 		sent, prev := reqs[j.Request].Time, batchBefore(obs, j.NodeIDs)
 		for _, n := range prev {
@@ -548,6 +552,18 @@ func CheckGate(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, m 
 		}
 	}
 	return out
+}
+
+// sentGated reports whether request req was sent by an apply with the health
+// gate on (or by none of obs: another tool's, which the check then holds to
+// the gate as before).
+func sentGated(obs []Observation, req int) bool {
+	for _, o := range obs {
+		if req >= o.FirstRequest && req < o.EndRequest {
+			return o.Gated
+		}
+	}
+	return true
 }
 
 // batchBefore is the nodes of the batch recorded just before the batch of

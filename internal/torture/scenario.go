@@ -16,8 +16,8 @@
 // does), gateways failing, the log down for minutes, listings without their
 // list, jobs failing or hanging, interrupts anywhere, applies killed outright
 // (nothing saved: Check excuses exactly what the killed apply sent, as
-// documented), and the user's untaint, taint and triggers changes between
-// applies.
+// documented), and the user's untaint, taint, triggers, rolling, batch size
+// and health gate changes between applies.
 package torture
 
 import (
@@ -72,10 +72,13 @@ const (
 	TaintApply                  // terraform taint, then apply
 	TriggersApply               // change triggers, then apply
 	ToggleRolling               // remove rolling if set (add it back if removed), then apply
+	// Drawn only by drawEdits, after every other draw.
+	EditBatchSize // set rolling.batch_size to Step.BatchSize, then apply
+	ToggleGate    // turn the health gate off (health_gate.enabled = false), or back to its default, then apply
 )
 
 func (a Action) String() string {
-	return [...]string{"apply", "untaint+apply", "taint+apply", "triggers+apply", "toggle-rolling+apply"}[a]
+	return [...]string{"apply", "untaint+apply", "taint+apply", "triggers+apply", "toggle-rolling+apply", "batch-size+apply", "toggle-gate+apply"}[a]
 }
 
 // FaultKind is one misbehaviour armed for a step.
@@ -148,6 +151,8 @@ type Step struct {
 	// ClockStep moves this machine's clock by ClockStep, ClockStepAt after the
 	// apply starts.
 	ClockStep, ClockStepAt time.Duration
+	// BatchSize is the new rolling.batch_size of an EditBatchSize step.
+	BatchSize int
 	// Kill, when set, kills the apply outright this long after it starts
 	// (SIGKILL, the CI job's runner gone): the provider's calls end, and
 	// Terraform saves nothing of the apply, so the state is what it was
@@ -291,7 +296,32 @@ func Generate(seed uint64, b Bounds) Scenario {
 		st := &sc.Steps[r.IntN(len(sc.Steps))]
 		st.Kill, st.Interrupt = d(time.Second, 3*time.Minute), 0
 	}
+	sc.drawEdits(r, chance)
 	return sc
+}
+
+// drawEdits turns some of the later plain applies into the settings a user
+// edits between applies (issue #31), after every other draw: another
+// rolling.batch_size (a tainted rollout refuses a cut of its own nodes that
+// differs from its record's, and the user sets it back), and the health gate
+// turned off or back on.
+func (sc *Scenario) drawEdits(r *rand.Rand, chance func(float64) bool) {
+	for i := 1; i < len(sc.Steps); i++ {
+		st := &sc.Steps[i]
+		if st.Action != Apply {
+			continue
+		}
+		switch {
+		case sc.BatchSize > 0 && sc.Nodes > 1 && chance(0.15):
+			n := 1 + r.IntN(sc.Nodes-1) // 1..Nodes, not the scenario's own
+			if n >= sc.BatchSize {
+				n++
+			}
+			st.Action, st.BatchSize = EditBatchSize, n
+		case !sc.NoWait && chance(0.1):
+			st.Action = ToggleGate
+		}
+	}
 }
 
 // drawEdges biases the draws toward the edges where a user gets hurt (issue
@@ -570,6 +600,9 @@ func (sc Scenario) String() string {
 	b.WriteString("\n")
 	for i, st := range sc.Steps {
 		fmt.Fprintf(&b, "  step %d: after %s, %s", i+1, st.Gap, st.Action)
+		if st.Action == EditBatchSize {
+			fmt.Fprintf(&b, " (batch_size=%d)", st.BatchSize)
+		}
 		for _, f := range st.Faults {
 			fmt.Fprintf(&b, "; %s", f)
 		}
