@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -68,7 +67,7 @@ func TestAccKilledReplacementLeavesNoRecord(t *testing.T) {
 	}
 
 	// The next apply is a new restart of every node: batch 1's again too.
-	for deadline := time.Now().Add(30 * time.Second); pendingJobs(e.sim) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(30 * time.Second); (&tortureRun{sim: e.sim}).pendingJobs() && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
 	}
 	e.sim.SetJobDuration(time.Second)
@@ -80,17 +79,7 @@ func TestAccKilledReplacementLeavesNoRecord(t *testing.T) {
 			want = 3 // batch 2: failed, sent again by the killed apply, and again
 		}
 		if counts[n] != want {
-			t.Errorf("node %s restarted %d times, want %d (all: %v)", n, counts[n], want, fmt.Sprint(counts))
+			t.Errorf("node %s restarted %d times, want %d (all: %v)", n, counts[n], want, counts)
 		}
 	}
-}
-
-// pendingJobs reports whether a job of sim has not ended yet.
-func pendingJobs(sim *ehpcsim.Simulator) bool {
-	for _, j := range sim.Jobs() {
-		if j.Ended.IsZero() {
-			return true
-		}
-	}
-	return false
 }

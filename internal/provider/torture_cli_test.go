@@ -237,7 +237,7 @@ func (r *cliTorture) applyStep(label string, st torture.Step) {
 	// pipeline's replacement of a record it tainted continues the restart.
 	switch {
 	case created && prior == nil, destroyed && !created,
-		destroyed && (st.Action == torture.TriggersApply || torture.Finished(prior, r.gatedFor(r.sc, prior), r.sc.NoWait)):
+		destroyed && (triggersDiffer(prior, strconv.Itoa(r.triggers)) || torture.Finished(prior, r.gatedFor(r.sc, prior), r.sc.NoWait)):
 		r.gen++
 		o.Gen = r.gen
 		r.recordMade()

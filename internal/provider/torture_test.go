@@ -750,8 +750,15 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 // triggersChanged reports whether the configuration's triggers differ from
 // the record's: the user's new triggers, this step's or a killed apply's.
 func (r *tortureRun) triggersChanged() bool {
-	tr, _ := r.stateMap()["triggers"].(map[string]any)
-	return tr["n"] != r.twin+strconv.Itoa(r.triggers)
+	return triggersDiffer(r.stateMap(), r.twin+strconv.Itoa(r.triggers))
+}
+
+// triggersDiffer reports whether a record in state was made for other
+// triggers than want (the configuration's n): replacing it is a new declared
+// restart, the user's act, whichever step it was made in.
+func triggersDiffer(state map[string]any, want string) bool {
+	tr, _ := state["triggers"].(map[string]any)
+	return tr["n"] != want
 }
 
 // stateMap is the resource's attributes in state; nil when not in state.

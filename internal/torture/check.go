@@ -186,12 +186,16 @@ func (c *checker) add(inv, format string, args ...any) {
 
 // genOf is the declared restart and the apply a request belongs to.
 func (c *checker) genOf(req int) (gen, apply int) {
-	for i, o := range c.obs {
-		if req >= o.FirstRequest && req < o.EndRequest {
-			return o.Gen, i
-		}
+	if i := applyOf(c.obs, req); i >= 0 {
+		return c.obs[i].Gen, i
 	}
 	return 0, -1
+}
+
+// applyOf is the index of the apply of obs that sent request req; -1 when
+// none did (another tool's, or a request between applies).
+func applyOf(obs []Observation, req int) int {
+	return slices.IndexFunc(obs, func(o Observation) bool { return req >= o.FirstRequest && req < o.EndRequest })
 }
 
 // atMostOnce: in one declared restart, a node's jobs that did not fail number
@@ -453,9 +457,8 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 // killedIn reports whether job j was made by a request of an apply of obs
 // that was killed: like another tool's, a restart no record knows of.
 func killedIn(obs []Observation, j ehpcsim.Job) bool {
-	return slices.ContainsFunc(obs, func(o Observation) bool {
-		return o.Killed && j.Request >= o.FirstRequest && j.Request < o.EndRequest
-	})
+	i := applyOf(obs, j.Request)
+	return i >= 0 && obs[i].Killed
 }
 
 func (c *checker) killed(j ehpcsim.Job) bool { return killedIn(c.obs, j) }
@@ -558,12 +561,8 @@ func CheckGate(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, m 
 // gate on (or by none of obs: another tool's, which the check then holds to
 // the gate as before).
 func sentGated(obs []Observation, req int) bool {
-	for _, o := range obs {
-		if req >= o.FirstRequest && req < o.EndRequest {
-			return o.Gated
-		}
-	}
-	return true
+	i := applyOf(obs, req)
+	return i < 0 || obs[i].Gated
 }
 
 // batchBefore is the nodes of the batch recorded just before the batch of
@@ -639,6 +638,9 @@ func (c *checker) complete(i int, nodes []string, noWait bool, m NodesModel) {
 		gated = gated && c.obs[k].Gated
 	}
 	batches := o.Batches()
+	// A killed apply's restart is, like another tool's, in no record: the
+	// gate's promise is about the restarts a record can hold.
+	recordable := slices.DeleteFunc(slices.Clone(c.jobs), c.killed)
 	for _, n := range nodes {
 		var job ehpcsim.Job
 		found := false
@@ -658,9 +660,7 @@ func (c *checker) complete(i int, nodes []string, noWait bool, m NodesModel) {
 			// The simulator ends a job from its create_time, whole seconds: up
 			// to a second before Ended.
 			c.add("green means done", "apply %d (%s) exited 0, but node %s's job %s had not succeeded by then (status %s, ended %v)", i+1, o.Label, n, job.ID, job.Status, job.Ended)
-		// A killed apply's restart is, like another tool's, in no record: the
-		// gate's promise is about the restarts the record holds.
-		case gated && !m.inService(slices.DeleteFunc(slices.Clone(c.jobs), c.killed), n, o.At):
+		case gated && !m.inService(recordable, n, o.At):
 			c.add("green means done", "apply %d (%s) exited 0 with the health gate on, but node %s was not back in service then", i+1, o.Label, n)
 		}
 	}
