@@ -647,10 +647,15 @@ func resumeText(batches []rollout.Batch, m rollout.Mode) string {
 func resumeSentences(batches []rollout.Batch, steps []rollout.Step) []string {
 	var out, sends []string
 	flush := func() {
-		if len(sends) > 0 {
+		switch len(sends) {
+		case 0:
+			return
+		case 1:
+			out = append(out, "It sends batch "+sends[0]+".")
+		default:
 			out = append(out, "It sends batch "+strings.Join(sends, ", ")+", one after the other.")
-			sends = nil
 		}
+		sends = nil
 	}
 	for i, step := range steps {
 		b := batches[i]

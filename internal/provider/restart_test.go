@@ -143,6 +143,9 @@ func TestResumeSentences(t *testing.T) {
 	if got != want {
 		t.Fatalf("resumeSentences:\n got: %s\nwant: %s", got, want)
 	}
+	if got := strings.Join(resumeSentences(batches[3:5], rollout.Plan(batches[3:5], rollout.Mode{Wait: true})), " "); got != "It waits for batch 1 (job j-4) without sending it again. It sends batch 2." {
+		t.Fatalf("one batch left to send: %s", got)
+	}
 	if got := resumeText(batches[:1], rollout.Mode{Wait: true}); got != "" {
 		t.Fatalf("a finished record resumes: %s", got)
 	}
