@@ -267,7 +267,16 @@ func (e *Engine) settle(ctx context.Context, spec Spec, r *Result, i int, obs Ob
 	b := &r.Batches[i]
 	req := b.Request
 	if req.SentAt.IsZero() && req.From.IsZero() {
-		req.From = e.legacyFrom(ctx, spec, r.Batches, i)
+		from, err := e.legacyFrom(ctx, spec, r.Batches, i)
+		if err != nil {
+			// Without its bound the window would reach back to any older
+			// restart of these nodes, which could be adopted as this batch's:
+			// the outcome stays unknown until the log can be read.
+			r.End, r.Err = Lost, &ehpc.UnknownOutcomeError{ClusterID: spec.ClusterID, NodeIDs: b.Nodes, Request: req,
+				Err: fmt.Errorf("the operation log could not be read to find the job of batch %d, which bounds when this request was sent: %w", i, err)}
+			return false
+		}
+		req.From = from
 	}
 	if obs.Settling != nil {
 		obs.Settling(i, *b)
@@ -312,17 +321,18 @@ func (e *Engine) settle(ctx context.Context, spec Spec, r *Result, i int, obs Ob
 // succeeded, so its job was created after the previous batch's job, less the
 // clock margin: the two create_times may be stamped by different machines
 // behind the endpoint, one of whose clocks may be off. Zero (no bound) when
-// there is no previous job to read.
-func (e *Engine) legacyFrom(ctx context.Context, spec Spec, batches []Batch, i int) time.Time {
+// there is no previous job, or the log no longer shows it; an error when the
+// log could not be read.
+func (e *Engine) legacyFrom(ctx context.Context, spec Spec, batches []Batch, i int) (time.Time, error) {
 	if i == 0 || batches[i-1].JobID == "" {
-		return time.Time{}
+		return time.Time{}, nil
 	}
 	prev, found, err := e.Client.Job(ctx, spec.Zone, spec.ClusterID, batches[i-1].JobID)
 	if err != nil || !found || prev.CreateTime.IsZero() {
-		return time.Time{}
+		return time.Time{}, err
 	}
 	// torture gate: legacy-window: a lost request an older release recorded without a window is bounded by the batch before it
-	return prev.CreateTime.Add(-e.Client.ClockMargin())
+	return prev.CreateTime.Add(-e.Client.ClockMargin()), nil
 }
 
 // wait waits for batch i's job until the run's deadline and records its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -518,6 +519,40 @@ func TestRunLegacyLostRequestStampedBySlowerMachine(t *testing.T) {
 		r := w.engine().Run(context.Background(), spec(), batches, Observer{})
 		if r.End != Done || r.Batches[1].JobID != lost || len(w.sim.Jobs()) != 2 {
 			t.Fatalf("end %s, batch 2 %+v, %d jobs; want job %s adopted and no restart sent", r.End, r.Batches[1], len(w.sim.Jobs()), lost)
+		}
+	})
+}
+
+// Torture seed 1799003115: a lost request an older release recorded, whose
+// previous batch's job cannot be read while the operation log is down. Read
+// without that bound, the window reaches back to any older restart of the
+// batch's nodes, and one of another tool's from hours before was adopted as
+// the batch's job, so its node would never be restarted. The outcome stays
+// unknown instead; once the log reads again, the bound shows the request had
+// no effect and the batch is sent.
+func TestRunLegacyLostRequestUnboundedWhileLogDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
+		now := w.sim.Now()
+		w.sim.AddPastJob(cluster, nodes[1:2], now.Add(-2*time.Hour), "successful") // another tool's
+		prev := w.sim.AddPastJob(cluster, nodes[:1], now.Add(-10*time.Minute), "successful")
+		batches := Split(nodes[:2], 1, 0)
+		batches[0].JobID, batches[0].Status = prev, ehpc.JobSuccessful
+		batches[1].Status = Unknown // no request: an older release kept none
+		// Every attempt of the previous job's lookup fails; the log reads after.
+		w.sim.InjectFault(ehpc.PathOperations, ehpcsim.Fault{Count: 5, HTTPStatus: http.StatusBadGateway})
+		r := w.engine().Run(context.Background(), spec(), batches, Observer{})
+		var lost *ehpc.UnknownOutcomeError
+		if r.End != Lost || !errors.As(r.Err, &lost) || r.Batches[1].JobID != "" || len(w.sim.Jobs()) != 2 {
+			t.Fatalf("end %s (%v), batch 2 %+v, %d jobs; want the outcome left unknown, nothing adopted or sent", r.End, r.Err, r.Batches[1], len(w.sim.Jobs()))
+		}
+		if want := "which bounds when this request was sent"; !strings.Contains(r.Err.Error(), want) {
+			t.Errorf("error %q does not say %q", r.Err, want)
+		}
+		w.sim.ClearFaults()
+		r = w.engine().Run(context.Background(), spec(), r.Batches, Observer{})
+		if r.End != Done || len(w.sim.Jobs()) != 3 || w.sim.Restarts(nodes[1]) != 1 {
+			t.Fatalf("end %s (%v), batch 2 %+v, %d jobs, %d restarts of batch 2's node; want batch 2 sent once", r.End, r.Err, r.Batches[1], len(w.sim.Jobs()), w.sim.Restarts(nodes[1]))
 		}
 	})
 }
