@@ -149,7 +149,9 @@ func (s *Simulator) serveFault(w http.ResponseWriter, r *http.Request, backend i
 	case f.LateEffect > 0:
 		note = "fault with late effect"
 		done := make(chan *response, 1)
+		s.late.Add(1)
 		go func() {
+			defer s.late.Add(-1)
 			// Not r.Context(): it ends when the client goes away, and the
 			// point is that the effect happens anyway.
 			time.Sleep(f.LateEffect)

@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -201,6 +202,8 @@ type Request struct {
 // with the inspection methods tests call concurrently.
 type Simulator struct {
 	mu sync.Mutex
+	// late counts the requests a Fault.LateEffect will still process.
+	late atomic.Int64
 
 	creds  map[string]string
 	now    func() time.Time // the server's clock, offset included; safe without mu
@@ -480,6 +483,11 @@ func readLocked[T any](s *Simulator, read func() T) T {
 	defer s.mu.Unlock()
 	return read()
 }
+
+// LateInFlight is how many requests a Fault.LateEffect has yet to process:
+// a test that waits for every job to end waits for these too, as their jobs
+// do not exist yet.
+func (s *Simulator) LateInFlight() int { return int(s.late.Load()) }
 
 // Jobs returns all jobs in creation order, status computed now, including
 // those added by AddPastJob or RestorePastJob (Past: true).

@@ -110,8 +110,14 @@ func TestLateEffect(t *testing.T) {
 		if e.sim.Restarts("cln-cmp00003") != 0 || len(e.sim.Jobs()) != 0 {
 			t.Fatalf("drop=%v: processed at once", drop)
 		}
+		if n := e.sim.LateInFlight(); n != 1 {
+			t.Fatalf("drop=%v: %d requests in flight before processing, want 1", drop, n)
+		}
 		if !waitFor(3*time.Second, func() bool { return e.sim.Restarts("cln-cmp00003") == 1 }) {
 			t.Fatalf("drop=%v: never processed", drop)
+		}
+		if !waitFor(time.Second, func() bool { return e.sim.LateInFlight() == 0 }) {
+			t.Fatalf("drop=%v: %d requests still in flight once processed", drop, e.sim.LateInFlight())
 		}
 		if d := time.Since(start); d < late {
 			t.Fatalf("drop=%v: processed after %s", drop, d)
