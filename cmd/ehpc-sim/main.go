@@ -424,7 +424,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.lateEffect, "late-effect", 0, "drop the first restart request's connection and process it this long later")
 	fs.Var(&c.backends, "backend-clocks", "serve requests in turn from several machines whose clocks are these `OFFSETS` (comma-separated, one per machine, added to -clock-offset, e.g. 0s,0s,3s); each answer's Date, the timestamp check and a new job's create_time come from the machine that served the request")
 	fs.Var(&c.outages, "oplog-outage", "answer every operation-log request with a gateway's 502 during `START+LENGTH` after the simulator starts (e.g. 30s+20s; repeatable or comma-separated)")
-	fs.DurationVar(&c.bootTime, "boot-time", 0, "how long a restarted node, once its job ended, is active with no health yet before its health check passes (0: healthy at once)")
+	fs.DurationVar(&c.bootTime, "boot-time", 0, "how long a restarted node, once its job ended, boots (active, transition_status starting, no health yet) before it is back and its health check passes (0: back at once)")
 	fs.DurationVar(&c.flapPeriod, "flap-period", 0, "how long a -flapping node stays healthy, then unhealthy (0: 20s)")
 	fs.Var(fate{&c.fates, ehpcsim.FateNeverBack}, "never-back", "demo cluster node `IDS` that never come back after a restart (status pending, transition starting; comma-separated or repeatable)")
 	fs.Var(fate{&c.fates, ehpcsim.FateUnhealthy}, "unhealthy", "demo cluster node `IDS` that come back active but never pass their health check")

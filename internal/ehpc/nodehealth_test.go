@@ -60,11 +60,12 @@ func TestNodeComesBackInService(t *testing.T) {
 			{2 * time.Second, // restarting
 				map[string]bool{"cln-back0001": false, "cln-flap0001": false, "cln-never001": false, "cln-sick0001": false},
 				map[string]bool{"cln-nock0001": false, "cln-nock0002": false, "cln-nock0003": false}},
-			{12 * time.Second, // active, no health yet; without a check, back at once
+			{12 * time.Second, // active but still starting, no health yet: without a check too, the transition says not back
 				map[string]bool{"cln-back0001": false, "cln-flap0001": false, "cln-never001": false, "cln-sick0001": false},
+				map[string]bool{"cln-nock0001": false, "cln-nock0002": false, "cln-nock0003": false}},
+			{16 * time.Second, // booted: healthy, but for the fates; without a check, back whatever health says
+				map[string]bool{"cln-back0001": true, "cln-flap0001": true, "cln-never001": false, "cln-sick0001": false},
 				map[string]bool{"cln-nock0001": true, "cln-nock0002": true, "cln-nock0003": true}},
-			{16 * time.Second, // booted: healthy, but for the fates
-				map[string]bool{"cln-back0001": true, "cln-flap0001": true, "cln-never001": false, "cln-sick0001": false}, nil},
 			{36 * time.Second, // the flapping node's unhealthy spell
 				map[string]bool{"cln-back0001": true, "cln-flap0001": false, "cln-never001": false, "cln-sick0001": false}, nil},
 			{56 * time.Second,

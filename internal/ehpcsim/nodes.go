@@ -13,8 +13,11 @@ import (
 //
 //   - while the job is pending: status and transition_status "restarting",
 //     health "unhealthy" (the check cannot reach it);
-//   - from the job's end, for Options.BootTime: status "active", no
-//     transition, health "" (no check has passed yet);
+//   - from the job's end, for Options.BootTime: status "active", transition
+//     "starting", health "" (no check has passed yet): API.md has no status
+//     but active for a node, and puts a boot between the job's end and "active
+//     with no transition", so only the transition tells the node is not back
+//     (with the health check off, nothing else does);
 //   - then healthy, unless the node's fate (AfterRestart, SetNodeFate) says
 //     otherwise.
 //
@@ -35,6 +38,9 @@ const (
 	// between healthy and unhealthy every Options.FlapPeriod, starting healthy.
 	FateFlapping = "flapping"
 )
+
+// transitionStarting is a booting node's transition_status.
+const transitionStarting = "starting"
 
 // Health values on the wire.
 const (
@@ -89,9 +95,13 @@ func (s *Simulator) nodeStateLocked(cs *clusterState, n Node, now time.Time, las
 	case last.status(now) == statusPending:
 		st = nodeState{status: statusRestarting, transition: statusRestarting, health: healthUnhealthy, statusTime: last.created}
 	case n.AfterRestart == FateNeverBack:
-		st = nodeState{status: statusPending, transition: "starting", statusTime: last.statusTime(now)}
+		st = nodeState{status: statusPending, transition: transitionStarting, statusTime: last.statusTime(now)}
 	default:
-		st = nodeState{status: "active", statusTime: last.statusTime(now), health: s.healthAfter(n.AfterRestart, now.Sub(last.statusTime(now)))}
+		up := now.Sub(last.statusTime(now))
+		st = nodeState{status: "active", statusTime: last.statusTime(now), health: s.healthAfter(n.AfterRestart, up)}
+		if up < s.bootTime {
+			st.transition = transitionStarting
+		}
 	}
 	if !cs.healthCheck() {
 		st.health = n.HealthStatus // reported, but meaningless: the check is off

@@ -232,7 +232,7 @@ func TestAction_invokeHealthGate(t *testing.T) {
 	for _, d := range inv.diags {
 		warned = append(warned, d.Summary+": "+d.Detail)
 	}
-	if w := strings.Join(warned, "\n"); !strings.Contains(w, "Nodes Already Out Of Service: Before the restart, this node was out of service: cln-cmp00003 (status active, transition none, health ") {
+	if w := strings.Join(warned, "\n"); !strings.Contains(w, "Nodes Already Out Of Service: Before the restart, this node was out of service: cln-cmp00003 (status active, transition starting, health not reported yet)") {
 		t.Errorf("no warning of the node out of service before the restart: %s", w)
 	}
 }

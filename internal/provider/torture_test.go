@@ -125,10 +125,9 @@ func tortureCluster(sc torture.Scenario) ehpcsim.Cluster {
 
 // nodesModel is the checker's account of sc's nodes, fixed at fixed.
 func nodesModel(sc torture.Scenario, fixed time.Time) torture.NodesModel {
+	// A booting node reports a transition, so the boot is waited for with the
+	// health check off too.
 	m := torture.NodesModel{BootTime: sc.BootTime, Fixed: fixed}
-	if sc.NoHealthCheck {
-		m.BootTime = 0 // booting nodes report no health, and no check is waited for
-	}
 	if sc.NeverBack > 0 {
 		m.NeverBack = sc.NodeIDs()[sc.NeverBack-1]
 	}
