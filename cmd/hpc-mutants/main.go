@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/qingcloud/terraform-provider-hpc/internal/mutants"
@@ -43,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	tortureTimeout := fs.Duration("torture-timeout", 10*time.Minute, "timeout of one run of the torture test")
 	jobs := fs.Int("jobs", 3, "mutants run at once, each in a copy of its own (the unit suites mostly wait on timers, so more than the cores pay off)")
 	out := fs.String("out", "", "also write the table to this file")
+	only := fs.String("suites", "unit,torture", "the suites to run, of unit and torture: torture alone with many -seeds tells which mutants a long make torture run kills")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,12 +70,22 @@ func run(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	var chosen []mutants.Suite
+	var names []string
+	for _, s := range suites(*seeds, *unitTimeout, *tortureTimeout) {
+		if slices.Contains(strings.Split(*only, ","), s.Name) {
+			chosen, names = append(chosen, s), append(names, s.Name)
+		}
+	}
+	if len(chosen) == 0 {
+		return fmt.Errorf("-suites %q names no suite; give unit, torture, or both as unit,torture", *only)
+	}
 	r := &mutants.Runner{
 		Root: *root,
 		// -vet=off: a mutant is a change of behaviour; vet's opinion of it
 		// (an unused result, say) is not a test's verdict.
 		Build:  append([]string{"test", "-trimpath", "-vet=off", "-count=1", "-run", "^$"}, restartPath...),
-		Suites: suites(*seeds, *unitTimeout, *tortureTimeout),
+		Suites: chosen,
 		Log:    stderr,
 	}
 	start := time.Now()
@@ -105,14 +117,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		w = io.MultiWriter(stdout, f)
 	}
-	mutants.Report(w, results, []string{"unit", "torture"}, mutants.Summary{Seeds: *seeds, Wall: time.Since(start)})
+	mutants.Report(w, results, names, mutants.Summary{Seeds: *seeds, Wall: time.Since(start)})
 	return err
 }
 
 // suites are the unit suites of the restart path without the Terraform CLI
 // (the acceptance tests need TF_ACC, which the runner drops) and without the
-// torture test, then the torture test in its survey mode, which names every
-// failing seed without shrinking it. The unit suites' results are cached by
+// torture test, then the torture test in its survey mode, which names the
+// first failing seed without shrinking it, and stops there. The unit suites' results are cached by
 // go test: a package whose test binary a mutant does not change (the mutant
 // is in a package it does not import) is not run again, which is sound and
 // saves most of the time. -trimpath lets the copies share the build and
@@ -122,7 +134,7 @@ func suites(seeds int, unitTimeout, tortureTimeout time.Duration) []mutants.Suit
 	torture := []string{"test", "-trimpath", "-vet=off", "-count=1", "-v", "-timeout", tortureTimeout.String(), "-run", "^TestTorture$", "./internal/provider/"}
 	return []mutants.Suite{
 		{Name: "unit", Args: unit, Timeout: unitTimeout + time.Minute},
-		{Name: "torture", Args: torture, Env: []string{"TORTURE_SEEDS=" + strconv.Itoa(seeds), "TORTURE_FIRST=1", "TORTURE_SURVEY=1"},
+		{Name: "torture", Args: torture, Env: []string{"TORTURE_SEEDS=" + strconv.Itoa(seeds), "TORTURE_FIRST=1", "TORTURE_SURVEY=first"},
 			Timeout: tortureTimeout + time.Minute, Seeds: true},
 	}
 }

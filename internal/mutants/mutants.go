@@ -168,9 +168,16 @@ var All = []Mutant{
 	{
 		Name: "legacy-window-unbounded",
 		File: "internal/rollout/engine.go",
-		Old:  "\treturn prev.CreateTime.Add(-e.Client.ClockMargin())\n",
-		New:  "\t_ = prev\n\treturn time.Time{}\n",
+		Old:  "\treturn prev.CreateTime.Add(-e.Client.ClockMargin()), nil\n",
+		New:  "\t_ = prev\n\treturn time.Time{}, nil\n",
 		Bug:  "A lost request recorded by a release that kept no window is settled with no lower bound, so an older restart of the same nodes can be adopted.",
+	},
+	{
+		Name: "legacy-bound-unread-is-none",
+		File: "internal/rollout/engine.go",
+		Old:  "\t\treturn time.Time{}, err\n",
+		New:  "\t\treturn time.Time{}, nil\n",
+		Bug:  "While the log cannot show the batch before a lost request an older release recorded, the request is settled with no lower bound, so another tool's restart from hours before can be adopted (torture seed 1799003115).",
 	},
 	{
 		Name: "gate-passes-on-first-node",
