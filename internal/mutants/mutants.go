@@ -105,9 +105,16 @@ var All = []Mutant{
 	{
 		Name: "stepat-gate-only-for-gated-records",
 		File: "internal/rollout/rollout.go",
-		Old:  `b.Gate == GatePassed || i+1 >= len(batches) {`,
-		New:  `b.Gate == GatePassed || b.Gate == "" || i+1 >= len(batches) {`,
+		Old:  `return Next(p, m) == Skip && p.Status == ehpc.JobSuccessful && p.Gate != GatePassed`,
+		New:  `return Next(p, m) == Skip && p.Status == ehpc.JobSuccessful && p.Gate != GatePassed && p.Gate != ""`,
 		Bug:  "A batch that succeeded without a gate (resumed without rolling, or a record from before the gate) is not gated before the next batch is sent (#31 defect 2 back).",
+	},
+	{
+		Name: "settle-then-send-ungated",
+		File: "internal/rollout/engine.go",
+		Old:  "\t\t\t\tif GateBefore(r.Batches, i, spec.Mode()) {\n",
+		New:  "\t\t\t\tif false {\n",
+		Bug:  "A lost request settled with no job is sent at once, though the batch before it succeeded without a gate and its node is down (#31 defect 2 back, for a settle).",
 	},
 	{
 		Name: "resumes-ignores-waits",

@@ -146,6 +146,16 @@ func TestResumeSentences(t *testing.T) {
 	if got := strings.Join(resumeSentences(batches[3:5], rollout.Plan(batches[3:5], rollout.Mode{Wait: true})), " "); got != "It waits for batch 1 (job j-4) without sending it again. It sends batch 2." {
 		t.Fatalf("one batch left to send: %s", got)
 	}
+	// An older release's record, from before the gate: the settle comes first,
+	// and the gate of batch 1 only before batch 2 is sent (rollout.GateBefore).
+	legacy := []rollout.Batch{{JobID: "j-1", Status: ehpc.JobSuccessful}, {Status: rollout.Unknown}, {Status: rollout.NotSent}}
+	got = strings.Join(resumeSentences(legacy, rollout.Plan(legacy, rollout.Mode{Wait: true, Gate: true})), " ")
+	want = "The answer to the request of batch 2 was lost: it looks for that batch's job in the operation log, adopts it if there is one, " +
+		"and sends the batch only once the log proves the request had no effect and the nodes of batch 1 (job j-1, successful) are back in service (health_gate), " +
+		"without restarting them again. It sends batch 3."
+	if got != want {
+		t.Fatalf("a lost request after an ungated batch:\n got: %s\nwant: %s", got, want)
+	}
 	if got := resumeText(batches[:1], rollout.Mode{Wait: true}); got != "" {
 		t.Fatalf("a finished record resumes: %s", got)
 	}

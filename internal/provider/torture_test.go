@@ -294,7 +294,8 @@ func (r *tortureRun) disarm() {
 
 // legacyStart plays the older release of sc.Legacy before the first step:
 // through a client of its own, it sends the batches before the lost one,
-// each once the one before succeeded and its nodes are back, then the lost
+// each once the one before succeeded and its nodes are back (a release before
+// the gate: once it succeeded), then the lost
 // one, whose answer is dropped (after the API processed it, or before), and
 // it spends two minutes, as that release did, failing to settle it (past the
 // request's lease: the record says nothing of when it was sent, and is read
@@ -316,9 +317,13 @@ func (r *tortureRun) legacyStart() {
 			r.t.Fatalf("the older release's batch %d: %v", i+1, err)
 		}
 		jobs = append(jobs, res.JobID)
+		boot := sc.BootTime + time.Second
+		if l.NoGate {
+			boot = 0 // the release sent the next batch once the job succeeded
+		}
 		for {
 			j, _ := r.sim.Job(res.JobID)
-			if !j.Ended.IsZero() && r.sim.Now().After(j.Ended.Add(sc.BootTime+time.Second)) {
+			if !j.Ended.IsZero() && r.sim.Now().After(j.Ended.Add(boot)) {
 				break
 			}
 			time.Sleep(time.Second)
@@ -332,7 +337,7 @@ func (r *tortureRun) legacyStart() {
 	time.Sleep(2 * time.Minute)
 	r.state, r.tainted, r.gen = legacyState(r.t, sc, jobs), l.Tainted, 1
 	o.EndRequest, o.At = len(r.sim.RequestLog()), r.sim.Now()
-	o.State, o.Tainted, o.Gated = r.stateMap(), r.tainted, r.gated()
+	o.State, o.Tainted, o.Gated = r.stateMap(), r.tainted, r.gated() && !l.NoGate
 	o.Messages = fmt.Sprintf("Error: the answer of batch %d's restart request was lost, and the operation log could not be read", l.Lost+1)
 	r.obs = append(r.obs, o)
 }

@@ -103,6 +103,16 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 			case Settle:
 				ok = e.settle(ctx, spec, &r, i, obs)
 			case Send:
+				if GateBefore(r.Batches, i, spec.Mode()) {
+					// A settle that found no job: the batch before is gated now.
+					r.At = i - 1
+					var took time.Duration
+					if took, ok = e.gate(ctx, spec, &r, i-1, deadline, doneAt[i-1], obs); !ok {
+						return r
+					}
+					lastTook += took
+					r.At = i
+				}
 				ok = e.beforeSend(ctx, spec, &r, i, deadline, lastTook, obs) && e.exclude(ctx, spec, &r, i, obs) && e.send(ctx, spec, &r, i, obs)
 			case Wait:
 				var took time.Duration

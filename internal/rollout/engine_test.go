@@ -556,3 +556,37 @@ func TestRunLegacyLostRequestUnboundedWhileLogDown(t *testing.T) {
 		}
 	})
 }
+
+// Torture seed 951: an older release's record, from before the gate, whose
+// batch 1 node never came back and whose batch 2 request was lost without
+// effect. The resume settles batch 2 before it gates batch 1 (a look sends
+// nothing): had it waited at the gate first, the request, which kept no
+// window, would stay open to any later restart of batch 2's nodes, and
+// another tool's restart while batch 1 was down was adopted as its job. Batch
+// 2 is sent only once batch 1 is back.
+func TestRunSettlesALegacyRequestBeforeTheGateHoldsIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
+		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateNeverBack)
+		first := w.engine().Run(context.Background(), spec(), Split(nodes[:1], 1, 0), Observer{}) // the release: no gate
+		if first.End != Done {
+			t.Fatalf("the release's batch 1: end %s (%v)", first.End, first.Err)
+		}
+		batches := append(first.Batches, Split(nodes[1:2], 1, 0)...)
+		batches[1].Status = Unknown // no request: an older release kept none
+		time.Sleep(time.Minute)
+		r := w.engine().Run(context.Background(), gated(0, 2*time.Minute), batches, Observer{})
+		if r.End != NotBack || r.At != 0 || r.Batches[1].Status != NotSent || len(w.sim.Jobs()) != 1 {
+			t.Fatalf("end %s at batch %d, batch 2 %+v, %d jobs; want batch 2 settled (no job), then held at batch 1's gate", r.End, r.At+1, r.Batches[1], len(w.sim.Jobs()))
+		}
+		other := w.sim.RestartByAnotherTool(cluster, nodes[1:2])
+		time.Sleep(time.Minute)
+		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateBack)
+		w.sim.RestartByAnotherTool(cluster, nodes[:1]) // brings it back under its new fate
+		time.Sleep(time.Minute)
+		r = w.engine().Run(context.Background(), gated(0, 2*time.Minute), r.Batches, Observer{})
+		if r.End != Done || r.Batches[1].JobID == other || w.sim.Restarts(nodes[1]) != 1 {
+			t.Fatalf("end %s (%v), batch 2 %+v, %d restarts of its node by requests; want batch 2 sent, not another tool's job %s adopted", r.End, r.Err, r.Batches[1], w.sim.Restarts(nodes[1]), other)
+		}
+	})
+}

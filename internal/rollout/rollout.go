@@ -185,21 +185,30 @@ func Unfinished(batches []Batch) bool {
 }
 
 // stepAt is the step batch i of batches takes next in mode m: Next's, except
-// that with the gate on, a batch whose job succeeded but whose nodes no gate
-// saw back (its rollout was resumed without the gate, after rolling was
-// removed, or written before the gate existed) is gated before a later batch
-// may be sent. The promise is about the nodes, not the record's history:
-// before a gated batch is sent, the batch before it is in service.
+// that a batch GateBefore the next one's send is gated first.
 func stepAt(batches []Batch, i int, m Mode) Step {
-	b := batches[i]
-	step := Next(b, m)
-	if step != Skip || !m.Gate || b.Status != ehpc.JobSuccessful || b.Gate == GatePassed || i+1 >= len(batches) {
-		return step
-	}
-	if later := Next(batches[i+1], m); later == Send || later == Settle {
+	step := Next(batches[i], m)
+	if step == Skip && i+1 < len(batches) && Next(batches[i+1], m) == Send && GateBefore(batches, i+1, m) {
 		return Gate
 	}
 	return step
+}
+
+// GateBefore reports whether, with the gate on, batch i-1 of batches is to be
+// seen back in service before batch i is sent: its job succeeded, but no gate
+// saw its nodes back (its rollout was resumed without the gate, after rolling
+// was removed, or written before the gate existed). The promise is about the
+// nodes, not the record's history: before a gated batch is sent, the batch
+// before it is in service. A lost request is settled first, gate or not: a
+// look at the log sends nothing, and an older release's request, which kept
+// no window, is bounded only by when it is settled (the apply that read it
+// first), so it is settled as soon as an apply meets it.
+func GateBefore(batches []Batch, i int, m Mode) bool {
+	if i == 0 || i >= len(batches) || !m.Gate {
+		return false
+	}
+	p := batches[i-1]
+	return Next(p, m) == Skip && p.Status == ehpc.JobSuccessful && p.Gate != GatePassed
 }
 
 // Resumes reports whether an apply in mode m has work on a recorded rollout:
@@ -221,6 +230,9 @@ func Plan(batches []Batch, m Mode) []Step {
 	steps := make([]Step, len(batches))
 	for i := range batches {
 		steps[i] = stepAt(batches, i, m)
+		if steps[i] == Skip && i+1 < len(batches) && Next(batches[i+1], m) == Settle && GateBefore(batches, i+1, m) {
+			steps[i] = Gate // gated if the settle finds no job (Run settles first)
+		}
 	}
 	return steps
 }

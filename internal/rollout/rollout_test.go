@@ -114,6 +114,8 @@ func TestAnUngatedSuccessIsGatedBeforeTheNextSend(t *testing.T) {
 		want    []Step
 	}{
 		{"before a batch never sent", []Batch{ungated, never}, gated, []Step{Gate, Send}},
+		// Gated if the settle finds no job: Run settles first (a look sends
+		// nothing), then gates batch 1 before it sends batch 2 (GateBefore).
 		{"before a lost request, which may be sent again", []Batch{ungated, lost}, gated, []Step{Gate, Settle}},
 		{"before a batch whose job runs: nothing is sent", []Batch{ungated, running}, gated, []Step{Skip, Wait}},
 		{"the last batch", []Batch{ungated, ungated}, gated, []Step{Skip, Skip}},
@@ -121,6 +123,9 @@ func TestAnUngatedSuccessIsGatedBeforeTheNextSend(t *testing.T) {
 	} {
 		if got := Plan(tc.batches, tc.m); !slices.Equal(got, tc.want) {
 			t.Errorf("%s: Plan = %v, want %v", tc.name, got, tc.want)
+		}
+		if got, want := GateBefore(tc.batches, 1, tc.m), tc.m.Gate; got != want { // were batch 2 sent
+			t.Errorf("%s: GateBefore the second batch = %v, want %v", tc.name, got, want)
 		}
 	}
 }

@@ -218,6 +218,10 @@ type Legacy struct {
 	Processed bool
 	Tainted   bool // the release's apply was a create, which Terraform tainted
 	Before    time.Duration
+	// NoGate: the release predates the health gate, and sent each batch as
+	// soon as the job before it succeeded, whether its nodes were back or not
+	// (drawn by drawSurvivors).
+	NoGate bool
 }
 
 // Generate draws the scenario of seed within b.
@@ -297,7 +301,35 @@ func Generate(seed uint64, b Bounds) Scenario {
 		st.Kill, st.Interrupt = d(time.Second, 3*time.Minute), 0
 	}
 	sc.drawEdits(r, chance)
+	sc.drawSurvivors(r, d, chance)
 	return sc
+}
+
+// drawSurvivors aims at the situations in which a mutant of make mutants
+// survived a 10-minute torture run (issue #31), after every other draw:
+//   - a record from a release before the health gate, whose last successful
+//     batch's node never came back (the release did not wait for it) and
+//     whose lost request had no effect: the resume sends that request's batch
+//     again, and must first see the batch before it back in service, though
+//     the record says nothing of a gate (mutant
+//     stepat-gate-only-for-gated-records).
+func (sc *Scenario) drawSurvivors(r *rand.Rand, d func(lo, hi time.Duration) time.Duration, chance func(float64) bool) {
+	_ = d
+	if l := sc.Legacy; l != nil && !l.Processed && chance(0.5) {
+		l.NoGate = true
+		prev := sc.BatchNodes(l.Lost - 1)
+		sc.NeverBack = sc.nodeIndex(prev[r.IntN(len(prev))])
+	}
+}
+
+// nodeIndex is the 1-based place of node id in NodeIDs (0: none).
+func (sc Scenario) nodeIndex(id string) int {
+	for i, n := range sc.NodeIDs() {
+		if n == id {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // drawEdits turns some of the later plain applies into the settings a user
@@ -596,6 +628,9 @@ func (sc Scenario) String() string {
 	if l := sc.Legacy; l != nil {
 		fmt.Fprintf(&b, ", from a record an older release left: batch %d's answer lost (processed %v), tainted %v, its nodes restarted by another tool %s before",
 			l.Lost+1, l.Processed, l.Tainted, l.Before)
+		if l.NoGate {
+			b.WriteString(", the release had no health gate")
+		}
 	}
 	b.WriteString("\n")
 	for i, st := range sc.Steps {
