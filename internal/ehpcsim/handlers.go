@@ -505,6 +505,9 @@ func (s *Simulator) listOperations(c *reqCtx) (any, *apiError) {
 	resp := operationResponse{Action: actionOperation, listTotal: s.listTotal(len(matched)), JobSet: []operationJob{}}
 	for _, j := range page.slice(len(matched)) {
 		jb := matched[j]
+		if jb.listedBy == 0 && c.at.idx >= 0 {
+			jb.listedBy = c.at.idx + 1
+		}
 		st := jb.status(c.now)
 		errCodes := ""
 		if st == statusFailed {

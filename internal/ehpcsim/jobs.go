@@ -53,6 +53,9 @@ type job struct {
 	other     bool // RestartByAnotherTool: a real restart, but no request of this log made it, and not counted
 	backend   int  // which backend created it; -1 for a past job
 	request   int  // index in the request log of the request that created it; -1 for a past job
+	// listedBy is one more than the index in the request log of the first
+	// operation-log answer that listed it (0: none has).
+	listedBy int
 }
 
 func (j *job) status(now time.Time) string {
@@ -109,6 +112,8 @@ func (j *job) public(now time.Time) Job {
 		Other:     j.other,
 		Backend:   j.backend,
 		Request:   j.request,
+		// The zero value means none, so the -1 of "none" comes from here.
+		FirstListed: j.listedBy - 1,
 	}
 }
 

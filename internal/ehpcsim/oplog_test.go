@@ -314,3 +314,33 @@ func TestRestorePastJob(t *testing.T) {
 		t.Fatalf("%v", j)
 	}
 }
+
+// FirstListed is the request whose operation-log answer first listed a job:
+// what a client could know of it from then on. A listing that leaves a job
+// out (another page, the log's lag) does not count.
+func TestFirstListed(t *testing.T) {
+	e := newEnv(t, Options{JobDuration: time.Minute})
+	a, _ := e.c.restart("cln-cmp00001")["job_id"].(string)
+	b, _ := e.c.restart("cln-cmp00002")["job_id"].(string)
+	first := func(id string) int {
+		t.Helper()
+		j, ok := e.sim.Job(id)
+		if !ok {
+			t.Fatalf("no job %s", id)
+		}
+		return j.FirstListed
+	}
+	if first(a) != -1 || first(b) != -1 {
+		t.Fatalf("listed before any listing: %d, %d", first(a), first(b))
+	}
+	wantRet(t, e.c.get(pathOperation, url.Values{"reverse": {"1"}, "limit": {"1"}}), 0) // b only, newest first
+	listed := len(e.sim.RequestLog()) - 1
+	if first(b) != listed || first(a) != -1 {
+		t.Fatalf("after a one-job page: b %d (want %d), a %d (want -1)", first(b), listed, first(a))
+	}
+	jobByID(t, e, a)
+	jobByID(t, e, b)
+	if first(a) != listed+1 || first(b) != listed {
+		t.Fatalf("after both were listed: a %d (want %d), b %d (want %d, the first listing)", first(a), listed+1, first(b), listed)
+	}
+}

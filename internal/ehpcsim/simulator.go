@@ -171,6 +171,11 @@ type Job struct {
 	// job; -1 for a past job, or when Reset cleared that log before a late
 	// request was processed.
 	Request int `json:"request"`
+	// FirstListed is the index in RequestLog of the first operation-log
+	// answer that listed the job, -1 when none has: a client that read that
+	// answer knew of the job from then on (a test's oracle for what a client
+	// could know).
+	FirstListed int `json:"first_listed"`
 }
 
 // Request is one request as received, for assertions on what a client sent.

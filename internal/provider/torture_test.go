@@ -87,7 +87,8 @@ type tortureRun struct {
 
 // serve is the simulator's handler, watching restart requests for the
 // step's other-tool-near faults: another tool restarts exactly the nodes of
-// the step's Skip+1-th restart request, Delay after it reached the API.
+// the step's Skip+1-th restart request (other-tool-next: of the batch after
+// it), Delay after it reached the API.
 func (r *tortureRun) serve(w http.ResponseWriter, req *http.Request) {
 	if req.Method == http.MethodPost && (req.URL.Path == ehpc.PathRestartNodes || req.URL.Path == ehpc.PathRestartNodesAlias) {
 		body, _ := io.ReadAll(req.Body)
@@ -98,8 +99,15 @@ func (r *tortureRun) serve(w http.ResponseWriter, req *http.Request) {
 		_ = json.Unmarshal(body, &sent)
 		r.mu.Lock()
 		for _, f := range r.near {
-			if f.Skip == r.sent && len(sent.NodeIDs) > 0 {
-				r.others = append(r.others, time.AfterFunc(f.Delay, func() { r.sim.RestartByAnotherTool(torture.ClusterID, sent.NodeIDs) }))
+			nodes := sent.NodeIDs
+			if f.Kind == torture.OtherToolNext {
+				nodes = nil
+				if b := r.sc.BatchOf(sent.NodeIDs); b >= 0 && r.sc.BatchSize > 0 {
+					nodes = r.sc.BatchNodes(b + 1)
+				}
+			}
+			if f.Skip == r.sent && len(nodes) > 0 {
+				r.others = append(r.others, time.AfterFunc(f.Delay, func() { r.sim.RestartByAnotherTool(torture.ClusterID, nodes) }))
 			}
 		}
 		r.sent++
@@ -253,6 +261,8 @@ func (r *tortureRun) arm(st torture.Step) {
 			r.sim.FailJobsAfter(f.Skip, 1)
 		case torture.JobsSlow:
 			r.sim.SetJobDuration(f.Length)
+		case torture.LogLagBeyond:
+			r.sim.SetOperationLogLag(f.Length)
 		case torture.Refused1400, torture.Refused2100:
 			code := map[torture.FaultKind]int{torture.Refused1400: 1400, torture.Refused2100: 2100}[f.Kind]
 			restart(ehpcsim.Fault{RetCode: code, Count: f.Count})
@@ -261,7 +271,7 @@ func (r *tortureRun) arm(st torture.Step) {
 			r.mu.Lock()
 			r.others = append(r.others, time.AfterFunc(f.Delay, func() { r.sim.RestartByAnotherTool(torture.ClusterID, nodes) }))
 			r.mu.Unlock()
-		case torture.OtherToolNear:
+		case torture.OtherToolNear, torture.OtherToolNext:
 			r.mu.Lock()
 			r.near = append(r.near, f)
 			r.mu.Unlock()
@@ -286,6 +296,7 @@ func (r *tortureRun) disarm() {
 	r.others, r.near, r.sent = nil, nil, 0
 	r.mu.Unlock()
 	r.sim.SetJobDuration(r.sc.JobDuration)
+	r.sim.SetOperationLogLag(r.sc.LogLag)
 	r.sim.ClearFaults()
 	r.sim.FailJobsAfter(0, 0)
 	r.sim.HangNextJobs(0)
@@ -700,6 +711,9 @@ func (r *tortureRun) applyStep(label string, st torture.Step) {
 			kill = time.AfterFunc(st.Kill, cancel)
 		}
 		p := r.newProvider(&msgs)
+		// From here on, one client (the apply's provider instance) makes
+		// every request, unless resources share it.
+		o.ApplyFirst, o.OneClient = len(r.sim.RequestLog()), r.share == nil
 		null := tftypes.NewValue(p.typ, nil)
 		// A new declared restart begins only with the user's act: the first
 		// create, new triggers, or a replacement of a finished record. The

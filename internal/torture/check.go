@@ -39,6 +39,12 @@ type Observation struct {
 	// FirstRequest and EndRequest bound the apply's requests in the
 	// simulator's request log (EndRequest excluded).
 	FirstRequest, EndRequest int
+	// OneClient: every request from ApplyFirst to EndRequest was made by one
+	// client, the apply's provider instance (the plan's requests, before it,
+	// are another's), so a job an answer listed to it was known to it from
+	// then on (knewOf). False when not known.
+	OneClient  bool
+	ApplyFirst int
 	// Messages are every diagnostic of the plan and the apply, "summary:
 	// detail" a line.
 	Messages string
@@ -135,6 +141,9 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 //     state, the apply's messages name it or say its restart may have happened;
 //   - settled right: every job a batch records restarted exactly its nodes, for
 //     the current declared restart, and no job is recorded by two batches;
+//     of a lost request's, none its client listed before sending it;
+//   - timed right: an apply that timed out waiting for a batch did not send
+//     it with less of the timeout left than the batch before it took;
 //   - no panic.
 //
 // Liveness (an empty plan after at most two clean applies) is the runner's to
@@ -152,8 +161,50 @@ func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound 
 		}
 		c.records(i)
 		c.accountedAfter(i)
+		c.timedRight(i, bound.Step)
 	}
 	return c.out
+}
+
+// timedOutWaiting is the summary of an apply that timed out waiting for a job.
+const timedOutWaiting = "Timed Out Waiting For Restart Job"
+
+// timedRight: an apply that timed out waiting for a batch's job did not send
+// that batch with less of the timeout left than the batch before it took (it
+// stops first: Timed Out Before Next Batch). Checked where the provider's
+// measure is the simulator's too: both batches sent by the apply with plain
+// answers (each waited for from its send), the later job no slower than the
+// earlier. Had the apply kept the promise, it lasted until about the later
+// job's end: less two steps of this machine's clock (one shortens what the
+// earlier batch seemed to take, the same lengthens the time that seemed
+// left) and a second.
+func (c *checker) timedRight(i int, step time.Duration) {
+	o := c.obs[i]
+	if !strings.Contains(o.Messages, timedOutWaiting) {
+		return
+	}
+	bs := o.Batches()
+	for k := 1; k < len(bs); k++ {
+		cur, ok := c.plainJob(o, bs[k].JobID)
+		prev, okPrev := c.plainJob(o, bs[k-1].JobID)
+		if !ok || !okPrev || cur.Ended.IsZero() || prev.Ended.IsZero() || cur.Ended.Sub(cur.Started) > prev.Ended.Sub(prev.Started)+time.Second {
+			continue
+		}
+		if early := cur.Ended.Sub(o.At); early > 2*step+time.Second {
+			c.add("timed right", "apply %d (%s) sent batch %d (job %s) and timed out %s before that job ended, though the job of batch %d took %s and this one no longer: "+
+				"it was sent with less of the timeout left than the batch before it took", i+1, o.Label, k+1, cur.ID, early, k, prev.Ended.Sub(prev.Started))
+		}
+	}
+}
+
+// plainJob is the job id when a request of apply o made it and got its plain
+// answer (no fault, no late processing).
+func (c *checker) plainJob(o Observation, id string) (ehpcsim.Job, bool) {
+	j, ok := findJob(c.jobs, id)
+	if !ok || id == "" || j.Request < o.FirstRequest || j.Request >= o.EndRequest || j.Request >= len(c.reqs) || c.reqs[j.Request].Note != "" {
+		return ehpcsim.Job{}, false
+	}
+	return j, true
 }
 
 // checker holds what Check compares and what it found.
@@ -422,6 +473,10 @@ func checkAdoptions(jobs []ehpcsim.Job, obs []Observation, margin elder, reqs []
 func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcsim.Request, margin elder) bool {
 	last := obs[len(obs)-1]
 	for k := len(obs) - 1; k >= 0 && obs[k].Gen == last.Gen; k-- {
+		// The client that sent a request and settled it in the same apply
+		// knew every job it listed before the send: none of those is the
+		// request's, and the documented exception does not cover them.
+		sameClient := k == len(obs)-1
 		// The apply that sent the request knew j if the state it started
 		// from recorded it (it then replaced that record itself).
 		if k > 0 && recordsJob(obs[k-1], j.ID) {
@@ -434,7 +489,7 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 			// window may be taken for it even when the request made a job too:
 			// the record keeps both (of several candidates, one is adopted and
 			// the others kept beside it, since any may be the request's).
-			if r.Method != "POST" || !sameNodes(r.Body, nodes) {
+			if r.Method != "POST" || !sameNodes(r.Body, nodes) || sameClient && knewOf(obs[k], j, i) {
 				continue
 			}
 			latest := r.Time
@@ -452,6 +507,12 @@ func unknownElder(j ehpcsim.Job, nodes []string, obs []Observation, reqs []ehpcs
 		}
 	}
 	return false
+}
+
+// knewOf reports whether the client of apply o had job j listed to it before
+// the request at index i of the request log.
+func knewOf(o Observation, j ehpcsim.Job, i int) bool {
+	return o.OneClient && j.FirstListed >= o.ApplyFirst && j.FirstListed < i
 }
 
 // killedIn reports whether job j was made by a request of an apply of obs

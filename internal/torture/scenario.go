@@ -10,7 +10,9 @@
 // Scenarios only contain what API.md and the provider's documented bounds
 // allow: the operation log lags at most Bounds.LogLag, one of the API's
 // machines has a clock off by at most Bounds.Skew, and this machine's clock
-// steps by at most Bounds.Step. Everything else is fair: answers lost before
+// steps by at most Bounds.Step (one draw of drawSurvivors leaves the log lag's
+// bound on purpose, where the provider's second defence must hold). Everything
+// else is fair: answers lost before
 // or after the API acted, requests processed long after the client gave up (the
 // simulator refuses them once their signed timestamp is too old, as the API
 // does), gateways failing, the log down for minutes, listings without their
@@ -23,6 +25,7 @@ package torture
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 )
@@ -105,10 +108,13 @@ const (
 	OtherTool   // another tool restarts exactly the nodes of batch Skip (0-based), Delay after the step starts
 	// Drawn only by drawEdges, after every other draw.
 	OtherToolNear // another tool restarts exactly the nodes of the step's Skip+1-th restart request, Delay after it reached the API
+	// Drawn only by drawSurvivors, after every other draw.
+	LogLagBeyond  // the operation log lags Length in the step, beyond the documented bound (see drawSurvivors)
+	OtherToolNext // another tool restarts exactly the nodes of the batch after the step's Skip+1-th restart request's, Delay after it reached the API
 )
 
 var faultNames = [...]string{"lost-before", "lost-after", "lost-late", "gateway-before", "gateway-after", "internal-after",
-	"truncated-after", "slow-after", "busy", "log-outage", "log-no-list", "job-fails", "jobs-slow", "refused-1400", "refused-2100", "other-tool", "other-tool-near"}
+	"truncated-after", "slow-after", "busy", "log-outage", "log-no-list", "job-fails", "jobs-slow", "refused-1400", "refused-2100", "other-tool", "other-tool-near", "log-lag-beyond", "other-tool-next"}
 
 func (k FaultKind) String() string { return faultNames[k] }
 
@@ -312,14 +318,65 @@ func Generate(seed uint64, b Bounds) Scenario {
 //     whose lost request had no effect: the resume sends that request's batch
 //     again, and must first see the batch before it back in service, though
 //     the record says nothing of a gate (mutant
-//     stepat-gate-only-for-gated-records).
+//     stepat-gate-only-for-gated-records);
+//   - the one draw that leaves the documented bounds, on purpose: the first
+//     request's answer is lost after the API acted, and the log lags its
+//     job past the settle's deadline (LogLagBeyond), which the provider has
+//     measured no job of its own to know. The settle finds no job and sends
+//     the batch again, and the API refuses the resend, since the lost
+//     request's job (slowed to outlast it) still restarts the nodes. That
+//     refusal is the provider's second defence: the outcome stays unknown,
+//     and a later apply finds the job, never restarting the nodes twice
+//     (mutant resend-busy-is-rejection). A job that ended before the resend
+//     would be restarted again: the bound is documented for that reason;
+//   - another tool's restart of exactly batch 2's nodes while batch 1's job
+//     runs, which the wait for that job lists, and batch 2's answer lost
+//     before the API acted, sent within the clock margin of that restart:
+//     the settle must not take a job its client listed before the send for
+//     the request's (mutant settle-keeps-listed-before-send). Short jobs, no
+//     boot, and a pause just longer than the restart's head start let the
+//     restart end before batch 2 is sent;
+//   - a timeouts.create that runs out a fraction of a batch into the last
+//     batch, nothing slowed: the apply must stop before that batch (Timed
+//     Out Before Next Batch), not send it to time out while its nodes restart
+//     (mutant send-without-time-left; Check's "timed right").
 func (sc *Scenario) drawSurvivors(r *rand.Rand, d func(lo, hi time.Duration) time.Duration, chance func(float64) bool) {
-	_ = d
 	if l := sc.Legacy; l != nil && !l.Processed && chance(0.5) {
 		l.NoGate = true
 		prev := sc.BatchNodes(l.Lost - 1)
 		sc.NeverBack = sc.nodeIndex(prev[r.IntN(len(prev))])
 	}
+	if sc.Legacy == nil && chance(0.08) {
+		st := &sc.Steps[0]
+		st.Faults = []Fault{{Kind: LostAfter, Count: 1}, {Kind: JobsSlow, Count: 1, Length: d(20*time.Minute, 60*time.Minute)},
+			{Kind: LogLagBeyond, Count: 1, Length: d(100*time.Second, 150*time.Second)}}
+		st.Interrupt, st.Kill = 0, 0
+	} else if sc.Legacy == nil && sc.BatchSize > 0 && sc.Nodes > sc.BatchSize && chance(0.1) {
+		sc.JobDuration, sc.BootTime, sc.NeverBack, sc.Backends = d(6*time.Second, 12*time.Second), 0, 0, nil
+		sc.LogLag = min(sc.LogLag, d(0, 2*time.Second))
+		head := d(time.Second, 3*time.Second)
+		sc.Pause = (head + d(2*time.Second, 4*time.Second)).Round(time.Second)
+		st := &sc.Steps[0]
+		st.Faults = []Fault{{Kind: LostBefore, Skip: 1, Count: 1}, {Kind: OtherToolNext, Count: 1, Delay: head}}
+		st.Interrupt, st.Kill = 0, 0
+	} else if sc.BatchSize > 0 && sc.Nodes > sc.BatchSize && chance(0.1) {
+		batches := (sc.Nodes + sc.BatchSize - 1) / sc.BatchSize
+		sc.JobDuration = d(30*time.Second, 90*time.Second)
+		per := sc.JobDuration + sc.BootTime + sc.Pause + d(5*time.Second, 5*time.Second)
+		part := time.Duration(float64(per) * (0.1 + 0.3*r.Float64()))
+		sc.CreateTimeout = max(per*time.Duration(batches-1)+part, minCreateTimeout).Round(time.Second)
+	}
+}
+
+// BatchOf is the batch (0-based) whose nodes are exactly nodes, as the
+// scenario's rolling argument cuts them; -1 when none is.
+func (sc Scenario) BatchOf(nodes []string) int {
+	for i := 0; i == 0 || sc.BatchSize > 0 && len(sc.BatchNodes(i)) > 0; i++ {
+		if slices.Equal(sc.BatchNodes(i), nodes) {
+			return i
+		}
+	}
+	return -1
 }
 
 // nodeIndex is the 1-based place of node id in NodeIDs (0: none).
