@@ -112,9 +112,9 @@ var All = []Mutant{
 	{
 		Name: "settle-then-send-ungated",
 		File: "internal/rollout/engine.go",
-		Old:  "\t\t\t\tif GateBefore(r.Batches, i, spec.Mode()) {\n",
-		New:  "\t\t\t\tif false {\n",
-		Bug:  "A lost request settled with no job is sent at once, though the batch before it succeeded without a gate and its node is down (#31 defect 2 back, for a settle).",
+		Old:  "\t\tif !GateBefore(r.Batches, i, spec.Mode()) {\n",
+		New:  "\t\tif true {\n",
+		Bug:  "A lost request settled with no job is sent at once (or one adopted is waited for and the apply goes green), though the batch before it succeeded without a gate and its node is down (#31 defect 2 back, for a settle).",
 	},
 	{
 		Name: "resumes-ignores-waits",

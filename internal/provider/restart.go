@@ -664,11 +664,11 @@ func resumeSentences(batches []rollout.Batch, steps []rollout.Step) []string {
 			out = append(out, "The answer to the restart request was lost: it looks for its job in the operation log, adopts it if there is one, "+
 				"and sends the restart only once the log proves the request had no effect.")
 		case step == rollout.Settle && i > 0 && steps[i-1] == rollout.Gate:
-			// The gate sentence before this one was the settle's: Run looks
-			// first, and gates batch i only before it sends batch i+1.
-			out[len(out)-1] = fmt.Sprintf("The answer to the request of batch %d was lost: it looks for that batch's job in the operation log, adopts it if there is one, "+
-				"and sends the batch only once the log proves the request had no effect and the nodes of batch %d (job %s, successful) are back in service (health_gate), "+
-				"without restarting them again.", i+1, i, batches[i-1].JobID)
+			// The gate sentence before this one goes after the settle's: Run
+			// looks first, then gates batch i.
+			out[len(out)-1] = fmt.Sprintf("The answer to the request of batch %d was lost: it looks for that batch's job in the operation log and adopts it if there is one; "+
+				"then it waits for the nodes of batch %d (job %s, successful) to be back in service (health_gate), without restarting them again, "+
+				"and sends batch %d only if the log proved the request had no effect.", i+1, i, batches[i-1].JobID, i+1)
 		case step == rollout.Settle:
 			flush()
 			out = append(out, fmt.Sprintf("The answer to the request of batch %d was lost: it looks for that batch's job in the operation log, adopts it if there is one, "+

@@ -147,12 +147,12 @@ func TestResumeSentences(t *testing.T) {
 		t.Fatalf("one batch left to send: %s", got)
 	}
 	// An older release's record, from before the gate: the settle comes first,
-	// and the gate of batch 1 only before batch 2 is sent (rollout.GateBefore).
+	// then the gate of batch 1 (rollout.GateBefore).
 	legacy := []rollout.Batch{{JobID: "j-1", Status: ehpc.JobSuccessful}, {Status: rollout.Unknown}, {Status: rollout.NotSent}}
 	got = strings.Join(resumeSentences(legacy, rollout.Plan(legacy, rollout.Mode{Wait: true, Gate: true})), " ")
-	want = "The answer to the request of batch 2 was lost: it looks for that batch's job in the operation log, adopts it if there is one, " +
-		"and sends the batch only once the log proves the request had no effect and the nodes of batch 1 (job j-1, successful) are back in service (health_gate), " +
-		"without restarting them again. It sends batch 3."
+	want = "The answer to the request of batch 2 was lost: it looks for that batch's job in the operation log and adopts it if there is one; " +
+		"then it waits for the nodes of batch 1 (job j-1, successful) to be back in service (health_gate), without restarting them again, " +
+		"and sends batch 2 only if the log proved the request had no effect. It sends batch 3."
 	if got != want {
 		t.Fatalf("a lost request after an ungated batch:\n got: %s\nwant: %s", got, want)
 	}

@@ -95,25 +95,31 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 	// doneAt is when this run saw each batch's job succeed: its nodes' boot
 	// counts from then.
 	doneAt := map[int]time.Time{}
+	// gateBefore gates the batch before batch i when GateBefore says so: before
+	// batch i is sent, and once its lost request is settled (a look sends
+	// nothing, so it comes first; whatever it finds, the apply goes on past
+	// the batch before only with its nodes in service).
+	gateBefore := func(i int) bool {
+		if !GateBefore(r.Batches, i, spec.Mode()) {
+			return true
+		}
+		r.At = i - 1
+		took, ok := e.gate(ctx, spec, &r, i-1, deadline, doneAt[i-1], obs)
+		if ok {
+			lastTook += took
+			r.At = i
+		}
+		return ok
+	}
 	for i := range r.Batches {
 		r.At = i
 		for step := stepAt(r.Batches, i, spec.Mode()); step != Skip; step = stepAt(r.Batches, i, spec.Mode()) {
 			ok := true
 			switch step {
 			case Settle:
-				ok = e.settle(ctx, spec, &r, i, obs)
+				ok = e.settle(ctx, spec, &r, i, obs) && gateBefore(i)
 			case Send:
-				if GateBefore(r.Batches, i, spec.Mode()) {
-					// A settle that found no job: the batch before is gated now.
-					r.At = i - 1
-					var took time.Duration
-					if took, ok = e.gate(ctx, spec, &r, i-1, deadline, doneAt[i-1], obs); !ok {
-						return r
-					}
-					lastTook += took
-					r.At = i
-				}
-				ok = e.beforeSend(ctx, spec, &r, i, deadline, lastTook, obs) && e.exclude(ctx, spec, &r, i, obs) && e.send(ctx, spec, &r, i, obs)
+				ok = gateBefore(i) && e.beforeSend(ctx, spec, &r, i, deadline, lastTook, obs) && e.exclude(ctx, spec, &r, i, obs) && e.send(ctx, spec, &r, i, obs)
 			case Wait:
 				var took time.Duration
 				took, ok = e.wait(ctx, spec, &r, i, deadline, obs)

@@ -590,3 +590,25 @@ func TestRunSettlesALegacyRequestBeforeTheGateHoldsIt(t *testing.T) {
 		}
 	})
 }
+
+// The same record whose batch 2 request did make a job: the settle adopts
+// it, and the run still gates batch 1 before it goes on, so it does not end
+// green while batch 1's node is down.
+func TestRunGatesTheBatchBeforeAnAdoptedJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
+		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateNeverBack)
+		r := w.engine().Run(context.Background(), spec(), Split(nodes[:2], 1, 0), Observer{}) // the release: no gate
+		if r.End != Done {
+			t.Fatalf("the release's batches: end %s (%v)", r.End, r.Err)
+		}
+		batches := r.Batches
+		lost := batches[1].JobID
+		batches[1].JobID, batches[1].Status = "", Unknown // its answer lost: no request kept
+		time.Sleep(time.Minute)
+		r = w.engine().Run(context.Background(), gated(0, 2*time.Minute), batches, Observer{})
+		if r.End != NotBack || r.At != 0 || r.Batches[1].JobID != lost || len(w.sim.Jobs()) != 2 {
+			t.Fatalf("end %s at batch %d, batch 2 %+v, %d jobs; want job %s adopted, then the run held at batch 1's gate", r.End, r.At+1, r.Batches[1], len(w.sim.Jobs()), lost)
+		}
+	})
+}

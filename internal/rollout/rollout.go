@@ -199,10 +199,10 @@ func stepAt(batches []Batch, i int, m Mode) Step {
 // saw its nodes back (its rollout was resumed without the gate, after rolling
 // was removed, or written before the gate existed). The promise is about the
 // nodes, not the record's history: before a gated batch is sent, the batch
-// before it is in service. A lost request is settled first, gate or not: a
-// look at the log sends nothing, and an older release's request, which kept
-// no window, is bounded only by when it is settled (the apply that read it
-// first), so it is settled as soon as an apply meets it.
+// before it is in service. A lost request is settled first, and the batch
+// before gated after it, whatever it found: a look at the log sends nothing,
+// and an older release's request, which kept no window, is bounded only by
+// when it is settled, so it is settled as soon as an apply meets it.
 func GateBefore(batches []Batch, i int, m Mode) bool {
 	if i == 0 || i >= len(batches) || !m.Gate {
 		return false
@@ -231,7 +231,7 @@ func Plan(batches []Batch, m Mode) []Step {
 	for i := range batches {
 		steps[i] = stepAt(batches, i, m)
 		if steps[i] == Skip && i+1 < len(batches) && Next(batches[i+1], m) == Settle && GateBefore(batches, i+1, m) {
-			steps[i] = Gate // gated if the settle finds no job (Run settles first)
+			steps[i] = Gate // gated once the settle is done (Run settles first)
 		}
 	}
 	return steps
