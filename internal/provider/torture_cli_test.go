@@ -170,7 +170,7 @@ func (r *cliTorture) run() []torture.Violation {
 		time.Sleep(200 * time.Millisecond)
 	}
 	empty := r.planEmpty()
-	for clean := 0; clean < 2 && !empty; clean++ {
+	for clean := 0; clean < r.sc.CleanApplies() && !empty; clean++ {
 		r.applyStep(fmt.Sprintf("clean apply %d", clean+1), torture.Step{})
 		empty = r.planEmpty()
 	}
@@ -179,7 +179,7 @@ func (r *cliTorture) run() []torture.Violation {
 	v = append(v, torture.CheckGate(r.e.sim.Jobs(), r.e.sim.RequestLog(), r.obs, nodesModel(r.sc, fixed))...)
 	v = append(v, torture.CheckPipeline(r.e.sim.Jobs(), r.e.sim.RequestLog(), r.obs, r.sc.NodeIDs(), r.sc.NoWait, nodesModel(r.sc, fixed))...)
 	if !empty {
-		v = append(v, torture.Violation{Invariant: "no stuck resource", Detail: "with the faults gone, two applies did not reach an empty plan"})
+		v = append(v, torture.Violation{Invariant: "no stuck resource", Detail: fmt.Sprintf("with the faults gone, %d applies did not reach an empty plan", r.sc.CleanApplies())})
 	}
 	return v
 }

@@ -196,7 +196,7 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 			time.Sleep(time.Minute)
 		}
 		clean, empty := 0, r.planEmpty()
-		for ; clean < 2 && !empty; clean++ {
+		for ; clean < sc.CleanApplies() && !empty; clean++ {
 			time.Sleep(time.Minute)
 			r.applyStep(fmt.Sprintf("clean apply %d", clean+1), torture.Step{})
 			empty = r.planEmpty()

@@ -146,7 +146,7 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 //     it with less of the timeout left than the batch before it took;
 //   - no panic.
 //
-// Liveness (an empty plan after at most two clean applies) is the runner's to
+// Liveness (an empty plan after at most Scenario.CleanApplies clean applies) is the runner's to
 // check: only it can plan. What a pipeline relies on is CheckPipeline's.
 func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound Bounds) []Violation {
 	c := checker{jobs: jobs, reqs: reqs, obs: obs, margin: elder{bound.ClockMargin, bound.RequestValidity, bound.Skew}}

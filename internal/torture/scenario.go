@@ -206,6 +206,9 @@ type Scenario struct {
 	// another tool's restarts too).
 	NoHealthCheck bool
 	BusyLog       int
+	// batchOverhead is what batchTime adds to each batch for the looks at
+	// the log and the nodes (drawn with a tight timeouts.create only).
+	batchOverhead time.Duration
 	// Legacy, drawn last (drawEdges), starts the scenario from a record an
 	// older release left, which kept no window for a lost request; nil: the
 	// first step creates the record.
@@ -360,12 +363,38 @@ func (sc *Scenario) drawSurvivors(r *rand.Rand, d func(lo, hi time.Duration) tim
 		st.Faults = []Fault{{Kind: LostBefore, Skip: 1, Count: 1}, {Kind: OtherToolNext, Count: 1, Delay: head}}
 		st.Interrupt, st.Kill = 0, 0
 	} else if sc.BatchSize > 0 && sc.Nodes > sc.BatchSize && chance(0.1) {
-		batches := (sc.Nodes + sc.BatchSize - 1) / sc.BatchSize
 		sc.JobDuration = d(30*time.Second, 90*time.Second)
-		per := sc.JobDuration + sc.BootTime + sc.Pause + d(5*time.Second, 5*time.Second)
+		sc.batchOverhead = d(5*time.Second, 5*time.Second)
+		per := sc.batchTime()
 		part := time.Duration(float64(per) * (0.1 + 0.3*r.Float64()))
-		sc.CreateTimeout = max(per*time.Duration(batches-1)+part, minCreateTimeout).Round(time.Second)
+		sc.CreateTimeout = max(per*time.Duration(sc.batches()-1)+part, minCreateTimeout).Round(time.Second)
 	}
+}
+
+// batches is how many batches the scenario's rolling argument cuts.
+func (sc Scenario) batches() int {
+	if sc.BatchSize <= 0 {
+		return 1
+	}
+	return (sc.Nodes + sc.BatchSize - 1) / sc.BatchSize
+}
+
+// batchTime is about how long one batch takes with nothing slowed: its job,
+// its nodes' boot, the pause before the next, and the looks in between.
+func (sc Scenario) batchTime() time.Duration {
+	return sc.JobDuration + sc.BootTime + sc.Pause + sc.batchOverhead
+}
+
+// CleanApplies is how many applies, once the faults are gone, must reach an
+// empty plan: two (one may find a failed job, or the nodes of a batch not
+// back yet, and stop there; the next finishes), and one more when
+// timeouts.create is shorter than the whole rollout with nothing slowed,
+// which then takes two applies of its own.
+func (sc Scenario) CleanApplies() int {
+	if sc.CreateTimeout > 0 && sc.CreateTimeout < time.Duration(sc.batches())*sc.batchTime() {
+		return 3
+	}
+	return 2
 }
 
 // BatchOf is the batch (0-based) whose nodes are exactly nodes, as the
@@ -709,7 +738,7 @@ func (sc Scenario) String() string {
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("  then: faults gone, every job ended, at most two applies to an empty plan\n")
+	fmt.Fprintf(&b, "  then: faults gone, every job ended, at most %d applies to an empty plan\n", sc.CleanApplies())
 	return b.String()
 }
 
