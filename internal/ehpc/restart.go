@@ -157,6 +157,11 @@ func (c *Client) RestartOnce(ctx context.Context, zone, clusterID string, ids []
 			u.Err = fmt.Errorf("%v; this request and the %d before it all lost their answers", u.Err, maxResends)
 			return nil, u
 		}
+		if check, ok := ctx.Value(resendKey{}).(func() error); ok {
+			if err := check(); err != nil {
+				return nil, fmt.Errorf("the answer to the restart request was lost, the operation log then showed it had no effect, and it was not sent again: %w", err)
+			}
+		}
 		res, err = c.RestartNodes(ctx, zone, clusterID, ids)
 		switch {
 		case err == nil:
@@ -171,6 +176,16 @@ func (c *Client) RestartOnce(ctx context.Context, zone, clusterID string, ids []
 }
 
 type settlingKey struct{}
+
+type resendKey struct{}
+
+// WithResendCheck returns ctx with check, which RestartOnce calls before it
+// sends a restart again once the operation log proved a lost request had no
+// effect: an error from it ends RestartOnce with nothing sent again, wrapping
+// that error.
+func WithResendCheck(ctx context.Context, check func() error) context.Context {
+	return context.WithValue(ctx, resendKey{}, check)
+}
 
 // WithSettling returns ctx with fn, which RestartOnce calls each time it
 // starts to settle a lost answer: that reads the operation log until the lost

@@ -168,9 +168,16 @@ var All = []Mutant{
 	{
 		Name: "send-without-time-left",
 		File: "internal/rollout/engine.go",
-		Old:  `case lastTook > 0 && deadline.Sub(clk.Now()) < lastTook:`,
-		New:  `case lastTook > 0 && deadline.Sub(clk.Now()) < 0:`,
+		Old:  `return lastTook > 0 && deadline.Sub(clk.Now()) < lastTook`,
+		New:  `return lastTook > 0 && deadline.Sub(clk.Now()) < 0`,
 		Bug:  "A batch is sent with less of the timeout left than the batch before it took, only to time out and leave its job running.",
+	},
+	{
+		Name: "resend-without-time-left",
+		File: "internal/ehpc/restart.go",
+		Old:  "\t\t\tif err := check(); err != nil {\n",
+		New:  "\t\t\tif err := check(); err != nil && false {\n",
+		Bug:  "After a lost answer's settle (a minute and a half), the batch is sent again however little of the timeout is left, only to time out while its nodes restart (torture seed 2255).",
 	},
 	{
 		Name: "legacy-window-unbounded",

@@ -369,8 +369,13 @@ func (e ending) what() (summary, detail string) {
 			"The restart may have happened: check the job in the cluster's operation log (in the console, or GET /api/operation with jobs=%s).",
 			b.JobID, e.spec.ClusterID, e.scrub(errText(r.Err)), b.JobID)
 	case rollout.OutOfTime:
-		return "Timed Out Before Next Batch", fmt.Sprintf("Batch %d of %d was not sent: less of %s (%s) was left than batch %d took (%s), so it would most likely have timed out.",
-			r.At+1, len(r.Batches), e.timeoutName(), shortDuration(r.Timeout), r.At, roundElapsed(r.Took))
+		resent := ""
+		if r.Err != nil {
+			// Stopped before a resend: say why a request went out at all.
+			resent = " (the answer to its first request was lost, and the operation log proved that request had no effect, after which too little time was left)"
+		}
+		return "Timed Out Before Next Batch", fmt.Sprintf("Batch %d of %d was not sent%s: less of %s (%s) was left than batch %d took (%s), so it would most likely have timed out.",
+			r.At+1, len(r.Batches), resent, e.timeoutName(), shortDuration(r.Timeout), r.At, roundElapsed(r.Took))
 	case rollout.Rejected:
 		return e.rejected(b)
 	case rollout.Lost:

@@ -125,6 +125,18 @@ func TestOutcomeOfEveryEndOnEverySurface(t *testing.T) {
 	}
 }
 
+// Out of time after a lost answer that proved to have no effect: the words
+// say why a request went out, and that it did nothing.
+func TestOutOfTimeBeforeAResendSaysWhy(t *testing.T) {
+	r := outcomeCase(rollout.OutOfTime, 3)
+	r.Err = errors.New("the answer to the restart request was lost, the operation log then showed it had no effect, and it was not sent again")
+	diags := report(r, rollout.Spec{ClusterID: "ehpc-x", Zone: "jn1a", Wait: true}, onCreate, func(s string) string { return s })
+	want := "Batch 2 of 3 was not sent (the answer to its first request was lost, and the operation log proved that request had no effect, after which too little time was left): less of timeouts.create"
+	if len(diags) != 1 || diags[0].Summary() != "Timed Out Before Next Batch" || !strings.Contains(diags[0].Detail(), want) {
+		t.Fatalf("diagnostics %v; want Timed Out Before Next Batch saying %q", diags, want)
+	}
+}
+
 // The next apply's words come from rollout.Plan: a lost batch is looked for
 // before anything is sent, a running one waited for, a failed one sent again.
 func TestResumeSentences(t *testing.T) {

@@ -119,7 +119,7 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 			case Settle:
 				ok = e.settle(ctx, spec, &r, i, obs) && gateBefore(i)
 			case Send:
-				ok = gateBefore(i) && e.beforeSend(ctx, spec, &r, i, deadline, lastTook, obs) && e.exclude(ctx, spec, &r, i, obs) && e.send(ctx, spec, &r, i, obs)
+				ok = gateBefore(i) && e.beforeSend(ctx, spec, &r, i, deadline, lastTook, obs) && e.exclude(ctx, spec, &r, i, obs) && e.send(ctx, spec, &r, i, deadline, lastTook, obs)
 			case Wait:
 				var took time.Duration
 				took, ok = e.wait(ctx, spec, &r, i, deadline, obs)
@@ -139,10 +139,20 @@ func (e *Engine) Run(ctx context.Context, spec Spec, batches []Batch, obs Observ
 	return r
 }
 
+// errOutOfTime stops a send, a resend after a lost answer included, when less
+// of the timeout is left than the batch before it took (shortOfTime).
+var errOutOfTime = errors.New("less of the timeout is left than the batch before it took")
+
+// shortOfTime reports whether less of the run's timeout is left than the batch
+// before took: a batch sent then would most likely time out, its nodes
+// restarting while the apply fails. Zero lastTook (nothing waited for yet in
+// this run) tells nothing.
+func shortOfTime(clk clock.Clock, deadline time.Time, lastTook time.Duration) bool {
+	return lastTook > 0 && deadline.Sub(clk.Now()) < lastTook
+}
+
 // beforeSend holds batch i back for the pause, and refuses to send it when the
-// run was cancelled or less of the timeout is left than the batch before it
-// took: a batch sent only to time out would taint the resource, and the next
-// apply would restart every node again.
+// run was cancelled or it is shortOfTime.
 func (e *Engine) beforeSend(ctx context.Context, spec Spec, r *Result, i int, deadline time.Time, lastTook time.Duration, obs Observer) bool {
 	clk := e.clock()
 	if i > 0 && spec.Pause > 0 {
@@ -158,7 +168,7 @@ func (e *Engine) beforeSend(ctx context.Context, spec Spec, r *Result, i int, de
 	switch {
 	case ctx.Err() != nil:
 		r.End = Cancelled
-	case lastTook > 0 && deadline.Sub(clk.Now()) < lastTook:
+	case shortOfTime(clk, deadline, lastTook):
 		r.End, r.Took = OutOfTime, lastTook
 	default:
 		return true
@@ -166,13 +176,21 @@ func (e *Engine) beforeSend(ctx context.Context, spec Spec, r *Result, i int, de
 	return false
 }
 
-// send sends batch i once (ehpc.RestartOnce settles a lost answer inline) and
-// records what came of it. It reports false when the run stops there.
-func (e *Engine) send(ctx context.Context, spec Spec, r *Result, i int, obs Observer) bool {
+// send sends batch i once (ehpc.RestartOnce settles a lost answer inline, and
+// sends again only while the run is not shortOfTime: the settle takes a
+// minute and a half) and records what came of it. It reports false when the
+// run stops there.
+func (e *Engine) send(ctx context.Context, spec Spec, r *Result, i int, deadline time.Time, lastTook time.Duration, obs Observer) bool {
 	b := &r.Batches[i]
 	if obs.Settling != nil {
 		ctx = ehpc.WithSettling(ctx, func() { obs.Settling(i, *b) })
 	}
+	ctx = ehpc.WithResendCheck(ctx, func() error {
+		if shortOfTime(e.clock(), deadline, lastTook) {
+			return errOutOfTime
+		}
+		return nil
+	})
 	res, err := e.Client.RestartOnce(ctx, spec.Zone, spec.ClusterID, b.Nodes, append(known(r.Batches), known(spec.Replaced)...))
 	var lost *ehpc.UnknownOutcomeError
 	switch {
@@ -182,6 +200,11 @@ func (e *Engine) send(ctx context.Context, spec Spec, r *Result, i int, obs Obse
 		b.retire()
 		b.Status, b.Request = Unknown, lost.Request
 		r.End, r.Err = Lost, err
+		return false
+	case errors.Is(err, errOutOfTime):
+		// The log proved the lost answer's request had no effect: the batch
+		// stays as it was, as when beforeSend stops it.
+		r.End, r.Took, r.Err = OutOfTime, lastTook, err
 		return false
 	case err != nil && errors.Is(err, context.Canceled):
 		// Nothing of it happened (the log proved a lost answer had no

@@ -239,6 +239,28 @@ func TestRunStopsBeforeABatch(t *testing.T) {
 	})
 }
 
+// Torture seed 2255: batch 2's answer is lost before the API acts, and the
+// settle that proves it had no effect takes a minute and a half, after which
+// less of the timeout is left than batch 1 took. Batch 2 is not sent again
+// to time out while its node restarts: the run stops as before a batch
+// (OutOfTime), the batch not sent.
+func TestRunStopsBeforeAResendWithoutTimeLeft(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, ehpcsim.Options{JobDuration: time.Minute})
+		s := spec()
+		s.Timeout = 2*time.Minute + 30*time.Second // batch 1 takes a minute; the settle ends past 2 minutes
+		w.sim.InjectFault(ehpc.PathRestartNodes, ehpcsim.Fault{Skip: 1, Drop: true})
+		r := w.engine().Run(context.Background(), s, Split(nodes[:2], 1, 0), Observer{})
+		if r.End != OutOfTime || r.At != 1 || r.Batches[1].Status != NotSent || r.Batches[1].JobID != "" || len(w.sim.Jobs()) != 1 {
+			t.Fatalf("end %s (%v) at batch %d, batch 2 %+v, %d jobs; want the resend held: out of time, batch 2 not sent", r.End, r.Err, r.At+1, r.Batches[1], len(w.sim.Jobs()))
+		}
+		r = w.engine().Run(context.Background(), spec(), r.Batches, Observer{})
+		if r.End != Done || len(w.sim.Jobs()) != 2 || w.sim.Restarts(nodes[1]) != 1 {
+			t.Fatalf("end %s (%v), %d jobs; want batch 2 sent by the next run", r.End, r.Err, len(w.sim.Jobs()))
+		}
+	})
+}
+
 // Interrupted while waiting: the job is kept, pending, never sent again.
 func TestRunInterruptedWhileWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
