@@ -144,6 +144,8 @@ func (v Violation) String() string { return v.Invariant + ": " + v.Detail }
 //     of a lost request's, none its client listed before sending it;
 //   - timed right: an apply that timed out waiting for a batch did not send
 //     it with less of the timeout left than the batch before it took;
+//   - status true: a record whose status is successful has every batch's
+//     job successful;
 //   - no panic.
 //
 // Liveness (an empty plan after at most Scenario.CleanApplies clean applies) is the runner's to
@@ -162,8 +164,23 @@ func Check(jobs []ehpcsim.Job, reqs []ehpcsim.Request, obs []Observation, bound 
 		c.records(i)
 		c.accountedAfter(i)
 		c.timedRight(i, bound.Step)
+		c.statusTrue(i)
 	}
 	return c.out
+}
+
+// statusTrue: a record whose status is "successful" has every batch's job
+// successful: the status a user reads means every node restarted.
+func (c *checker) statusTrue(i int) {
+	o := c.obs[i]
+	if o.State["status"] != "successful" {
+		return
+	}
+	for bi, b := range o.Batches() {
+		if b.Status != "successful" {
+			c.add("status true", "after apply %d (%s), the record's status is successful, but batch %d's is %q (job %q)", i+1, o.Label, bi+1, b.Status, b.JobID)
+		}
+	}
 }
 
 // timedOutWaiting is the summary of an apply that timed out waiting for a job.
