@@ -206,6 +206,7 @@ func runTorture(t *testing.T, sc torture.Scenario) (violations []torture.Violati
 		violations = torture.Check(sim.Jobs(), sim.RequestLog(), r.obs, torture.Production)
 		violations = append(violations, torture.CheckGate(sim.Jobs(), sim.RequestLog(), r.obs, nodesModel(sc, fixed))...)
 		violations = append(violations, torture.CheckPipeline(sim.Jobs(), sim.RequestLog(), r.obs, sc.NodeIDs(), sc.NoWait, nodesModel(sc, fixed))...)
+		violations = append(violations, torture.CheckWeathered(sc, r.obs)...)
 		if !empty {
 			violations = append(violations, torture.Violation{Invariant: "no stuck resource",
 				Detail: fmt.Sprintf("with the faults gone, %d applies did not reach an empty plan; state %s (tainted %v)", clean, r.state, r.tainted)})

@@ -682,6 +682,37 @@ func Finished(state map[string]any, gated, noWait bool) bool {
 	return true
 }
 
+// CheckWeathered checks that a flaky operation log costs a pipeline nothing:
+// the first apply of sc, whose only faults are log outages that end well
+// within its timeout (nothing interrupted, killed or slowed, no node that
+// never comes back, no record from before), exits 0. Its waits read through
+// a log that fails for a while, as API.md's transient errors ask.
+func CheckWeathered(sc Scenario, obs []Observation) []Violation {
+	if sc.Legacy != nil || sc.NeverBack > 0 || len(sc.Steps) == 0 || len(obs) == 0 {
+		return nil
+	}
+	st := sc.Steps[0]
+	if len(st.Faults) == 0 || st.Interrupt > 0 || st.Kill > 0 || st.ClockStep != 0 {
+		return nil
+	}
+	var outageEnd time.Duration
+	for _, f := range st.Faults {
+		if f.Kind != LogOutage {
+			return nil
+		}
+		outageEnd = max(outageEnd, f.Delay+f.Length)
+	}
+	timeout := sc.CreateTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Minute // the provider's default
+	}
+	if timeout < time.Duration(sc.batches())*(sc.batchTime()+20*time.Second)+outageEnd+2*time.Minute || !obs[0].Failed {
+		return nil
+	}
+	return []Violation{{"weathered", fmt.Sprintf("apply 1 (%s), whose only faults were log outages ending %s after it started, well within its timeout of %s, failed:\n%s",
+		obs[0].Label, outageEnd, timeout, obs[0].Messages)}}
+}
+
 // CheckPipeline checks what a pipeline relies on, from what the simulator did:
 //   - green means done: after an apply that exited 0, every declared node is
 //     in a batch of state whose job restarted it (by the apply's end,
