@@ -579,6 +579,29 @@ func TestRunLegacyLostRequestUnboundedWhileLogDown(t *testing.T) {
 	})
 }
 
+// preGateRecord is an older release's record, from before the gate, of
+// nodes[:2] in batches of one: batch 1's node never came back, and batch 2's
+// answer was lost (that release kept no request), the request processed by
+// the API or not. It returns the batches and batch 2's job ("" when not
+// processed).
+func preGateRecord(t *testing.T, w *world, processed bool) ([]Batch, string) {
+	t.Helper()
+	w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateNeverBack)
+	sent := nodes[:1]
+	if processed {
+		sent = nodes[:2]
+	}
+	r := w.engine().Run(context.Background(), spec(), Split(sent, 1, 0), Observer{}) // the release: no gate
+	if r.End != Done {
+		t.Fatalf("the release's batches: end %s (%v)", r.End, r.Err)
+	}
+	batches := append(r.Batches, Split(nodes[len(sent):2], 1, 0)...)
+	lost := batches[1].JobID
+	batches[1].JobID, batches[1].Status = "", Unknown
+	time.Sleep(time.Minute)
+	return batches, lost
+}
+
 // Torture seed 951: an older release's record, from before the gate, whose
 // batch 1 node never came back and whose batch 2 request was lost without
 // effect. The resume settles batch 2 before it gates batch 1 (a look sends
@@ -589,14 +612,7 @@ func TestRunLegacyLostRequestUnboundedWhileLogDown(t *testing.T) {
 func TestRunSettlesALegacyRequestBeforeTheGateHoldsIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
-		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateNeverBack)
-		first := w.engine().Run(context.Background(), spec(), Split(nodes[:1], 1, 0), Observer{}) // the release: no gate
-		if first.End != Done {
-			t.Fatalf("the release's batch 1: end %s (%v)", first.End, first.Err)
-		}
-		batches := append(first.Batches, Split(nodes[1:2], 1, 0)...)
-		batches[1].Status = Unknown // no request: an older release kept none
-		time.Sleep(time.Minute)
+		batches, _ := preGateRecord(t, w, false)
 		r := w.engine().Run(context.Background(), gated(0, 2*time.Minute), batches, Observer{})
 		if r.End != NotBack || r.At != 0 || r.Batches[1].Status != NotSent || len(w.sim.Jobs()) != 1 {
 			t.Fatalf("end %s at batch %d, batch 2 %+v, %d jobs; want batch 2 settled (no job), then held at batch 1's gate", r.End, r.At+1, r.Batches[1], len(w.sim.Jobs()))
@@ -619,16 +635,8 @@ func TestRunSettlesALegacyRequestBeforeTheGateHoldsIt(t *testing.T) {
 func TestRunGatesTheBatchBeforeAnAdoptedJob(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t, ehpcsim.Options{JobDuration: time.Second})
-		w.sim.SetNodeFate(cluster, nodes[0], ehpcsim.FateNeverBack)
-		r := w.engine().Run(context.Background(), spec(), Split(nodes[:2], 1, 0), Observer{}) // the release: no gate
-		if r.End != Done {
-			t.Fatalf("the release's batches: end %s (%v)", r.End, r.Err)
-		}
-		batches := r.Batches
-		lost := batches[1].JobID
-		batches[1].JobID, batches[1].Status = "", Unknown // its answer lost: no request kept
-		time.Sleep(time.Minute)
-		r = w.engine().Run(context.Background(), gated(0, 2*time.Minute), batches, Observer{})
+		batches, lost := preGateRecord(t, w, true)
+		r := w.engine().Run(context.Background(), gated(0, 2*time.Minute), batches, Observer{})
 		if r.End != NotBack || r.At != 0 || r.Batches[1].JobID != lost || len(w.sim.Jobs()) != 2 {
 			t.Fatalf("end %s at batch %d, batch 2 %+v, %d jobs; want job %s adopted, then the run held at batch 1's gate", r.End, r.At+1, r.Batches[1], len(w.sim.Jobs()), lost)
 		}

@@ -187,11 +187,16 @@ func Unfinished(batches []Batch) bool {
 // stepAt is the step batch i of batches takes next in mode m: Next's, except
 // that a batch GateBefore the next one's send is gated first.
 func stepAt(batches []Batch, i int, m Mode) Step {
-	step := Next(batches[i], m)
-	if step == Skip && i+1 < len(batches) && Next(batches[i+1], m) == Send && GateBefore(batches, i+1, m) {
+	if gatedAhead(batches, i, m, Send) {
 		return Gate
 	}
-	return step
+	return Next(batches[i], m)
+}
+
+// gatedAhead reports whether batch i is gated because the next batch takes
+// one of the steps later, and GateBefore holds for it.
+func gatedAhead(batches []Batch, i int, m Mode, later ...Step) bool {
+	return i+1 < len(batches) && slices.Contains(later, Next(batches[i+1], m)) && GateBefore(batches, i+1, m)
 }
 
 // GateBefore reports whether, with the gate on, batch i-1 of batches is to be
@@ -230,7 +235,7 @@ func Plan(batches []Batch, m Mode) []Step {
 	steps := make([]Step, len(batches))
 	for i := range batches {
 		steps[i] = stepAt(batches, i, m)
-		if steps[i] == Skip && i+1 < len(batches) && Next(batches[i+1], m) == Settle && GateBefore(batches, i+1, m) {
+		if gatedAhead(batches, i, m, Settle) {
 			steps[i] = Gate // gated once the settle is done (Run settles first)
 		}
 	}
